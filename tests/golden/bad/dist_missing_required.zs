@@ -1,0 +1,1 @@
+mu ~ Normal(0)

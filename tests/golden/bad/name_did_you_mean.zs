@@ -1,0 +1,2 @@
+sigma ~ HalfNormal(1)
+mu ~ Normal(0, sigmaa)

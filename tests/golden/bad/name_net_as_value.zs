@@ -1,0 +1,3 @@
+nets:
+  f = Linear(2 -> 3)
+y = f + 1

@@ -1,0 +1,1 @@
+mu ~ Normall(0, 1)

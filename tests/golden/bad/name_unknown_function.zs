@@ -1,0 +1,2 @@
+mu ~ Normal(0, 1)
+y = expp(mu)

@@ -1,0 +1,2 @@
+y = mu * 2
+mu ~ Normal(0, 1)

@@ -1,0 +1,3 @@
+data:
+  v: real[3]
+mu ~ Normal(v, 1), event=[4]

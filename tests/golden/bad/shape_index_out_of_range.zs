@@ -1,0 +1,3 @@
+data:
+  v: real[3]
+y = v[3]

@@ -1,0 +1,2 @@
+L ~ LKJCholesky(3, 2)
+x = L @ zeros(4)

@@ -1,0 +1,5 @@
+data:
+  x: real[M]
+  y: real[N]
+plate n in N:
+  y[n] ~ Normal(x[n], 1)

@@ -1,0 +1,1 @@
+sigma: real ~ HalfNormal(1)

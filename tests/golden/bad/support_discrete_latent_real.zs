@@ -1,0 +1,1 @@
+k: real ~ Poisson(3)

@@ -1,0 +1,1 @@
+z ~ Bernoulli(probs=1.5)

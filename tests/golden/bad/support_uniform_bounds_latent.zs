@@ -1,0 +1,2 @@
+a ~ Normal(0, 1)
+b ~ Uniform(a, 2)

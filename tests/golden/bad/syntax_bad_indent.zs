@@ -1,0 +1,3 @@
+data:
+    N: int
+  y: real[N]

@@ -1,0 +1,2 @@
+data:
+  x: real in 0, 1

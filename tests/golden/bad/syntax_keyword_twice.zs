@@ -1,0 +1,1 @@
+mu ~ Normal(loc=0, loc=1)

@@ -1,0 +1,2 @@
+data:
+  x ~ Normal(0, 1)

@@ -1,0 +1,2 @@
+params:
+  k: int

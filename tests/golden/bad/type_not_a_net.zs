@@ -1,0 +1,2 @@
+nets:
+  f = Dense(2 -> 3)

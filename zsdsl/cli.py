@@ -1,0 +1,140 @@
+"""The ``zsdsl`` command line: a thin layer over the public API.
+
+Every user error is rendered as ``file:line:col`` with a caret and exits 1; an
+internal error says it is a bug and exits 3; no traceback is printed unless
+``ZSDSL_DEBUG=1`` is set.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+
+import click
+
+from zsdsl.errors import InternalError, UsageError, ZsdslError, render_error
+
+
+def _source_of(err: ZsdslError) -> str | None:
+    file = err.span.file
+    if file and not file.startswith("<") and os.path.isfile(file):
+        try:
+            with open(file, encoding="utf-8") as fh:
+                return fh.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+    return None
+
+
+def handle_errors(fn):
+    """Turn exceptions into messages and exit codes (1: user error, 3: internal error)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ZsdslError as err:
+            click.echo(render_error(err, _source_of(err)), err=True)
+            sys.exit(1)
+        except InternalError as err:
+            click.echo(str(err), err=True)
+            sys.exit(3)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as err:  # a bug: say so, without a traceback unless asked for
+            if os.environ.get("ZSDSL_DEBUG"):
+                raise
+            click.echo(
+                f"internal error: {type(err).__name__}: {err}\nThis is a bug in zsdsl; please report it "
+                "(set ZSDSL_DEBUG=1 for a traceback).",
+                err=True,
+            )
+            sys.exit(3)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zsdsl")
+def main():
+    """zsdsl: write a probabilistic model once, as a file; check it, compile it to PyTorch, fit it."""
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Check this data file against the model.")
+@handle_errors
+def check(spec, data_path):
+    """Parse and check SPEC (names, types, shapes, supports); with --data, the data too."""
+    from zsdsl.compiler.pipeline import compile_file
+
+    t0 = time.perf_counter()
+    compiled = compile_file(spec)
+    msg = f"{spec}: ok ({len(compiled.ir.latents)} latent sites, {len(compiled.ir.guides)} guides)"
+    if data_path:
+        from zsdsl.compiler.data_check import check_data
+        from zsdsl.runtime.data import load_data
+
+        sizes = check_data(compiled.ir, load_data(data_path), data_path)
+        msg += f"; data {data_path}: ok ({', '.join(f'{k}={v}' for k, v in sorted(sizes.items()))})"
+    click.echo(f"{msg} [{(time.perf_counter() - t0) * 1000:.0f} ms]")
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--emit", type=click.Choice(["ast", "ir", "python"]), default="python", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@handle_errors
+def compile_cmd(spec, emit, output):
+    """Compile SPEC and print an intermediate form: the AST, the IR (JSON) or the generated Python."""
+    from zsdsl.compiler.ir import dump_ir
+    from zsdsl.compiler.pipeline import compile_file
+    from zsdsl.grammar.ast import dump_ast
+
+    compiled = compile_file(spec)
+    if emit == "ast":
+        text = json.dumps(dump_ast(compiled.ast), indent=2, sort_keys=True) + "\n"
+    elif emit == "ir":
+        text = dump_ir(compiled.ir) + "\n"
+    else:
+        text = compiled.source
+    _write(text, output)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file: .dot, .svg or .png.")
+@handle_errors
+def graph(spec, output):
+    """Draw the model's DAG with plates as boxes and observed nodes shaded (DOT; SVG/PNG via Graphviz)."""
+    from zsdsl.compiler.graph import graph_dot, render
+    from zsdsl.compiler.pipeline import compile_file
+
+    dot = graph_dot(compile_file(spec).ir)
+    if not output:
+        click.echo(dot, nl=False)
+        return
+    if os.path.splitext(output)[1].lower() not in (".dot", ".gv", ".svg", ".png", ".pdf"):
+        raise UsageError(f"Unknown graph format for '{output}'; use .dot, .svg or .png.")
+    path = render(dot, output)
+    click.echo(f"wrote {path}")
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        tmp = output + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, output)
+    else:
+        click.echo(text, nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,212 @@
+"""Builtin functions: their arity and the shape/dtype rule of each.
+
+A rule takes the argument types (``Ty``) and the statically known dims of the
+arguments that are sizes, and returns ``(shape, dtype, static)``; it raises
+``ShapeMismatch``/``BuiltinError`` with a sentence for the user. The runtime
+implements each name in ``zsdsl.runtime.lib`` with the same positional arguments.
+"""
+
+from __future__ import annotations
+
+from zsdsl.compiler.ir import Shape, Ty
+from zsdsl.compiler.shapes import ShapeMismatch, broadcast_all, fmt_shape, matmul_shape
+
+
+class BuiltinError(Exception):
+    pass
+
+
+UNARY_REAL = (
+    "exp log log1p expm1 sqrt square sin cos tanh sigmoid inv_logit logit softplus relu log_sigmoid lgamma digamma erf"
+).split()
+ELEMENTWISE = {"pow": 2, "minimum": 2, "maximum": 2, "log_sum_exp": 2, "log_mix": 3, "where": 3}
+REDUCTIONS = "sum mean prod max min logsumexp norm".split()
+SIZE_FUNCS = {"zeros", "ones", "full", "eye", "arange"}  # arguments (all but full's last) are sizes
+
+
+def _real(t: Ty) -> str:
+    return "real"
+
+
+def rule(name: str, args: list[Ty], sizes: list) -> tuple[Shape, str, tuple]:
+    if name in UNARY_REAL or name == "abs":
+        _arity(name, args, 1)
+        return args[0].shape, ("real" if name != "abs" else args[0].dtype), ()
+    if name in ELEMENTWISE:
+        _arity(name, args, ELEMENTWISE[name])
+        shape = broadcast_all([a.shape for a in args])
+        if name == "where":
+            if args[0].dtype != "bool":
+                raise BuiltinError("where(condition, a, b) needs a comparison as its first argument.")
+            dtype = "real" if "real" in (args[1].dtype, args[2].dtype) else "int"
+        else:
+            dtype = "real"
+        return shape, dtype, ()
+    if name in REDUCTIONS:
+        _arity(name, args, 1)
+        dtype = args[0].dtype if name in ("sum", "prod", "max", "min") and args[0].dtype == "int" else "real"
+        return (), dtype, (("ndims", args[0].rank),)
+    if name in SIZE_FUNCS:
+        return _constructor(name, args, sizes)
+    handler = _SPECIAL.get(name)
+    if handler is None:
+        raise KeyError(name)
+    return handler(args)
+
+
+def known_functions() -> list[str]:
+    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SIZE_FUNCS, *_SPECIAL})
+
+
+def _arity(name: str, args: list, n: int) -> None:
+    if len(args) != n:
+        raise BuiltinError(f"{name}() takes {n} argument{'s' if n != 1 else ''}, got {len(args)}.")
+
+
+def _constructor(name, args, sizes):
+    if name == "full":
+        if len(args) < 2:
+            raise BuiltinError("full(size, ..., value) takes one or more sizes and a value.")
+        if args[-1].rank:
+            raise BuiltinError("The value of full() must be a scalar.")
+        return tuple(sizes[:-1]), "real", ()
+    if name == "eye":
+        _arity(name, args, 1)
+        return (sizes[0], sizes[0]), "real", ()
+    if name == "arange":
+        _arity(name, args, 1)
+        return (sizes[0],), "int", ()
+    if not args:
+        raise BuiltinError(f"{name}() needs at least one size.")
+    return tuple(sizes), "real", ()
+
+
+def _need_rank(name: str, what: str, t: Ty, ranks: tuple[int, ...]) -> None:
+    if t.rank not in ranks:
+        want = " or ".join({0: "a scalar", 1: "a vector", 2: "a matrix"}[r] for r in ranks)
+        raise BuiltinError(f"{name}() needs {want} for {what}, got {fmt_shape(t.shape)}.")
+
+
+def _concat(args):
+    if not args:
+        raise BuiltinError("concat() needs at least one argument.")
+    ranks = {a.rank for a in args}
+    if len(ranks) != 1 or 0 in ranks:
+        raise BuiltinError("concat() joins vectors (or arrays of equal rank) along their last dimension.")
+    lead = broadcast_all([a.shape[:-1] for a in args])
+    total = 0
+    from zsdsl.compiler.shapes import dim_op
+
+    for a in args:
+        total = dim_op("+", total, a.shape[-1])
+    return (*lead, total), "real", ()
+
+
+def _stack(args):
+    if not args:
+        raise BuiltinError("stack() needs at least one argument.")
+    return (*broadcast_all([a.shape for a in args]), len(args)), "real", ()
+
+
+def _one_hot(args):
+    _arity("one_hot", args, 2)
+    if args[0].dtype != "int":
+        raise BuiltinError("one_hot(i, K) needs an integer index.")
+    return None, "real", ()  # shape finished by the checker (K is a size)
+
+
+def _matrix_fn(name):
+    def rule_(args):
+        _arity(name, args, 1)
+        _need_rank(name, "its argument", args[0], (2,))
+        s = args[0].shape
+        if name == "transpose":
+            return (s[1], s[0]), "real", ()
+        if name == "log_determinant":
+            return (), "real", ()
+        if s[0] != s[1]:
+            raise BuiltinError(f"{name}() needs a square matrix, got {fmt_shape(s)}.")
+        return s, "real", ()
+
+    return rule_
+
+
+def _linalg(name):
+    def rule_(args):
+        _arity(name, args, 2)
+        shape, helper = matmul_shape(args[0].shape, args[1].shape)
+        return shape, "real", ()
+
+    return rule_
+
+
+def _diag(args):
+    _arity("diag", args, 1)
+    _need_rank("diag", "its argument", args[0], (1,))
+    return (args[0].shape[0], args[0].shape[0]), "real", ()
+
+
+def _exp_quad(args):
+    _arity("exp_quad_kernel", args, 4)
+    x1, x2, alpha, rho = args
+    _need_rank("exp_quad_kernel", "x1", x1, (1, 2))
+    _need_rank("exp_quad_kernel", "x2", x2, (x1.rank,))
+    _need_rank("exp_quad_kernel", "alpha", alpha, (0,))
+    _need_rank("exp_quad_kernel", "rho", rho, (0,))
+    return (x1.shape[0], x2.shape[0]), "real", (("points_rank", x1.rank - 1),)
+
+
+def _ard(args):
+    _arity("ard_kernel", args, 4)
+    x1, x2, amp, ls = args
+    _need_rank("ard_kernel", "X1", x1, (2,))
+    _need_rank("ard_kernel", "X2", x2, (2,))
+    _need_rank("ard_kernel", "amplitude", amp, (0,))
+    _need_rank("ard_kernel", "lengthscale", ls, (0, 1))
+    return (x1.shape[0], x2.shape[0]), "real", ()
+
+
+def _gp_mean(args):
+    _arity("gp_conditional_mean", args, 5)
+    x, z, u, amp, ls = args
+    _need_rank("gp_conditional_mean", "x", x, (1,))
+    _need_rank("gp_conditional_mean", "Z", z, (2,))
+    _need_rank("gp_conditional_mean", "u", u, (1,))
+    return (), "real", ()
+
+
+def _gp_var(args):
+    _arity("gp_conditional_var", args, 4)
+    x, z, amp, ls = args
+    _need_rank("gp_conditional_var", "x", x, (1,))
+    _need_rank("gp_conditional_var", "Z", z, (2,))
+    return (), "real", ()
+
+
+def _solve(args):
+    _arity("solve", args, 2)
+    _need_rank("solve", "A", args[0], (2,))
+    _need_rank("solve", "b", args[1], (1, 2))
+    return args[1].shape, "real", ()
+
+
+_SPECIAL = {
+    "concat": _concat,
+    "stack": _stack,
+    "one_hot": _one_hot,
+    "cholesky": _matrix_fn("cholesky"),
+    "inverse": _matrix_fn("inverse"),
+    "transpose": _matrix_fn("transpose"),
+    "log_determinant": _matrix_fn("log_determinant"),
+    "dot": _linalg("dot"),
+    "matvec": _linalg("matvec"),
+    "matmul": _linalg("matmul"),
+    "diag": _diag,
+    "solve": _solve,
+    "exp_quad_kernel": _exp_quad,
+    "ard_kernel": _ard,
+    "gp_conditional_mean": _gp_mean,
+    "gp_conditional_var": _gp_var,
+}
+
+__all__ = ["BuiltinError", "ShapeMismatch", "known_functions", "rule"]

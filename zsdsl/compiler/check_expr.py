@@ -1,0 +1,368 @@
+"""Typing of expressions: names, indexing (plate slices, selects, gathers, slices), operators,
+builtin calls, net calls and distributions. Produces typed IR expressions or raises a located error.
+
+Inside plates every expression is per element: ``Ty.shape`` excludes plate dims and
+``Ty.plates`` lists the enclosing plates the value varies over.
+"""
+
+from __future__ import annotations
+
+from zsdsl.compiler import builtins, ir
+from zsdsl.compiler.check_nets import NetError, propagate
+from zsdsl.compiler.scope import Scope, did_you_mean
+from zsdsl.compiler.shapes import ShapeMismatch, broadcast, broadcast_all, dim_op, fmt_shape, matmul_shape, slice_len
+from zsdsl.compiler.signatures import DISTRIBUTIONS, DistSig
+from zsdsl.errors import DistributionError, ShapeError, SupportError, TypeError_, ZsdslError
+from zsdsl.grammar import ast as A
+
+_ARITH = {"+", "-", "*", "/", "%", "**"}
+_COMPARE = {"<", "<=", ">", ">=", "==", "!="}
+_POSITIVE_SUPPORTS = {"positive"}
+
+
+def _order(plates: set[str], E: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(p for p in E if p in plates)
+
+
+def _dtype2(a: str, b: str, op: str) -> str:
+    if op in _COMPARE:
+        return "bool"
+    if op == "/" or "real" in (a, b):
+        return "real"
+    return "int"
+
+
+class ExprChecker:
+    """Types expressions against a scope; ``plate_size`` maps plate variables to their sizes."""
+
+    def __init__(self, scope: Scope, plate_size: dict, nets: dict):
+        self.scope = scope
+        self.plate_size = plate_size
+        self.nets = nets
+
+    # ------------------------------------------------------------ sizes
+    def eval_dim(self, e) -> ir.Dim:
+        if isinstance(e, A.Num):
+            if isinstance(e.value, int) and e.value >= 0:
+                return e.value
+            raise ShapeError(f"A size must be a non-negative integer, got {e.value}.", e.span)
+        if isinstance(e, A.Name):
+            sym = self.scope.lookup(e.id)
+            if sym is None:
+                raise self.scope.undefined(e.id, e.span)
+            if sym.dim_value is None:
+                raise ShapeError(f"'{e.id}' is not a size; sizes are integers, dims or integer data.", e.span)
+            return sym.dim_value
+        if isinstance(e, A.BinOp) and e.op in ("+", "-", "*", "/"):
+            return dim_op("//" if e.op == "/" else e.op, self.eval_dim(e.left), self.eval_dim(e.right))
+        raise ShapeError("A size must be an integer, a dim or integer data (with + - * /).", e.span)
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, e, E: tuple[str, ...]):
+        method = getattr(self, "_" + type(e).__name__.lower(), None)
+        if method is None:
+            raise TypeError_(f"{type(e).__name__} cannot be used as a value here.", e.span)
+        return method(e, E)
+
+    def _num(self, e: A.Num, E):
+        dtype = "int" if isinstance(e.value, int) else "real"
+        return ir.Const(value=e.value, ty=ir.Ty(dtype=dtype))
+
+    def _name(self, e: A.Name, E):
+        sym = self.scope.lookup(e.id)
+        if sym is None:
+            raise self.scope.undefined(e.id, e.span)
+        if sym.role == "net":
+            raise TypeError_(f"'{e.id}' is a net; call it on an input, e.g. {e.id}(x).", e.span)
+        if sym.role == "plate_index":
+            if e.id not in E:
+                raise ShapeError(f"The plate index '{e.id}' is used outside its plate.", e.span)
+            return ir.Ref(name=e.id, role="plate_index", ty=ir.Ty(dtype="int", plates=(e.id,)))
+        if sym.role == "dim":
+            return ir.Ref(name=e.id, role="dim", ty=ir.Ty(dtype="int"))
+        kept = []
+        for p in sym.plates:
+            if p not in E:
+                break
+            kept.append(p)
+        if sym.local and len(kept) < len(sym.plates):
+            raise ShapeError(f"'{e.id}' is local to plate '{sym.plates[-1]}' and cannot be used outside it.", e.span)
+        outer = tuple(self.plate_size[p] for p in sym.plates[len(kept) :])
+        ty = ir.Ty(dtype=sym.dtype, shape=(*outer, *sym.shape), plates=tuple(kept))
+        return ir.Ref(name=e.id, role=sym.role, decl_plates=sym.plates, ty=ty)
+
+    def _neg(self, e: A.Neg, E):
+        x = self.expr(e.operand, E)
+        if x.ty.dtype == "bool":
+            raise TypeError_("Unary minus needs a number, got a comparison.", e.span)
+        return ir.Neg(operand=x, ty=x.ty)
+
+    def _binop(self, e: A.BinOp, E):
+        left, right = self.expr(e.left, E), self.expr(e.right, E)
+        plates = _order(set(left.ty.plates) | set(right.ty.plates), E)
+        if e.op == "@":
+            try:
+                shape, helper = matmul_shape(left.ty.shape, right.ty.shape)
+            except ShapeMismatch as exc:
+                raise ShapeError(f"Cannot multiply: {exc}.", e.span) from None
+            return ir.Call(func=helper, args=(left, right), ty=ir.Ty(dtype="real", shape=shape, plates=plates))
+        for side in (left, right):
+            if side.ty.dtype == "bool" and e.op in _ARITH:
+                raise TypeError_(f"'{e.op}' needs numbers, got a comparison.", e.span)
+        try:
+            shape = broadcast(left.ty.shape, right.ty.shape)
+        except ShapeMismatch as exc:
+            raise ShapeError(f"Operands of '{e.op}' have incompatible shapes: {exc}.", e.span) from None
+        ty = ir.Ty(dtype=_dtype2(left.ty.dtype, right.ty.dtype, e.op), shape=shape, plates=plates)
+        return ir.BinOp(op=e.op, left=left, right=right, ty=ty)
+
+    def _listexpr(self, e: A.ListExpr, E):
+        items = [self.expr(x, E) for x in e.items]
+        if not items:
+            raise ShapeError("An empty list has no shape.", e.span)
+        try:
+            shape = broadcast_all([x.ty.shape for x in items])
+        except ShapeMismatch as exc:
+            raise ShapeError(f"List items have different shapes: {exc}.", e.span) from None
+        dtype = "real" if any(x.ty.dtype == "real" for x in items) else items[0].ty.dtype
+        plates = _order(set().union(*[set(x.ty.plates) for x in items]), E)
+        return ir.ListE(items=tuple(items), ty=ir.Ty(dtype=dtype, shape=(len(items), *shape), plates=plates))
+
+    def _arrow(self, e: A.Arrow, E):
+        raise TypeError_("'->' only appears in net constructors, e.g. MLP(784 -> 500 -> 10).", e.span)
+
+    # ------------------------------------------------------------ indexing
+    def _index(self, e: A.Index, E):
+        base = self.expr(e.value, E)
+        indices = list(e.indices)
+        new_plates = []
+        shape = list(base.ty.shape)
+        # Leading plate indices: x[n] reinterprets x's leading element dims as plate dims.
+        while indices and isinstance(indices[0], A.Name) and indices[0].id in E:
+            var = indices[0].id
+            sym = self.scope.lookup(var)
+            if sym is None or sym.role != "plate_index":
+                break
+            indices.pop(0)
+            if var in base.ty.plates or var in new_plates:
+                continue
+            if not shape:
+                raise ShapeError(f"Cannot index a scalar with the plate index '{var}'.", e.span)
+            if shape[0] != self.plate_size[var]:
+                raise ShapeError(
+                    f"Plate '{var}' ranges over {self.plate_size[var]} but the indexed dimension has size {shape[0]}.",
+                    e.span,
+                )
+            later = [p for p in base.ty.plates if E.index(p) > E.index(var)]
+            if later:
+                raise ShapeError(f"Index plates in nesting order: '{var}' is outer to '{later[0]}'.", e.span)
+            shape.pop(0)
+            new_plates.append(var)
+        if new_plates:
+            plates = _order(set(base.ty.plates) | set(new_plates), E)
+            base = ir.PlateSlice(
+                base=base, plates=tuple(new_plates), ty=ir.Ty(dtype=base.ty.dtype, shape=tuple(shape), plates=plates)
+            )
+        if not indices:
+            return base
+        return self._index_rest(base, indices, E, e)
+
+    def _index_rest(self, base, indices, E, e):
+        shape = list(base.ty.shape)
+        if len(indices) > len(shape):
+            raise ShapeError(f"Too many indices: {len(indices)} for a value of shape {fmt_shape(base.ty.shape)}.", e.span)
+        items, out_shape, plates = [], [], set(base.ty.plates)
+        for pos, idx in enumerate(indices):
+            size = shape[pos]
+            if isinstance(idx, A.Slice):
+                start = None if idx.start is None else self.eval_dim(idx.start)
+                stop = None if idx.stop is None else self.eval_dim(idx.stop)
+                items.append(ir.IndexItem(mode="slice", start=self._dim_const(start), stop=self._dim_const(stop)))
+                out_shape.append(slice_len(size, start, stop))
+                continue
+            x = self.expr(idx, E)
+            if x.ty.dtype != "int":
+                raise TypeError_(f"An index must be an integer, got {x.ty.dtype}.", idx.span)
+            if isinstance(x, ir.Const):
+                if isinstance(size, int) and not -size <= x.value < size:
+                    raise ShapeError(f"Index {x.value} is out of range for a dimension of size {size}.", idx.span)
+                items.append(ir.IndexItem(mode="select", index=x))
+            else:
+                items.append(ir.IndexItem(mode="gather", index=x))
+                out_shape.extend(x.ty.shape)
+                plates |= set(x.ty.plates)
+        ty = ir.Ty(dtype=base.ty.dtype, shape=(*out_shape, *shape[len(indices) :]), plates=_order(plates, E))
+        if sum(1 for i in items if i.mode == "gather") > 1:
+            raise ShapeError("Only one indexing position may use a computed index; split the expression.", e.span)
+        return ir.Index(base=base, items=tuple(items), ty=ty)
+
+    def _dim_const(self, d):
+        if d is None:
+            return None
+        if isinstance(d, int):
+            return ir.Const(value=d, ty=ir.Ty(dtype="int"))
+        return ir.Ref(name=str(d), role="dim", ty=ir.Ty(dtype="int"))
+
+    # ------------------------------------------------------------ calls
+    def _call(self, e: A.Call, E):
+        if e.func == "logpdf":
+            return self._logpdf(e, E)
+        if e.func in self.nets:
+            return self._net_call(e, E)
+        if e.func in DISTRIBUTIONS:
+            raise TypeError_(
+                f"A distribution is not a value; sample it with '~' or use logpdf({e.func}(...), x).", e.func_span
+            )
+        known = builtins.known_functions()
+        if e.func not in known:
+            sym = self.scope.lookup(e.func)
+            if sym is not None:
+                raise TypeError_(f"'{e.func}' is not a function or net and cannot be called.", e.func_span)
+            hint = did_you_mean(e.func, [*known, *self.nets, *DISTRIBUTIONS])
+            raise self.scope.undefined(e.func, e.func_span, extra=[*known, *self.nets]) if not hint else TypeError_(
+                f"Unknown function '{e.func}'.{hint}", e.func_span
+            )
+        if e.kwargs:
+            raise TypeError_(f"{e.func}() takes no keyword arguments.", e.kwargs[0].span)
+        sizes = []
+        if e.func in builtins.SIZE_FUNCS:
+            size_args = e.args[:-1] if e.func == "full" else e.args
+            sizes = [self.eval_dim(a) for a in size_args] + ([None] if e.func == "full" else [])
+        if e.func == "one_hot" and len(e.args) == 2:
+            sizes = [None, self.eval_dim(e.args[1])]
+        args = [
+            self._dim_const(sizes[i]) if sizes and sizes[i] is not None and e.func != "one_hot" else self.expr(a, E)
+            for i, a in enumerate(e.args)
+        ]
+        if e.func == "one_hot" and len(args) == 2:
+            args[1] = self._dim_const(sizes[1])
+        try:
+            shape, dtype, static = builtins.rule(e.func, [a.ty for a in args], sizes)
+        except (builtins.BuiltinError, ShapeMismatch) as exc:
+            raise ShapeError(str(exc) if str(exc).endswith(".") else f"{exc}.", e.span) from None
+        if e.func == "one_hot":
+            shape = (*args[0].ty.shape, sizes[1])
+        plates = _order(set().union(*[set(a.ty.plates) for a in args]) if args else set(), E)
+        return ir.Call(func=e.func, args=tuple(args), static=static, ty=ir.Ty(dtype=dtype, shape=shape, plates=plates))
+
+    def _net_call(self, e: A.Call, E):
+        info = self.nets[e.func]
+        if len(e.args) != 1 or e.kwargs:
+            raise TypeError_(f"A net takes exactly one input: {e.func}(x).", e.span)
+        x = self.expr(e.args[0], E)
+        try:
+            out = propagate(info, x.ty.shape, e.span)
+        except NetError as exc:
+            raise ShapeError(f"{e.func}: {exc}", e.span) from None
+        if info.in_shape is not None and tuple(info.in_shape) != tuple(x.ty.shape):
+            raise ShapeError(
+                f"{e.func} was first called on {fmt_shape(info.in_shape)} but here on {fmt_shape(x.ty.shape)}.",
+                e.span,
+            )
+        info.in_shape, info.out_shape = tuple(x.ty.shape), tuple(out)
+        ty = ir.Ty(dtype="real", shape=tuple(out), plates=x.ty.plates)
+        return ir.NetCall(net=e.func, arg=x, bayesian=info.prior is not None, ty=ty)
+
+    def _logpdf(self, e: A.Call, E):
+        if len(e.args) != 2 or e.kwargs or not isinstance(e.args[0], A.Call):
+            raise TypeError_("logpdf takes a distribution and a value: logpdf(Normal(0, 1), x).", e.span)
+        dist, sig, intrinsic = self.dist(e.args[0], E)
+        value = self.expr(e.args[1], E)
+        if sig.dtype == "int" and value.ty.dtype == "real":
+            raise TypeError_(f"{sig.name} is discrete; its value must be integer, got real.", e.args[1].span)
+        try:
+            full = broadcast(dist.ty.shape, value.ty.shape[: value.ty.rank - len(intrinsic)])
+        except ShapeMismatch as exc:
+            raise ShapeError(f"The value does not fit the distribution: {exc}.", e.span) from None
+        plates = _order(set(dist.ty.plates) | set(value.ty.plates), E)
+        ty = ir.Ty(dtype="real", shape=tuple(full), plates=plates)
+        return ir.LogPdf(dist=dist, value=value, sum_rank=0, ty=ty)
+
+    # ------------------------------------------------------------ distributions
+    def dist(self, call, E) -> tuple[ir.Dist, DistSig, ir.Shape]:
+        """Check a distribution call; returns the IR, its signature and the intrinsic event shape."""
+        if not isinstance(call, A.Call):
+            raise DistributionError("Expected a distribution after '~', e.g. Normal(0, 1).", call.span)
+        sig = DISTRIBUTIONS.get(call.func)
+        if sig is None:
+            hint = did_you_mean(call.func, DISTRIBUTIONS)
+            raise DistributionError(f"Unknown distribution '{call.func}'.{hint}", call.func_span)
+        given = self._bind_args(call, sig)
+        args, batches, ranks = [], [], []
+        for name, node in given.items():
+            p = sig.param(name)
+            x = self.expr(node, E)
+            self._check_arg(sig, p, x, node)
+            if x.ty.rank < p.event_rank:
+                want = "a vector" if p.event_rank == 1 else "a matrix"
+                raise ShapeError(f"{sig.name}'s '{name}' must be {want}, got {fmt_shape(x.ty.shape)}.", node.span)
+            batches.append(x.ty.shape[: x.ty.rank - p.event_rank])
+            args.append((name, x))
+            if p.event_rank:
+                ranks.append((name, p.event_rank))
+        try:
+            batch = broadcast_all(batches)
+        except ShapeMismatch as exc:
+            raise ShapeError(f"Arguments of {sig.name} have incompatible shapes: {exc}.", call.span) from None
+        intrinsic = self._intrinsic(sig, dict(args), call)
+        plates = _order(set().union(*[set(x.ty.plates) for _, x in args]) if args else set(), E)
+        ty = ir.Ty(dtype=sig.dtype, shape=tuple(batch), plates=plates)
+        return ir.Dist(name=sig.name, args=tuple(args), event_ranks=tuple(ranks), ty=ty), sig, intrinsic
+
+    def _bind_args(self, call: A.Call, sig: DistSig) -> dict:
+        names = sig.positional_names
+        grouped = {n for g in sig.alternatives for n in g}
+        positional_names = [n for n in names if n not in grouped or n == next(g for g in sig.alternatives if n in g)[0]]
+        if len(call.args) > len(positional_names):
+            raise DistributionError(
+                f"{sig.name} takes at most {len(positional_names)} positional argument"
+                f"{'s' if len(positional_names) != 1 else ''} ({', '.join(positional_names)}), got {len(call.args)}.",
+                call.args[len(positional_names)].span,
+            )
+        given = dict(zip(positional_names, call.args))
+        for kw in call.kwargs:
+            if sig.param(kw.name) is None:
+                hint = did_you_mean(kw.name, [p.name for p in sig.params])
+                valid = ", ".join(p.name for p in sig.params)
+                raise DistributionError(f"{sig.name} has no argument '{kw.name}' (it takes {valid}).{hint}", kw.span)
+            if kw.name in given:
+                raise DistributionError(f"{sig.name}'s '{kw.name}' is given twice.", kw.span)
+            given[kw.name] = kw.value
+        for group in sig.alternatives:
+            present = [n for n in group if n in given]
+            if not present:
+                raise DistributionError(f"{sig.name} needs one of {' or '.join(n + '=' for n in group)}.", call.span)
+            if len(present) > 1:
+                raise DistributionError(f"{sig.name} takes only one of {', '.join(present)}.", given[present[1]].span)
+        missing = [n for n in sig.required if n not in given]
+        if missing:
+            raise DistributionError(f"{sig.name} is missing its argument '{missing[0]}'.", call.span)
+        return given
+
+    def _check_arg(self, sig, p, x, node) -> None:
+        if p.dtype == "int" and x.ty.dtype != "int" and not (isinstance(x, ir.Const) and float(x.value).is_integer()):
+            raise TypeError_(f"{sig.name}'s '{p.name}' must be an integer.", node.span)
+        if x.ty.dtype == "bool":
+            raise TypeError_(f"{sig.name}'s '{p.name}' must be a number, got a comparison.", node.span)
+        if isinstance(x, ir.Const):
+            v = x.value
+            bad = (p.support in _POSITIVE_SUPPORTS and v <= 0) or (p.support == "unit_closed" and not 0 <= v <= 1)
+            bad = bad or (p.support == "int_nonneg" and v < 0)
+            if bad:
+                what = {"positive": "positive", "unit_closed": "in [0, 1]", "int_nonneg": "non-negative"}[p.support]
+                raise SupportError(f"{sig.name}'s '{p.name}' must be {what}, got {v}.", node.span)
+
+    def _intrinsic(self, sig: DistSig, args: dict, call) -> ir.Shape:
+        rule = sig.value_event
+        if rule == "scalar":
+            return ()
+        kind, name = rule.split(":")
+        if kind == "param":
+            group = next((g for g in sig.alternatives if name in g), (name,))
+            x = next(args[n] for n in group if n in args)
+            return (x.ty.shape[-1],)
+        if kind == "square":
+            node = call.kwarg(name).value if call.kwarg(name) else call.args[0]
+            d = self.eval_dim(node)
+            return (d, d)
+        raise ZsdslError(f"bad value_event rule {rule}")

@@ -1,0 +1,129 @@
+"""``check_data(ir, data, file)``: data against its declarations — missing fields, shapes,
+dtypes and supports — all errors collected, each naming the field.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from zsdsl.compiler import ir
+from zsdsl.compiler.shapes import fmt_shape
+from zsdsl.errors import DataError, ErrorGroup, Span
+
+
+def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>") -> dict:
+    """Returns the resolved sizes; raises ``ErrorGroup`` of ``DataError``s."""
+    span = Span(file=file)
+    errors: list[DataError] = []
+    sizes = _bind_sizes(program, data, errors, span)
+    for node in program.data:
+        if node.name not in data:
+            errors.append(DataError(f"Field '{node.name}' is missing from the data.", span))
+            continue
+        arr = np.asarray(data[node.name])
+        if arr.dtype == object or arr.dtype.kind not in "biuf":
+            errors.append(DataError(f"Field '{node.name}' must hold numbers.", span))
+            continue
+        want = tuple(_resolve(d, sizes) for d in node.ty.shape)
+        if None not in want and tuple(arr.shape) != want:
+            errors.append(
+                DataError(
+                    f"Field '{node.name}' has shape {fmt_shape(arr.shape)} but is declared "
+                    f"{fmt_shape(node.ty.shape)} = {fmt_shape(want)}.",
+                    span,
+                )
+            )
+            continue
+        msg = _check_values(node, arr, sizes, data)
+        if msg:
+            errors.append(DataError(f"Field '{node.name}' {msg}", span))
+    if errors:
+        raise ErrorGroup(errors)
+    return sizes
+
+
+def _bind_sizes(program, data, errors, span) -> dict:
+    sizes = {}
+    for dim in program.dims:
+        if dim.value is not None:
+            sizes[dim.name] = dim.value
+        elif dim.source is None or dim.source[1] < 0:
+            key = dim.name if dim.source is None else dim.source[0]
+            if key not in data:
+                if dim.source is None:
+                    errors.append(DataError(f"The size '{dim.name}' must be given with the data.", span))
+                continue
+            value = np.asarray(data[key])
+            if value.ndim != 0 or value.dtype.kind not in "iub" and not float(value).is_integer():
+                errors.append(DataError(f"Field '{key}' is a size and must be one integer.", span))
+                continue
+            sizes[dim.name] = int(value)
+        else:
+            field, axis = dim.source
+            if field in data:
+                shape = np.shape(data[field])
+                if axis < len(shape):
+                    sizes[dim.name] = int(shape[axis])
+    return sizes
+
+
+def _resolve(d, sizes):
+    if isinstance(d, int):
+        return d
+    return sizes.get(d)
+
+
+def _bound(expr, sizes, data):
+    if expr is None:
+        return None
+    if isinstance(expr, ir.Const):
+        return float(expr.value)
+    if isinstance(expr, ir.Ref) and expr.role in ("dim", "data") and not expr.ty.shape:
+        v = sizes.get(expr.name, data.get(expr.name))
+        return None if v is None else float(np.asarray(v))
+    if isinstance(expr, ir.Neg):
+        v = _bound(expr.operand, sizes, data)
+        return None if v is None else -v
+    return None
+
+
+def _where(mask: np.ndarray) -> str:
+    idx = np.argwhere(mask)[0]
+    return "" if idx.size == 0 else f" at index [{', '.join(str(i) for i in idx)}]"
+
+
+def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None:
+    values = arr.astype(np.float64)
+    if node.ty.dtype == "int" and arr.size:
+        bad = values != np.round(values)
+        if bad.any():
+            return f"must hold integers; found {values[bad][0]:g}{_where(bad)}."
+    sup = node.support
+    if sup.kind == "set":
+        bad = ~np.isin(values, np.asarray(sup.values, dtype=np.float64))
+        if bad.any():
+            allowed = ", ".join(f"{v:g}" for v in sup.values)
+            return f"must take values in {{{allowed}}}; found {values[bad][0]:g}{_where(bad)}."
+        return None
+    if sup.kind == "boolean":
+        bad = ~np.isin(values, [0.0, 1.0])
+        return f"must be 0 or 1; found {values[bad][0]:g}{_where(bad)}." if bad.any() else None
+    lo, hi, lo_open, hi_open = _interval(sup, sizes, data)
+    bad = np.zeros(values.shape, dtype=bool)
+    if lo is not None:
+        bad |= values <= lo if lo_open else values < lo
+    if hi is not None:
+        bad |= values >= hi if hi_open else values > hi
+    bad |= np.isnan(values)
+    if bad.any():
+        rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}{')' if hi_open else ']'}"
+        return f"must lie in {rng}; found {values[bad][0]:g}{_where(bad)}."
+    return None
+
+
+def _interval(sup: ir.Support, sizes, data):
+    if sup.kind == "positive":
+        return 0.0, None, sup.lower_open, False
+    lo = _bound(sup.lower, sizes, data)
+    hi = _bound(sup.upper, sizes, data)
+    return lo, hi, sup.lower_open, sup.upper_open

@@ -1,0 +1,290 @@
+"""The typed DAG IR: frozen pydantic records with a ``kind`` tag; edges are names.
+
+Every expression carries its ``Ty``: dtype, per-element shape (symbolic dims are
+strings) and the plates it varies over. Nodes list their dependencies by name.
+``dump_ir`` gives deterministic JSON (spans are excluded).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Dim = Union[int, str]
+Shape = tuple[Dim, ...]
+
+
+class Rec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Ty(Rec):
+    dtype: Literal["real", "int", "bool"]
+    shape: Shape = ()
+    plates: tuple[str, ...] = ()
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+# ---------------------------------------------------------------- expressions
+
+
+class Const(Rec):
+    kind: Literal["const"] = "const"
+    value: float | int | bool
+    ty: Ty
+
+
+class Ref(Rec):
+    """Reads a node; ``plates`` are the plates the node was declared in."""
+
+    kind: Literal["ref"] = "ref"
+    name: str
+    role: Literal["data", "dim", "param", "latent", "observed", "det", "plate_index", "weights"]
+    decl_plates: tuple[str, ...] = ()
+    ty: Ty
+
+
+class PlateSlice(Rec):
+    """``x[n]``: the leading element dims of ``base`` become the plate dims of ``plates``."""
+
+    kind: Literal["plate_slice"] = "plate_slice"
+    base: Expr
+    plates: tuple[str, ...]
+    ty: Ty
+
+
+class IndexItem(Rec):
+    mode: Literal["select", "gather", "slice", "full"]
+    index: Expr | None = None  # select: Const, gather: int expression
+    start: Expr | None = None
+    stop: Expr | None = None
+
+
+class Index(Rec):
+    kind: Literal["index"] = "index"
+    base: Expr
+    items: tuple[IndexItem, ...]
+    ty: Ty
+
+
+class BinOp(Rec):
+    kind: Literal["binop"] = "binop"
+    op: str
+    left: Expr
+    right: Expr
+    ty: Ty
+
+
+class Neg(Rec):
+    kind: Literal["neg"] = "neg"
+    operand: Expr
+    ty: Ty
+
+
+class Call(Rec):
+    """A builtin function; ``static`` holds compile-time integers (e.g. reduction ranks)."""
+
+    kind: Literal["call"] = "call"
+    func: str
+    args: tuple[Expr, ...]
+    static: tuple[tuple[str, int], ...] = ()
+    ty: Ty
+
+
+class NetCall(Rec):
+    kind: Literal["net_call"] = "net_call"
+    net: str
+    arg: Expr
+    bayesian: bool = False
+    ty: Ty
+
+
+class ListE(Rec):
+    kind: Literal["list"] = "list"
+    items: tuple[Expr, ...]
+    ty: Ty
+
+
+class Dist(Rec):
+    """A distribution with keyword arguments; ``ty.shape`` is the batch shape of one element."""
+
+    kind: Literal["dist"] = "dist"
+    name: str
+    args: tuple[tuple[str, Expr], ...]
+    event_ranks: tuple[tuple[str, int], ...] = ()
+    ty: Ty
+
+
+class LogPdf(Rec):
+    kind: Literal["logpdf"] = "logpdf"
+    dist: Dist
+    value: Expr
+    sum_rank: int
+    ty: Ty
+
+
+Expr = Annotated[
+    Union[Const, Ref, PlateSlice, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf], Field(discriminator="kind")
+]
+
+# ---------------------------------------------------------------- supports and bijectors
+
+
+class Support(Rec):
+    kind: str  # real, positive, interval, lower, upper, simplex, ordered, ..., boolean, int_nonneg, set
+    lower: Expr | None = None
+    upper: Expr | None = None
+    lower_open: bool = False
+    upper_open: bool = False
+    values: tuple[float | int, ...] | None = None
+
+
+class Bijector(Rec):
+    kind: str  # identity, positive, lower, upper, interval, simplex, ordered, positive_ordered, corr_cholesky, ...
+    lower: Expr | None = None
+    upper: Expr | None = None
+
+
+# ---------------------------------------------------------------- nodes
+
+
+class DataNode(Rec):
+    kind: Literal["data"] = "data"
+    name: str
+    ty: Ty
+    support: Support
+
+
+class DimNode(Rec):
+    """A size: a constant, a data scalar, a data field's axis, or given with the data under its name."""
+
+    kind: Literal["dim"] = "dim"
+    name: str
+    value: int | None = None
+    source: tuple[str, int] | None = None  # (data field, axis); axis -1 means the field is the size itself
+
+
+class PlateNode(Rec):
+    kind: Literal["plate"] = "plate"
+    name: str
+    size: Dim
+    subsample: int | None = None
+    parent: str | None = None
+
+
+class ParamNode(Rec):
+    kind: Literal["param"] = "param"
+    name: str
+    ty: Ty
+    support: Support
+    bijector: Bijector
+    init: Expr | None = None
+
+
+class NetNode(Rec):
+    kind: Literal["net"] = "net"
+    name: str
+    ctor: str
+    layers: tuple[tuple[str, tuple[tuple[str, int | float | str | tuple[Dim, ...]], ...]], ...]  # (ctor, settings)
+    in_shape: Shape
+    out_shape: Shape
+    prior: Dist | None = None
+    weight_shapes: tuple[tuple[str, Shape], ...] = ()
+
+
+class SampleNode(Rec):
+    kind: Literal["sample"] = "sample"
+    name: str
+    observed: bool
+    dist: Dist
+    ty: Ty  # value type: per-element shape, plates
+    sum_rank: int  # element dims summed into one log-density term
+    support: Support
+    bijector: Bijector | None = None
+    reparam: bool = True
+    discrete: bool = False
+    enumerate: bool = False
+    deps: tuple[str, ...] = ()
+
+
+class DetNode(Rec):
+    kind: Literal["det"] = "det"
+    name: str
+    expr: Expr
+    ty: Ty
+    deps: tuple[str, ...] = ()
+
+
+class FactorNode(Rec):
+    kind: Literal["factor"] = "factor"
+    name: str
+    expr: Expr
+    ty: Ty
+    deps: tuple[str, ...] = ()
+
+
+Node = Annotated[Union[SampleNode, DetNode, FactorNode], Field(discriminator="kind")]
+
+
+class GuideIR(Rec):
+    kind: Literal["guide"] = "guide"
+    name: str
+    params: tuple[ParamNode, ...] = ()
+    nets: tuple[NetNode, ...] = ()
+    nodes: tuple[Node, ...] = ()
+
+
+class ProgramIR(Rec):
+    kind: Literal["program"] = "program"
+    name: str
+    data: tuple[DataNode, ...] = ()
+    dims: tuple[DimNode, ...] = ()
+    plates: tuple[PlateNode, ...] = ()
+    params: tuple[ParamNode, ...] = ()
+    nets: tuple[NetNode, ...] = ()
+    nodes: tuple[Node, ...] = ()
+    guides: tuple[GuideIR, ...] = ()
+    generated: tuple[Node, ...] = ()
+
+    def plate(self, name: str) -> PlateNode:
+        return next(p for p in self.plates if p.name == name)
+
+    @property
+    def latents(self) -> tuple[SampleNode, ...]:
+        return tuple(n for n in self.nodes if isinstance(n, SampleNode) and not n.observed)
+
+
+def dump_ir(program: ProgramIR) -> str:
+    """Deterministic JSON (sorted keys, two-space indent)."""
+    return json.dumps(program.model_dump(mode="json"), indent=2, sort_keys=True)
+
+
+def expr_refs(expr) -> set[str]:
+    """Names of the nodes an expression reads."""
+    found: set[str] = set()
+    _collect(expr, found)
+    return found
+
+
+def _collect(obj, found: set[str]) -> None:
+    if isinstance(obj, Ref):
+        if obj.role not in ("plate_index",):
+            found.add(obj.name)
+        return
+    if isinstance(obj, NetCall):
+        found.add(obj.net)
+    if isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            _collect(getattr(obj, name), found)
+    elif isinstance(obj, tuple):
+        for item in obj:
+            _collect(item, found)
+
+
+for _cls in (PlateSlice, IndexItem, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf, Support, Bijector):
+    _cls.model_rebuild()

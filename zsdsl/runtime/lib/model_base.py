@@ -1,0 +1,95 @@
+"""Base classes of generated models and guides, and the ``Site`` record of a latent.
+
+Generated subclasses implement ``_model`` / ``_sample`` / ``sites`` (models) and
+``_guide`` (guides); the public methods here give them their calling conventions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Site:
+    """A latent site: full shape (plate sizes first), support, bijector to unconstrained space."""
+
+    name: str
+    shape: tuple
+    plates: tuple = ()
+    support: str = "real"
+    bijector: object = None
+    discrete: bool = False
+    enumerate: bool = False
+    reparam: bool = True
+    subsample_plate: str | None = None
+
+
+def _total(terms: dict, per_site: bool):
+    if not terms:
+        zero = torch.zeros(())
+        return (zero, {}) if per_site else zero
+    total = sum(terms.values())
+    if not torch.is_tensor(total):
+        total = torch.as_tensor(total, dtype=torch.get_default_dtype())
+    return (total, terms) if per_site else total
+
+
+class ModelBase(torch.nn.Module):
+    """A compiled model: nets and params as submodules, plus the log-joint and sampler."""
+
+    name = "model"
+    observed: tuple = ()
+    guides: tuple = ()
+    plate_subsample: dict = {}
+    data_dtypes: dict = {}
+
+    def __init__(self, dims: dict):
+        super().__init__()
+        self.dims = dict(dims)
+
+    def log_joint(self, values: dict, data: dict, subsample: dict | None = None, per_site: bool = False):
+        """Sum of log-densities over sites, shaped like the leading sample dims of ``values``.
+
+        ``subsample`` maps a plate name to a LongTensor of minibatch indices; the terms of
+        that plate are then scaled by N/B. With ``per_site`` also returns the terms.
+        """
+        lp, _ = self._model(values, data, subsample)
+        return _total(lp, per_site)
+
+    def deterministics(self, values: dict, data: dict, subsample: dict | None = None) -> dict:
+        """The deterministic nodes computed from ``values``."""
+        return self._model(values, data, subsample)[1]
+
+    def sample(self, data: dict, n: int | None = None, values: dict | None = None) -> dict:
+        """Ancestral draws of all sites (prior, and prior predictive of observed data).
+
+        ``n`` adds a leading sample dim; ``values`` fixes some latents (posterior predictive).
+        """
+        shape = () if n is None else (int(n),)
+        with torch.no_grad():
+            return self._sample(data, shape, values)
+
+    def forward(self, values, data, subsample=None):
+        return self.log_joint(values, data, subsample)
+
+
+class GuideBase(torch.nn.Module):
+    """A compiled guide: draws latents and returns their log-density under the guide."""
+
+    name = "guide"
+
+    def __init__(self, dims: dict):
+        super().__init__()
+        self.dims = dict(dims)
+
+    def sample_and_log_prob(self, data: dict, sample_shape=(), subsample: dict | None = None, per_site=False):
+        """``(values, log_q, factor)``: draws, their summed log-density and the guide's factor terms."""
+        values, lq, fac = self._guide(data, tuple(sample_shape), subsample)
+        log_q = _total(lq, per_site)
+        factor = _total(fac, False)
+        return values, log_q, factor
+
+    def forward(self, data, sample_shape=(), subsample=None):
+        return self.sample_and_log_prob(data, sample_shape, subsample)

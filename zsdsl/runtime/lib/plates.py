@@ -1,0 +1,66 @@
+"""Plate and size helpers called by generated code: minibatch indices, N/B scaling, sizes."""
+
+from __future__ import annotations
+
+import torch
+
+
+def size_of(data, field: str, axis: int) -> int:
+    """The size of ``data[field]`` along ``axis`` (a size bound from a data shape)."""
+    if field not in data:
+        raise KeyError(f"data field '{field}' is missing (it gives a size of the model)")
+    value = data[field]
+    shape = tuple(value.shape) if hasattr(value, "shape") else _list_shape(value)
+    if axis >= len(shape):
+        raise ValueError(f"data field '{field}' has {len(shape)} dims; the model needs at least {axis + 1}")
+    return int(shape[axis])
+
+
+def _list_shape(value) -> tuple[int, ...]:
+    shape = []
+    while isinstance(value, (list, tuple)):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def size_given(data, name: str) -> int:
+    """A size given with the data under its own name (a dim without a value, or an int data scalar)."""
+    if name not in data:
+        raise KeyError(f"the size '{name}' must be given with the data")
+    value = data[name]
+    return int(value.item() if hasattr(value, "item") else value)
+
+
+def plate_indices(subsample, plate: str):
+    """The minibatch indices of a plate, or None for the whole plate."""
+    if subsample is None:
+        return None
+    return subsample.get(plate)
+
+
+def plate_scale(idx, size: int) -> float:
+    """N / B for a minibatch of B indices out of N (1.0 for the whole plate)."""
+    return 1.0 if idx is None else float(size) / float(idx.shape[0])
+
+
+def plate_size(idx, size: int) -> int:
+    return size if idx is None else int(idx.shape[0])
+
+
+def plate_arange(idx, size: int) -> torch.Tensor:
+    return torch.arange(size) if idx is None else idx
+
+
+def take_plate(x, idx, rank: int):
+    """Select the minibatch rows ``idx`` along the dim ``rank`` places from the right."""
+    if idx is None:
+        return x
+    return x.index_select(x.dim() - rank, idx)
+
+
+def given(values, name: str, draw):
+    """``values[name]`` when the caller fixed it, else a fresh draw."""
+    if values is not None and name in values:
+        return values[name]
+    return draw()
