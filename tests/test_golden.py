@@ -32,8 +32,10 @@ def test_good_spec_stages(path):
     text = path.read_text()
     compiled = compile_text(text, _rel(path))
     verify_ir(compiled.ir)
-    assert_golden(json.dumps(dump_ast(compiled.ast), indent=1, sort_keys=True) + "\n",
-                  GOLDEN / "expected" / f"{_key(path)}.ast.json")
+    assert_golden(
+        json.dumps(dump_ast(compiled.ast), indent=1, sort_keys=True) + "\n",
+        GOLDEN / "expected" / f"{_key(path)}.ast.json",
+    )
     assert_golden(dump_ir(compiled.ir) + "\n", GOLDEN / "expected" / f"{_key(path)}.ir.json")
     assert_golden(compiled.source, GOLDEN / "expected" / f"{_key(path)}.py")
     compile(compiled.source, "<golden>", "exec")  # the emitted source is valid Python

@@ -12,7 +12,6 @@ from zsdsl.compiler.check_expr import ExprChecker
 from zsdsl.compiler.check_nets import NetError, NetInfo, parse_net
 from zsdsl.compiler.scope import Scope, Sym, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, fmt_shape
-from zsdsl.compiler.signatures import DISTRIBUTIONS
 from zsdsl.compiler.supports import declared_support, latent_support, param_support
 from zsdsl.errors import ErrorGroup, NameError_, ShapeError, SupportError, TypeError_, ZsdslError
 from zsdsl.grammar import ast as A
@@ -64,7 +63,7 @@ class _ProgramChecker:
         for n in self.p.nets:
             self.col.run(self._net_decl, n, self.scope, self.nets)
         nodes: list = []
-        for name, info in list(self.nets.items()):
+        for info in list(self.nets.values()):
             if info.prior is not None:
                 nodes.extend(self.col.run(self._weight_latents, info) or [])
         nodes.extend(self._block(self.p.body, ()))
@@ -277,8 +276,12 @@ class _ProgramChecker:
         if s.type is not None:
             raise TypeError_("Deterministic nodes take their type from their expression; drop the annotation.", s.span)
         self.scope.define(Sym(s.target.name, "det", x.ty.dtype, x.ty.shape, plates, span=s.span, local=local))
-        return ir.DetNode(name=s.target.name, expr=x, ty=ir.Ty(dtype=x.ty.dtype, shape=x.ty.shape, plates=plates),
-                          deps=tuple(sorted(ir.expr_refs(x))))
+        return ir.DetNode(
+            name=s.target.name,
+            expr=x,
+            ty=ir.Ty(dtype=x.ty.dtype, shape=x.ty.shape, plates=plates),
+            deps=tuple(sorted(ir.expr_refs(x))),
+        )
 
     def _sample(self, s: A.Sample, E, generated, guide):
         plates, local = self._target_plates(s.target, E)
@@ -331,8 +334,10 @@ class _ProgramChecker:
             full = tuple(value_shape)
         enum = "enumerate" in opts
         if enum and (observed or not sig.finite):
-            raise SupportError(f"Only latent finite discrete variables can be enumerated; {sig.name} is not one.",
-                               opts["enumerate"].span)
+            raise SupportError(
+                f"Only latent finite discrete variables can be enumerated; {sig.name} is not one.",
+                opts["enumerate"].span,
+            )
         support, bij = (None, None)
         if observed:
             support = sym.support
@@ -379,8 +384,9 @@ class _ProgramChecker:
                 f"{sig.name} is discrete but '{s.target.name}' is declared {s.type.base}; declare it int.", s.type.span
             )
         if not sig.discrete and s.type.base in ("int", "bool"):
-            raise SupportError(f"{sig.name} is continuous but '{s.target.name}' is declared {s.type.base}.",
-                               s.type.span)
+            raise SupportError(
+                f"{sig.name} is continuous but '{s.target.name}' is declared {s.type.base}.", s.type.span
+            )
 
     # ------------------------------------------------------------ guides
     def _guide(self, g: A.Guide) -> ir.GuideIR:
@@ -408,8 +414,9 @@ class _ProgramChecker:
                     f"{', '.join(repr(m) for m in missing)}; every latent of the model needs a guide site.",
                     g.span,
                 )
-            return ir.GuideIR(name=g.name, params=tuple(params), nets=tuple(_net_node(i) for i in gnets.values()),
-                              nodes=tuple(nodes))
+            return ir.GuideIR(
+                name=g.name, params=tuple(params), nets=tuple(_net_node(i) for i in gnets.values()), nodes=tuple(nodes)
+            )
         finally:
             self.scope, self.ex.scope, self.nets, self.ex.nets, self.observed = saved
 

@@ -170,7 +170,9 @@ class ExprChecker:
     def _index_rest(self, base, indices, E, e):
         shape = list(base.ty.shape)
         if len(indices) > len(shape):
-            raise ShapeError(f"Too many indices: {len(indices)} for a value of shape {fmt_shape(base.ty.shape)}.", e.span)
+            raise ShapeError(
+                f"Too many indices: {len(indices)} for a value of shape {fmt_shape(base.ty.shape)}.", e.span
+            )
         items, out_shape, plates = [], [], set(base.ty.plates)
         for pos, idx in enumerate(indices):
             size = shape[pos]
@@ -219,8 +221,10 @@ class ExprChecker:
             if sym is not None:
                 raise TypeError_(f"'{e.func}' is not a function or net and cannot be called.", e.func_span)
             hint = did_you_mean(e.func, [*known, *self.nets, *DISTRIBUTIONS])
-            raise self.scope.undefined(e.func, e.func_span, extra=[*known, *self.nets]) if not hint else TypeError_(
-                f"Unknown function '{e.func}'.{hint}", e.func_span
+            raise (
+                self.scope.undefined(e.func, e.func_span, extra=[*known, *self.nets])
+                if not hint
+                else TypeError_(f"Unknown function '{e.func}'.{hint}", e.func_span)
             )
         if e.kwargs:
             raise TypeError_(f"{e.func}() takes no keyword arguments.", e.kwargs[0].span)

@@ -86,7 +86,9 @@ def _layers(call: A.Call, eval_dim) -> list[tuple[str, dict]]:
     f, span = call.func, call.span
     if f in ("Linear", "MLP"):
         if len(call.args) != 1:
-            raise NetError(f"{f} takes one positional argument, its sizes 'a -> b{' -> ...' if f == 'MLP' else ''}'.", span)
+            raise NetError(
+                f"{f} takes one positional argument, its sizes 'a -> b{' -> ...' if f == 'MLP' else ''}'.", span
+            )
         sizes = _sizes(call.args[0], eval_dim, f, span)
         if f == "Linear" and len(sizes) != 2:
             raise NetError("Linear takes exactly two sizes: Linear(in -> out).", call.args[0].span)

@@ -116,7 +116,9 @@ def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None
         bad |= values >= hi if hi_open else values > hi
     bad |= np.isnan(values)
     if bad.any():
-        rng = f"{'(' if lo_open else '['}{'-inf' if lo is None else f'{lo:g}'}, {'inf' if hi is None else f'{hi:g}'}{')' if hi_open else ']'}"
+        lo_s = "-inf" if lo is None else f"{lo:g}"
+        hi_s = "inf" if hi is None else f"{hi:g}"
+        rng = f"{'(' if lo_open or lo is None else '['}{lo_s}, {hi_s}{')' if hi_open or hi is None else ']'}"
         return f"must lie in {rng}; found {values[bad][0]:g}{_where(bad)}."
     return None
 

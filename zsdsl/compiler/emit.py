@@ -204,9 +204,10 @@ class _BaseEmitter:
             code = raw if p.bijector.kind == "identity" else f"{bijector_code(p.bijector, self.ex)}.forward({raw})"
             self.w(f"{self.local(p.name)} = {code}", depth)
 
-    def emit_data(self, depth: int, skip=()) -> None:
+    def emit_data(self, depth: int, used: set[str], skip=()) -> None:
+        """Read the data fields the function uses into locals."""
         for dnode in self.program.data:
-            if dnode.name not in skip:
+            if dnode.name in used and dnode.name not in skip:
                 self.w(f'{self.local(dnode.name)} = data["{dnode.name}"]', depth)
 
     def plate_header(self, plate: ir.PlateNode, E, depth: int, sampling=False) -> None:
@@ -276,17 +277,36 @@ class _ModelEmitter(_BaseEmitter):
         w("def sites(self, data):", 1)
         w('"""The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""', 1 + 1)
         w("d = self.dims", 2)
-        self.emit_data(2)
+        used = set()
+        for n in self.program.latents:
+            if n.bijector is not None:
+                used |= ir.expr_refs((n.bijector.lower, n.bijector.upper))
+        self.emit_data(2, used)
         w("return [", 2)
         for n in self.program.latents:
             shape = [dim_code(self.program.plate(pl).size) for pl in n.ty.plates] + [dim_code(x) for x in n.ty.shape]
             sub = next((pl for pl in n.ty.plates if self.program.plate(pl).subsample), None)
-            w(
-                f"zl.Site({n.name!r}, ({', '.join(shape)}{',' if len(shape) == 1 else ''}), "
-                f"plates={n.ty.plates!r}, support={n.support.kind!r}, bijector={bijector_code(n.bijector, self.ex)}, "
-                f"discrete={n.discrete}, enumerate={n.enumerate}, reparam={n.reparam}, subsample_plate={sub!r}),",
-                3,
-            )
+            fields = [f"{n.name!r}", f"({', '.join(shape)}{',' if len(shape) == 1 else ''})"]
+            extra = {
+                "plates": n.ty.plates,
+                "support": n.support.kind,
+                "discrete": n.discrete,
+                "enumerate": n.enumerate,
+                "reparam": n.reparam,
+                "subsample_plate": sub,
+            }
+            defaults = {
+                "plates": (),
+                "support": "real",
+                "discrete": False,
+                "enumerate": False,
+                "reparam": True,
+                "subsample_plate": None,
+            }
+            fields += [f"{k}={v!r}" for k, v in extra.items() if v != defaults[k]]
+            if n.bijector is not None:
+                fields.append(f"bijector={bijector_code(n.bijector, self.ex)}")
+            w(f"zl.Site({', '.join(fields)}),", 3)
         w("]", 2)
         w()
 
@@ -298,7 +318,7 @@ class _ModelEmitter(_BaseEmitter):
         w("d = self.dims", 2)
         w("lp, det = {}, {}", 2)
         self.emit_params(2)
-        self.emit_data(2)
+        self.emit_data(2, _used(self.program.nodes))
         self.walk(self.program.nodes, self._model_node)
         w("return lp, det", 2)
         w()
@@ -344,7 +364,7 @@ class _ModelEmitter(_BaseEmitter):
         w("out = {}", 2)
         self.emit_params(2)
         observed = {n.name for n in self.program.nodes if isinstance(n, ir.SampleNode) and n.observed}
-        self.emit_data(2, skip=observed)
+        self.emit_data(2, _used(self.program.nodes), skip=observed)
         self.walk(self.program.nodes, self._sample_node)
         w("return out", 2)
         w()
@@ -367,6 +387,18 @@ class _ModelEmitter(_BaseEmitter):
             w(f"{var} = out[{node.name!r}] = zl.given(values, {node.name!r}, lambda: {draw})", 2)
 
 
+def _used(nodes) -> set[str]:
+    """Names read by the nodes, plus observed sites (their data is the value)."""
+    used: set[str] = set()
+    for node in nodes:
+        used |= set(node.deps)
+        if isinstance(node, ir.SampleNode) and node.observed:
+            used.add(node.name)
+        if isinstance(node, ir.SampleNode) and node.bijector is not None:
+            used |= ir.expr_refs((node.support.lower, node.support.upper))
+    return used
+
+
 def _draw_code(node: ir.SampleNode, dist: str, shape: str, ex: ExprEmitter) -> str:
     sup = node.support
     if node.bijector is not None and sup.kind in ("lower", "upper", "interval", "positive"):
@@ -381,8 +413,16 @@ def _draw_code(node: ir.SampleNode, dist: str, shape: str, ex: ExprEmitter) -> s
     return code
 
 
-_POSITIVE_DISTS = {"HalfNormal", "HalfCauchy", "FoldNormal", "LogNormal", "Exponential", "Gamma", "InverseGamma",
-                   "Weibull"}
+_POSITIVE_DISTS = {
+    "HalfNormal",
+    "HalfCauchy",
+    "FoldNormal",
+    "LogNormal",
+    "Exponential",
+    "Gamma",
+    "InverseGamma",
+    "Weibull",
+}
 
 
 class _GuideEmitter(_BaseEmitter):
@@ -405,7 +445,7 @@ class _GuideEmitter(_BaseEmitter):
         w("d = self.dims", 2)
         w("values, lq, fac = {}, {}, {}", 2)
         self.emit_params(2)
-        self.emit_data(2)
+        self.emit_data(2, _used(g.nodes))
         self.walk(g.nodes, self._node)
         w("return values, lq, fac", 2)
 

@@ -36,7 +36,7 @@ def graph_dot(program: ir.ProgramIR) -> str:
         elif isinstance(node, ir.DetNode):
             by_plate.setdefault(plates, []).append(f"{_q(node.name)} [shape=ellipse, style=dashed];")
         else:
-            by_plate.setdefault(plates, []).append(f"{_q(node.name)} [shape=diamond, label=\"factor\"];")
+            by_plate.setdefault(plates, []).append(f'{_q(node.name)} [shape=diamond, label="factor"];')
         for dep in node.deps:
             edges.append((dep, node.name))
     shown = {line.split(" ")[0].strip('"') for items in by_plate.values() for line in items}

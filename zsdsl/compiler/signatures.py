@@ -82,13 +82,22 @@ _DISTS = [
     DistSig("Logistic", (_p("loc"), _p("scale", "positive")), "real"),
     DistSig("LogNormal", (_p("loc"), _p("scale", "positive")), "positive"),
     DistSig("Exponential", (_p("rate", "positive"),), "positive"),
-    DistSig("Gamma", (_p("concentration", "positive"), _p("rate", "positive")), "positive", doc="shape-rate, like Stan"),
+    DistSig(
+        "Gamma", (_p("concentration", "positive"), _p("rate", "positive")), "positive", doc="shape-rate, like Stan"
+    ),
     DistSig("InverseGamma", (_p("concentration", "positive"), _p("scale", "positive")), "positive"),
     DistSig("Weibull", (_p("concentration", "positive"), _p("scale", "positive")), "positive"),
     DistSig("Beta", (_p("concentration1", "positive"), _p("concentration0", "positive")), "unit"),
     DistSig("Uniform", (_p("low"), _p("high")), "interval"),
     DistSig(
-        "Bernoulli", PROBS, "boolean", "int", alternatives=(("probs", "logits"),), reparam=False, discrete=True, finite=True
+        "Bernoulli",
+        PROBS,
+        "boolean",
+        "int",
+        alternatives=(("probs", "logits"),),
+        reparam=False,
+        discrete=True,
+        finite=True,
     ),
     DistSig(
         "Binomial",

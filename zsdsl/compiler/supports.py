@@ -136,7 +136,9 @@ def _within(inner: ir.Support, outer: ir.Support) -> bool:
         return outer.kind in ("positive", "interval")
     lo_o, hi_o = _bounds(outer)
     lo_i, hi_i = _bounds(inner)
-    if outer.kind == "interval" and (outer.lower is not None and lo_o is None or outer.upper is not None and hi_o is None):
+    if outer.kind == "interval" and (
+        outer.lower is not None and lo_o is None or outer.upper is not None and hi_o is None
+    ):
         return inner.kind == "interval"  # data-dependent bounds: trust a declared interval
     ok_lo = lo_o is None or (lo_i is not None and lo_i >= lo_o)
     ok_hi = hi_o is None or (hi_i is not None and hi_i <= hi_o)

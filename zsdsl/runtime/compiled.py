@@ -38,8 +38,12 @@ class CompiledModel:
         self.text = text
         self.module = load_generated_module(source, file)
         self.model_class = next(
-            v for v in vars(self.module).values() if isinstance(v, type) and v.__module__ == self.module.__name__
-            and issubclass(v, torch.nn.Module) and hasattr(v, "_model")
+            v
+            for v in vars(self.module).values()
+            if isinstance(v, type)
+            and v.__module__ == self.module.__name__
+            and issubclass(v, torch.nn.Module)
+            and hasattr(v, "_model")
         )
         self.guide_classes = {
             v.name: v

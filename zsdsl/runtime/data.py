@@ -49,8 +49,10 @@ def _read_json(text: str, span: Span) -> dict:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataError(f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
-                        Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1, span.file)) from None
+        raise DataError(
+            f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
+            Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1, span.file),
+        ) from None
     if not isinstance(obj, dict):
         raise DataError("A JSON data file must hold an object mapping field names to values.", span)
     out = {}
@@ -80,7 +82,9 @@ def _read_csv(text: str, span: Span) -> dict:
         if not row:
             continue
         if len(row) != len(header):
-            raise DataError(f"CSV row {n} has {len(row)} values; the header has {len(header)}.", Span(n, 1, n, 2, span.file))
+            raise DataError(
+                f"CSV row {n} has {len(row)} values; the header has {len(header)}.", Span(n, 1, n, 2, span.file)
+            )
         for c, v in zip(cols, row):
             try:
                 c.append(float(v))
