@@ -10,9 +10,7 @@ from zsdsl.grammar.parser import parse_spec
 from zsdsl.grammar.syntax_messages import CURATED_EXAMPLES
 
 
-@pytest.mark.parametrize(
-    "message, example", [(m, e) for m, examples in CURATED_EXAMPLES.items() for e in examples]
-)
+@pytest.mark.parametrize("message, example", [(m, e) for m, examples in CURATED_EXAMPLES.items() for e in examples])
 def test_every_curated_example_fails_with_its_message(message, example):
     with pytest.raises(SyntaxError_) as info:
         parse_spec(example, "ex.zs")

@@ -72,7 +72,7 @@ class _ProgramChecker:
         if self.col.errors:
             raise ErrorGroup(self.col.errors)
         return ir.ProgramIR(
-            name=self.p.name or "model",
+            name=self.p.name or _stem(self.p.file),
             data=tuple(self.data),
             dims=tuple(self.dims.values()),
             plates=tuple(self.plates.values()),
@@ -433,6 +433,13 @@ class _ProgramChecker:
             )
         self.guide_sampled.add(name)
         self.scope.define(Sym(name, "latent", model.dtype, full, plates, span=s.span))
+
+
+def _stem(file: str) -> str:
+    """A model name from its file name (``specs/gmm.zs`` → ``gmm``) when there is no header."""
+    base = file.replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
+    name = "".join(c if c.isalnum() or c == "_" else "_" for c in base)
+    return name if name and not name[0].isdigit() and not name.startswith("<") else "model"
 
 
 def _fits_unit(sig, sym: Sym) -> bool:

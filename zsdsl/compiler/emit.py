@@ -218,11 +218,14 @@ class _BaseEmitter:
             self.w(f"{idx} = None", depth)
         else:
             self.w(f'{idx} = zl.plate_indices(subsample, "{plate.name}")', depth)
+            self.w(f"{self.scale_name(plate.name)} = zl.plate_scale({idx}, {size})", depth)
+
+    def scale_name(self, plate: str) -> str:
+        return self.ns.fixed("scale_" + plate)
 
     def scale(self, E) -> str:
-        subs = [p for p in E if self.program.plate(p).subsample]
-        factors = [f"zl.plate_scale({self.plate_info[p][0]}, {self.plate_info[p][1]})" for p in subs]
-        return " * ".join(factors)
+        """The N/B factor of the terms inside plates E (any plate may be given minibatch indices)."""
+        return " * ".join(self.scale_name(p) for p in E)
 
     def draw_shape(self, node: ir.SampleNode, E, intrinsic_rank: int) -> str:
         sizes = [f"zl.plate_size({self.plate_info[p][0]}, {self.plate_info[p][1]})" for p in E]
@@ -271,6 +274,8 @@ class _ModelEmitter(_BaseEmitter):
         self._emit_sites()
         self._emit_model()
         self._emit_sample()
+        if p.generated:
+            self._emit_generated()
 
     def _emit_sites(self) -> None:
         w = self.w
@@ -385,6 +390,33 @@ class _ModelEmitter(_BaseEmitter):
             w(f"{var} = out[{node.name!r}] = {draw}", 2)
         else:
             w(f"{var} = out[{node.name!r}] = zl.given(values, {node.name!r}, lambda: {draw})", 2)
+
+
+def _emit_generated_method(self) -> None:
+    w = self.w
+    self.sampling = True
+    w("def _generate(self, values, data):", 1)
+    w('"""The generated block: quantities and predictive draws computed from one set of latent values."""', 2)
+    w("d = self.dims", 2)
+    w("out = {}", 2)
+    first = self.program.latents[0] if self.program.latents else None
+    if first is None:
+        w("sample_shape = ()", 2)
+    else:
+        rank = len(first.ty.plates) + first.ty.rank
+        w(f"sample_shape = zl.leading_shape(values[{first.name!r}], {rank})", 2)
+    self.emit_params(2)
+    used = _used(self.program.generated)
+    self.emit_data(2, used)
+    model_nodes = {n.name for n in self.program.nodes}
+    for name in sorted(used & model_nodes):
+        w(f"{self.local(name)} = values[{name!r}]", 2)
+    self.walk(self.program.generated, self._sample_node)
+    w("return out", 2)
+    w()
+
+
+_ModelEmitter._emit_generated = _emit_generated_method
 
 
 def _used(nodes) -> set[str]:

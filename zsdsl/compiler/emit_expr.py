@@ -167,4 +167,4 @@ class ExprEmitter:
 
     def _logpdf(self, e: ir.LogPdf, E):
         d = self._dist(e.dist, E, e.ty.rank)
-        return f"{d}.log_prob({self.emit(e.value, E)})"
+        return f"zl.log_prob({d}, {self.emit(e.value, E)})"

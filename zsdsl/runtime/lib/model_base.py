@@ -71,6 +71,13 @@ class ModelBase(torch.nn.Module):
         with torch.no_grad():
             return self._sample(data, shape, values)
 
+    def generate(self, values: dict, data: dict) -> dict:
+        """The ``generated`` block for one set of values (latents and deterministics, any leading dims)."""
+        if not hasattr(self, "_generate"):
+            return {}
+        with torch.no_grad():
+            return self._generate(values, data)
+
     def forward(self, values, data, subsample=None):
         return self.log_joint(values, data, subsample)
 

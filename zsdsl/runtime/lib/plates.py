@@ -64,3 +64,8 @@ def given(values, name: str, draw):
     if values is not None and name in values:
         return values[name]
     return draw()
+
+
+def leading_shape(x, rank: int) -> tuple:
+    """The leading (sample) dims of ``x`` before its last ``rank`` dims."""
+    return tuple(x.shape[: x.dim() - rank])

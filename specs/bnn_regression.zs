@@ -1,0 +1,14 @@
+# Data: ../shared/data/uci/<name>/ (e.g. boston; 20 train/test splits), X standardised.
+# Engines: sgvb with --guide auto-normal, sghmc. A [D, 50, 1] network whose weights are latents.
+model bnn_regression
+
+data:
+  X: real[N, D]
+  y: real[N]
+
+nets:
+  f = MLP(D -> 50 -> 1, act=relu, prior=Normal(0, 1))   # weights are latents with this prior
+
+log_prec ~ Gamma(6, 6)
+plate n in N, subsample=32:
+  y[n] ~ Normal(f(X[n])[0], exp(-0.5 * log_prec))

@@ -1,0 +1,28 @@
+"""The support library of generated code, imported as ``from zsdsl.runtime import lib as zl``.
+
+``zl.dist`` (distribution factories), ``zl.bij`` (bijectors), ``zl.nets`` (networks),
+the builtin functions at top level, plate helpers and the model/guide base classes.
+"""
+
+from zsdsl.runtime.lib import bijectors as bij
+from zsdsl.runtime.lib import distributions as dist
+from zsdsl.runtime.lib import nets
+from zsdsl.runtime.lib.distributions import log_prob, site_log_prob
+from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function namespace
+from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
+from zsdsl.runtime.lib.plates import (
+    given,
+    leading_shape,
+    plate_arange,
+    plate_indices,
+    plate_scale,
+    plate_size,
+    size_given,
+    size_of,
+    take_plate,
+)
+
+__all__ = [
+    "GuideBase", "ModelBase", "Site", "bij", "dist", "given", "leading_shape", "log_prob", "nets", "plate_arange",
+    "plate_indices", "plate_scale", "plate_size", "site_log_prob", "size_given", "size_of", "take_plate",
+]  # fmt: skip

@@ -1,0 +1,285 @@
+"""Builtin functions called by generated code (``zl.NAME``), acting on trailing element dims.
+
+Layout: tensors are ``[*sample, *plates, *elem]``; the compiler passes element ranks where
+a function needs them (reductions, gathers), and every function broadcasts leading dims.
+Arguments may be Python numbers or tensors.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _t(x):
+    if torch.is_tensor(x):
+        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
+    return torch.as_tensor(x, dtype=torch.get_default_dtype())
+
+
+def _unary(fn):
+    def apply(x):
+        return fn(_t(x))
+
+    apply.__name__ = fn.__name__
+    return apply
+
+
+exp = _unary(torch.exp)
+log = _unary(torch.log)
+log1p = _unary(torch.log1p)
+expm1 = _unary(torch.expm1)
+sqrt = _unary(torch.sqrt)
+square = _unary(torch.square)
+sin = _unary(torch.sin)
+cos = _unary(torch.cos)
+tanh = _unary(torch.tanh)
+sigmoid = _unary(torch.sigmoid)
+inv_logit = sigmoid
+logit = _unary(torch.logit)
+softplus = _unary(F.softplus)
+relu = _unary(torch.relu)
+log_sigmoid = _unary(F.logsigmoid)
+lgamma = _unary(torch.lgamma)
+digamma = _unary(torch.digamma)
+erf = _unary(torch.erf)
+
+
+def abs(x):  # noqa: A001 - the spec's name
+    return torch.abs(x) if torch.is_tensor(x) else torch.abs(_t(x))
+
+
+def pow(a, b):  # noqa: A001
+    return torch.pow(_t(a), b if not torch.is_tensor(b) else _t(b))
+
+
+def minimum(a, b):
+    return torch.minimum(_t(a), _t(b))
+
+
+def maximum(a, b):
+    return torch.maximum(_t(a), _t(b))
+
+
+def where(cond, a, b):
+    return torch.where(cond, _t(a), _t(b))
+
+
+def log_sum_exp(a, b):
+    return torch.logaddexp(_t(a), _t(b))
+
+
+def log_mix(theta, lp1, lp2):
+    """Stan's log_mix: log(θ·exp(lp1) + (1−θ)·exp(lp2)), computed stably."""
+    theta = _t(theta)
+    return torch.logaddexp(torch.log(theta) + _t(lp1), torch.log1p(-theta) + _t(lp2))
+
+
+# ---------------------------------------------------------------- reductions over the last ndims dims
+
+
+def _dims(ndims: int):
+    return tuple(range(-ndims, 0))
+
+
+def sum(x, ndims):  # noqa: A001
+    return x.sum(_dims(ndims)) if ndims else x
+
+
+def mean(x, ndims):
+    return _t(x).mean(_dims(ndims)) if ndims else _t(x)
+
+
+def prod(x, ndims):
+    x = _t(x)
+    return x.flatten(-ndims).prod(-1) if ndims else x
+
+
+def max(x, ndims):  # noqa: A001
+    return x.flatten(-ndims).max(-1).values if ndims else x
+
+
+def min(x, ndims):  # noqa: A001
+    return x.flatten(-ndims).min(-1).values if ndims else x
+
+
+def logsumexp(x, ndims):
+    return torch.logsumexp(_t(x), _dims(ndims)) if ndims else _t(x)
+
+
+def norm(x, ndims):
+    return torch.linalg.vector_norm(_t(x), dim=_dims(ndims)) if ndims else torch.abs(_t(x))
+
+
+# ---------------------------------------------------------------- constructors
+
+
+def zeros(*shape):
+    return torch.zeros(*[int(s) for s in shape])
+
+
+def ones(*shape):
+    return torch.ones(*[int(s) for s in shape])
+
+
+def full(*args):
+    """full(d1, ..., value): the value (possibly batched) broadcast to trailing shape (d1, ...)."""
+    *shape, value = args
+    shape = [int(s) for s in shape]
+    value = _t(value)
+    return value.reshape(*value.shape, *([1] * len(shape))).expand(*value.shape, *shape)
+
+
+def eye(n):
+    return torch.eye(int(n))
+
+
+def arange(n):
+    return torch.arange(int(n))
+
+
+def _broadcast_lead(xs, keep: int):
+    """Broadcast all but the last ``keep`` dims of each tensor."""
+    lead = torch.broadcast_shapes(*[x.shape[: x.dim() - keep] for x in xs])
+    return [x.expand(*lead, *x.shape[x.dim() - keep :]) for x in xs]
+
+
+def concat(*xs):
+    xs = [_t(x) for x in xs]
+    return torch.cat(_broadcast_lead(xs, 1), -1)
+
+
+def stack(*xs):
+    xs = [_t(x) for x in xs]
+    shape = torch.broadcast_shapes(*[x.shape for x in xs])
+    return torch.stack([x.expand(shape) for x in xs], -1)
+
+
+def one_hot(idx, k):
+    return F.one_hot(idx.long(), int(k)).to(torch.get_default_dtype())
+
+
+# ---------------------------------------------------------------- linear algebra
+
+
+def dot(a, b):
+    return (_t(a) * _t(b)).sum(-1)
+
+
+def matvec(A, x):
+    return (_t(A) @ _t(x).unsqueeze(-1)).squeeze(-1)
+
+
+def vecmat(x, A):
+    return (_t(x).unsqueeze(-2) @ _t(A)).squeeze(-2)
+
+
+def matmul(A, B):
+    return _t(A) @ _t(B)
+
+
+def cholesky(A):
+    return torch.linalg.cholesky(A)
+
+
+def transpose(A):
+    return A.transpose(-1, -2)
+
+
+def diag(v):
+    return torch.diag_embed(_t(v))
+
+
+def inverse(A):
+    return torch.linalg.inv(A)
+
+
+def log_determinant(A):
+    return torch.linalg.slogdet(A).logabsdet
+
+
+def solve(A, b):
+    """A⁻¹ b for a vector b ([..., n]) or a matrix b ([..., n, k]) (decided by rank against A)."""
+    if b.dim() >= A.dim():
+        return torch.linalg.solve(A, b)
+    return torch.linalg.solve(A, b.unsqueeze(-1)).squeeze(-1)
+
+
+# ---------------------------------------------------------------- Gaussian processes
+
+
+def _sqdist(x1, x2):
+    return (x1.unsqueeze(-2) - x2.unsqueeze(-3)).pow(2).sum(-1)
+
+
+def exp_quad_kernel(x1, x2, alpha, rho, points_rank: int = 0):
+    """Stan's gp_exp_quad_cov: α² exp(−|x1_i − x2_j|² / (2ρ²)); 1-D points [..., N] or [..., N, D]."""
+    x1, x2 = _t(x1), _t(x2)
+    if points_rank == 0:
+        x1, x2 = x1.unsqueeze(-1), x2.unsqueeze(-1)
+    alpha, rho = _t(alpha)[..., None, None], _t(rho)[..., None, None]
+    return alpha.pow(2) * torch.exp(-0.5 * _sqdist(x1, x2) / rho.pow(2))
+
+
+def ard_kernel(X1, X2, amplitude, lengthscale):
+    """amplitude² exp(−½ Σ_d ((x_d − y_d) / l_d)²) for X1 [..., N, D], X2 [..., M, D]."""
+    ls = _t(lengthscale)
+    if ls.dim() == 0 or ls.shape[-1:] != X1.shape[-1:]:
+        ls = ls[..., None]
+    ls = ls.unsqueeze(-2)
+    return _t(amplitude)[..., None, None].pow(2) * torch.exp(-0.5 * _sqdist(_t(X1) / ls, _t(X2) / ls))
+
+
+def _cross(x, Z, amplitude, lengthscale, jitter):
+    Kzz = ard_kernel(Z, Z, amplitude, lengthscale)
+    Kzz = Kzz + jitter * torch.eye(Kzz.shape[-1], dtype=Kzz.dtype)
+    kxz = ard_kernel(_t(x).unsqueeze(-2), Z, amplitude, lengthscale).squeeze(-2)  # [..., M]
+    L = torch.linalg.cholesky(Kzz)
+    lead = torch.broadcast_shapes(L.shape[:-2], kxz.shape[:-1])
+    L = L.expand(*lead, *L.shape[-2:])
+    a = torch.linalg.solve_triangular(L, kxz.expand(*lead, kxz.shape[-1]).unsqueeze(-1), upper=False)
+    return L, a  # a = L⁻¹ k_zx
+
+
+def gp_conditional_mean(x, Z, u, amplitude, lengthscale, jitter=1e-6):
+    """k_xZ K_ZZ⁻¹ u for one input point per element: x [..., D], Z [..., M, D], u [..., M]."""
+    L, a = _cross(x, Z, amplitude, lengthscale, jitter)
+    u = _t(u)
+    lead = torch.broadcast_shapes(L.shape[:-2], u.shape[:-1])
+    b = torch.linalg.solve_triangular(
+        L.expand(*lead, *L.shape[-2:]), u.expand(*lead, u.shape[-1]).unsqueeze(-1), upper=False
+    )
+    a = a.expand(*lead, *a.shape[-2:])
+    return (a * b).sum((-1, -2))
+
+
+def gp_conditional_var(x, Z, amplitude, lengthscale, jitter=1e-6):
+    """amplitude² − k_xZ K_ZZ⁻¹ k_Zx, clamped at 0."""
+    _, a = _cross(x, Z, amplitude, lengthscale, jitter)
+    var = _t(amplitude).pow(2) - a.pow(2).sum((-1, -2))
+    return var.clamp_min(0.0)
+
+
+# ---------------------------------------------------------------- indexing
+
+
+def gather(x, r: int, pos: int, idx, q: int = 0):
+    """Per batch element, ``x_elem[..., idx, ...]`` at element axis ``pos``.
+
+    ``x`` has element rank ``r``; ``idx`` is integer with element rank ``q``. The result's
+    element shape is ``x.elem[:pos] + idx.elem + x.elem[pos+1:]``; batch dims broadcast.
+    """
+    idx = idx.long()
+    x = _t(x) if not torch.is_tensor(x) else x
+    if x.dim() == r and pos == 0:
+        return x[idx]
+    x_batch, i_batch = x.shape[: x.dim() - r], idx.shape[: idx.dim() - q]
+    batch = torch.broadcast_shapes(x_batch, i_batch)
+    x_elem, i_elem = x.shape[x.dim() - r :], idx.shape[idx.dim() - q :]
+    xf = x.expand(*batch, *x_elem).reshape(-1, *x_elem).movedim(1 + pos, 1)  # [n, x_pos, rest...]
+    idf = idx.expand(*batch, *i_elem).reshape(-1, *i_elem)
+    n = xf.shape[0]
+    rows = torch.arange(n).reshape(n, *([1] * q))
+    out = xf[rows, idf]  # [n, *i_elem, *x_elem without pos]
+    out = out.movedim(tuple(range(1, 1 + q)), tuple(range(1 + pos, 1 + pos + q))) if q and pos else out
+    return out.reshape(*batch, *out.shape[1:])
