@@ -71,3 +71,22 @@ def test_yaml_and_text_give_identical_ir():
         b = compile_text(yml.read_text(), str(yml))
         assert dump_ir(a.ir) == dump_ir(b.ir)
         assert parse_file_text(yml.read_text(), str(yml)) == a.ast
+
+
+def test_generated_code_has_no_undefined_names(tmp_path):
+    """Static check of every emitted module with ruff (undefined names, redefinitions, syntax)."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("ruff") is None:
+        pytest.skip("ruff is not installed")
+    for path in GOOD:
+        out = tmp_path / f"{_key(path)}.py"
+        out.write_text(compile_text(path.read_text(), _rel(path)).source)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821,F811,F401", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout

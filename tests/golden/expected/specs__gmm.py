@@ -16,11 +16,11 @@ def bind_dims(data):
 class GmmModel(zl.ModelBase):
     """The model 'gmm': log-density terms, ancestral sampling and latent sites."""
 
-    name = "gmm"
+    name = 'gmm'
     observed = ()
     guides = ()
-    data_dtypes = {"N": "int", "y": "real"}
-    plate_subsample = {"n": None}
+    data_dtypes = {'N': 'int', 'y': 'real'}
+    plate_subsample = {'n': None}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -29,9 +29,9 @@ class GmmModel(zl.ModelBase):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims
         return [
-            zl.Site("mu", (2,), support="ordered", bijector=zl.bij.Ordered()),
-            zl.Site("sigma", (2,), support="positive", bijector=zl.bij.Positive()),
-            zl.Site("theta", (), support="interval", bijector=zl.bij.Interval(0, 1)),
+            zl.Site('mu', (2,), support='ordered', bijector=zl.bij.Ordered()),
+            zl.Site('sigma', (2,), support='positive', bijector=zl.bij.Positive()),
+            zl.Site('theta', (), support='interval', bijector=zl.bij.Interval(0, 1)),
         ]
 
     def _model(self, values, data, subsample):
@@ -40,31 +40,18 @@ class GmmModel(zl.ModelBase):
         lp, det = {}, {}
         y = data["y"]
         # mu ~ Normal
-        mu = values["mu"]
-        lp["mu"] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
+        mu = values['mu']
+        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
         # sigma ~ Normal
-        sigma = values["sigma"]
-        lp["sigma"] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
+        sigma = values['sigma']
+        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
         # theta ~ Beta
-        theta = values["theta"]
-        lp["theta"] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
+        theta = values['theta']
+        lp['theta'] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
-        lp["factor@13"] = scale_n * zl.sum(
-            zl.log_mix(
-                theta[..., None],
-                zl.log_prob(
-                    zl.dist.Normal(loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]),
-                    zl.take_plate(y, idx_n, 1),
-                ),
-                zl.log_prob(
-                    zl.dist.Normal(loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1]),
-                    zl.take_plate(y, idx_n, 1),
-                ),
-            ),
-            1,
-        )
+        lp['factor@13'] = scale_n * zl.sum(zl.log_mix(theta[..., None], zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.take_plate(y, idx_n, 1)), zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1]), zl.take_plate(y, idx_n, 1))), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -72,41 +59,10 @@ class GmmModel(zl.ModelBase):
         d = self.dims
         out = {}
         y = data["y"]
-        mu = out["mu"] = zl.given(
-            values,
-            "mu",
-            lambda: (
-                torch.sort(
-                    zl.dist.draw(
-                        zl.dist.Normal(loc=0, scale=2),
-                        (
-                            *sample_shape,
-                            2,
-                        ),
-                        True,
-                    ),
-                    dim=-1,
-                ).values
-            ),
-        )
-        sigma = out["sigma"] = zl.given(
-            values,
-            "sigma",
-            lambda: zl.dist.draw_truncated(
-                zl.dist.Normal(loc=0, scale=2),
-                (
-                    *sample_shape,
-                    2,
-                ),
-                0.0,
-                None,
-            ),
-        )
-        theta = out["theta"] = zl.given(
-            values,
-            "theta",
-            lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1),
-        )
+        mu = out['mu'] = zl.given(values, 'mu', lambda: torch.sort(zl.dist.draw(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), True), dim=-1).values)
+        sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), 0.0, None))
+        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1))
         # plate n in N
         idx_n = None
         return out
+

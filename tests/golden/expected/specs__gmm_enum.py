@@ -16,11 +16,11 @@ def bind_dims(data):
 class GmmEnumModel(zl.ModelBase):
     """The model 'gmm_enum': log-density terms, ancestral sampling and latent sites."""
 
-    name = "gmm_enum"
-    observed = ("y",)
+    name = 'gmm_enum'
+    observed = ('y',)
     guides = ()
-    data_dtypes = {"N": "int", "y": "real"}
-    plate_subsample = {"n": None}
+    data_dtypes = {'N': 'int', 'y': 'real'}
+    plate_subsample = {'n': None}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -29,10 +29,10 @@ class GmmEnumModel(zl.ModelBase):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims
         return [
-            zl.Site("mu", (2,), support="ordered", bijector=zl.bij.Ordered()),
-            zl.Site("sigma", (2,), support="positive", bijector=zl.bij.Positive()),
-            zl.Site("theta", (), support="interval", bijector=zl.bij.Interval(0, 1)),
-            zl.Site("z", (d["N"],), plates=("n",), support="int_range", discrete=True, enumerate=True, reparam=False),
+            zl.Site('mu', (2,), support='ordered', bijector=zl.bij.Ordered()),
+            zl.Site('sigma', (2,), support='positive', bijector=zl.bij.Positive()),
+            zl.Site('theta', (), support='interval', bijector=zl.bij.Interval(0, 1)),
+            zl.Site('z', (d["N"],), plates=('n',), support='int_range', discrete=True, enumerate=True, reparam=False),
         ]
 
     def _model(self, values, data, subsample):
@@ -41,93 +41,34 @@ class GmmEnumModel(zl.ModelBase):
         lp, det = {}, {}
         y = data["y"]
         # mu ~ Normal
-        mu = values["mu"]
-        lp["mu"] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
+        mu = values['mu']
+        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
         # sigma ~ Normal
-        sigma = values["sigma"]
-        lp["sigma"] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
+        sigma = values['sigma']
+        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
         # theta ~ Beta
-        theta = values["theta"]
-        lp["theta"] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
+        theta = values['theta']
+        lp['theta'] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Categorical
-        z = values["z"]
-        lp["z"] = scale_n * zl.site_log_prob(
-            zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z, 1
-        )
+        z = values['z']
+        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z, 1)
         # y[n] ~ Normal
-        lp["y"] = scale_n * zl.site_log_prob(
-            zl.dist.Normal(
-                loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)
-            ),
-            zl.take_plate(y, idx_n, 1),
-            1,
-        )
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), zl.take_plate(y, idx_n, 1), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
-        mu = out["mu"] = zl.given(
-            values,
-            "mu",
-            lambda: (
-                torch.sort(
-                    zl.dist.draw(
-                        zl.dist.Normal(loc=0, scale=2),
-                        (
-                            *sample_shape,
-                            2,
-                        ),
-                        True,
-                    ),
-                    dim=-1,
-                ).values
-            ),
-        )
-        sigma = out["sigma"] = zl.given(
-            values,
-            "sigma",
-            lambda: zl.dist.draw_truncated(
-                zl.dist.Normal(loc=0, scale=2),
-                (
-                    *sample_shape,
-                    2,
-                ),
-                0.0,
-                None,
-            ),
-        )
-        theta = out["theta"] = zl.given(
-            values,
-            "theta",
-            lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1),
-        )
+        mu = out['mu'] = zl.given(values, 'mu', lambda: torch.sort(zl.dist.draw(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), True), dim=-1).values)
+        sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), 0.0, None))
+        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1))
         # plate n in N
         idx_n = None
-        z = out["z"] = zl.given(
-            values,
-            "z",
-            lambda: zl.dist.draw(
-                zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))),
-                (
-                    *sample_shape,
-                    zl.plate_size(idx_n, d["N"]),
-                ),
-                False,
-            ),
-        )
-        y = out["y"] = zl.dist.draw(
-            zl.dist.Normal(
-                loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)
-            ),
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-            ),
-            True,
-        )
+        z = out['z'] = zl.given(values, 'z', lambda: zl.dist.draw(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False))
+        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
+

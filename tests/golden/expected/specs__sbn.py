@@ -16,11 +16,11 @@ def bind_dims(data):
 class SbnModel(zl.ModelBase):
     """The model 'sbn': log-density terms, ancestral sampling and latent sites."""
 
-    name = "sbn"
-    observed = ("x",)
-    guides = ("q",)
-    data_dtypes = {"x": "int"}
-    plate_subsample = {"n": 24}
+    name = 'sbn'
+    observed = ('x',)
+    guides = ('q',)
+    data_dtypes = {'x': 'int'}
+    plate_subsample = {'n': 24}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -34,15 +34,9 @@ class SbnModel(zl.ModelBase):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims
         return [
-            zl.Site(
-                "h3", (d["N"], 200), plates=("n",), support="boolean", discrete=True, reparam=False, subsample_plate="n"
-            ),
-            zl.Site(
-                "h2", (d["N"], 200), plates=("n",), support="boolean", discrete=True, reparam=False, subsample_plate="n"
-            ),
-            zl.Site(
-                "h1", (d["N"], 200), plates=("n",), support="boolean", discrete=True, reparam=False, subsample_plate="n"
-            ),
+            zl.Site('h3', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
+            zl.Site('h2', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
+            zl.Site('h1', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
         ]
 
     def _model(self, values, data, subsample):
@@ -55,16 +49,16 @@ class SbnModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h3[n] ~ Bernoulli
-        h3 = values["h3"]
-        lp["h3"] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=top_logits[..., None, :]), h3, 2)
+        h3 = values['h3']
+        lp['h3'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=top_logits[..., None, :]), h3, 2)
         # h2[n] ~ Bernoulli
-        h2 = values["h2"]
-        lp["h2"] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p2(h3)), h2, 2)
+        h2 = values['h2']
+        lp['h2'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p2(h3)), h2, 2)
         # h1[n] ~ Bernoulli
-        h1 = values["h1"]
-        lp["h1"] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p1(h2)), h1, 2)
+        h1 = values['h1']
+        lp['h1'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p1(h2)), h1, 2)
         # x[n] ~ Bernoulli
-        lp["x"] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_px(h1)), zl.take_plate(x, idx_n, 2), 2)
+        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_px(h1)), zl.take_plate(x, idx_n, 2), 2)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -74,61 +68,17 @@ class SbnModel(zl.ModelBase):
         top_logits = self.param_top_logits
         # plate n in N, subsample=24
         idx_n = None
-        h3 = out["h3"] = zl.given(
-            values,
-            "h3",
-            lambda: zl.dist.draw(
-                zl.dist.Bernoulli(logits=top_logits[..., None, :]),
-                (
-                    *sample_shape,
-                    zl.plate_size(idx_n, d["N"]),
-                    200,
-                ),
-                False,
-            ),
-        )
-        h2 = out["h2"] = zl.given(
-            values,
-            "h2",
-            lambda: zl.dist.draw(
-                zl.dist.Bernoulli(logits=self.net_p2(h3)),
-                (
-                    *sample_shape,
-                    zl.plate_size(idx_n, d["N"]),
-                    200,
-                ),
-                False,
-            ),
-        )
-        h1 = out["h1"] = zl.given(
-            values,
-            "h1",
-            lambda: zl.dist.draw(
-                zl.dist.Bernoulli(logits=self.net_p1(h2)),
-                (
-                    *sample_shape,
-                    zl.plate_size(idx_n, d["N"]),
-                    200,
-                ),
-                False,
-            ),
-        )
-        x = out["x"] = zl.dist.draw(
-            zl.dist.Bernoulli(logits=self.net_px(h1)),
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-                784,
-            ),
-            False,
-        )
+        h3 = out['h3'] = zl.given(values, 'h3', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=top_logits[..., None, :]), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        h2 = out['h2'] = zl.given(values, 'h2', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p2(h3)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        h1 = out['h1'] = zl.given(values, 'h1', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p1(h2)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        x = out['x'] = zl.dist.draw(zl.dist.Bernoulli(logits=self.net_px(h1)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 784,), False)
         return out
 
 
 class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
-    name = "q"
+    name = 'q'
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -147,38 +97,14 @@ class QGuide(zl.GuideBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h1[n] ~ Bernoulli (guide)
         q_h1 = zl.dist.Bernoulli(logits=self.net_q1(zl.take_plate(x, idx_n, 2)))
-        h1 = values["h1"] = zl.dist.draw(
-            q_h1,
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-                200,
-            ),
-            False,
-        )
-        lq["h1"] = scale_n * zl.site_log_prob(q_h1, h1, 2)
+        h1 = values['h1'] = zl.dist.draw(q_h1, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
+        lq['h1'] = scale_n * zl.site_log_prob(q_h1, h1, 2)
         # h2[n] ~ Bernoulli (guide)
         q_h2 = zl.dist.Bernoulli(logits=self.net_q2(h1))
-        h2 = values["h2"] = zl.dist.draw(
-            q_h2,
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-                200,
-            ),
-            False,
-        )
-        lq["h2"] = scale_n * zl.site_log_prob(q_h2, h2, 2)
+        h2 = values['h2'] = zl.dist.draw(q_h2, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
+        lq['h2'] = scale_n * zl.site_log_prob(q_h2, h2, 2)
         # h3[n] ~ Bernoulli (guide)
         q_h3 = zl.dist.Bernoulli(logits=self.net_q3(h2))
-        h3 = values["h3"] = zl.dist.draw(
-            q_h3,
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-                200,
-            ),
-            False,
-        )
-        lq["h3"] = scale_n * zl.site_log_prob(q_h3, h3, 2)
+        h3 = values['h3'] = zl.dist.draw(q_h3, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
+        lq['h3'] = scale_n * zl.site_log_prob(q_h3, h3, 2)
         return values, lq, fac

@@ -18,11 +18,11 @@ def bind_dims(data):
 class SvgpModel(zl.ModelBase):
     """The model 'svgp': log-density terms, ancestral sampling and latent sites."""
 
-    name = "svgp"
-    observed = ("y",)
-    guides = ("q",)
-    data_dtypes = {"X": "real", "y": "real"}
-    plate_subsample = {"n": 200}
+    name = 'svgp'
+    observed = ('y',)
+    guides = ('q',)
+    data_dtypes = {'X': 'real', 'y': 'real'}
+    plate_subsample = {'n': 200}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -36,7 +36,7 @@ class SvgpModel(zl.ModelBase):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims
         return [
-            zl.Site("u", (50,), bijector=zl.bij.Identity()),
+            zl.Site('u', (50,), bijector=zl.bij.Identity()),
         ]
 
     def _model(self, values, data, subsample):
@@ -50,43 +50,13 @@ class SvgpModel(zl.ModelBase):
         X = data["X"]
         y = data["y"]
         # u ~ MultivariateNormal
-        u = values["u"]
-        lp["u"] = zl.site_log_prob(
-            zl.dist.MultivariateNormal(
-                loc=zl.zeros(50),
-                scale_tril=zl.cholesky(zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))),
-            ),
-            u,
-            0,
-        )
+        u = values['u']
+        lp['u'] = zl.site_log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), u, 0)
         # plate n in N, subsample=200
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp["y"] = scale_n * zl.site_log_prob(
-            zl.dist.Normal(
-                loc=zl.gp_conditional_mean(
-                    zl.take_plate(X, idx_n, 2),
-                    Z[..., None, :, :],
-                    u[..., None, :],
-                    amplitude[..., None],
-                    lengthscale[..., None, :],
-                ),
-                scale=zl.sqrt(
-
-                        zl.gp_conditional_var(
-                            zl.take_plate(X, idx_n, 2),
-                            Z[..., None, :, :],
-                            amplitude[..., None],
-                            lengthscale[..., None, :],
-                        )
-                        + noise[..., None]
-
-                ),
-            ),
-            zl.take_plate(y, idx_n, 1),
-            1,
-        )
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))), zl.take_plate(y, idx_n, 1), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -98,54 +68,17 @@ class SvgpModel(zl.ModelBase):
         amplitude = zl.bij.Positive().forward(self.param_amplitude)
         noise = zl.bij.Positive().forward(self.param_noise)
         X = data["X"]
-        u = out["u"] = zl.given(
-            values,
-            "u",
-            lambda: zl.dist.draw(
-                zl.dist.MultivariateNormal(
-                    loc=zl.zeros(50),
-                    scale_tril=zl.cholesky(zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))),
-                ),
-                (*sample_shape,),
-                True,
-            ),
-        )
+        u = out['u'] = zl.given(values, 'u', lambda: zl.dist.draw(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), (*sample_shape,), True))
         # plate n in N, subsample=200
         idx_n = None
-        y = out["y"] = zl.dist.draw(
-            zl.dist.Normal(
-                loc=zl.gp_conditional_mean(
-                    zl.take_plate(X, idx_n, 2),
-                    Z[..., None, :, :],
-                    u[..., None, :],
-                    amplitude[..., None],
-                    lengthscale[..., None, :],
-                ),
-                scale=zl.sqrt(
-
-                        zl.gp_conditional_var(
-                            zl.take_plate(X, idx_n, 2),
-                            Z[..., None, :, :],
-                            amplitude[..., None],
-                            lengthscale[..., None, :],
-                        )
-                        + noise[..., None]
-
-                ),
-            ),
-            (
-                *sample_shape,
-                zl.plate_size(idx_n, d["N"]),
-            ),
-            True,
-        )
+        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
 
 class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
-    name = "q"
+    name = 'q'
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -161,6 +94,6 @@ class QGuide(zl.GuideBase):
         q_scale = zl.bij.LowerCholesky().forward(self.param_q_scale)
         # u ~ MultivariateNormal (guide)
         q_u = zl.dist.MultivariateNormal(loc=q_mean, scale_tril=q_scale)
-        u = values["u"] = zl.dist.draw(q_u, (*sample_shape,), True)
-        lq["u"] = zl.site_log_prob(q_u, u, 0)
+        u = values['u'] = zl.dist.draw(q_u, (*sample_shape,), True)
+        lq['u'] = zl.site_log_prob(q_u, u, 0)
         return values, lq, fac

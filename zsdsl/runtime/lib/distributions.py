@@ -16,6 +16,7 @@ from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
 _NO_VALIDATE = {"validate_args": False}
+_EMPTY = torch.Size()
 
 
 def _t(x):
@@ -145,7 +146,7 @@ class FoldNormalDist(_Custom):
         base = td.Normal(loc, scale, validate_args=False)
         return torch.logaddexp(base.log_prob(value), base.log_prob(-value))
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=_EMPTY):
         loc, scale = self._params
         shape = self._extended_shape(sample_shape)
         return (loc + scale * torch.randn(shape, dtype=loc.dtype)).abs()
@@ -161,7 +162,7 @@ class InverseGammaDist(_Custom):
         a, b = self._params
         return a * torch.log(b) - torch.lgamma(a) - (a + 1) * torch.log(value) - b / value
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=_EMPTY):
         a, b = self._params
         shape = self._extended_shape(sample_shape)
         return 1.0 / td.Gamma(a.expand(shape), b.expand(shape), validate_args=False).rsample()
@@ -176,7 +177,7 @@ class LogisticDist(_Custom):
         z = (value - loc) / scale
         return -z - 2 * torch.nn.functional.softplus(-z) - torch.log(scale)
 
-    def rsample(self, sample_shape=torch.Size()):
+    def rsample(self, sample_shape=_EMPTY):
         loc, scale = self._params
         u = torch.rand(self._extended_shape(sample_shape), dtype=loc.dtype).clamp(1e-12, 1 - 1e-12)
         return loc + scale * (torch.log(u) - torch.log1p(-u))
@@ -201,7 +202,7 @@ class PoissonLogDist(_Custom):
         value = _t(value)
         return value * eta - torch.exp(eta) - torch.lgamma(value + 1)
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=_EMPTY):
         (eta,) = self._params
         with torch.no_grad():
             return torch.poisson(torch.exp(eta).expand(self._extended_shape(sample_shape)))
@@ -221,7 +222,7 @@ class NegBinomial2Dist(_Custom):
             + phi * (torch.log(phi) - torch.log(mu + phi)) + value * (torch.log(mu) - torch.log(mu + phi))
         )  # fmt: skip
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=_EMPTY):
         mu, phi = self._params
         shape = self._extended_shape(sample_shape)
         with torch.no_grad():
@@ -252,7 +253,7 @@ class MultinomialDist(td.Distribution):
         logits = self.logits.masked_fill((value == 0) & torch.isinf(self.logits), 0.0)
         return torch.lgamma(self.total_count + 1) - torch.lgamma(value + 1).sum(-1) + (value * logits).sum(-1)
 
-    def sample(self, sample_shape=torch.Size()):
+    def sample(self, sample_shape=_EMPTY):
         shape = self._extended_shape(sample_shape)
         total = self.total_count.expand(shape[:-1]).reshape(-1)
         logits = self.logits.expand(shape).reshape(-1, shape[-1])
