@@ -10,6 +10,9 @@ from zsdsl.runtime.lib import bij
 
 torch.set_default_dtype(torch.float64)
 
+_STRICT = torch.tril_indices(3, 3, -1)
+_LOWER = torch.tril_indices(3, 3)
+
 CASES = {
     "Identity": (bij.Identity(), 3, lambda x: x),
     "Positive": (bij.Positive(), 3, lambda x: x),
@@ -19,8 +22,8 @@ CASES = {
     "Ordered": (bij.Ordered(), 4, lambda x: x),
     "PositiveOrdered": (bij.PositiveOrdered(), 4, lambda x: x),
     "Simplex": (bij.Simplex(), 3, lambda x: x[..., :-1]),
-    "CorrCholesky": (bij.CorrCholesky(), 3, lambda x: x[..., torch.tril_indices(3, 3, -1)[0], torch.tril_indices(3, 3, -1)[1]]),
-    "LowerCholesky": (bij.LowerCholesky(), 6, lambda x: x[..., torch.tril_indices(3, 3)[0], torch.tril_indices(3, 3)[1]]),
+    "CorrCholesky": (bij.CorrCholesky(), 3, lambda x: x[..., _STRICT[0], _STRICT[1]]),
+    "LowerCholesky": (bij.LowerCholesky(), 6, lambda x: x[..., _LOWER[0], _LOWER[1]]),
 }  # fmt: skip
 
 

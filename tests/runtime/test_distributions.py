@@ -82,7 +82,9 @@ def _cases():
             dict(loc=real(3), scale_tril=L), real(4, 3), None,
         ),
         "LKJCholesky": (dict(dim=3, concentration=2.0), None, None),
-        "RelaxedBernoulli": (dict(temperature=0.5, logits=logits), p, D.RelaxedBernoulli(torch.tensor(0.5), logits=logits).log_prob(p)),
+        "RelaxedBernoulli": (
+            dict(temperature=0.5, logits=logits), p, D.RelaxedBernoulli(torch.tensor(0.5), logits=logits).log_prob(p),
+        ),
         "Concrete": (
             dict(temperature=0.5, probs=simplex), simplex,
             D.RelaxedOneHotCategorical(torch.tensor(0.5), probs=simplex).log_prob(simplex),
