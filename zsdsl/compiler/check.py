@@ -52,6 +52,7 @@ class _ProgramChecker:
         self.dims: dict[str, ir.DimNode] = {}
         self.data: list[ir.DataNode] = []
         self.observed: set[str] = set()
+        self.n_factors = 0
 
     # ------------------------------------------------------------ driver
     def check(self) -> ir.ProgramIR:
@@ -202,7 +203,8 @@ class _ProgramChecker:
             x = self.ex.expr(s.value, E)
             if x.ty.dtype == "bool":
                 raise TypeError_("factor needs a number (a log-density term), got a comparison.", s.span)
-            name = f"factor@{s.span.line}"
+            self.n_factors += 1
+            name = f"factor_{self.n_factors}"
             return [ir.FactorNode(name=name, expr=x, ty=x.ty, deps=tuple(sorted(ir.expr_refs(x))))]
         if isinstance(s, A.Assign):
             return [self._assign(s, E)]
