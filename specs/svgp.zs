@@ -10,10 +10,10 @@ dims:
   M = 50
 
 params:
-  Z: real[M, D]
-  lengthscale: real[D] in (0, inf)
-  amplitude: real in (0, inf)
-  noise: real in (0, inf)
+  Z: real[M, D] = X[:M]          # inducing inputs start at the first M data points
+  lengthscale: real[D] in (0, inf) = 1.0
+  amplitude: real in (0, inf) = 1.0
+  noise: real in (0, inf) = 0.1
 
 u ~ MultivariateNormal(zeros(M), scale_tril=cholesky(ard_kernel(Z, Z, amplitude, lengthscale) + 1e-6 * eye(M)))
 plate n in N, subsample=200:
@@ -23,5 +23,5 @@ plate n in N, subsample=200:
 guide q:
   params:
     q_mean: real[M]
-    q_scale: cholesky[M]
+    q_scale: cholesky[M] = eye(M)
   u ~ MultivariateNormal(q_mean, scale_tril=q_scale)

@@ -196,9 +196,25 @@ class _BaseEmitter:
         for net in self.nets.values():
             w(f"self.{self.ns('net_' + net.name)} = {net_ctor_code(net)}", depth + 1)
         for p in self.params:
-            shape = ", ".join(dim_code(x) for x in p.ty.shape)
+            shape = _tuple(p.ty.shape)
+            if p.bijector.kind in ("simplex", "corr_cholesky", "lower_cholesky"):
+                shape = f"{bijector_code(p.bijector, self.ex)}.unconstrained_shape({shape})"
             w(f"self.{self.ns('param_' + p.name)} = torch.nn.Parameter(torch.zeros({shape}))", depth + 1)
         w()
+        inits = [p for p in self.params if p.init is not None]
+        if inits:
+            w("def init_params(self, data):", depth)
+            w('"""Set parameters from their declared initial values (computed from the data)."""', depth + 1)
+            w("d = self.dims", depth + 1)
+            used = set().union(*(ir.expr_refs(p.init) for p in inits))
+            self.emit_data(depth + 1, used)
+            w("with torch.no_grad():", depth + 1)
+            for p in inits:
+                raw = f"self.{self.ns('param_' + p.name)}"
+                value = self.ex.emit(p.init, ())
+                bij = bijector_code(p.bijector, self.ex)
+                w(f"{raw}.copy_({bij}.inverse(zl.as_tensor({value}).expand({_tuple(p.ty.shape)})))", depth + 2)
+            w()
 
     def emit_params(self, depth: int) -> None:
         for p in self.params:

@@ -78,11 +78,17 @@ class CompiledModel:
         return self.module.bind_dims(data)
 
     def model(self, data: dict):
-        """A new model module with sizes bound from ``data``."""
-        return self.model_class(self.bind_dims(data))
+        """A new model module with sizes bound from ``data`` and parameters initialised."""
+        model = self.model_class(self.bind_dims(data))
+        if hasattr(model, "init_params"):
+            model.init_params(data)
+        return model
 
     def guide(self, name: str, data: dict):
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"
             raise KeyError(f"no guide named {name!r} (the spec defines: {known})")
-        return self.guide_classes[name](self.bind_dims(data))
+        guide = self.guide_classes[name](self.bind_dims(data))
+        if hasattr(guide, "init_params"):
+            guide.init_params(data)
+        return guide

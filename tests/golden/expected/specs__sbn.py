@@ -28,7 +28,7 @@ class SbnModel(zl.ModelBase):
         self.net_p2 = zl.nets.Linear(200, 200)
         self.net_p1 = zl.nets.Linear(200, 200)
         self.net_px = zl.nets.Linear(200, 784)
-        self.param_top_logits = torch.nn.Parameter(torch.zeros(200))
+        self.param_top_logits = torch.nn.Parameter(torch.zeros((200,)))
 
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""

@@ -27,10 +27,20 @@ class SvgpModel(zl.ModelBase):
     def __init__(self, dims):
         super().__init__(dims)
         d = self.dims
-        self.param_Z = torch.nn.Parameter(torch.zeros(50, d["D"]))
-        self.param_lengthscale = torch.nn.Parameter(torch.zeros(d["D"]))
-        self.param_amplitude = torch.nn.Parameter(torch.zeros())
-        self.param_noise = torch.nn.Parameter(torch.zeros())
+        self.param_Z = torch.nn.Parameter(torch.zeros((50, d["D"])))
+        self.param_lengthscale = torch.nn.Parameter(torch.zeros((d["D"],)))
+        self.param_amplitude = torch.nn.Parameter(torch.zeros(()))
+        self.param_noise = torch.nn.Parameter(torch.zeros(()))
+
+    def init_params(self, data):
+        """Set parameters from their declared initial values (computed from the data)."""
+        d = self.dims
+        X = data["X"]
+        with torch.no_grad():
+            self.param_Z.copy_(zl.bij.Identity().inverse(zl.as_tensor(X[..., :50, :]).expand((50, d["D"]))))
+            self.param_lengthscale.copy_(zl.bij.Positive().inverse(zl.as_tensor(1.0).expand((d["D"],))))
+            self.param_amplitude.copy_(zl.bij.Positive().inverse(zl.as_tensor(1.0).expand(())))
+            self.param_noise.copy_(zl.bij.Positive().inverse(zl.as_tensor(0.1).expand(())))
 
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
@@ -83,8 +93,14 @@ class QGuide(zl.GuideBase):
     def __init__(self, dims):
         super().__init__(dims)
         d = self.dims
-        self.param_q_mean = torch.nn.Parameter(torch.zeros(50))
-        self.param_q_scale = torch.nn.Parameter(torch.zeros(50, 50))
+        self.param_q_mean = torch.nn.Parameter(torch.zeros((50,)))
+        self.param_q_scale = torch.nn.Parameter(torch.zeros(zl.bij.LowerCholesky().unconstrained_shape((50, 50))))
+
+    def init_params(self, data):
+        """Set parameters from their declared initial values (computed from the data)."""
+        d = self.dims
+        with torch.no_grad():
+            self.param_q_scale.copy_(zl.bij.LowerCholesky().inverse(zl.as_tensor(zl.eye(50)).expand((50, 50))))
 
     def _guide(self, data, sample_shape, subsample):
         """Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""

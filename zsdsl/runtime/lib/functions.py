@@ -17,6 +17,11 @@ def _t(x):
     return torch.as_tensor(x, dtype=torch.get_default_dtype())
 
 
+def as_tensor(x):
+    """A floating tensor of the default dtype (parameter initial values)."""
+    return _t(x)
+
+
 def _unary(fn):
     def apply(x):
         return fn(_t(x))

@@ -30,11 +30,19 @@ class Activation(nn.Module):
         return self.name
 
 
+def _float(x, like):
+    """Integer data (e.g. binary pixels) enters a net as floats of the weights' dtype."""
+    return x if x.is_floating_point() else x.to(like.dtype)
+
+
 class Linear(nn.Linear):
     """``nn.Linear``; its weights are ``W0``/``b0`` when they are latents."""
 
     def __init__(self, n_in: int, n_out: int):
         super().__init__(int(n_in), int(n_out))
+
+    def forward(self, x):
+        return super().forward(_float(x, self.weight))
 
 
 class MLP(nn.Module):
@@ -48,6 +56,7 @@ class MLP(nn.Module):
         self.out = _ACTS[out] if out else None
 
     def forward(self, x):
+        x = _float(x, self.layers[0].weight)
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
@@ -81,7 +90,7 @@ class _Conv(nn.Module):
 
     def forward(self, x):
         lead = x.shape[:-3]
-        y = self.layer(x.reshape(-1, *x.shape[-3:]))
+        y = self.layer(_float(x, self.layer.weight).reshape(-1, *x.shape[-3:]))
         return y.reshape(*lead, *y.shape[-3:])
 
 
@@ -119,6 +128,7 @@ def weight_shapes(module) -> dict[str, tuple]:
 def forward_with_weights(module, weights: dict, x, plate_rank: int):
     """``module(x)`` with latent weights ``[*S, *param_shape]``; x is ``[*S?, *plates, in]``."""
     layers = _linears(module)
+    x = _float(x, weights["W0"])
     pad = (1,) * plate_rank
     for i in range(len(layers)):
         W, b = weights[f"W{i}"], weights[f"b{i}"]
