@@ -126,6 +126,118 @@ def graph(spec, output):
     click.echo(f"wrote {path}")
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Data file: JSON, CSV or NPZ.")
+@click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae or vimco.")
+@click.option("--guide", default=None, help="A guide block of the spec, or auto-normal (default: the spec's first).")
+@click.option("--particles", type=int, default=None, help="Samples per step (iwae/vimco: k).")
+@click.option("--steps", type=int, default=None, help="Optimizer steps (default 1000).")
+@click.option("--epochs", type=int, default=None, help="Passes over the largest subsampled plate.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--optimizer", default="adam", show_default=True, help="adam, adamw, sgd, rmsprop or adagrad.")
+@click.option("--schedule", default="constant", show_default=True, help="constant, cosine or exponential.")
+@click.option("--clip", type=float, default=None, help="Clip the gradient norm.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
+)
+@click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@handle_errors
+def fit(
+    spec,
+    data_path,
+    infer,
+    guide,
+    particles,
+    steps,
+    epochs,
+    lr,
+    optimizer,
+    schedule,
+    clip,
+    seed,
+    out,
+    resume,
+    checkpoint_every,
+):
+    """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
+    from pathlib import Path
+
+    from zsdsl.runtime.vi.train import FitConfig, resume_config
+
+    if resume:
+        run = Path(resume)
+        config = resume_config(run)
+        if steps is not None:
+            config.steps, config.epochs = steps, None
+        spec, data_path = config.spec, config.data or None
+    elif spec is None:
+        raise UsageError("Give a model file to fit, or --resume RUN.")
+    cm, data = _load_with_data(spec, data_path)
+    if not resume:
+        guide = guide or (cm.guide_names[0] if cm.guide_names else "auto-normal")
+        config = FitConfig(
+            infer=infer,
+            guide=guide,
+            particles=particles,
+            steps=steps,
+            epochs=epochs,
+            lr=lr,
+            optimizer=optimizer,
+            schedule=schedule,
+            clip=clip,
+            seed=seed,
+            spec=str(spec),
+            data=str(data_path or ""),
+            checkpoint_every=checkpoint_every,
+        )
+        run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
+    from zsdsl.runtime.vi.train import fit as run_fit
+
+    result = run_fit(cm, data, config, run, resume=bool(resume))
+    click.echo(
+        f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
+        f"after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
+    )
+    _print_guide_summary(result, data)
+
+
+def _load_with_data(spec, data_path):
+    import zsdsl
+    from zsdsl.compiler.data_check import check_data
+    from zsdsl.runtime.data import load_data
+
+    cm = zsdsl.load(spec)
+    raw = load_data(data_path) if data_path else {}
+    check_data(cm.ir, raw, data_path or "<no data>")
+    return cm, cm.prepare_data(raw)
+
+
+def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:
+    import torch
+
+    with torch.no_grad():
+        values, _, _ = result.guide.sample_and_log_prob(data, (draws,))
+    rows = []
+    for name, v in values.items():
+        flat = v.reshape(draws, -1)
+        if flat.shape[1] > max_elems:
+            rows.append((name, f"{flat.shape[1]} elements", "", ""))
+            continue
+        for i in range(flat.shape[1]):
+            label = name if flat.shape[1] == 1 else f"{name}[{i + 1}]"
+            col = flat[:, i].double()
+            rows.append((label, f"{col.mean():.4g}", f"{col.std():.4g}", ""))
+    if rows:
+        click.echo("posterior (guide draws):")
+        width = max(len(r[0]) for r in rows)
+        click.echo(f"  {'':<{width}}  {'mean':>10}  {'sd':>10}")
+        for label, mean, sd, _ in rows:
+            click.echo(f"  {label:<{width}}  {mean:>10}  {sd:>10}")
+
+
 def _write(text: str, output: str | None) -> None:
     if output:
         tmp = output + ".tmp"

@@ -290,6 +290,12 @@ class _ModelEmitter(_BaseEmitter):
         w(f"plate_subsample = {{{', '.join(f'{k!r}: {v[1]!r}' for k, v in plates.items())}}}", 1)
         w()
         self.emit_init(1)
+        w("def plate_sizes(self):", 1)
+        w('"""The full size of every plate."""', 2)
+        if p.plates:
+            w("d = self.dims", 2)
+        w("return {" + ", ".join(f"{pl.name!r}: {dim_code(pl.size)}" for pl in p.plates) + "}", 2)
+        w()
         self._emit_sites()
         self._emit_model()
         self._emit_sample()

@@ -84,6 +84,17 @@ class CompiledModel:
             model.init_params(data)
         return model
 
+    def fit(self, data: dict, infer: str = "sgvb", guide: str | None = None, out=None, resume: bool = False, **kw):
+        """Variational fit, e.g. ``fit(data, infer="iwae", particles=50, epochs=10)``; returns a ``FitResult``."""
+        from pathlib import Path
+
+        from zsdsl.runtime.vi.train import FitConfig, fit
+
+        prepared = self.prepare_data(data)
+        guide = guide or (self.guide_names[0] if self.guide_names else "auto-normal")
+        config = FitConfig(infer=infer, guide=guide, spec=self.file, **kw)
+        return fit(self, prepared, config, Path(out) if out else None, resume, progress=False)
+
     def guide(self, name: str, data: dict):
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"

@@ -24,6 +24,11 @@ class BlrModel(zl.ModelBase):
     def __init__(self, dims):
         super().__init__(dims)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

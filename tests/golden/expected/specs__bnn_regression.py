@@ -26,6 +26,11 @@ class BnnRegressionModel(zl.ModelBase):
         d = self.dims
         self.net_f = zl.nets.MLP([d["D"], 50, 1], act="relu", out=None)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

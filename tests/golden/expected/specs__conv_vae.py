@@ -26,6 +26,11 @@ class ConvVaeModel(zl.ModelBase):
         d = self.dims
         self.net_decoder = zl.nets.Sequential(zl.nets.Linear(32, 3136), zl.nets.Activation("relu"), zl.nets.Reshape((3136,), (64, 7, 7)), zl.nets.ConvTranspose2d(64, 32, kernel=4, stride=2, padding=1), zl.nets.Activation("relu"), zl.nets.ConvTranspose2d(32, 1, kernel=4, stride=2, padding=1), zl.nets.Flatten(3))
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

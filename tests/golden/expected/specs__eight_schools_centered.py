@@ -23,6 +23,11 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     def __init__(self, dims):
         super().__init__(dims)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'j': d["J"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -23,6 +23,10 @@ class GpRegressionModel(zl.ModelBase):
     def __init__(self, dims):
         super().__init__(dims)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        return {}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -26,6 +26,11 @@ class PmfModel(zl.ModelBase):
     def __init__(self, dims):
         super().__init__(dims)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'u': d["U"], 'i': d["I"], 'r': d["R"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -30,6 +30,11 @@ class SbnModel(zl.ModelBase):
         self.net_px = zl.nets.Linear(200, 784)
         self.param_top_logits = torch.nn.Parameter(torch.zeros((200,)))
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -28,6 +28,11 @@ class SsvaeM2Model(zl.ModelBase):
         d = self.dims
         self.net_decoder = zl.nets.MLP([60, 500, 784], act="softplus", out=None)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["L"], 'm': d["U"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

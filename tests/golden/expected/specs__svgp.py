@@ -42,6 +42,11 @@ class SvgpModel(zl.ModelBase):
             self.param_amplitude.copy_(zl.bij.Positive().inverse(zl.as_tensor(1.0).expand(())))
             self.param_noise.copy_(zl.bij.Positive().inverse(zl.as_tensor(0.1).expand(())))
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -26,6 +26,11 @@ class VaeModel(zl.ModelBase):
         d = self.dims
         self.net_decoder = zl.nets.MLP([40, 500, 500, 784], act="relu", out=None)
 
+    def plate_sizes(self):
+        """The full size of every plate."""
+        d = self.dims
+        return {'n': d["N"]}
+
     def sites(self, data):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims

@@ -1,0 +1,85 @@
+"""`zsdsl fit` from the command line: a killed run resumes to the same parameters; bad options are errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+from zsdsl.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "eight_schools_noncentered.zs"
+DATA = ROOT / "specs" / "data" / "eight_schools.json"
+
+
+def _fit_cmd(*extra):
+    return [sys.executable, "-m", "zsdsl.cli", "fit", str(SPEC), "--data", str(DATA), "--lr", "0.02",
+            "--particles", "2", "--seed", "3", *extra]  # fmt: skip
+
+
+def _final_state(run: Path, step: int) -> dict:
+    state = torch.load(run / "checkpoints" / f"step-{step:09d}.pt", weights_only=False)
+    return {**{f"m.{k}": v for k, v in state["model"].items()}, **{f"g.{k}": v for k, v in state["guide"].items()}}
+
+
+def test_killed_fit_resumes_to_the_same_parameters(tmp_path):
+    steps = "4000"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ref = tmp_path / "ref"
+    subprocess.run(_fit_cmd("--steps", steps, "--checkpoint-every", "100", "--out", str(ref)), env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_fit_cmd("--steps", steps, "--checkpoint-every", "100", "--out", str(run)), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "checkpoints" / "step-000000300.pt").exists():
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = sorted((run / "checkpoints").glob("step-*.pt"))
+    assert done and done[-1].name != "step-000004000.pt", "the run finished before it could be killed"
+    out = subprocess.run([sys.executable, "-m", "zsdsl.cli", "fit", "--resume", str(run)], env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    a, b = _final_state(ref, 4000), _final_state(run, 4000)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_fit_reports_bad_options_without_traceback(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", str(SPEC), "--data", str(DATA), "--infer", "sgvbb", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "Unknown inference 'sgvbb'" in res.output and "Traceback" not in res.output
+    res = runner.invoke(main, ["fit", str(SPEC), "--data", str(DATA), "--guide", "qq", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1 and "Unknown guide 'qq'" in res.output
+    res = runner.invoke(main, ["fit", str(ROOT / "specs" / "gmm_enum.zs"), "--data", str(tmp_path / "none.json")])
+    assert res.exit_code == 1 and "No such data file" in res.output
+    res = runner.invoke(main, ["fit", "--resume", str(tmp_path / "nothing")])
+    assert res.exit_code == 1 and "not a run directory" in res.output
+
+
+def test_fit_auto_normal_refuses_discrete_latents(tmp_path):
+    spec = tmp_path / "m.zs"
+    spec.write_text("data:\n  y: real\nz ~ Bernoulli(probs=0.5)\ny ~ Normal(z, 1)\n")
+    data = tmp_path / "d.json"
+    data.write_text('{"y": 0.3}')
+    res = CliRunner().invoke(main, ["fit", str(spec), "--data", str(data), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 1
+    assert "The latent 'z' is discrete; auto-normal covers continuous latents only." in res.output
+
+
+def test_fit_prints_a_posterior_table(tmp_path):
+    res = CliRunner().invoke(main, ["fit", str(SPEC), "--data", str(DATA), "--steps", "300", "--lr", "0.05",
+                                    "--out", str(tmp_path / "r")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "sgvb with guide auto-normal" in res.output
+    assert "theta_trans[8]" in res.output
+    assert (tmp_path / "r" / "config.json").exists() and (tmp_path / "r" / "metrics.csv").exists()

@@ -1,0 +1,104 @@
+"""Guides for variational inference: compiled ``guide`` blocks and automatic ones.
+
+Every guide offers ``sample_and_log_prob(data, sample_shape, subsample, per_site=True)``
+returning ``(values, (log_q, terms), factor)``. ``AutoNormal`` is a mean-field Gaussian
+in the unconstrained space of each continuous latent site (Kucukelbir et al. 2017, ADVI).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from zsdsl.errors import UsageError
+
+
+class AutoNormal(nn.Module):
+    """Mean-field Normal in unconstrained space, mapped through each site's bijector."""
+
+    name = "auto-normal"
+
+    def __init__(self, sites, init_scale: float = 0.1):
+        super().__init__()
+        self.sites = [s for s in sites]
+        self.locs = nn.ParameterDict()
+        self.log_scales = nn.ParameterDict()
+        for s in self.sites:
+            _require_global_continuous(s, self.name)
+            shape = s.bijector.unconstrained_shape(tuple(s.shape))
+            key = _key(s.name)
+            self.locs[key] = nn.Parameter(torch.zeros(shape))
+            self.log_scales[key] = nn.Parameter(torch.full(shape, math.log(init_scale)))
+
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False):
+        values, terms = {}, {}
+        for s in self.sites:
+            key = _key(s.name)
+            loc, scale = self.locs[key], self.log_scales[key].exp()
+            eps = torch.randn(*sample_shape, *loc.shape, dtype=loc.dtype)
+            u = loc + scale * eps
+            x = s.bijector.forward(u)
+            base = -0.5 * eps.pow(2) - torch.log(scale) - 0.5 * math.log(2 * math.pi)
+            ladj = s.bijector.log_abs_det_jacobian(u)
+            values[s.name] = x
+            terms[s.name] = _sum_to(base, sample_shape) - _sum_to(ladj, sample_shape)
+        log_q = sum(terms.values()) if terms else torch.zeros(sample_shape)
+        zero = torch.zeros(())
+        return values, ((log_q, terms) if per_site else log_q), zero
+
+    def posterior_summary(self) -> dict:
+        """Means and sds of the unconstrained Gaussian per site (for reporting)."""
+        return {
+            s.name: (self.locs[_key(s.name)].detach(), self.log_scales[_key(s.name)].exp().detach()) for s in self.sites
+        }
+
+
+def _sum_to(x, sample_shape) -> torch.Tensor:
+    """Sum every dim after the leading sample dims."""
+    return x.reshape(*sample_shape, -1).sum(-1)
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def _require_global_continuous(site, guide: str) -> None:
+    if site.discrete:
+        raise UsageError(
+            f"The latent '{site.name}' is discrete; {guide} covers continuous latents only. "
+            "Write a guide block for it (nvil, vimco or rws estimate its gradient) or mark it 'enumerate'."
+        )
+    if site.subsample_plate is not None:
+        raise UsageError(
+            f"The latent '{site.name}' is local to the subsampled plate '{site.subsample_plate}'; it needs an "
+            "amortized guide (a guide block with an encoder net) rather than " + guide + "."
+        )
+    if site.bijector is None:
+        raise UsageError(f"The latent '{site.name}' has no transform to unconstrained space.")
+
+
+class CompiledGuide(nn.Module):
+    """Wraps a compiled ``guide`` block so it speaks the same interface."""
+
+    def __init__(self, guide):
+        super().__init__()
+        self.guide = guide
+        self.name = guide.name
+
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False):
+        return self.guide.sample_and_log_prob(data, sample_shape, subsample, per_site=per_site)
+
+
+AUTO_GUIDES = {"auto-normal": AutoNormal}
+
+
+def make_guide(compiled, model, data, name: str):
+    """A guide by name: a ``guide`` block of the spec or an automatic guide."""
+    if name in AUTO_GUIDES:
+        return AUTO_GUIDES[name](model.sites(data))
+    if name in compiled.guide_names:
+        return CompiledGuide(compiled.guide(name, data))
+    known = ", ".join([*compiled.guide_names, *AUTO_GUIDES])
+    raise UsageError(f"Unknown guide '{name}'; this spec offers: {known}.")

@@ -1,0 +1,248 @@
+"""The variational training loop: minibatches over subsampled plates, optimizer steps,
+metrics, atomic checkpoints and exact resume.
+
+``fit(compiled, data, FitConfig, run=...)`` is deterministic for a given seed: a run
+interrupted after any checkpoint and resumed ends with the same parameters as an
+uninterrupted one (all RNG states and the minibatch order are checkpointed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from zsdsl.errors import UsageError
+from zsdsl.runtime.checkpoint import (
+    MetricsLog,
+    latest_checkpoint,
+    load_checkpoint,
+    read_config,
+    save_checkpoint,
+    write_config,
+)
+from zsdsl.runtime.vi.guides import make_guide
+from zsdsl.runtime.vi.objectives import OBJECTIVES, make_objective
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
+              "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}  # fmt: skip
+
+
+SCHEDULES = {
+    "constant": lambda frac: 1.0,
+    "cosine": lambda frac: 0.5 * (1 + math.cos(math.pi * frac)),
+    "exponential": lambda frac: 0.01**frac,
+}
+
+
+@dataclass
+class FitConfig:
+    infer: str = "sgvb"
+    guide: str = "auto-normal"
+    particles: int | None = None
+    steps: int | None = None
+    epochs: int | None = None
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    schedule: str = "constant"  # constant | cosine | exponential (to 1% of lr)
+    seed: int = 0
+    clip: float | None = None
+    checkpoint_every: int = 500
+    keep: int = 3
+    log_every: int = 10
+    spec: str = ""
+    data: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if self.infer not in OBJECTIVES:
+            raise UsageError(f"Unknown inference '{self.infer}'; choose one of {', '.join(OBJECTIVES)}.")
+        if self.schedule not in SCHEDULES:
+            raise UsageError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
+        if self.steps is not None and self.epochs is not None:
+            raise UsageError("Give either --steps or --epochs, not both.")
+        for name in ("steps", "epochs", "particles"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"--{name} must be at least 1.")
+        if self.lr <= 0:
+            raise UsageError("--lr must be positive.")
+
+
+class MinibatchSampler:
+    """Shuffled minibatch indices for each subsampled plate; an epoch is one pass of the largest."""
+
+    def __init__(self, sizes: dict, batch: dict, seed: int):
+        self.plates = {p: (int(sizes[p]), int(b)) for p, b in batch.items() if b and b < int(sizes[p])}
+        self.gen = torch.Generator().manual_seed(seed + 7919)
+        self.perm: dict = {}
+        self.pos: dict = {}
+        largest = max((n / b for n, b in self.plates.values()), default=1.0)
+        self.steps_per_epoch = max(1, math.ceil(largest))
+
+    def next(self):
+        if not self.plates:
+            return None
+        out = {}
+        for p, (n, b) in self.plates.items():
+            if p not in self.perm or self.pos[p] + b > n:
+                self.perm[p], self.pos[p] = torch.randperm(n, generator=self.gen), 0
+            out[p] = self.perm[p][self.pos[p] : self.pos[p] + b]
+            self.pos[p] += b
+        return out
+
+    def state(self) -> dict:
+        return {"gen": self.gen.get_state(), "perm": dict(self.perm), "pos": dict(self.pos)}
+
+    def load(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.perm, self.pos = dict(state["perm"]), dict(state["pos"])
+
+
+@dataclass
+class FitResult:
+    model: torch.nn.Module
+    guide: torch.nn.Module
+    history: list
+    run: Path | None
+    config: FitConfig
+
+    @property
+    def final_objective(self) -> float:
+        return self.history[-1][2] if self.history else float("nan")
+
+
+def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume: bool = False, progress=None):
+    """Fit a guide (and the model's params and nets) by stochastic optimisation of the objective."""
+    config.validate()
+    torch.manual_seed(config.seed)
+    model = compiled.model(data)
+    guide = make_guide(compiled, model, data, config.guide)
+    objective = make_objective(config.infer, config.particles)
+    objective.bind(model.sites(data))
+    params = _unique_params(model, guide)
+    if not params:
+        raise UsageError("Nothing to fit: the model has no latents, params or nets.")
+    opt = OPTIMIZERS[config.optimizer](params, lr=config.lr)
+    sampler = MinibatchSampler(model.plate_sizes(), model.plate_subsample, config.seed)
+    total = config.steps if config.steps is not None else (config.epochs or 1) * sampler.steps_per_epoch
+    if config.steps is None and config.epochs is None:
+        total = 1000
+    factor = SCHEDULES[config.schedule]
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: factor(min(s / total, 1.0)))
+    start, history = 0, []
+    if run is not None:
+        run.mkdir(parents=True, exist_ok=True)
+        if resume:
+            start, history = _restore(run, model, guide, opt, sampler, sched)
+        write_config(run, {**dataclasses.asdict(config), "total_steps": total})
+        log = MetricsLog(run / "metrics.csv", resume_step=start if resume else None)
+    show = sys.stderr.isatty() if progress is None else progress
+    t0 = time.perf_counter()
+    bar = _Progress(total, start, show)
+    try:
+        for step in range(start + 1, total + 1):
+            subsample = sampler.next()
+            loss, bound = objective.loss(model, guide, data, subsample)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip:
+                torch.nn.utils.clip_grad_norm_(params, config.clip)
+            opt.step()
+            sched.step()
+            epoch = (step - 1) // sampler.steps_per_epoch
+            value = float(bound)
+            if not math.isfinite(value):
+                raise UsageError(f"The objective became {value} at step {step}; try a smaller --lr.")
+            if step % config.log_every == 0 or step == total:
+                history.append((step, epoch, value, time.perf_counter() - t0))
+                if run is not None:
+                    log.append(step, epoch, value, time.perf_counter() - t0)
+            bar.update(step, value)
+            if run is not None and (step % config.checkpoint_every == 0 or step == total):
+                _save(run, step, model, guide, opt, sampler, sched, history, config.keep)
+    finally:
+        bar.close()
+    return FitResult(model, guide, history, run, config)
+
+
+def _unique_params(*modules):
+    seen, out = set(), []
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                out.append(p)
+    return out
+
+
+def _save(run, step, model, guide, opt, sampler, sched, history, keep) -> None:
+    state = {
+        "scheduler": sched.state_dict(),
+        "step": step,
+        "model": model.state_dict(),
+        "guide": guide.state_dict(),
+        "optimizer": opt.state_dict(),
+        "sampler": sampler.state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": history,
+    }
+    save_checkpoint(run, step, state, keep)
+
+
+def _restore(run, model, guide, opt, sampler, sched):
+    path = latest_checkpoint(run)
+    if path is None:
+        return 0, []
+    state = load_checkpoint(path)
+    model.load_state_dict(state["model"])
+    guide.load_state_dict(state["guide"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    sampler.load(state["sampler"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"]), list(state["history"])
+
+
+def resume_config(run: Path) -> FitConfig:
+    """The configuration a run was started with."""
+    if not (run / "config.json").exists():
+        raise UsageError(f"{run} is not a run directory (no config.json).")
+    cfg = read_config(run)
+    cfg.pop("total_steps", None)
+    return FitConfig(**cfg)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, total: int, start: int, show: bool):
+        self.bar = None
+        if show:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("fit"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TextColumn("objective {task.fields[obj]}"),
+                TimeRemainingColumn(),
+                transient=True,
+            )
+            self.task = self.bar.add_task("fit", total=total, completed=start, obj="-")
+            self.bar.start()
+
+    def update(self, step: int, value: float) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step, obj=f"{value:.4g}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
