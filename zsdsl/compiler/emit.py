@@ -246,6 +246,22 @@ class _BaseEmitter:
         """The N/B factor of the terms inside plates E (any plate may be given minibatch indices)."""
         return " * ".join(self.scale_name(p) for p in E)
 
+    def factor_code(self, node: ir.FactorNode, E) -> str:
+        """A factor summed over its element dims, with one dim per enclosing plate (a term
+        constant along a plate counts once per element of it, like Stan's target +=)."""
+        code = self.ex.emit(node.expr, E)
+        if node.ty.rank:
+            code = f"zl.sum({code}, {node.ty.rank})"
+        if E and tuple(node.ty.plates) != tuple(E):
+            sizes = ", ".join(f"zl.plate_size({self.plate_info[p][0]}, {self.plate_info[p][1]})" for p in E)
+            code = f"zl.fill_plates({code}, ({sizes},))"
+        return code
+
+    def term_plates_line(self, nodes, depth: int) -> None:
+        """Class attribute: the plates over which each log-density term keeps one dim."""
+        items = [f"{n.name!r}: {tuple(n.ty.plates)!r}" for n in nodes if not isinstance(n, ir.DetNode)]
+        self.w(f"term_plates = {{{', '.join(items)}}}", depth)
+
     def draw_shape(self, node: ir.SampleNode, E, intrinsic_rank: int) -> str:
         sizes = [f"zl.plate_size({self.plate_info[p][0]}, {self.plate_info[p][1]})" for p in E]
         batch = node.ty.shape[: node.ty.rank - intrinsic_rank]
@@ -288,6 +304,7 @@ class _ModelEmitter(_BaseEmitter):
         w(f"data_dtypes = {{{fields}}}", 1)
         plates = {pl.name: (dim_code(pl.size), pl.subsample) for pl in p.plates}
         w(f"plate_subsample = {{{', '.join(f'{k!r}: {v[1]!r}' for k, v in plates.items())}}}", 1)
+        self.term_plates_line(p.nodes, 1)
         w()
         self.emit_init(1)
         w("def plate_sizes(self):", 1)
@@ -364,9 +381,7 @@ class _ModelEmitter(_BaseEmitter):
             w(f"{var} = {ex.emit(node.expr, E)}", 2)
             w(f"det[{node.name!r}] = {var}", 2)
         elif isinstance(node, ir.FactorNode):
-            code = ex.emit(node.expr, E)
-            ndims = len(E) + node.ty.rank
-            self._term(node.name, f"zl.sum({code}, {ndims})" if ndims else code, E)
+            self._term(node.name, self.factor_code(node, E), E)
         else:
             var = self.local(node.name)
             w(f"# {node.name}{'[' + ', '.join(E) + ']' if E else ''} ~ {node.dist.name}", 2)
@@ -376,7 +391,7 @@ class _ModelEmitter(_BaseEmitter):
                 w(f"{var} = values[{node.name!r}]", 2)
                 value = var
             dist = ex._dist(node.dist, E, node.sum_rank)
-            self._term(node.name, f"zl.site_log_prob({dist}, {value}, {len(E) + node.sum_rank})", E)
+            self._term(node.name, f"zl.site_log_prob({dist}, {value}, {node.sum_rank})", E)
 
     def _observed_value(self, node, E) -> str:
         code, rank = self.local(node.name), node.ty.rank + len(E)
@@ -496,10 +511,11 @@ class _GuideEmitter(_BaseEmitter):
         w(f'"""Guide {g.name!r}: draws the latents and their log-density under the guide."""', 1)
         w()
         w(f"name = {g.name!r}", 1)
+        self.term_plates_line(g.nodes, 1)
         w()
         self.emit_init(1)
-        w("def _guide(self, data, sample_shape, subsample):", 1)
-        w('"""Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""', 2)
+        w("def _guide(self, data, sample_shape, subsample, given):", 1)
+        w('"""Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""', 2)
         w("d = self.dims", 2)
         w("values, lq, fac = {}, {}, {}", 2)
         self.emit_params(2)
@@ -514,17 +530,16 @@ class _GuideEmitter(_BaseEmitter):
         if isinstance(node, ir.DetNode):
             w(f"{self.local(node.name)} = {ex.emit(node.expr, E)}", 2)
         elif isinstance(node, ir.FactorNode):
-            ndims = len(E) + node.ty.rank
-            code = ex.emit(node.expr, E)
-            w(f"fac[{node.name!r}] = {prefix}{f'zl.sum({code}, {ndims})' if ndims else code}", 2)
+            w(f"fac[{node.name!r}] = {prefix}{self.factor_code(node, E)}", 2)
         else:
             var = self.local(node.name)
             w(f"# {node.name}{'[' + ', '.join(E) + ']' if E else ''} ~ {node.dist.name} (guide)", 2)
             dist_var = self.ns("q_" + node.name)
             w(f"{dist_var} = {ex._dist(node.dist, E, node.sum_rank)}", 2)
             shape = self.draw_shape(node, E, node.ty.rank - node.sum_rank)
-            w(f"{var} = values[{node.name!r}] = zl.dist.draw({dist_var}, {shape}, {node.reparam})", 2)
-            w(f"lq[{node.name!r}] = {prefix}zl.site_log_prob({dist_var}, {var}, {len(E) + node.sum_rank})", 2)
+            draw = f"zl.dist.draw({dist_var}, {shape}, {node.reparam})"
+            w(f"{var} = values[{node.name!r}] = zl.given(given, {node.name!r}, lambda: {draw})", 2)
+            w(f"lq[{node.name!r}] = {prefix}zl.site_log_prob({dist_var}, {var}, {node.sum_rank})", 2)
 
 
 __all__ = ["Namespace", "class_name", "const_code", "emit_module"]

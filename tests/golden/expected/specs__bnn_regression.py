@@ -20,6 +20,7 @@ class BnnRegressionModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'X': 'real', 'y': 'real'}
     plate_subsample = {'n': 32}
+    term_plates = {'f.W0': (), 'f.b0': (), 'f.W1': (), 'f.b1': (), 'log_prec': (), 'y': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -67,7 +68,7 @@ class BnnRegressionModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * log_prec[..., None]))), zl.take_plate(y, idx_n, 1), 1)
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * log_prec[..., None]))), zl.take_plate(y, idx_n, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -19,6 +19,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'J': 'int', 'y': 'real', 'sigma': 'real'}
     plate_subsample = {'j': None}
+    term_plates = {'mu': (), 'tau': (), 'theta': ('j',), 'y': ('j',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -54,9 +55,9 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta[j] ~ Normal
         theta = values['theta']
-        lp['theta'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), theta, 1)
+        lp['theta'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), theta, 0)
         # y[j] ~ Normal
-        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 1)
+        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

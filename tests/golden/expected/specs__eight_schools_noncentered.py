@@ -19,6 +19,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'J': 'int', 'y': 'real', 'sigma': 'real'}
     plate_subsample = {'j': None}
+    term_plates = {'mu': (), 'tau': (), 'theta_trans': ('j',), 'y': ('j',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -54,11 +55,11 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta_trans[j] ~ Normal
         theta_trans = values['theta_trans']
-        lp['theta_trans'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), theta_trans, 1)
+        lp['theta_trans'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), theta_trans, 0)
         theta = (mu[..., None] + (tau[..., None] * theta_trans))
         det['theta'] = theta
         # y[j] ~ Normal
-        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 1)
+        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

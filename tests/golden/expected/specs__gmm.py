@@ -21,6 +21,7 @@ class GmmModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'y': 'real'}
     plate_subsample = {'n': None}
+    term_plates = {'mu': (), 'sigma': (), 'theta': (), 'factor_1': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -56,7 +57,7 @@ class GmmModel(zl.ModelBase):
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
-        lp['factor_1'] = scale_n * zl.sum(zl.log_mix(theta[..., None], zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.take_plate(y, idx_n, 1)), zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1]), zl.take_plate(y, idx_n, 1))), 1)
+        lp['factor_1'] = scale_n * zl.log_mix(theta[..., None], zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.take_plate(y, idx_n, 1)), zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1]), zl.take_plate(y, idx_n, 1)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

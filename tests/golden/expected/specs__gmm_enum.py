@@ -21,6 +21,7 @@ class GmmEnumModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'y': 'real'}
     plate_subsample = {'n': None}
+    term_plates = {'mu': (), 'sigma': (), 'theta': (), 'z': ('n',), 'y': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -59,9 +60,9 @@ class GmmEnumModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Categorical
         z = values['z']
-        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z, 1)
+        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z, 0)
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), zl.take_plate(y, idx_n, 1), 1)
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), zl.take_plate(y, idx_n, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

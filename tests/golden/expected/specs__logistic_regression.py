@@ -20,6 +20,7 @@ class LogisticRegressionModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'D': 'int', 'X': 'real', 'y': 'int'}
     plate_subsample = {'n': None}
+    term_plates = {'w': (), 'b': (), 'y': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -53,7 +54,7 @@ class LogisticRegressionModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Bernoulli
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])), zl.take_plate(y, idx_n, 1), 1)
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])), zl.take_plate(y, idx_n, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -22,6 +22,7 @@ class PmfModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'user': 'int', 'item': 'int', 'rating': 'real'}
     plate_subsample = {'u': None, 'i': None, 'r': 1000}
+    term_plates = {'sigma': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -55,18 +56,18 @@ class PmfModel(zl.ModelBase):
         scale_u = zl.plate_scale(idx_u, d["U"])
         # P[u] ~ Normal
         P = values['P']
-        lp['P'] = scale_u * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), P, 2)
+        lp['P'] = scale_u * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), P, 1)
         # plate i in I
         idx_i = zl.plate_indices(subsample, "i")
         scale_i = zl.plate_scale(idx_i, d["I"])
         # Q[i] ~ Normal
         Q = values['Q']
-        lp['Q'] = scale_i * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), Q, 2)
+        lp['Q'] = scale_i * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), Q, 1)
         # plate r in R, subsample=1000
         idx_r = zl.plate_indices(subsample, "r")
         scale_r = zl.plate_scale(idx_r, d["R"])
         # rating[r] ~ Normal
-        lp['rating'] = scale_r * zl.site_log_prob(zl.dist.Normal(loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]), zl.take_plate(rating, idx_r, 1), 1)
+        lp['rating'] = scale_r * zl.site_log_prob(zl.dist.Normal(loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]), zl.take_plate(rating, idx_r, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -21,6 +21,7 @@ class SbnModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x': 'int'}
     plate_subsample = {'n': 24}
+    term_plates = {'h3': ('n',), 'h2': ('n',), 'h1': ('n',), 'x': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -55,15 +56,15 @@ class SbnModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h3[n] ~ Bernoulli
         h3 = values['h3']
-        lp['h3'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=top_logits[..., None, :]), h3, 2)
+        lp['h3'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=top_logits[..., None, :]), h3, 1)
         # h2[n] ~ Bernoulli
         h2 = values['h2']
-        lp['h2'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p2(h3)), h2, 2)
+        lp['h2'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p2(h3)), h2, 1)
         # h1[n] ~ Bernoulli
         h1 = values['h1']
-        lp['h1'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p1(h2)), h1, 2)
+        lp['h1'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p1(h2)), h1, 1)
         # x[n] ~ Bernoulli
-        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_px(h1)), zl.take_plate(x, idx_n, 2), 2)
+        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_px(h1)), zl.take_plate(x, idx_n, 2), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -84,6 +85,7 @@ class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
     name = 'q'
+    term_plates = {'h1': ('n',), 'h2': ('n',), 'h3': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -92,8 +94,8 @@ class QGuide(zl.GuideBase):
         self.net_q2 = zl.nets.Linear(200, 200)
         self.net_q3 = zl.nets.Linear(200, 200)
 
-    def _guide(self, data, sample_shape, subsample):
-        """Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""
+    def _guide(self, data, sample_shape, subsample, given):
+        """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
         x = data["x"]
@@ -102,14 +104,14 @@ class QGuide(zl.GuideBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h1[n] ~ Bernoulli (guide)
         q_h1 = zl.dist.Bernoulli(logits=self.net_q1(zl.take_plate(x, idx_n, 2)))
-        h1 = values['h1'] = zl.dist.draw(q_h1, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
-        lq['h1'] = scale_n * zl.site_log_prob(q_h1, h1, 2)
+        h1 = values['h1'] = zl.given(given, 'h1', lambda: zl.dist.draw(q_h1, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        lq['h1'] = scale_n * zl.site_log_prob(q_h1, h1, 1)
         # h2[n] ~ Bernoulli (guide)
         q_h2 = zl.dist.Bernoulli(logits=self.net_q2(h1))
-        h2 = values['h2'] = zl.dist.draw(q_h2, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
-        lq['h2'] = scale_n * zl.site_log_prob(q_h2, h2, 2)
+        h2 = values['h2'] = zl.given(given, 'h2', lambda: zl.dist.draw(q_h2, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        lq['h2'] = scale_n * zl.site_log_prob(q_h2, h2, 1)
         # h3[n] ~ Bernoulli (guide)
         q_h3 = zl.dist.Bernoulli(logits=self.net_q3(h2))
-        h3 = values['h3'] = zl.dist.draw(q_h3, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False)
-        lq['h3'] = scale_n * zl.site_log_prob(q_h3, h3, 2)
+        h3 = values['h3'] = zl.given(given, 'h3', lambda: zl.dist.draw(q_h3, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        lq['h3'] = scale_n * zl.site_log_prob(q_h3, h3, 1)
         return values, lq, fac

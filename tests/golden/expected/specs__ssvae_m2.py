@@ -22,6 +22,7 @@ class SsvaeM2Model(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x_l': 'real', 'y_l': 'int', 'x_u': 'real'}
     plate_subsample = {'n': 100, 'm': 100}
+    term_plates = {'z_l': ('n',), 'y_l': ('n',), 'x_l': ('n',), 'z_u': ('m',), 'y_u': ('m',), 'x_u': ('m',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -54,22 +55,22 @@ class SsvaeM2Model(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["L"])
         # z_l[n] ~ Normal
         z_l = values['z_l']
-        lp['z_l'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_l, 2)
+        lp['z_l'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_l, 1)
         # y_l[n] ~ Categorical
-        lp['y_l'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), zl.take_plate(y_l, idx_n, 1), 1)
+        lp['y_l'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), zl.take_plate(y_l, idx_n, 1), 0)
         # x_l[n] ~ Bernoulli
-        lp['x_l'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_l, zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))), zl.take_plate(x_l, idx_n, 2), 2)
+        lp['x_l'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_l, zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))), zl.take_plate(x_l, idx_n, 2), 1)
         # plate m in U, subsample=100
         idx_m = zl.plate_indices(subsample, "m")
         scale_m = zl.plate_scale(idx_m, d["U"])
         # z_u[m] ~ Normal
         z_u = values['z_u']
-        lp['z_u'] = scale_m * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_u, 2)
+        lp['z_u'] = scale_m * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_u, 1)
         # y_u[m] ~ Categorical
         y_u = values['y_u']
-        lp['y_u'] = scale_m * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), y_u, 1)
+        lp['y_u'] = scale_m * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), y_u, 0)
         # x_u[m] ~ Bernoulli
-        lp['x_u'] = scale_m * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), zl.take_plate(x_u, idx_m, 2), 2)
+        lp['x_u'] = scale_m * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), zl.take_plate(x_u, idx_m, 2), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -94,6 +95,7 @@ class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
     name = 'q'
+    term_plates = {'factor_1': ('n',), 'z_l': ('n',), 'y_u': ('m',), 'z_u': ('m',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -101,8 +103,8 @@ class QGuide(zl.GuideBase):
         self.net_classifier = zl.nets.MLP([784, 500, 10], act="softplus", out=None)
         self.net_encoder = zl.nets.MLP([794, 500, 100], act="softplus", out=None)
 
-    def _guide(self, data, sample_shape, subsample):
-        """Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""
+    def _guide(self, data, sample_shape, subsample, given):
+        """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
         x_l = data["x_l"]
@@ -111,22 +113,22 @@ class QGuide(zl.GuideBase):
         # plate n in L, subsample=100
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["L"])
-        fac['factor_1'] = scale_n * zl.sum(((0.1 * d["N_total"]) * zl.log_prob(zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_l, idx_n, 2))), zl.take_plate(y_l, idx_n, 1))), 1)
+        fac['factor_1'] = scale_n * ((0.1 * d["N_total"]) * zl.log_prob(zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_l, idx_n, 2))), zl.take_plate(y_l, idx_n, 1)))
         h = self.net_encoder(zl.concat(zl.take_plate(x_l, idx_n, 2), zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))
         # z_l[n] ~ Normal (guide)
         q_z_l = zl.dist.Normal(loc=h[..., :50], scale=zl.softplus(h[..., 50:]))
-        z_l = values['z_l'] = zl.dist.draw(q_z_l, (*sample_shape, zl.plate_size(idx_n, d["L"]), 50,), True)
-        lq['z_l'] = scale_n * zl.site_log_prob(q_z_l, z_l, 2)
+        z_l = values['z_l'] = zl.given(given, 'z_l', lambda: zl.dist.draw(q_z_l, (*sample_shape, zl.plate_size(idx_n, d["L"]), 50,), True))
+        lq['z_l'] = scale_n * zl.site_log_prob(q_z_l, z_l, 1)
         # plate m in U, subsample=100
         idx_m = zl.plate_indices(subsample, "m")
         scale_m = zl.plate_scale(idx_m, d["U"])
         # y_u[m] ~ Categorical (guide)
         q_y_u = zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_u, idx_m, 2)))
-        y_u = values['y_u'] = zl.dist.draw(q_y_u, (*sample_shape, zl.plate_size(idx_m, d["U"]),), False)
-        lq['y_u'] = scale_m * zl.site_log_prob(q_y_u, y_u, 1)
+        y_u = values['y_u'] = zl.given(given, 'y_u', lambda: zl.dist.draw(q_y_u, (*sample_shape, zl.plate_size(idx_m, d["U"]),), False))
+        lq['y_u'] = scale_m * zl.site_log_prob(q_y_u, y_u, 0)
         hu = self.net_encoder(zl.concat(zl.take_plate(x_u, idx_m, 2), zl.one_hot(y_u, 10)))
         # z_u[m] ~ Normal (guide)
         q_z_u = zl.dist.Normal(loc=hu[..., :50], scale=zl.softplus(hu[..., 50:]))
-        z_u = values['z_u'] = zl.dist.draw(q_z_u, (*sample_shape, zl.plate_size(idx_m, d["U"]), 50,), True)
-        lq['z_u'] = scale_m * zl.site_log_prob(q_z_u, z_u, 2)
+        z_u = values['z_u'] = zl.given(given, 'z_u', lambda: zl.dist.draw(q_z_u, (*sample_shape, zl.plate_size(idx_m, d["U"]), 50,), True))
+        lq['z_u'] = scale_m * zl.site_log_prob(q_z_u, z_u, 1)
         return values, lq, fac

@@ -23,6 +23,7 @@ class SvgpModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'X': 'real', 'y': 'real'}
     plate_subsample = {'n': 200}
+    term_plates = {'u': (), 'y': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -71,7 +72,7 @@ class SvgpModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))), zl.take_plate(y, idx_n, 1), 1)
+        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))), zl.take_plate(y, idx_n, 1), 0)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -94,6 +95,7 @@ class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
     name = 'q'
+    term_plates = {'u': ()}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -107,14 +109,14 @@ class QGuide(zl.GuideBase):
         with torch.no_grad():
             self.param_q_scale.copy_(zl.bij.LowerCholesky().inverse(zl.as_tensor(zl.eye(50)).expand((50, 50))))
 
-    def _guide(self, data, sample_shape, subsample):
-        """Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""
+    def _guide(self, data, sample_shape, subsample, given):
+        """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
         q_mean = self.param_q_mean
         q_scale = zl.bij.LowerCholesky().forward(self.param_q_scale)
         # u ~ MultivariateNormal (guide)
         q_u = zl.dist.MultivariateNormal(loc=q_mean, scale_tril=q_scale)
-        u = values['u'] = zl.dist.draw(q_u, (*sample_shape,), True)
+        u = values['u'] = zl.given(given, 'u', lambda: zl.dist.draw(q_u, (*sample_shape,), True))
         lq['u'] = zl.site_log_prob(q_u, u, 0)
         return values, lq, fac

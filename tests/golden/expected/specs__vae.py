@@ -20,6 +20,7 @@ class VaeModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x': 'real'}
     plate_subsample = {'n': 128}
+    term_plates = {'z': ('n',), 'x': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -48,9 +49,9 @@ class VaeModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Normal
         z = values['z']
-        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z, 2)
+        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z, 1)
         # x[n] ~ Bernoulli
-        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(z)), zl.take_plate(x, idx_n, 2), 2)
+        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(z)), zl.take_plate(x, idx_n, 2), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -68,14 +69,15 @@ class QGuide(zl.GuideBase):
     """Guide 'q': draws the latents and their log-density under the guide."""
 
     name = 'q'
+    term_plates = {'z': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)
         d = self.dims
         self.net_encoder = zl.nets.MLP([784, 500, 500, 80], act="relu", out=None)
 
-    def _guide(self, data, sample_shape, subsample):
-        """Draws per latent site, their guide log-densities (scaled for minibatches) and factor terms."""
+    def _guide(self, data, sample_shape, subsample, given):
+        """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
         x = data["x"]
@@ -85,6 +87,6 @@ class QGuide(zl.GuideBase):
         h = self.net_encoder(zl.take_plate(x, idx_n, 2))
         # z[n] ~ Normal (guide)
         q_z = zl.dist.Normal(loc=h[..., :40], scale=zl.softplus(h[..., 40:]))
-        z = values['z'] = zl.dist.draw(q_z, (*sample_shape, zl.plate_size(idx_n, d["N"]), 40,), True)
-        lq['z'] = scale_n * zl.site_log_prob(q_z, z, 2)
+        z = values['z'] = zl.given(given, 'z', lambda: zl.dist.draw(q_z, (*sample_shape, zl.plate_size(idx_n, d["N"]), 40,), True))
+        lq['z'] = scale_n * zl.site_log_prob(q_z, z, 1)
         return values, lq, fac

@@ -11,6 +11,7 @@ from zsdsl.runtime.lib.distributions import log_prob, site_log_prob
 from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function namespace
 from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
 from zsdsl.runtime.lib.plates import (
+    fill_plates,
     given,
     leading_shape,
     plate_arange,
@@ -23,6 +24,6 @@ from zsdsl.runtime.lib.plates import (
 )
 
 __all__ = [
-    "GuideBase", "ModelBase", "Site", "bij", "dist", "given", "leading_shape", "log_prob", "nets", "plate_arange",
+    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "nets", "plate_arange",
     "plate_indices", "plate_scale", "plate_size", "site_log_prob", "size_given", "size_of", "take_plate",
 ]  # fmt: skip

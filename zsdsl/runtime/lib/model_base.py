@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import torch
 
+from zsdsl.runtime.lib.plates import reduce_terms
+
 
 @dataclass(frozen=True)
 class Site:
@@ -44,19 +46,24 @@ class ModelBase(torch.nn.Module):
     guides: tuple = ()
     plate_subsample: dict = {}
     data_dtypes: dict = {}
+    term_plates: dict = {}
 
     def __init__(self, dims: dict):
         super().__init__()
         self.dims = dict(dims)
 
-    def log_joint(self, values: dict, data: dict, subsample: dict | None = None, per_site: bool = False):
+    def log_joint(
+        self, values: dict, data: dict, subsample: dict | None = None, per_site: bool = False, keep: str | None = None
+    ):
         """Sum of log-densities over sites, shaped like the leading sample dims of ``values``.
 
         ``subsample`` maps a plate name to a LongTensor of minibatch indices; the terms of
-        that plate are then scaled by N/B. With ``per_site`` also returns the terms.
+        that plate are then scaled by N/B. With ``per_site`` also returns the terms. With
+        ``keep`` (a plate name) the terms inside that plate keep its dim (last), e.g. for
+        per-datapoint learning signals; use ``per_site`` to tell them apart.
         """
         lp, _ = self._model(values, data, subsample)
-        return _total(lp, per_site)
+        return _total(reduce_terms(lp, self.term_plates, keep), per_site)
 
     def deterministics(self, values: dict, data: dict, subsample: dict | None = None) -> dict:
         """The deterministic nodes computed from ``values``."""
@@ -86,16 +93,22 @@ class GuideBase(torch.nn.Module):
     """A compiled guide: draws latents and returns their log-density under the guide."""
 
     name = "guide"
+    term_plates: dict = {}
 
     def __init__(self, dims: dict):
         super().__init__()
         self.dims = dict(dims)
 
-    def sample_and_log_prob(self, data: dict, sample_shape=(), subsample: dict | None = None, per_site=False):
-        """``(values, log_q, factor)``: draws, their summed log-density and the guide's factor terms."""
-        values, lq, fac = self._guide(data, tuple(sample_shape), subsample)
-        log_q = _total(lq, per_site)
-        factor = _total(fac, False)
+    def sample_and_log_prob(self, data: dict, sample_shape=(), subsample: dict | None = None, per_site=False,
+                            keep: str | None = None, values: dict | None = None):  # fmt: skip
+        """``(values, log_q, factor)``: draws, their summed log-density and the guide's factor terms.
+
+        With ``values`` the guide scores those values instead of drawing (``sample_shape`` is then
+        ignored for the sites given); ``keep`` keeps one plate's dim as in ``ModelBase.log_joint``.
+        """
+        values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values)
+        log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site)
+        factor = _total(reduce_terms(fac, self.term_plates, None), False)
         return values, log_q, factor
 
     def forward(self, data, sample_shape=(), subsample=None):

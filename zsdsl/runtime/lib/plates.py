@@ -69,3 +69,31 @@ def given(values, name: str, draw):
 def leading_shape(x, rank: int) -> tuple:
     """The leading (sample) dims of ``x`` before its last ``rank`` dims."""
     return tuple(x.shape[: x.dim() - rank])
+
+
+def fill_plates(x, sizes: tuple):
+    """Expand the trailing plate dims of a term (size 1 where it does not vary) to the plate sizes."""
+    x = torch.as_tensor(x, dtype=torch.get_default_dtype()) if not torch.is_tensor(x) else x
+    if x.dim() < len(sizes):
+        x = x.reshape((1,) * (len(sizes) - x.dim()) + tuple(x.shape))
+    return x.expand(*x.shape[: x.dim() - len(sizes)], *sizes)
+
+
+def reduce_terms(terms: dict, term_plates: dict, keep: str | None = None) -> dict:
+    """Sum each term over its plate dims; with ``keep``, the dim of that plate stays (last)."""
+    out = {}
+    for name, value in terms.items():
+        plates = term_plates.get(name, ())
+        if not torch.is_tensor(value):
+            value = torch.as_tensor(value, dtype=torch.get_default_dtype())
+        if not plates:
+            out[name] = value
+            continue
+        n = len(plates)
+        if keep in plates:
+            pos = plates.index(keep) - n  # its dim counted from the right
+            dims = tuple(i for i in range(-n, 0) if i != pos)
+            out[name] = value.sum(dims) if dims else value
+        else:
+            out[name] = value.sum(tuple(range(-n, 0)))
+    return out

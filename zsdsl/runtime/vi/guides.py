@@ -32,18 +32,25 @@ class AutoNormal(nn.Module):
             self.locs[key] = nn.Parameter(torch.zeros(shape))
             self.log_scales[key] = nn.Parameter(torch.full(shape, math.log(init_scale)))
 
-    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False):
-        values, terms = {}, {}
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
+        given, values, terms = values or {}, {}, {}
         for s in self.sites:
             key = _key(s.name)
             loc, scale = self.locs[key], self.log_scales[key].exp()
-            eps = torch.randn(*sample_shape, *loc.shape, dtype=loc.dtype)
-            u = loc + scale * eps
-            x = s.bijector.forward(u)
+            if s.name in given:
+                x = given[s.name]
+                u = s.bijector.inverse(x)
+                eps = (u - loc) / scale
+                sample_shape = tuple(u.shape[: u.dim() - loc.dim()])
+            else:
+                eps = torch.randn(*sample_shape, *loc.shape, dtype=loc.dtype)
+                u = loc + scale * eps
+                x = s.bijector.forward(u)
             base = -0.5 * eps.pow(2) - torch.log(scale) - 0.5 * math.log(2 * math.pi)
             ladj = s.bijector.log_abs_det_jacobian(u)
             values[s.name] = x
-            terms[s.name] = _sum_to(base, sample_shape) - _sum_to(ladj, sample_shape)
+            kept = s.plates.index(keep) if keep in s.plates else None
+            terms[s.name] = _sum_to(base, sample_shape, kept) - _sum_to(ladj, sample_shape, kept)
         log_q = sum(terms.values()) if terms else torch.zeros(sample_shape)
         zero = torch.zeros(())
         return values, ((log_q, terms) if per_site else log_q), zero
@@ -55,8 +62,11 @@ class AutoNormal(nn.Module):
         }
 
 
-def _sum_to(x, sample_shape) -> torch.Tensor:
-    """Sum every dim after the leading sample dims."""
+def _sum_to(x, sample_shape, kept: int | None = None) -> torch.Tensor:
+    """Sum every dim after the leading sample dims, except plate dim ``kept`` (then last)."""
+    if kept is not None:
+        x = x.movedim(len(sample_shape) + kept, -1)
+        return x.reshape(*sample_shape, -1, x.shape[-1]).sum(-2)
     return x.reshape(*sample_shape, -1).sum(-1)
 
 
@@ -87,8 +97,9 @@ class CompiledGuide(nn.Module):
         self.guide = guide
         self.name = guide.name
 
-    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False):
-        return self.guide.sample_and_log_prob(data, sample_shape, subsample, per_site=per_site)
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
+        return self.guide.sample_and_log_prob(data, sample_shape, subsample, per_site=per_site, keep=keep,
+                                              values=values)  # fmt: skip
 
 
 AUTO_GUIDES = {"auto-normal": AutoNormal}

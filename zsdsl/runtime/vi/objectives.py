@@ -1,115 +1,223 @@
 """Variational objectives: one base class, one subclass per estimator.
 
 ``Objective.loss(model, guide, data, subsample)`` returns ``(surrogate_loss, bound)``:
-minimising the surrogate follows an unbiased (or, for IWAE/VIMCO, the paper's) gradient
-of the bound, whose value is reported. Sites with pathwise gradients (continuous,
-reparameterised draws) use them; discrete sites get a score-function term.
+minimising the surrogate follows the estimator's gradient of the bound, whose value is
+reported. Continuous, reparameterised sites use pathwise gradients; discrete sites get a
+score-function term with the estimator's baseline. When every latent lives in one plate
+(local latents, e.g. one code per image) the learning signals are computed per element of
+that plate, as in the papers; otherwise one signal covers the whole model.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
 
+@dataclass
+class Weights:
+    """Log importance weights per particle k and plate element b, and what the estimators need."""
+
+    local: torch.Tensor  # [k, B]: log p - log q of the terms that decompose over the plate
+    glob: torch.Tensor  # [k]: the rest
+    log_q_sf: torch.Tensor | None  # [k, B]: guide log-density of the discrete (score-function) sites
+    factor: torch.Tensor  # the guide's factor terms
+    log_p_local: torch.Tensor | None = None
+    log_q_local: torch.Tensor | None = None
+
+
+def _logmeanexp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    return torch.logsumexp(x, dim) - math.log(x.shape[dim])
+
+
+def _split(terms: dict, keep: str | None, k: int):
+    """Sum per-site terms into ([k, B] local, [k] global) parts."""
+    local = [t for t in terms.values() if keep is not None and t.dim() == 2]
+    glob = [t for t in terms.values() if not (keep is not None and t.dim() == 2)]
+    loc = sum(local) if local else None
+    g = sum(glob) if glob else torch.zeros(k)
+    if keep is None:  # no decomposition: the whole model is one "element"
+        return g.reshape(k, 1), torch.zeros(k)
+    return (loc if loc is not None else torch.zeros(k, 1)), g
+
+
 class Objective:
-    """Shared machinery: particle draws, per-site log-densities, score-function terms."""
+    """Shared machinery: particle draws, per-element log weights, score-function terms."""
 
     name = "objective"
+    default_particles = 1
 
-    def __init__(self, particles: int = 1):
-        self.particles = int(particles)
-
-    def weights(self, model, guide, data, subsample, k: int):
-        values, (log_q, q_terms), factor = guide.sample_and_log_prob(data, (k,), subsample, per_site=True)
-        log_p = model.log_joint(values, data, subsample)
-        discrete = [n for n in q_terms if n in self.discrete_sites]
-        log_q_sf = sum(q_terms[n] for n in discrete) if discrete else None
-        return log_p - log_q, log_q_sf, factor
+    def __init__(self, particles: int | None = None):
+        self.particles = int(particles or self.default_particles)
+        self.discrete_sites: set[str] = set()
+        self.local_plate: str | None = None
 
     def bind(self, sites) -> None:
+        """Learn the sites: which need score-function terms, and the plate signals decompose over."""
         self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate}
+        outer = {s.plates[0] if s.plates else None for s in sites}
+        self.local_plate = next(iter(outer)) if len(outer) == 1 and None not in outer else None
+
+    def estimators(self, sites) -> dict[str, str]:
+        """Which gradient estimator each latent site gets (for the run log)."""
+        return {s.name: ("score-function" if s.name in self.discrete_sites else "pathwise") for s in sites}
+
+    def log_weights(self, model, guide, data, subsample, k: int, fixed_draws: bool = False) -> Weights:
+        keep = self.local_plate
+        if fixed_draws:  # densities differentiated at draws that carry no gradient (RWS)
+            with torch.no_grad():
+                drawn, _, _ = guide.sample_and_log_prob(data, (k,), subsample)
+            drawn = {n: v.detach() for n, v in drawn.items()}
+            values, (_, q_terms), factor = guide.sample_and_log_prob(
+                data, (k,), subsample, per_site=True, keep=keep, values=drawn
+            )
+        else:
+            values, (_, q_terms), factor = guide.sample_and_log_prob(data, (k,), subsample, per_site=True, keep=keep)
+        _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=keep)
+        p_loc, p_glob = _split(p_terms, keep, k)
+        q_loc, q_glob = _split(q_terms, keep, k)
+        sf_terms = {n: t for n, t in q_terms.items() if n in self.discrete_sites}
+        log_q_sf = _split(sf_terms, keep, k)[0] if sf_terms else None
+        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc)
 
     def loss(self, model, guide, data, subsample=None):
         raise NotImplementedError
 
+    def state_dict(self) -> dict:
+        return {}
 
-class SGVB(Objective):
-    """The evidence lower bound with pathwise gradients (Kingma & Welling 2014, "Auto-Encoding
-    Variational Bayes"); discrete sites add a REINFORCE term (Williams 1992) with the batch-mean
-    baseline of the other particles when there are several."""
-
-    name = "sgvb"
-
-    def loss(self, model, guide, data, subsample=None):
-        log_w, log_q_sf, factor = self.weights(model, guide, data, subsample, self.particles)
-        elbo = log_w.mean()
-        surrogate = elbo
-        if log_q_sf is not None:
-            signal = log_w.detach()
-            if self.particles > 1:
-                signal = signal - (signal.sum() - signal) / (self.particles - 1)
-            surrogate = surrogate + (signal * log_q_sf).mean()
-        surrogate = surrogate + _mean(factor)
-        return -surrogate, elbo.detach()
-
-
-class IWAE(Objective):
-    """The importance-weighted bound log (1/k) Σ w_i (Burda, Grosse & Salakhutdinov 2016);
-    discrete sites use the bound as a REINFORCE signal."""
-
-    name = "iwae"
-
-    def __init__(self, particles: int = 5):
-        super().__init__(particles)
-
-    def loss(self, model, guide, data, subsample=None):
-        log_w, log_q_sf, factor = self.weights(model, guide, data, subsample, self.particles)
-        bound = torch.logsumexp(log_w, 0) - math.log(self.particles)
-        surrogate = bound
-        if log_q_sf is not None:
-            surrogate = surrogate + bound.detach() * log_q_sf.sum()
-        return -(surrogate + _mean(factor)), bound.detach()
-
-
-class VIMCO(Objective):
-    """Multi-sample bound with leave-one-out baselines per particle (Mnih & Rezende 2016,
-    "Variational inference for Monte Carlo objectives"); the baseline replaces log w_i by the
-    geometric mean of the other weights."""
-
-    name = "vimco"
-
-    def __init__(self, particles: int = 5):
-        super().__init__(particles)
-        if self.particles < 2:
-            raise ValueError("vimco needs at least 2 particles")
-
-    def loss(self, model, guide, data, subsample=None):
-        k = self.particles
-        log_w, log_q_sf, factor = self.weights(model, guide, data, subsample, k)
-        bound = torch.logsumexp(log_w, 0) - math.log(k)
-        surrogate = bound
-        if log_q_sf is not None:
-            lw = log_w.detach()
-            others_mean = (lw.sum() - lw) / (k - 1)
-            loo = []
-            for i in range(k):
-                replaced = lw.clone()
-                replaced[i] = others_mean[i]
-                loo.append(torch.logsumexp(replaced, 0) - math.log(k))
-            signal = bound.detach() - torch.stack(loo)
-            surrogate = surrogate + (signal * log_q_sf).sum()
-        return -(surrogate + _mean(factor)), bound.detach()
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 def _mean(factor):
     return factor.mean() if torch.is_tensor(factor) and factor.dim() else factor
 
 
-OBJECTIVES = {"sgvb": SGVB, "iwae": IWAE, "vimco": VIMCO}
+class SGVB(Objective):
+    """The evidence lower bound with pathwise gradients (Kingma & Welling 2014, "Auto-Encoding
+    Variational Bayes"); discrete sites add a REINFORCE term (Williams 1992) whose baseline, with
+    several particles, is the mean signal of the other particles."""
+
+    name = "sgvb"
+
+    def loss(self, model, guide, data, subsample=None):
+        w = self.log_weights(model, guide, data, subsample, self.particles)
+        elbo = w.local.sum(-1).mean() + w.glob.mean()
+        surrogate = elbo
+        if w.log_q_sf is not None:
+            signal = w.local.detach()
+            k = self.particles
+            if k > 1:
+                signal = signal - (signal.sum(0, keepdim=True) - signal) / (k - 1)
+            surrogate = surrogate + (signal * w.log_q_sf).sum(-1).mean()
+        return -(surrogate + _mean(w.factor)), elbo.detach()
+
+
+class IWAE(Objective):
+    """The importance-weighted bound Σ_b log (1/k) Σ_i w_ib (Burda, Grosse & Salakhutdinov 2016,
+    "Importance Weighted Autoencoders"); discrete sites use the bound as a REINFORCE signal."""
+
+    name = "iwae"
+    default_particles = 5
+
+    def loss(self, model, guide, data, subsample=None):
+        w = self.log_weights(model, guide, data, subsample, self.particles)
+        per_point = _logmeanexp(w.local, 0)  # [B]
+        bound = per_point.sum() + w.glob.mean()
+        surrogate = bound
+        if w.log_q_sf is not None:
+            surrogate = surrogate + (per_point.detach() * w.log_q_sf).sum()
+        return -(surrogate + _mean(w.factor)), bound.detach()
+
+
+class VIMCO(Objective):
+    """The multi-sample bound with leave-one-out baselines (Mnih & Rezende 2016, "Variational
+    inference for Monte Carlo objectives"): particle i's signal is the bound minus the bound with
+    log w_i replaced by the mean of the other particles' log weights."""
+
+    name = "vimco"
+    default_particles = 5
+
+    def __init__(self, particles: int | None = None):
+        super().__init__(particles)
+        if self.particles < 2:
+            raise ValueError("vimco needs at least 2 particles")
+
+    def loss(self, model, guide, data, subsample=None):
+        k = self.particles
+        w = self.log_weights(model, guide, data, subsample, k)
+        per_point = _logmeanexp(w.local, 0)  # [B]
+        bound = per_point.sum() + w.glob.mean()
+        surrogate = bound
+        if w.log_q_sf is not None:
+            lw = w.local.detach()  # [k, B]
+            others = (lw.sum(0, keepdim=True) - lw) / (k - 1)
+            eye = torch.eye(k, dtype=torch.bool).unsqueeze(-1)  # [i, j, 1]
+            replaced = torch.where(eye, others.unsqueeze(1), lw.unsqueeze(0))  # [i, j, B]
+            loo = _logmeanexp(replaced, 1)  # [i, B]
+            signal = per_point.detach().unsqueeze(0) - loo
+            surrogate = surrogate + (signal * w.log_q_sf).sum()
+        return -(surrogate + _mean(w.factor)), bound.detach()
+
+
+class NVIL(Objective):
+    """Neural variational inference and learning (Mnih & Gregor 2014): REINFORCE on the ELBO with
+    a moving-average baseline and variance normalisation of the per-element learning signal."""
+
+    name = "nvil"
+
+    def __init__(self, particles: int | None = None, decay: float = 0.8):
+        super().__init__(particles)
+        self.decay = decay
+        self.mean = torch.zeros(())
+        self.var = torch.ones(())
+        self.initialised = False
+
+    def loss(self, model, guide, data, subsample=None):
+        w = self.log_weights(model, guide, data, subsample, self.particles)
+        elbo = w.local.sum(-1).mean() + w.glob.mean()
+        surrogate = elbo
+        if w.log_q_sf is not None:
+            signal = w.local.detach()
+            if not self.initialised:
+                self.mean, self.var, self.initialised = signal.mean(), signal.var(unbiased=False) + 1.0, True
+            # centre with the baseline from before this step, so it is independent of these draws
+            centred = (signal - self.mean) / torch.clamp(self.var.sqrt(), min=1.0)
+            surrogate = surrogate + (centred * w.log_q_sf).sum(-1).mean()
+            d = self.decay
+            self.mean = d * self.mean + (1 - d) * signal.mean()
+            self.var = d * self.var + (1 - d) * (signal - self.mean).pow(2).mean()
+        return -(surrogate + _mean(w.factor)), elbo.detach()
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean, "var": self.var, "initialised": self.initialised}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean, self.var, self.initialised = state["mean"], state["var"], state["initialised"]
+
+
+class RWS(Objective):
+    """Reweighted wake-sleep (Bornschein & Bengio 2015): with self-normalised importance weights
+    w̃ of k guide draws, the model follows Σ w̃ ∇ log p (wake-θ) and the guide Σ w̃ ∇ log q (wake-φ);
+    the draws themselves carry no gradient. The reported value is the IWAE bound."""
+
+    name = "rws"
+    default_particles = 5
+
+    def loss(self, model, guide, data, subsample=None):
+        w = self.log_weights(model, guide, data, subsample, self.particles, fixed_draws=True)
+        per_point = _logmeanexp(w.local.detach(), 0)
+        bound = per_point.sum() + w.glob.detach().mean()
+        norm = torch.softmax(w.local.detach(), 0)  # [k, B]
+        surrogate = (norm * (w.log_p_local + w.log_q_local)).sum() + (w.glob + 0.0).mean()
+        return -(surrogate + _mean(w.factor)), bound
+
+
+OBJECTIVES = {"sgvb": SGVB, "iwae": IWAE, "vimco": VIMCO, "nvil": NVIL, "rws": RWS}
 
 
 def make_objective(name: str, particles: int | None = None) -> Objective:
-    cls = OBJECTIVES[name]
-    return cls() if particles is None else cls(particles)
+    return OBJECTIVES[name](particles)

@@ -141,8 +141,10 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
     if run is not None:
         run.mkdir(parents=True, exist_ok=True)
         if resume:
-            start, history = _restore(run, model, guide, opt, sampler, sched)
-        write_config(run, {**dataclasses.asdict(config), "total_steps": total})
+            start, history = _restore(run, model, guide, opt, sampler, sched, objective)
+        sites = model.sites(data)
+        write_config(run, {**dataclasses.asdict(config), "total_steps": total,
+                           "estimators": objective.estimators(sites)})  # fmt: skip
         log = MetricsLog(run / "metrics.csv", resume_step=start if resume else None)
     show = sys.stderr.isatty() if progress is None else progress
     t0 = time.perf_counter()
@@ -167,7 +169,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
                     log.append(step, epoch, value, time.perf_counter() - t0)
             bar.update(step, value)
             if run is not None and (step % config.checkpoint_every == 0 or step == total):
-                _save(run, step, model, guide, opt, sampler, sched, history, config.keep)
+                _save(run, step, model, guide, opt, sampler, sched, objective, history, config.keep)
     finally:
         bar.close()
     return FitResult(model, guide, history, run, config)
@@ -183,8 +185,9 @@ def _unique_params(*modules):
     return out
 
 
-def _save(run, step, model, guide, opt, sampler, sched, history, keep) -> None:
+def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep) -> None:
     state = {
+        "objective": objective.state_dict(),
         "scheduler": sched.state_dict(),
         "step": step,
         "model": model.state_dict(),
@@ -197,7 +200,7 @@ def _save(run, step, model, guide, opt, sampler, sched, history, keep) -> None:
     save_checkpoint(run, step, state, keep)
 
 
-def _restore(run, model, guide, opt, sampler, sched):
+def _restore(run, model, guide, opt, sampler, sched, objective):
     path = latest_checkpoint(run)
     if path is None:
         return 0, []
@@ -206,6 +209,7 @@ def _restore(run, model, guide, opt, sampler, sched):
     guide.load_state_dict(state["guide"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
+    objective.load_state_dict(state["objective"])
     sampler.load(state["sampler"])
     torch.set_rng_state(state["torch_rng"])
     return int(state["step"]), list(state["history"])
@@ -216,8 +220,8 @@ def resume_config(run: Path) -> FitConfig:
     if not (run / "config.json").exists():
         raise UsageError(f"{run} is not a run directory (no config.json).")
     cfg = read_config(run)
-    cfg.pop("total_steps", None)
-    return FitConfig(**cfg)
+    fields = {f.name for f in dataclasses.fields(FitConfig)}
+    return FitConfig(**{k: v for k, v in cfg.items() if k in fields})
 
 
 class _Progress:
