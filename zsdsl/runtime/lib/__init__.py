@@ -24,6 +24,7 @@ from zsdsl.runtime.lib.plates import (
 )
 
 __all__ = [
-    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "nets", "plate_arange",
-    "plate_indices", "plate_scale", "plate_size", "site_log_prob", "size_given", "size_of", "take_plate",
+    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "nets",
+    "plate_arange", "plate_indices", "plate_scale", "plate_size", "site_log_prob", "size_given", "size_of",
+    "take_plate",
 ]  # fmt: skip
