@@ -204,6 +204,32 @@ def fit(
     _print_guide_summary(result, data)
 
 
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--data", "data_path", required=True, help="Evaluation data (a file or PATH:SPLIT).")
+@click.option("--particles", type=int, default=1000, show_default=True, help="Importance samples / posterior draws.")
+@click.option("--batch", type=int, default=100, show_default=True, help="Elements per evaluation minibatch.")
+@handle_errors
+def evaluate(run, data_path, particles, batch):
+    """Evaluate a fitted RUN: IS log-likelihood and ELBO, or predictive log-likelihood and RMSE; prints JSON."""
+    from pathlib import Path
+
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
+    from zsdsl.runtime.vi.evaluate import restore_run
+    from zsdsl.runtime.vi.train import resume_config
+
+    if particles < 1 or batch < 1:
+        raise UsageError("--particles and --batch must be at least 1.")
+    config = resume_config(Path(run))
+    cm, data = _load_with_data(config.spec, data_path)
+    model, guide = restore_run(cm, data, config, Path(run))
+    result = {"run": str(run), "data": str(data_path), **run_evaluate(model, guide, data, particles, batch=batch)}
+    text = json.dumps(result, indent=2)
+    atomic_write_text(Path(run) / "evaluation.json", text + "\n")
+    click.echo(text)
+
+
 def _load_with_data(spec, data_path):
     import zsdsl
     from zsdsl.compiler.data_check import check_data
@@ -216,8 +242,13 @@ def _load_with_data(spec, data_path):
 
 
 def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:
+    import math
+
     import torch
 
+    sizes = [math.prod(s.shape) for s in result.model.sites(data)]
+    if sum(sizes) * draws > 5_000_000:
+        return  # many (local) latents: the run directory holds the fit; `zsdsl evaluate` reports on it
     with torch.no_grad():
         values, _, _ = result.guide.sample_and_log_prob(data, (draws,))
     rows = []

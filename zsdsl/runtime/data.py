@@ -18,10 +18,20 @@ from zsdsl.errors import DataError, Span
 
 
 def load_data(path: str | Path) -> dict:
-    p = Path(path)
+    """Read a data file, or a standard dataset as ``PATH:SPLIT`` (see ``zsdsl.runtime.datasets``)."""
+    from zsdsl.runtime.datasets import is_dataset, load_dataset, split_path
+
+    p, split = split_path(str(path))
     span = Span(file=str(p))
     if not p.exists():
         raise DataError(f"No such data file: {p}", span)
+    try:
+        if split is not None or is_dataset(p):
+            return load_dataset(p, split)
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"Cannot read the dataset {p}: {exc}", span) from None
     name = p.name.lower()
     try:
         if name.endswith(".npz"):

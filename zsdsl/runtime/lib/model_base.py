@@ -28,14 +28,19 @@ class Site:
     subsample_plate: str | None = None
 
 
-def _total(terms: dict, per_site: bool):
+def _total(terms: dict, per_site: bool, kept: set = frozenset()):
+    """The sum of all terms (a kept plate dim summed too) and, with ``per_site``, the terms."""
     if not terms:
         zero = torch.zeros(())
         return (zero, {}) if per_site else zero
-    total = sum(terms.values())
+    total = sum(t.sum(-1) if name in kept else t for name, t in terms.items())
     if not torch.is_tensor(total):
         total = torch.as_tensor(total, dtype=torch.get_default_dtype())
     return (total, terms) if per_site else total
+
+
+def _kept(term_plates: dict, keep: str | None) -> set:
+    return {name for name, plates in term_plates.items() if keep is not None and keep in plates}
 
 
 class ModelBase(torch.nn.Module):
@@ -63,7 +68,7 @@ class ModelBase(torch.nn.Module):
         per-datapoint learning signals; use ``per_site`` to tell them apart.
         """
         lp, _ = self._model(values, data, subsample)
-        return _total(reduce_terms(lp, self.term_plates, keep), per_site)
+        return _total(reduce_terms(lp, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
 
     def deterministics(self, values: dict, data: dict, subsample: dict | None = None) -> dict:
         """The deterministic nodes computed from ``values``."""
@@ -107,7 +112,7 @@ class GuideBase(torch.nn.Module):
         ignored for the sites given); ``keep`` keeps one plate's dim as in ``ModelBase.log_joint``.
         """
         values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values)
-        log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site)
+        log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
         factor = _total(reduce_terms(fac, self.term_plates, None), False)
         return values, log_q, factor
 

@@ -1,0 +1,100 @@
+"""Dataset readers on small generated files in the distributed layouts, and `zsdsl evaluate`."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+import zsdsl
+from zsdsl.cli import main
+from zsdsl.errors import DataError
+from zsdsl.runtime.data import load_data
+from zsdsl.runtime.vi.evaluate import evaluate
+
+torch.set_default_dtype(torch.float64)
+
+
+def test_binarized_mnist_layout(tmp_path):
+    bits = (np.random.default_rng(0).random((5, 784)) < 0.3).astype(np.uint8)
+    np.savez(tmp_path / "b.npz", train=np.packbits(bits, axis=1), valid=np.packbits(bits[:2], axis=1),
+             test=np.packbits(bits[:3], axis=1))  # fmt: skip
+    d = load_data(f"{tmp_path / 'b.npz'}:test")
+    assert np.array_equal(d["x"], bits[:3]) and d["N"] == 3
+    assert load_data(tmp_path / "b.npz")["x"].shape == (5, 784)  # train by default
+    with pytest.raises(DataError, match="Unknown split 'tst'; this dataset has test, train, valid."):
+        load_data(f"{tmp_path / 'b.npz'}:tst")
+
+
+def test_mnist_with_labels_and_the_semi_supervised_split(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (60, 28, 28), dtype=np.uint8)
+    y = np.repeat(np.arange(10), 6).astype(np.uint8)
+    np.savez(tmp_path / "m.npz", x_train=x, y_train=y, x_test=x[:10], y_test=y[:10])
+    d = load_data(f"{tmp_path / 'm.npz'}:train")
+    assert d["x"].shape == (60, 784) and d["x"].max() <= 1.0 and d["y"].tolist() == y.tolist()
+    s = load_data(f"{tmp_path / 'm.npz'}:train-ssl20")
+    assert s["x_l"].shape == (20, 784) and sorted(np.bincount(s["y_l"]).tolist()) == [2] * 10
+    assert s["x_u"].shape == (40, 784) and s["N_total"] == 60
+
+
+def test_uci_layout_standardises_with_training_statistics(tmp_path):
+    folder = tmp_path / "toy"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    table = np.column_stack([rng.normal(size=(20, 2)), rng.normal(5, 2, size=20)])
+    with gzip.open(folder / "data.csv.gz", "wt") as fh:
+        fh.write("c0,c1,c2\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in table))
+    (folder / "meta.json").write_text(json.dumps({"feature_columns": [0, 1], "target_column": 2}))
+    np.savez(folder / "splits.npz", train_0=np.arange(15), test_0=np.arange(15, 20))
+    tr, te = load_data(f"{folder}:train_0"), load_data(f"{folder}:test_0")
+    assert tr["X"].shape == (15, 2) and te["X"].shape == (5, 2)
+    assert abs(tr["y"].mean()) < 1e-6 and abs(tr["y"].std() - 1) < 1e-6
+    np.testing.assert_allclose(te["y"] * tr["y_std"] + tr["y_mean"], table[15:, 2], atol=1e-5)
+
+
+def test_marginal_likelihood_estimate_is_exact_for_a_linear_gaussian_model():
+    # z_n ~ N(0, 1), x_n ~ N(z_n, 1): log p(x_n) = log N(x_n; 0, 2); the guide q(z|x) = N(x/2, sqrt(1/2))
+    # is the exact posterior, so every importance weight equals p(x_n) and the estimate is exact.
+    cm = zsdsl.loads(
+        "data:\n  x: real[N]\nplate n in N, subsample=4:\n  z[n] ~ Normal(0, 1)\n  x[n] ~ Normal(z[n], 1)\n"
+        "guide q:\n  plate n in N:\n    z[n] ~ Normal(x[n] / 2, sqrt(0.5))\n",
+        "lg.zs",
+    )
+    x = torch.tensor([0.3, -1.2, 2.0, 0.7, 1.1, -0.4, 0.0])
+    data = cm.prepare_data({"x": x})
+    model, guide = cm.model(data), cm.guide("q", data)
+    out = evaluate(model, guide, data, particles=50, chunk=20, batch=3)
+    exact = torch.distributions.Normal(0.0, math.sqrt(2.0)).log_prob(x).mean()
+    assert out["kind"] == "marginal_likelihood" and out["n"] == 7
+    assert abs(out["log_likelihood"] - float(exact)) < 1e-9
+    assert abs(out["elbo"] - float(exact)) < 1e-9
+
+
+def test_evaluate_cli_on_a_regression_run(tmp_path):
+    spec = tmp_path / "reg.zs"
+    spec.write_text(
+        "data:\n  N: int\n  x: real[N]\n  y: real[N]\nw ~ Normal(0, 10)\nplate n in N:\n  y[n] ~ Normal(w * x[n], 0.5)\n"
+    )
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=40)
+    y = 2.0 * x + 0.5 * rng.normal(size=40)
+    (tmp_path / "train.json").write_text(json.dumps({"N": 30, "x": x[:30].tolist(), "y": y[:30].tolist()}))
+    (tmp_path / "test.json").write_text(json.dumps({"N": 10, "x": x[30:].tolist(), "y": y[30:].tolist()}))
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["fit", str(spec), "--data", str(tmp_path / "train.json"), "--steps", "800",
+                                  "--lr", "0.05", "--particles", "4", "--out", str(run)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["evaluate", str(run), "--data", str(tmp_path / "test.json"), "--particles", "400"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["kind"] == "predictive" and out["y"]["n"] == 10
+    # noise sd 0.5: the RMSE of the predictive mean is near 0.5, the log-likelihood near log N(0; 0, 0.5) - 1/2
+    assert 0.25 < out["y"]["rmse"] < 0.8
+    assert -1.4 < out["y"]["log_likelihood"] < -0.2
+    assert json.loads((run / "evaluation.json").read_text()) == out

@@ -1,0 +1,103 @@
+"""Readers for the standard datasets in their distributed layouts, chosen by ``path:split``.
+
+- bit-packed binarized MNIST (``.npz`` with ``train``/``valid``/``test`` uint8 [n, 98]):
+  ``x`` int [n, 784] in {0, 1};
+- MNIST with labels (keras layout ``x_train``/``y_train``/``x_test``/``y_test``): ``x`` real
+  [n, 784] in [0, 1] and ``y`` int labels; ``train-ssl100`` gives the semi-supervised split
+  ``x_l``/``y_l`` (100 labels, 10 per class, fixed seed), ``x_u`` and ``N_total``;
+- a UCI regression folder (``meta.json``, ``data.csv.gz``, ``splits.npz``): ``train_K``/``test_K``
+  give ``X`` [n, D] and ``y`` [n], both standardised with the training split's statistics
+  (``y_mean``/``y_std`` are returned so predictions can be put back on the original scale).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+from zsdsl.errors import DataError, Span
+
+
+def split_path(text: str) -> tuple[Path, str | None]:
+    """``data.npz:train`` → (path, "train"); a plain existing path has no split."""
+    p = Path(text)
+    if p.exists() or ":" not in text:
+        return p, None
+    head, _, split = text.rpartition(":")
+    return Path(head), split
+
+
+def is_dataset(path: Path) -> bool:
+    if path.is_dir():
+        return (path / "meta.json").exists()
+    if path.suffix == ".npz" and path.exists():
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+        return {"train", "test"} <= keys or {"x_train", "y_train"} <= keys
+    return False
+
+
+def load_dataset(path: Path, split: str | None) -> dict:
+    span = Span(file=str(path))
+    if path.is_dir():
+        return _uci(path, split or "train_0", span)
+    with np.load(path, allow_pickle=False) as npz:
+        keys = set(npz.files)
+        if {"x_train", "y_train"} <= keys:
+            return _mnist_labels(npz, split or "train", span)
+        return _binarized(npz, split or "train", keys, span)
+
+
+def _need(split: str, allowed, span) -> None:
+    if split not in allowed:
+        raise DataError(f"Unknown split '{split}'; this dataset has {', '.join(allowed)}.", span)
+
+
+def _binarized(npz, split: str, keys, span) -> dict:
+    _need(split, sorted(keys), span)
+    packed = npz[split]
+    if packed.dtype != np.uint8 or packed.ndim != 2:
+        raise DataError(f"Split '{split}' is not a bit-packed uint8 matrix.", span)
+    x = np.unpackbits(packed, axis=1)[:, :784].astype(np.int64)
+    return {"x": x, "N": x.shape[0]}
+
+
+def _mnist_labels(npz, split: str, span) -> dict:
+    base, _, ssl = split.partition("-ssl")
+    _need(base, ["train", "test"], span)
+    x = npz[f"x_{base}"].reshape(len(npz[f"x_{base}"]), -1).astype(np.float64) / 255.0
+    y = npz[f"y_{base}"].astype(np.int64)
+    if not ssl:
+        return {"x": x, "y": y, "N": x.shape[0]}
+    try:
+        n_labels = int(ssl)
+    except ValueError:
+        raise DataError(f"Write the number of labels after -ssl, e.g. '{base}-ssl100'.", span) from None
+    rng = np.random.default_rng(0)
+    per_class = n_labels // 10
+    labelled = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(10)])
+    mask = np.zeros(len(y), dtype=bool)
+    mask[labelled] = True
+    return {"x_l": x[mask], "y_l": y[mask], "x_u": x[~mask], "N_total": int(len(y))}
+
+
+def _uci(folder: Path, split: str, span) -> dict:
+    meta = json.loads((folder / "meta.json").read_text())
+    with gzip.open(folder / "data.csv.gz", "rt") as fh:
+        table = np.loadtxt(fh, delimiter=",", skiprows=1, ndmin=2)
+    X, y = table[:, meta["feature_columns"]], table[:, meta["target_column"]]
+    with np.load(folder / "splits.npz") as splits:
+        names = sorted(splits.files)
+        _need(split, names, span)
+        kind, _, k = split.partition("_")
+        train = splits[f"train_{k}"]
+        rows = splits[split]
+    x_mean, x_std = X[train].mean(0), X[train].std(0)
+    x_std[x_std == 0] = 1.0
+    y_mean, y_std = y[train].mean(), y[train].std()
+    Xs = (X[rows] - x_mean) / x_std
+    ys = (y[rows] - y_mean) / y_std
+    return {"X": Xs, "y": ys, "N": len(rows), "D": Xs.shape[1], "y_mean": float(y_mean), "y_std": float(y_std)}
