@@ -79,7 +79,8 @@ def test_marginal_likelihood_estimate_is_exact_for_a_linear_gaussian_model():
 def test_evaluate_cli_on_a_regression_run(tmp_path):
     spec = tmp_path / "reg.zs"
     spec.write_text(
-        "data:\n  N: int\n  x: real[N]\n  y: real[N]\nw ~ Normal(0, 10)\nplate n in N:\n  y[n] ~ Normal(w * x[n], 0.5)\n"
+        "data:\n  N: int\n  x: real[N]\n  y: real[N]\nw ~ Normal(0, 10)\n"
+        "plate n in N:\n  y[n] ~ Normal(w * x[n], 0.5)\n"
     )
     rng = np.random.default_rng(3)
     x = rng.normal(size=40)
