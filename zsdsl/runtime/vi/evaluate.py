@@ -33,6 +33,15 @@ def restore_run(compiled, data: dict, config, run):
     return model.eval(), guide.eval()
 
 
+def rebind(compiled, data: dict, result):
+    """The fitted model and guide of ``result`` with sizes bound to other data (e.g. a test set)."""
+    model = compiled.model(data)
+    guide = make_guide(compiled, model, data, result.config.guide)
+    model.load_state_dict(result.model.state_dict())
+    guide.load_state_dict(result.guide.state_dict())
+    return model.eval(), guide.eval()
+
+
 @torch.no_grad()
 def evaluate(model, guide, data: dict, particles: int = 1000, chunk: int = 100, batch: int = 100) -> dict:
     sites = model.sites(data)

@@ -1,0 +1,67 @@
+"""BNN regression ([D, 50, 1], sgvb, auto-normal) on the UCI 20-split protocol; prints JSON.
+
+python benchmarks/vi_uci_bnn.py --datasets bostonHousing concrete energy yacht wine-quality-red
+python benchmarks/vi_uci_bnn.py --quick     # one split, few steps (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from _common import ROOT, SHARED, machine  # noqa: E402
+
+import zsdsl  # noqa: E402
+from zsdsl.runtime.data import load_data  # noqa: E402
+from zsdsl.runtime.vi.evaluate import evaluate, rebind  # noqa: E402
+
+
+def run_split(cm, folder, k: int, steps: int, draws: int, seed: int) -> dict:
+    train = cm.prepare_data(load_data(f"{folder}:train_{k}"))
+    test = cm.prepare_data(load_data(f"{folder}:test_{k}"))
+    result = cm.fit(train, infer="sgvb", guide="auto-normal", particles=4, steps=steps, lr=0.01,
+                    schedule="cosine", seed=seed)  # fmt: skip
+    model, guide = rebind(cm, test, result)
+    return evaluate(model, guide, test, particles=draws)["y"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--datasets", nargs="+", default=["bostonHousing"])
+    ap.add_argument("--splits", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.splits, args.steps, args.draws = 1, 50, 20
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    cm = zsdsl.load(ROOT / "specs" / "bnn_regression.zs")
+    out = {"benchmark": "vi_uci_bnn", "machine": machine(), "steps": args.steps, "results": []}
+    for name in args.datasets:
+        folder = SHARED / "uci" / name
+        if not folder.exists():
+            out["results"].append({"dataset": name, "skipped": "data not found"})
+            continue
+        t0 = time.perf_counter()
+        rows = [run_split(cm, folder, k, args.steps, args.draws, seed=k) for k in range(args.splits)]
+        rmse = torch.tensor([r["rmse"] for r in rows])
+        ll = torch.tensor([r["log_likelihood"] for r in rows])
+        n = len(rows)
+        out["results"].append({
+            "dataset": name, "splits": n,
+            "rmse_mean": float(rmse.mean()), "rmse_se": float(rmse.std() / math.sqrt(n)) if n > 1 else None,
+            "ll_mean": float(ll.mean()), "ll_se": float(ll.std() / math.sqrt(n)) if n > 1 else None,
+            "wall_s": time.perf_counter() - t0,
+        })  # fmt: skip
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
