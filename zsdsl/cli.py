@@ -130,7 +130,11 @@ def graph(spec, output):
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
 @click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Data file: JSON, CSV or NPZ.")
 @click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil or rws.")
-@click.option("--guide", default=None, help="A guide block of the spec, or auto-normal (default: the spec's first).")
+@click.option(
+    "--guide",
+    default=None,
+    help="A guide block of the spec, or auto-normal, auto-mvn, auto-planar, auto-iaf (default: the spec's first).",
+)
 @click.option("--particles", type=int, default=None, help="Samples per step (iwae/vimco: k).")
 @click.option("--steps", type=int, default=None, help="Optimizer steps (default 1000).")
 @click.option("--epochs", type=int, default=None, help="Passes over the largest subsampled plate.")

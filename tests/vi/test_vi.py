@@ -190,3 +190,32 @@ def test_minibatch_fit_of_logistic_regression_improves(tmp_path):
     assert r.history[-1][1] == 59  # epochs of 10 minibatches each
     assert torch.allclose(loc, w, atol=0.45)
     assert r.history[-1][2] > r.history[0][2] + 20  # the bound at step 10 vs the end
+
+
+@pytest.mark.parametrize("guide_name", ["auto-mvn", "auto-planar", "auto-iaf"])
+def test_rich_guides_capture_a_correlated_posterior(guide_name):
+    # a ~ N(0, 1), b ~ N(a, 0.3): no data, so log Z = 0 and the ELBO is -KL(q || p). The best
+    # mean-field Gaussian has KL = -log(1 - rho^2)/2 = 1.245 (rho = 0.958); these families reach ~0.
+    cm = zsdsl.loads("a ~ Normal(0, 1)\nb ~ Normal(a, 0.3)\n", "corr.zs")
+    r = cm.fit({}, guide=guide_name, steps=2000, lr=0.02, particles=8, schedule="cosine", seed=0)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        v, log_q, _ = r.guide.sample_and_log_prob({}, (20000,))
+        elbo = float((r.model.log_joint(v, {}) - log_q).mean())
+        rho = float(torch.corrcoef(torch.stack([v["a"], v["b"]]))[0, 1])
+    # Monte Carlo sd of the ELBO estimate with 2e4 draws is < 0.005 here; measured ELBOs were > -0.003.
+    assert elbo > -0.05
+    assert abs(rho - 1 / math.sqrt(1.09)) < 0.02
+
+
+def test_flat_guides_turn_off_per_element_signals():
+    cm = zsdsl.loads("data:\n  y: real[3]\nplate j in 3:\n  z[j] ~ Normal(0, 1)\n  y[j] ~ Normal(z[j], 1)\n", "p.zs")
+    data = cm.prepare_data({"y": [0.1, 0.2, 0.3]})
+    model = cm.model(data)
+    from zsdsl.runtime.vi.guides import make_guide
+
+    obj = IWAE(4)
+    obj.bind(model.sites(data), make_guide(cm, model, data, "auto-normal"))
+    assert obj.local_plate == "j"
+    obj.bind(model.sites(data), make_guide(cm, model, data, "auto-iaf"))
+    assert obj.local_plate is None

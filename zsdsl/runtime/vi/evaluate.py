@@ -46,7 +46,7 @@ def rebind(compiled, data: dict, result):
 def evaluate(model, guide, data: dict, particles: int = 1000, chunk: int = 100, batch: int = 100) -> dict:
     sites = model.sites(data)
     probe = Objective()
-    probe.bind(sites)
+    probe.bind(sites, guide)
     if probe.local_plate is not None:
         return _marginal_likelihood(model, guide, data, probe, particles, chunk, batch)
     return _predictive(model, guide, data, particles)

@@ -19,6 +19,7 @@ class AutoNormal(nn.Module):
     """Mean-field Normal in unconstrained space, mapped through each site's bijector."""
 
     name = "auto-normal"
+    decomposes = True
 
     def __init__(self, sites, init_scale: float = 0.1):
         super().__init__()
@@ -92,6 +93,8 @@ def _require_global_continuous(site, guide: str) -> None:
 class CompiledGuide(nn.Module):
     """Wraps a compiled ``guide`` block so it speaks the same interface."""
 
+    decomposes = True
+
     def __init__(self, guide):
         super().__init__()
         self.guide = guide
@@ -102,13 +105,19 @@ class CompiledGuide(nn.Module):
                                               values=values)  # fmt: skip
 
 
-AUTO_GUIDES = {"auto-normal": AutoNormal}
+def _auto_guides() -> dict:
+    from zsdsl.runtime.vi.flows import AutoIAF, AutoMVN, AutoPlanar
+
+    return {"auto-normal": AutoNormal, "auto-mvn": AutoMVN, "auto-planar": AutoPlanar, "auto-iaf": AutoIAF}
+
+
+AUTO_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf")
 
 
 def make_guide(compiled, model, data, name: str):
     """A guide by name: a ``guide`` block of the spec or an automatic guide."""
     if name in AUTO_GUIDES:
-        return AUTO_GUIDES[name](model.sites(data))
+        return _auto_guides()[name](model.sites(data))
     if name in compiled.guide_names:
         return CompiledGuide(compiled.guide(name, data))
     known = ", ".join([*compiled.guide_names, *AUTO_GUIDES])

@@ -54,11 +54,13 @@ class Objective:
         self.discrete_sites: set[str] = set()
         self.local_plate: str | None = None
 
-    def bind(self, sites) -> None:
+    def bind(self, sites, guide=None) -> None:
         """Learn the sites: which need score-function terms, and the plate signals decompose over."""
         self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate}
         outer = {s.plates[0] if s.plates else None for s in sites}
         self.local_plate = next(iter(outer)) if len(outer) == 1 and None not in outer else None
+        if guide is not None and not getattr(guide, "decomposes", True):
+            self.local_plate = None
 
     def estimators(self, sites) -> dict[str, str]:
         """Which gradient estimator each latent site gets (for the run log)."""

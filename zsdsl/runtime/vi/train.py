@@ -126,7 +126,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide)
     objective = make_objective(config.infer, config.particles)
-    objective.bind(model.sites(data))
+    objective.bind(model.sites(data), guide)
     params = _unique_params(model, guide)
     if not params:
         raise UsageError("Nothing to fit: the model has no latents, params or nets.")
