@@ -83,3 +83,35 @@ def test_fit_prints_a_posterior_table(tmp_path):
     assert "sgvb with guide auto-normal" in res.output
     assert "theta_trans[8]" in res.output
     assert (tmp_path / "r" / "config.json").exists() and (tmp_path / "r" / "metrics.csv").exists()
+
+
+def test_generate_writes_an_image_grid_and_npz(tmp_path):
+    import numpy as np
+
+    spec = tmp_path / "tiny_vae.zs"
+    spec.write_text(
+        "data:\n  x: int[N, 16] in {0, 1}\nnets:\n  dec = MLP(2 -> 8 -> 16, act=tanh)\n"
+        "plate n in N, subsample=8:\n  z[n] ~ Normal(0, 1), event=[2]\n"
+        "  x[n] ~ Bernoulli(logits=dec(z[n])), event=[16]\n"
+        "guide q:\n  nets:\n    enc = MLP(16 -> 8 -> 4, act=tanh)\n  plate n in N:\n    h = enc(x[n])\n"
+        "    z[n] ~ Normal(h[:2], softplus(h[2:])), event=[2]\n"
+    )
+    np.savez(tmp_path / "d.npz", x=(np.random.default_rng(0).random((32, 16)) < 0.5).astype(np.int64))
+    run = tmp_path / "run"
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", str(spec), "--data", str(tmp_path / "d.npz"), "--steps", "20", "--out", str(run)])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["generate", str(run), "-n", "9", "-o", str(tmp_path / "g.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    res = runner.invoke(main, ["generate", str(run), "-n", "5", "-o", str(tmp_path / "g.npz")])
+    assert res.exit_code == 0, res.output
+    draws = np.load(tmp_path / "g.npz")
+    assert draws["x"].shape == (5, 16) and set(np.unique(draws["x"])) <= {0, 1}
+
+
+def test_cuda_device_without_cuda_is_a_clear_error(tmp_path):
+    if torch.cuda.is_available():
+        return
+    res = CliRunner().invoke(main, ["fit", str(SPEC), "--data", str(DATA), "--device", "cuda", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "CUDA is not available" in res.output

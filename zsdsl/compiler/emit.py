@@ -304,6 +304,8 @@ class _ModelEmitter(_BaseEmitter):
         w(f"data_dtypes = {{{fields}}}", 1)
         plates = {pl.name: (dim_code(pl.size), pl.subsample) for pl in p.plates}
         w(f"plate_subsample = {{{', '.join(f'{k!r}: {v[1]!r}' for k, v in plates.items())}}}", 1)
+        sym = {pl.name: pl.size for pl in p.plates if isinstance(pl.size, str) and pl.size.isidentifier()}
+        w(f"plate_dims = {sym!r}", 1)
         self.term_plates_line(p.nodes, 1)
         w()
         self.emit_init(1)

@@ -44,8 +44,9 @@ def latest_checkpoint(run: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path) -> dict:
-    return torch.load(path, weights_only=False)
+def load_checkpoint(path: Path, map_location=None) -> dict:
+    # Our own checkpoints: model/optimizer states, RNG states and plain Python records.
+    return torch.load(path, weights_only=False, map_location=map_location)
 
 
 class MetricsLog:

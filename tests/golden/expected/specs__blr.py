@@ -20,6 +20,7 @@ class BlrModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'D': 'int', 'X': 'real', 'y': 'real'}
     plate_subsample = {'n': None}
+    plate_dims = {'n': 'N'}
     term_plates = {'beta': (), 'sigma': (), 'y': ('n',)}
 
     def __init__(self, dims):

@@ -20,6 +20,7 @@ class BnnRegressionModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'X': 'real', 'y': 'real'}
     plate_subsample = {'n': 32}
+    plate_dims = {'n': 'N'}
     term_plates = {'f.W0': (), 'f.b0': (), 'f.W1': (), 'f.b1': (), 'log_prec': (), 'y': ('n',)}
 
     def __init__(self, dims):

@@ -19,6 +19,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'J': 'int', 'y': 'real', 'sigma': 'real'}
     plate_subsample = {'j': None}
+    plate_dims = {'j': 'J'}
     term_plates = {'mu': (), 'tau': (), 'theta': ('j',), 'y': ('j',)}
 
     def __init__(self, dims):

@@ -21,6 +21,7 @@ class GmmModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'y': 'real'}
     plate_subsample = {'n': None}
+    plate_dims = {'n': 'N'}
     term_plates = {'mu': (), 'sigma': (), 'theta': (), 'factor_1': ('n',)}
 
     def __init__(self, dims):

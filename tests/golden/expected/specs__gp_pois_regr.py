@@ -19,6 +19,7 @@ class GpPoisRegrModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'x': 'real', 'k': 'int'}
     plate_subsample = {}
+    plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'f_tilde': (), 'k': ()}
 
     def __init__(self, dims):

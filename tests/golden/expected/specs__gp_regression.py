@@ -19,6 +19,7 @@ class GpRegressionModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'x': 'real', 'y': 'real'}
     plate_subsample = {}
+    plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'sigma': (), 'y': ()}
 
     def __init__(self, dims):

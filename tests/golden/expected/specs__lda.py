@@ -21,6 +21,7 @@ class LdaModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'counts': 'int'}
     plate_subsample = {'k': None, 'd': 64}
+    plate_dims = {'d': 'D'}
     term_plates = {'phi': ('k',), 'theta': ('d',), 'counts': ('d',)}
 
     def __init__(self, dims):

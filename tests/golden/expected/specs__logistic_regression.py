@@ -20,6 +20,7 @@ class LogisticRegressionModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'N': 'int', 'D': 'int', 'X': 'real', 'y': 'int'}
     plate_subsample = {'n': None}
+    plate_dims = {'n': 'N'}
     term_plates = {'w': (), 'b': (), 'y': ('n',)}
 
     def __init__(self, dims):

@@ -22,6 +22,7 @@ class PmfModel(zl.ModelBase):
     guides = ()
     data_dtypes = {'user': 'int', 'item': 'int', 'rating': 'real'}
     plate_subsample = {'u': None, 'i': None, 'r': 1000}
+    plate_dims = {'u': 'U', 'i': 'I', 'r': 'R'}
     term_plates = {'sigma': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
 
     def __init__(self, dims):

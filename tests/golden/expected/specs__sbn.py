@@ -21,6 +21,7 @@ class SbnModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x': 'int'}
     plate_subsample = {'n': 24}
+    plate_dims = {'n': 'N'}
     term_plates = {'h3': ('n',), 'h2': ('n',), 'h1': ('n',), 'x': ('n',)}
 
     def __init__(self, dims):

@@ -22,6 +22,7 @@ class SsvaeM2Model(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x_l': 'real', 'y_l': 'int', 'x_u': 'real'}
     plate_subsample = {'n': 100, 'm': 100}
+    plate_dims = {'n': 'L', 'm': 'U'}
     term_plates = {'z_l': ('n',), 'y_l': ('n',), 'x_l': ('n',), 'z_u': ('m',), 'y_u': ('m',), 'x_u': ('m',)}
 
     def __init__(self, dims):

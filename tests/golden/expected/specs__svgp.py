@@ -23,6 +23,7 @@ class SvgpModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'X': 'real', 'y': 'real'}
     plate_subsample = {'n': 200}
+    plate_dims = {'n': 'N'}
     term_plates = {'u': (), 'y': ('n',)}
 
     def __init__(self, dims):

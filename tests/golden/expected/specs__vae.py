@@ -20,6 +20,7 @@ class VaeModel(zl.ModelBase):
     guides = ('q',)
     data_dtypes = {'x': 'real'}
     plate_subsample = {'n': 128}
+    plate_dims = {'n': 'N'}
     term_plates = {'z': ('n',), 'x': ('n',)}
 
     def __init__(self, dims):

@@ -52,6 +52,7 @@ class ModelBase(torch.nn.Module):
     plate_subsample: dict = {}
     data_dtypes: dict = {}
     term_plates: dict = {}
+    plate_dims: dict = {}
 
     def __init__(self, dims: dict):
         super().__init__()

@@ -55,6 +55,7 @@ class FitConfig:
     checkpoint_every: int = 500
     keep: int = 3
     log_every: int = 10
+    device: str = "cpu"
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -74,6 +75,10 @@ class FitConfig:
                 raise UsageError(f"--{name} must be at least 1.")
         if self.lr <= 0:
             raise UsageError("--lr must be positive.")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise UsageError(f"--device {self.device}: CUDA is not available on this machine.")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise UsageError(f"Unknown device '{self.device}'; use cpu or cuda[:N].")
 
 
 class MinibatchSampler:
@@ -120,8 +125,19 @@ class FitResult:
 
 
 def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume: bool = False, progress=None):
-    """Fit a guide (and the model's params and nets) by stochastic optimisation of the objective."""
+    """Fit a guide (and the model's params and nets) by stochastic optimisation of the objective.
+
+    Everything is created on ``config.device`` (the default device while fitting); the data
+    tensors are moved there once.
+    """
     config.validate()
+    device = torch.device(config.device)
+    data = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
+    with device:
+        return _fit(compiled, data, config, run, resume, progress)
+
+
+def _fit(compiled, data, config, run, resume, progress):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide)
@@ -204,7 +220,7 @@ def _restore(run, model, guide, opt, sampler, sched, objective):
     path = latest_checkpoint(run)
     if path is None:
         return 0, []
-    state = load_checkpoint(path)
+    state = load_checkpoint(path, map_location=torch.get_default_device())
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
     opt.load_state_dict(state["optimizer"])
