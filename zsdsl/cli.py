@@ -129,7 +129,7 @@ def graph(spec, output):
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
 @click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Data file: JSON, CSV or NPZ.")
-@click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil or rws.")
+@click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil, rws or map.")
 @click.option(
     "--guide",
     default=None,
@@ -183,7 +183,7 @@ def fit(
         raise UsageError("Give a model file to fit, or --resume RUN.")
     cm, data = _load_with_data(spec, data_path)
     if not resume:
-        guide = guide or (cm.guide_names[0] if cm.guide_names else "auto-normal")
+        guide = guide or ("auto-delta" if infer == "map" else cm.guide_names[0] if cm.guide_names else "auto-normal")
         config = FitConfig(
             infer=infer,
             guide=guide,

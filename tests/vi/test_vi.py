@@ -219,3 +219,14 @@ def test_flat_guides_turn_off_per_element_signals():
     assert obj.local_plate == "j"
     obj.bind(model.sites(data), make_guide(cm, model, data, "auto-iaf"))
     assert obj.local_plate is None
+
+
+def test_map_finds_the_posterior_mode():
+    # mu ~ N(0, 1), y_n ~ N(mu, 1): the mode is sum(y) / (N + 1); sigma ~ HalfNormal: a constrained site.
+    cm = zsdsl.loads(NORMAL_NORMAL, "nn.zs")
+    y = torch.tensor([1.0, 2.0, 0.5, 1.5])
+    r = cm.fit({"N": 4, "y": y}, infer="map", steps=1500, lr=0.05, schedule="cosine")
+    mode = float(r.guide.values["mu"])
+    assert abs(mode - float(y.sum() / 5)) < 1e-3
+    with pytest.raises(Exception, match="auto-delta"):
+        cm.fit({"N": 4, "y": y}, infer="map", guide="auto-normal", steps=10)

@@ -91,7 +91,9 @@ class CompiledModel:
         from zsdsl.runtime.vi.train import FitConfig, fit
 
         prepared = self.prepare_data(data)
-        guide = guide or (self.guide_names[0] if self.guide_names else "auto-normal")
+        guide = guide or (
+            "auto-delta" if infer == "map" else self.guide_names[0] if self.guide_names else "auto-normal"
+        )
         config = FitConfig(infer=infer, guide=guide, spec=self.file, **kw)
         return fit(self, prepared, config, Path(out) if out else None, resume, progress=False)
 

@@ -90,6 +90,31 @@ def _require_global_continuous(site, guide: str) -> None:
         raise UsageError(f"The latent '{site.name}' has no transform to unconstrained space.")
 
 
+class AutoDelta(nn.Module):
+    """Point masses at learnable values (MAP): the guide's log-density is 0, so maximising the
+    ELBO maximises the log joint itself (in the constrained space, no Jacobian, like Stan's MAP)."""
+
+    name = "auto-delta"
+    decomposes = True
+
+    def __init__(self, sites):
+        super().__init__()
+        self.sites = list(sites)
+        self.values = nn.ParameterDict()
+        for s in self.sites:
+            _require_global_continuous(s, self.name)
+            self.values[_key(s.name)] = nn.Parameter(torch.zeros(s.bijector.unconstrained_shape(tuple(s.shape))))
+
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
+        out, terms = {}, {}
+        for s in self.sites:
+            u = self.values[_key(s.name)]
+            out[s.name] = s.bijector.forward(u.expand(*sample_shape, *u.shape))
+            terms[s.name] = torch.zeros(sample_shape)
+        log_q = torch.zeros(sample_shape)
+        return out, ((log_q, terms) if per_site else log_q), torch.zeros(())
+
+
 class CompiledGuide(nn.Module):
     """Wraps a compiled ``guide`` block so it speaks the same interface."""
 
@@ -108,10 +133,11 @@ class CompiledGuide(nn.Module):
 def _auto_guides() -> dict:
     from zsdsl.runtime.vi.flows import AutoIAF, AutoMVN, AutoPlanar
 
-    return {"auto-normal": AutoNormal, "auto-mvn": AutoMVN, "auto-planar": AutoPlanar, "auto-iaf": AutoIAF}
+    return {"auto-normal": AutoNormal, "auto-mvn": AutoMVN, "auto-planar": AutoPlanar, "auto-iaf": AutoIAF,
+            "auto-delta": AutoDelta}  # fmt: skip
 
 
-AUTO_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf")
+AUTO_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf", "auto-delta")
 
 
 def make_guide(compiled, model, data, name: str):

@@ -218,7 +218,14 @@ class RWS(Objective):
         return -(surrogate + _mean(w.factor)), bound
 
 
-OBJECTIVES = {"sgvb": SGVB, "iwae": IWAE, "vimco": VIMCO, "nvil": NVIL, "rws": RWS}
+class MAP(SGVB):
+    """Maximum a posteriori point estimates: the ELBO of a point-mass guide (``auto-delta``) is the log
+    joint, so this maximises it over the latents and the params together."""
+
+    name = "map"
+
+
+OBJECTIVES = {"sgvb": SGVB, "iwae": IWAE, "vimco": VIMCO, "nvil": NVIL, "rws": RWS, "map": MAP}
 
 
 def make_objective(name: str, particles: int | None = None) -> Objective:

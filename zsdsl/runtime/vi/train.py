@@ -65,6 +65,8 @@ class FitConfig:
             raise UsageError(f"Unknown inference '{self.infer}'; choose one of {', '.join(OBJECTIVES)}.")
         if self.schedule not in SCHEDULES:
             raise UsageError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
+        if self.infer == "map" and self.guide != "auto-delta":
+            raise UsageError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
