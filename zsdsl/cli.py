@@ -303,6 +303,84 @@ def _save_grid(x, output: str) -> None:
     plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)
 
 
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", "data_path", default=None, help="Data file: JSON, CSV, NPZ or PATH:SPLIT.")
+@click.option("--nuts", "method", flag_value="nuts", default=True, help="The No-U-Turn sampler (default).")
+@click.option("--hmc", "method", flag_value="hmc", help="Static HMC with --steps leapfrogs.")
+@click.option("--chains", type=int, default=4, show_default=True)
+@click.option("--warmup", type=int, default=1000, show_default=True)
+@click.option("--draws", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--metric", default="diag", show_default=True, help="diag, dense or unit.")
+@click.option("--target-accept", type=float, default=0.8, show_default=True)
+@click.option("--max-depth", type=int, default=10, show_default=True)
+@click.option("--steps", "hmc_steps", type=int, default=20, show_default=True, help="Leapfrogs per HMC transition.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
+@handle_errors
+def sample(spec, data_path, method, chains, warmup, draws, seed, metric, target_accept, max_depth, hmc_steps, out):
+    """Sample SPEC's posterior with NUTS (Stan's warmup) or HMC; writes CSVs, posterior.nc and a summary."""
+    from pathlib import Path
+
+    import torch
+
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
+    from zsdsl.runtime.mcmc.sampler import SamplerConfig
+    from zsdsl.runtime.mcmc.sampler import sample as run_sample
+
+    torch.set_default_dtype(torch.float64)
+    cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, metric=metric,
+                        target_accept=target_accept, max_depth=max_depth, hmc_steps=hmc_steps)  # fmt: skip
+    cfg.validate()
+    cm, data = _load_with_data(spec, data_path)
+    run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
+    result = run_sample(cm.model(data), data, cfg)
+    write_outputs(result, run)
+    config = {"spec": str(spec), "data": str(data_path or ""), **cfg.__dict__}
+    atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
+    cols, stats = read_run(run)
+    summary = summarize(cols)
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
+    wall = sum(c.wall_s for c in result.chains)
+    click.echo(f"{method}: {chains} chains x {draws} draws ({warmup} warmup) in {wall:.1f} s; run directory {run}")
+    _print_summary(summary)
+    for msg in diagnostics_warnings(stats, summary, max_depth):
+        click.echo(f"warning: {msg}", err=True)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def summary(run, fmt):
+    """Stan's summary table of an MCMC RUN: mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat."""
+    from pathlib import Path
+
+    from zsdsl.runtime.mcmc.output import read_run, summarize
+
+    try:
+        cols, _ = read_run(Path(run))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{run} is not an MCMC run directory ({exc}).") from None
+    table = summarize(cols)
+    if fmt == "json":
+        click.echo(json.dumps(table, indent=1))
+    else:
+        _print_summary(table)
+
+
+def _print_summary(table: dict, limit: int = 40) -> None:
+    keys = ["mean", "mcse_mean", "sd", "5%", "50%", "95%", "ess_bulk", "ess_tail", "r_hat"]
+    width = max([len(k) for k in table] + [4])
+    click.echo(f"{'':<{width}} " + " ".join(f"{k:>9}" for k in keys))
+    for i, (name, row) in enumerate(table.items()):
+        if i == limit:
+            click.echo(f"... {len(table) - limit} more (zsdsl summary RUN --format json)")
+            break
+        click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))
+
+
 def _load_with_data(spec, data_path):
     import zsdsl
     from zsdsl.compiler.data_check import check_data

@@ -1,0 +1,156 @@
+"""NUTS and HMC: Gaussian targets against theory, integrator properties, posteriordb references."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zsdsl
+from zsdsl.runtime.mcmc.nuts import Metric, State, leapfrog
+from zsdsl.runtime.mcmc.output import summarize
+from zsdsl.runtime.mcmc.potential import Potential
+from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample
+
+torch.set_default_dtype(torch.float64)
+ROOT = Path(__file__).resolve().parents[2]
+PDB = ROOT.parent / "shared" / "data" / "posteriordb"
+
+
+def _draws(text, data=None, **cfg):
+    cm = zsdsl.loads(text, "m.zs")
+    data = cm.prepare_data(data or {})
+    return sample(cm.model(data), data, SamplerConfig(**cfg))
+
+
+@pytest.mark.parametrize("dim", [1, 10, 100])
+def test_standard_normal_moments(dim):
+    r = _draws(f"x ~ Normal(0, 1), event=[{dim}]\n", chains=1, warmup=500, draws=1000, seed=dim)
+    x = r.values()["x"][0]  # [S, dim]
+    s = summarize({f"x{i}": x[None, :, i].numpy() for i in range(dim)})
+    for i in range(dim):
+        row = s[f"x{i}"]
+        # mean within 4 Monte Carlo standard errors of 0; the variance's relative error is about
+        # sqrt(2 / ESS) (< 0.06 here), so allow 25% (about 4 of those standard errors).
+        assert abs(row["mean"]) < 4 * row["mcse_mean"] + 1e-3
+        assert abs(row["sd"] ** 2 - 1) < 0.25
+    acc = float(r.stat("accept_stat__").mean())
+    assert 0.7 < acc < 0.97  # dual averaging aimed at 0.8 during warmup
+
+
+def test_correlated_gaussian_with_dense_metric():
+    text = "a ~ Normal(0, 10)\nb ~ Normal(0.5 * a, 0.3)\n"  # var(a)=100, corr(a, b) = 0.998
+    r = _draws(text, chains=1, warmup=1000, draws=1000, seed=3, metric="dense")
+    v = r.values()
+    a, b = v["a"][0], v["b"][0]
+    cov = torch.cov(torch.stack([a, b]))
+    assert abs(float(cov[0, 0]) / 100 - 1) < 0.3
+    assert abs(float(cov[1, 1]) / (25 + 0.09) - 1) < 0.3
+    rho = float(cov[0, 1] / cov.diag().prod().sqrt())
+    assert rho > 0.99
+    # a dense metric makes this target isotropic: short trajectories
+    assert float(r.stat("n_leapfrog__").mean()) < 12
+
+
+def _potential():
+    cm = zsdsl.loads("a ~ Normal(1, 2)\nb ~ Normal(a, 0.5)\nc: real in (0, inf) ~ Gamma(2, 1)\n", "p.zs")
+    return Potential(cm.model({}), {})
+
+
+def test_leapfrog_is_reversible():
+    pot = _potential()
+    z0 = torch.tensor([0.3, -0.2, 0.1])
+    U, g = pot.value_and_grad(z0)
+    metric = Metric(torch.tensor([1.0, 2.0, 0.5]))
+    r0 = torch.tensor([0.5, -1.0, 0.3])
+    s, r = State(z0, U, g), r0
+    for _ in range(20):
+        s, r = leapfrog(pot, s, r, 0.05, metric)
+    back, rb = s, -r
+    for _ in range(20):
+        back, rb = leapfrog(pot, back, rb, 0.05, metric)
+    torch.testing.assert_close(back.z, z0, atol=1e-10, rtol=0)
+    torch.testing.assert_close(-rb, r0, atol=1e-10, rtol=0)
+
+
+def test_energy_error_shrinks_quadratically_with_the_step_size():
+    pot = _potential()
+    z0 = torch.tensor([0.3, -0.2, 0.1])
+    U, g = pot.value_and_grad(z0)
+    metric = Metric(torch.ones(3))
+    r0 = torch.tensor([0.5, -1.0, 0.3])
+    H0 = U + metric.kinetic(r0)
+    errors = []
+    for eps in (0.1, 0.05, 0.025):
+        s, r = State(z0, U, g), r0
+        for _ in range(int(round(1.0 / eps))):
+            s, r = leapfrog(pot, s, r, eps, metric)
+        errors.append(abs(s.U + metric.kinetic(r) - H0))
+    assert errors[0] / errors[1] > 3 and errors[1] / errors[2] > 3  # ~4x per halving
+
+
+def test_hmc_samples_a_normal():
+    r = _draws("x ~ Normal(3, 2)\n", chains=1, warmup=300, draws=2000, seed=5, method="hmc", hmc_steps=10)
+    x = r.values()["x"][0]
+    s = summarize({"x": x[None].numpy()})["x"]
+    assert abs(s["mean"] - 3) < 4 * s["mcse_mean"] + 0.01 and abs(s["sd"] / 2 - 1) < 0.15
+
+
+def _reference_check(spec: str, posterior: str, chains=4, warmup=1000, draws=1000, seed=1):
+    folder = PDB / posterior
+    if not folder.exists():
+        pytest.skip("shared posteriordb data not present")
+    from zsdsl.runtime.data import load_data
+    from zsdsl.runtime.mcmc.output import flat_columns
+
+    cm = zsdsl.load(ROOT / "specs" / f"{spec}.zs")
+    data_file = folder / "data.json"
+    data = cm.prepare_data(load_data(data_file if data_file.exists() else folder / "data.json.gz"))
+    r = sample(cm.model(data), data, SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed))
+    table = summarize({k: v for k, v in flat_columns(r.values()).items()})
+    ref = json.loads((folder / "reference.json").read_text())["parameters"]
+    for name, want in ref.items():
+        got = table[name]
+        assert abs(got["mean"] - want["mean"]) <= 0.1 * want["sd"] + 3 * got["mcse_mean"], (name, got, want)
+        assert abs(got["sd"] / want["sd"] - 1) <= 0.1, (name, got, want)
+
+
+def test_posteriordb_eight_schools_noncentered():
+    _reference_check("eight_schools_noncentered", "eight_schools-eight_schools_noncentered")
+
+
+def test_posteriordb_blr():
+    _reference_check("blr", "sblrc-blr")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec, posterior", [("gmm", "low_dim_gauss_mix-low_dim_gauss_mix"),
+                                             ("gp_pois_regr", "gp_pois_regr-gp_pois_regr")])  # fmt: skip
+def test_posteriordb_slow(spec, posterior):
+    _reference_check(spec, posterior)
+
+
+def test_stan_csv_outputs_and_summary_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from zsdsl.cli import main
+
+    res = CliRunner().invoke(main, ["sample", str(ROOT / "specs" / "eight_schools_noncentered.zs"), "--data",
+                                    str(ROOT / "specs" / "data" / "eight_schools.json"), "--chains", "2", "--warmup",
+                                    "200", "--draws", "200", "--out", str(tmp_path / "run")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    header = (tmp_path / "run" / "chain_1.csv").read_text().splitlines()[1].split(",")
+    assert header[:7] == ["lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__",
+                          "energy__"]  # fmt: skip
+    assert "theta.8" in header and "tau" in header
+    res = CliRunner().invoke(main, ["summary", str(tmp_path / "run"), "--format", "json"])
+    table = json.loads(res.output)
+    assert set(table["theta[1]"]) == {"mean", "mcse_mean", "sd", "5%", "50%", "95%", "ess_bulk", "ess_tail", "r_hat"}
+    adapt = json.loads((tmp_path / "run" / "adaptation.json").read_text())
+    assert len(adapt["chain_1"]["inv_metric"]) == 10 and adapt["chain_2"]["step_size"] > 0
+    assert (tmp_path / "run" / "posterior.nc").exists()
+    assert np.isfinite(table["mu"]["r_hat"])

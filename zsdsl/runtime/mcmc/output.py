@@ -1,0 +1,158 @@
+"""MCMC outputs: Stan-style CSV per chain, ArviZ InferenceData (NetCDF), adaptation results, and
+the summary table (mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat) via ArviZ.
+
+Element names are 1-based like Stan and posteriordb: ``theta[1]`` in summaries, ``theta.1`` in CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from zsdsl.runtime.checkpoint import atomic_write_text
+from zsdsl.runtime.mcmc.sampler import STAT_NAMES, MCMCResult
+
+
+def _elements(shape) -> list[tuple]:
+    return list(itertools.product(*[range(d) for d in shape]))
+
+
+def flat_columns(values: dict, sep_open="[", sep_close="]", sep=",") -> dict[str, np.ndarray]:
+    """name -> [C, S] arrays, one per scalar element, named with 1-based indices."""
+    out = {}
+    for name, v in values.items():
+        arr = v.detach().cpu().double().numpy()
+        shape = arr.shape[2:]
+        if not shape:
+            out[name] = arr
+            continue
+        for idx in _elements(shape):
+            label = sep.join(str(i + 1) for i in idx)
+            out[f"{name}{sep_open}{label}{sep_close}"] = arr[(slice(None), slice(None), *idx)]
+    return out
+
+
+def write_outputs(result: MCMCResult, run: Path) -> dict:
+    run.mkdir(parents=True, exist_ok=True)
+    values = result.values()
+    cols = flat_columns(values, ".", "", ".")
+    for c, chain in enumerate(result.chains):
+        path = run / f"chain_{c + 1}.csv"
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            fh.write(f"# zsdsl {result.config.method}; step_size = {chain.step_size:.6g}\n")
+            writer = csv.writer(fh)
+            writer.writerow([*STAT_NAMES, *cols])
+            stats = [chain.stats[k].numpy() for k in STAT_NAMES]
+            for i in range(chain.u.shape[0]):
+                writer.writerow([*(f"{s[i]:.6g}" for s in stats), *(f"{cols[k][c, i]:.6g}" for k in cols)])
+        tmp.replace(path)
+    adaptation = {
+        f"chain_{c + 1}": {"step_size": ch.step_size, "inv_metric": ch.inv_metric.tolist(), "wall_s": ch.wall_s}
+        for c, ch in enumerate(result.chains)
+    }
+    atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
+    idata = to_inference_data(result, values)
+    try:
+        idata.to_netcdf(str(run / "posterior.nc"))
+    except Exception as exc:  # NetCDF writing needs h5netcdf/netCDF4; the CSVs hold the draws anyway
+        warnings.warn(f"could not write posterior.nc: {exc}", stacklevel=2)
+    return values
+
+
+def to_inference_data(result: MCMCResult, values: dict | None = None):
+    import arviz as az
+
+    values = values if values is not None else result.values()
+    posterior = {k: v.detach().cpu().double().numpy() for k, v in values.items()}
+    stats = {
+        "lp": result.stat("lp__").numpy(),
+        "acceptance_rate": result.stat("accept_stat__").numpy(),
+        "step_size": result.stat("stepsize__").numpy(),
+        "tree_depth": result.stat("treedepth__").numpy(),
+        "n_steps": result.stat("n_leapfrog__").numpy(),
+        "diverging": result.stat("divergent__").numpy().astype(bool),
+        "energy": result.stat("energy__").numpy(),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return az.from_dict(posterior=posterior, sample_stats=stats)
+
+
+def read_run(run: Path) -> tuple[dict, dict]:
+    """Columns ``name[i]`` → [C, S] and the sampler statistics, from the chain CSVs."""
+    files = sorted(run.glob("chain_*.csv"), key=lambda p: int(p.stem.split("_")[1]))
+    if not files:
+        raise FileNotFoundError(f"{run} holds no chain_*.csv files")
+    chains = []
+    for f in files:
+        with open(f, newline="") as fh:
+            rows = [r for r in csv.reader(ln for ln in fh if not ln.startswith("#"))]
+        header, body = rows[0], np.array(rows[1:], dtype=np.float64)
+        chains.append((header, body))
+    header = chains[0][0]
+    data = np.stack([b for _, b in chains])  # [C, S, K]
+    cols = {}
+    for j, name in enumerate(header):
+        cols[_bracket(name)] = data[:, :, j]
+    stats = {k: cols.pop(k) for k in STAT_NAMES if k in cols}
+    return cols, stats
+
+
+def _bracket(name: str) -> str:
+    if name.endswith("__") or "." not in name:
+        return name
+    base, *idx = name.split(".")
+    return f"{base}[{','.join(idx)}]"
+
+
+def summarize(cols: dict) -> dict:
+    """Stan's summary per scalar column, computed with ArviZ's diagnostics."""
+    import arviz as az
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, arr in cols.items():
+            x = np.asarray(arr, dtype=np.float64)
+            q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+            out[name] = {
+                "mean": float(x.mean()),
+                "mcse_mean": float(az.mcse(x, method="mean")),
+                "sd": float(x.std(ddof=1)),
+                "5%": float(q5),
+                "50%": float(q50),
+                "95%": float(q95),
+                "ess_bulk": float(az.ess(x, method="bulk")),
+                "ess_tail": float(az.ess(x, method="tail")),
+                "r_hat": float(az.rhat(x)) if x.shape[0] > 1 else float("nan"),
+            }
+    return out
+
+
+def diagnostics_warnings(stats: dict, summary: dict, max_depth: int = 10) -> list[str]:
+    """Stan's post-sampling warnings: divergences, tree-depth hits, E-BFMI, R-hat, low ESS."""
+    msgs = []
+    div = int(stats["divergent__"].sum())
+    if div:
+        msgs.append(f"{div} of {stats['divergent__'].size} transitions diverged; consider a reparameterisation "
+                    "(e.g. noncentered) or a higher --target-accept.")  # fmt: skip
+    hits = int((stats["treedepth__"] >= max_depth).sum())
+    if hits:
+        msgs.append(f"{hits} transitions hit the maximum tree depth of {max_depth}.")
+    for c, energy in enumerate(stats["energy__"]):
+        bfmi = float(np.sum(np.diff(energy) ** 2) / np.sum((energy - energy.mean()) ** 2))
+        if bfmi < 0.3:
+            msgs.append(f"Chain {c + 1}: E-BFMI = {bfmi:.2f} < 0.3; the posterior may be poorly explored.")
+    bad_rhat = [k for k, v in summary.items() if v["r_hat"] > 1.01]
+    if bad_rhat:
+        msgs.append(f"R-hat > 1.01 for {len(bad_rhat)} parameters (e.g. {bad_rhat[0]}); run longer chains.")
+    low = [k for k, v in summary.items() if min(v["ess_bulk"], v["ess_tail"]) < 100 * stats["lp__"].shape[0]]
+    if low:
+        msgs.append(f"ESS below 100 per chain for {len(low)} parameters (e.g. {low[0]}).")
+    return msgs
