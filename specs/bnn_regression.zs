@@ -1,4 +1,4 @@
-# Data: ../shared/data/uci/<name>/ (e.g. boston; 20 train/test splits), X standardised.
+# Data: ../shared/data/uci/<name>/ as PATH:train_K (e.g. uci/bostonHousing:train_0; 20 splits), X and y standardised.
 # Engines: sgvb with --guide auto-normal, sghmc. A [D, 50, 1] network whose weights are latents.
 model bnn_regression
 

@@ -1,4 +1,4 @@
-# Data: ../shared/data/movielens/ml100k.csv.gz (user, item 0-based; rating). Research use only: never committed.
+# Data: ../shared/data/movielens/ml100k.csv.gz: user, item are 1-based there (subtract 1); U=943, I=1682. Research use only.
 # Engines: sgvb, nuts. Probabilistic matrix factorisation (Salakhutdinov & Mnih 2008).
 model pmf
 

@@ -1,4 +1,4 @@
-# Data: ../shared/data/uci/boston/ (X: [N, D] standardised, y: [N]).
+# Data: ../shared/data/uci/bostonHousing/ as PATH:train_K (X: [N, D] and y: [N], standardised).
 # Engine: sgvb with the guide q (Hensman et al. 2013's sparse variational GP).
 model svgp
 

@@ -126,13 +126,6 @@ def test_posteriordb_blr():
     _reference_check("blr", "sblrc-blr")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("spec, posterior", [("gmm", "low_dim_gauss_mix-low_dim_gauss_mix"),
-                                             ("gp_pois_regr", "gp_pois_regr-gp_pois_regr")])  # fmt: skip
-def test_posteriordb_slow(spec, posterior):
-    _reference_check(spec, posterior)
-
-
 def test_stan_csv_outputs_and_summary_cli(tmp_path):
     from click.testing import CliRunner
 

@@ -37,6 +37,7 @@ def _cases():
     lgamma = torch.lgamma
     return {
         "Normal": (dict(loc=loc, scale=scale), x, D.Normal(loc, scale).log_prob(x)),
+        "Flat": (dict(), x, torch.zeros(5)),
         "HalfNormal": (dict(scale=scale), xp, D.HalfNormal(scale).log_prob(xp)),
         "FoldNormal": (
             dict(loc=loc, scale=scale), xp,

@@ -277,13 +277,30 @@ class _ProgramChecker:
                 pass  # a value constant along a plate is broadcast over it
         if s.type is not None:
             raise TypeError_("Deterministic nodes take their type from their expression; drop the annotation.", s.span)
-        self.scope.define(Sym(s.target.name, "det", x.ty.dtype, x.ty.shape, plates, span=s.span, local=local))
+        data_only = not plates and self._data_only(x)
+        self.scope.define(
+            Sym(s.target.name, "det", x.ty.dtype, x.ty.shape, plates, span=s.span, local=local, data_only=data_only)
+        )
         return ir.DetNode(
             name=s.target.name,
             expr=x,
             ty=ir.Ty(dtype=x.ty.dtype, shape=x.ty.shape, plates=plates),
             deps=tuple(sorted(ir.expr_refs(x))),
+            data_only=data_only,
         )
+
+    def _data_only(self, x) -> bool:
+        """Whether an expression reads only data, sizes and data-only deterministic nodes."""
+        from zsdsl.compiler.supports import _roles
+
+        names = ir.expr_refs(x)
+        if any(self.scope.lookup(n) is not None and self.scope.lookup(n).role == "net" for n in names):
+            return False
+        for n in names:
+            sym = self.scope.lookup(n)
+            if sym is None or not (sym.role in ("data", "dim") or sym.data_only):
+                return False
+        return not (_roles(x) - {"data", "dim", "det", "plate_index"})
 
     def _sample(self, s: A.Sample, E, generated, guide):
         plates, local = self._target_plates(s.target, E)
@@ -297,7 +314,7 @@ class _ProgramChecker:
             event = tuple(self.ex.eval_dim(e) for e in o.value.items)
         name = s.target.name
         sym = self.scope.lookup(name)
-        observed = sym is not None and sym.role == "data" and guide is None
+        observed = sym is not None and (sym.role == "data" or sym.data_only) and guide is None
         if observed:
             value_shape, dtype = self._observed_shape(s, sym, E, plates)
             if name in self.observed:
@@ -342,7 +359,7 @@ class _ProgramChecker:
             )
         support, bij = (None, None)
         if observed:
-            support = sym.support
+            support = sym.support or ir.Support(kind="real")
         else:
             ann_dtype = "int" if s.type is not None and s.type.base in ("int", "bool") else "real"
             ann = self._support(s.type, ann_dtype, E) if s.type is not None else None

@@ -381,7 +381,8 @@ class _ModelEmitter(_BaseEmitter):
         if isinstance(node, ir.DetNode):
             var = self.local(node.name)
             w(f"{var} = {ex.emit(node.expr, E)}", 2)
-            w(f"det[{node.name!r}] = {var}", 2)
+            if not node.data_only:
+                w(f"det[{node.name!r}] = {var}", 2)
         elif isinstance(node, ir.FactorNode):
             self._term(node.name, self.factor_code(node, E), E)
         else:

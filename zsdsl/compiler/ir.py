@@ -218,6 +218,7 @@ class DetNode(Rec):
     expr: Expr
     ty: Ty
     deps: tuple[str, ...] = ()
+    data_only: bool = False  # transformed data: computed from data alone, not reported with the draws
 
 
 class FactorNode(Rec):

@@ -21,6 +21,7 @@ class Sym:
     bijector: Bijector | None = None
     dim_value: int | str | None = None  # for dims and int data scalars used as sizes
     local: bool = False  # declared inside a plate without an index
+    data_only: bool = False  # a deterministic node computed from data alone (Stan's transformed data)
 
 
 class Scope:

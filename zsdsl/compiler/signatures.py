@@ -73,6 +73,7 @@ PROBS_VEC = (_p("probs", "simplex", 1), _p("logits", "real", 1))
 
 _DISTS = [
     DistSig("Normal", (_p("loc"), _p("scale", "positive")), "real", doc="Gaussian"),
+    DistSig("Flat", (), "real", doc="improper uniform on the reals (density 1); for Stan's unstated priors"),
     DistSig("HalfNormal", (_p("scale", "positive"),), "positive"),
     DistSig("FoldNormal", (_p("loc"), _p("scale", "positive")), "positive"),
     DistSig("HalfCauchy", (_p("scale", "positive"),), "positive"),

@@ -41,7 +41,8 @@ def _verify_nodes(nodes, defined: set, plates: set, where: str, guide: bool = Fa
                 raise InternalError(f"{where}: latent {node.name!r} has no support")
             if not node.discrete and node.bijector is None:
                 raise InternalError(f"{where}: continuous latent {node.name!r} has no bijector")
-        if not isinstance(node, ir.FactorNode):
+        observes_det = isinstance(node, ir.SampleNode) and node.observed and node.name in seen
+        if not isinstance(node, ir.FactorNode) and not observes_det:
             if node.name in seen and not guide:
                 raise InternalError(f"{where}: {node.name!r} defined twice")
             seen.add(node.name)

@@ -166,10 +166,9 @@ class Simplex(Bijector):
 
     def log_abs_det_jacobian(self, u):
         v = u - self._offset(u)
-        z = torch.sigmoid(v)
-        rest = torch.cumprod(1 - z, -1)
-        lead = torch.cat([torch.ones_like(z[..., :1]), rest[..., :-1]], -1)
-        return (-F.softplus(-v) - F.softplus(v) + torch.log(lead)).sum(-1)
+        log_rest = torch.cumsum(-F.softplus(v), -1)  # log Π_{j≤k} (1 − z_j), finite where the product underflows
+        log_lead = torch.cat([torch.zeros_like(v[..., :1]), log_rest[..., :-1]], -1)
+        return (-F.softplus(-v) - F.softplus(v) + log_lead).sum(-1)
 
 
 class CorrCholesky(Bijector):

@@ -262,6 +262,30 @@ class MultinomialDist(td.Distribution):
         return torch.stack(rows).reshape(shape) if rows else torch.zeros(shape)
 
 
+class FlatDist(td.Distribution):
+    """The improper uniform density 1 on the reals: log_prob is 0; it cannot be sampled."""
+
+    arg_constraints: dict = {}
+    support = constraints.real
+    has_rsample = False
+
+    def __init__(self, batch_shape=_EMPTY):
+        super().__init__(torch.Size(batch_shape), validate_args=False)
+
+    def expand(self, batch_shape, _instance=None):
+        return FlatDist(batch_shape)
+
+    def log_prob(self, value):
+        return torch.zeros_like(_t(value))
+
+    def sample(self, sample_shape=_EMPTY):
+        raise RuntimeError("a Flat (improper) prior cannot be sampled; give the value or use a proper prior")
+
+
+def Flat():
+    return FlatDist()
+
+
 def FoldNormal(loc, scale):
     return FoldNormalDist(loc, scale)
 
@@ -322,10 +346,10 @@ def draw(d: td.Distribution, shape, reparam: bool):
 
 def _cdf(d, x):
     if isinstance(d, td.HalfNormal):
-        return torch.erf(_t(x) / (d.scale * math.sqrt(2.0)))
+        return torch.erf(x / (d.scale * math.sqrt(2.0)))
     if isinstance(d, td.HalfCauchy):
-        return 2.0 / math.pi * torch.atan(_t(x) / d.scale)
-    return d.cdf(_t(x))
+        return 2.0 / math.pi * torch.atan(x / d.scale)
+    return d.cdf(x)
 
 
 def _icdf(d, p):
@@ -336,31 +360,85 @@ def _icdf(d, p):
     return d.icdf(p)
 
 
-def draw_truncated(d: td.Distribution, shape, low=None, high=None, max_rounds: int = 100):
-    """A draw of batch shape ``shape`` restricted to [low, high] (None: unbounded).
+def _float_dtype(d) -> torch.dtype:
+    """The floating dtype of a distribution's parameters (looking into base distributions)."""
+    for v in vars(d).values():
+        for t in v if isinstance(v, tuple) else (v,):
+            if torch.is_tensor(t) and t.is_floating_point():
+                return t.dtype
+            if isinstance(t, td.Distribution):
+                return _float_dtype(t)
+    return torch.get_default_dtype()
 
-    Inverse-CDF sampling where the distribution has cdf/icdf, else rejection sampling.
+
+def _bounds(d, low, high):
+    """The bounds as tensors of the draw's dtype, ±inf where absent."""
+    dtype = _float_dtype(d)
+    lo = torch.as_tensor(-math.inf if low is None else low, dtype=dtype)
+    hi = torch.as_tensor(math.inf if high is None else high, dtype=dtype)
+    return lo, hi
+
+
+def _normal_icdf_draw(d, lo, hi):
+    """Inverse-CDF draw of a Normal on [lo, hi], accurate to ~37 sd into either tail.
+
+    The upper tail is reflected into the lower one; the CDF is taken in log space in float64
+    (``ndtr`` itself underflows to 0 below about −8).
+    """
+    a, b = ((lo - d.loc) / d.scale).double(), ((hi - d.loc) / d.scale).double()
+    flip = a > 0
+    a, b = torch.where(flip, -b, a), torch.where(flip, -a, b)
+    la, lb = torch.special.log_ndtr(a), torch.special.log_ndtr(b)
+    r = torch.rand(d.batch_shape, dtype=torch.float64)
+    log_u = lb + torch.log(r + (1 - r) * torch.exp(la - lb))  # log(pa + (pb − pa) r)
+    z = torch.special.ndtri(torch.exp(log_u)).to(d.loc.dtype)
+    return d.loc + d.scale * torch.where(flip, -z, z)
+
+
+def _icdf_draw(d, lo, hi):
+    if isinstance(d, td.Normal):
+        return _normal_icdf_draw(d, lo, hi)
+    plo = torch.where(lo == -math.inf, 0.0, _cdf(d, lo).clamp(0.0, 1.0))
+    phi = torch.where(hi == math.inf, 1.0, _cdf(d, hi).clamp(0.0, 1.0))
+    u = plo + (phi - plo) * torch.rand(d.batch_shape, dtype=plo.dtype)
+    return _icdf(d, u.clamp(1e-12, 1 - 1e-12))
+
+
+def _reject(d, x, ok, lo, hi, what: str, max_draws: int):
+    """Fill the elements of ``x`` not ``ok`` by rejection, drawing a growing batch of candidates per round."""
+    drawn, k = 0, 4
+    while not bool(ok.all()):
+        if drawn >= max_draws:
+            raise RuntimeError(f"{what}: no draw within the bounds after {max_draws} rejection-sampling candidates")
+        k = min(2 * k, max(1, 10_000_000 // max(1, x.numel())), max_draws - drawn)
+        cand = d.sample((k,))
+        good = (cand >= lo) & (cand <= hi)
+        first = good.to(torch.uint8).argmax(0, keepdim=True)  # the first accepted candidate of each element
+        hit = good.any(0)
+        x = torch.where(~ok & hit, cand.gather(0, first).squeeze(0), x)
+        ok = ok | hit
+        drawn += k
+    return x
+
+
+def draw_truncated(d: td.Distribution, shape, low=None, high=None, site: str | None = None, max_draws: int = 10_000):
+    """A draw of batch shape ``shape`` restricted to [low, high] (None: unbounded); not differentiable.
+
+    Inverse-CDF sampling where the distribution has cdf/icdf (Normal tails computed with
+    ndtr/ndtri), else, and for elements where that is not finite, rejection sampling with
+    at most ``max_draws`` candidates per element; beyond that a ``RuntimeError`` names ``site``.
     """
     shape = torch.Size(shape)
     d = d.expand(torch.broadcast_shapes(d.batch_shape, shape)) if tuple(d.batch_shape) != tuple(shape) else d
-    try:
-        with torch.no_grad():
-            lo = _cdf(d, low) if low is not None else torch.zeros(())
-            hi = _cdf(d, high) if high is not None else torch.ones(())
-            u = lo + (hi - lo) * torch.rand(d.batch_shape, dtype=torch.get_default_dtype())
-            x = _icdf(d, u.clamp(1e-12, 1 - 1e-12))
-        if torch.isfinite(x).all():
-            return x
-    except NotImplementedError:
-        pass
-    x = d.sample()
-    for _ in range(max_rounds):
-        bad = torch.zeros_like(x, dtype=torch.bool)
-        if low is not None:
-            bad |= x < low
-        if high is not None:
-            bad |= x > high
-        if not bad.any():
-            return x
-        x = torch.where(bad, d.sample(), x)
-    raise RuntimeError(f"could not draw from {type(d).__name__} restricted to [{low}, {high}] by rejection")
+    what = f"truncated draw of {site or type(d).__name__} on [{low}, {high}]"
+    with torch.no_grad():
+        lo, hi = _bounds(d, low, high)
+        try:
+            x = _icdf_draw(d, lo, hi)
+        except NotImplementedError:
+            x = d.sample()
+            ok = (x >= lo) & (x <= hi)
+        else:
+            ok = torch.isfinite(x) & (x >= lo - 1e-6 * (1 + lo.abs())) & (x <= hi + 1e-6 * (1 + hi.abs()))
+            x = torch.where(ok, torch.maximum(torch.minimum(x, hi), lo), x)  # rounding at the bounds
+        return _reject(d, x, ok, lo, hi, what, max_draws)

@@ -30,6 +30,11 @@ def _unary(fn):
     return apply
 
 
+def to_real(x):
+    """Comparisons (bool) and integers as floating values, like Stan's implicit promotion."""
+    return _t(x)
+
+
 exp = _unary(torch.exp)
 log = _unary(torch.log)
 log1p = _unary(torch.log1p)
@@ -67,7 +72,8 @@ def maximum(a, b):
 
 
 def where(cond, a, b):
-    return torch.where(cond, _t(a), _t(b))
+    cond = cond if torch.is_tensor(cond) else torch.as_tensor(cond)
+    return torch.where(cond if cond.dtype == torch.bool else cond != 0, _t(a), _t(b))
 
 
 def log_sum_exp(a, b):
@@ -203,11 +209,29 @@ def log_determinant(A):
     return torch.linalg.slogdet(A).logabsdet
 
 
-def solve(A, b):
-    """A⁻¹ b for a vector b ([..., n]) or a matrix b ([..., n, k]) (decided by rank against A)."""
-    if b.dim() >= A.dim():
+def _is_matrix(A, b, b_rank):
+    # Without b_rank, guess from the ranks: wrong when b carries more leading (sample) dims than A.
+    return b.dim() >= A.dim() if b_rank is None else b_rank == 2
+
+
+def solve(A, b, b_rank: int | None = None):
+    """A⁻¹ b for a vector b ``[..., n]`` (``b_rank=1``) or a matrix b ``[..., n, k]`` (``b_rank=2``).
+
+    Leading dims broadcast. Pass ``b_rank``: guessing it from ``b.dim()`` against ``A.dim()``
+    misreads a vector with sample dims as a matrix when A has none.
+    """
+    A, b = _t(A), _t(b)
+    if _is_matrix(A, b, b_rank):
         return torch.linalg.solve(A, b)
     return torch.linalg.solve(A, b.unsqueeze(-1)).squeeze(-1)
+
+
+def tril_solve(L, b, b_rank: int | None = None):
+    """L⁻¹ b for lower-triangular L ``[..., n, n]``; b a vector or a matrix (``b_rank`` 1 or 2) as in ``solve``."""
+    L, b = _t(L), _t(b)
+    if _is_matrix(L, b, b_rank):
+        return torch.linalg.solve_triangular(L, b, upper=False)
+    return torch.linalg.solve_triangular(L, b.unsqueeze(-1), upper=False).squeeze(-1)
 
 
 # ---------------------------------------------------------------- Gaussian processes

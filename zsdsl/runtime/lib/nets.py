@@ -7,6 +7,8 @@ Linear/MLP work on any leading dims; conv layers flatten leading dims into one b
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -20,6 +22,8 @@ _ACTS = {
 class Activation(nn.Module):
     def __init__(self, name: str):
         super().__init__()
+        if name not in _ACTS:
+            raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACTS)}")
         self.name = name
         self.fn = _ACTS[name]
 
@@ -125,16 +129,24 @@ def weight_shapes(module) -> dict[str, tuple]:
     return out
 
 
+def _affine(x, W, b, plate_rank: int):
+    """x ``[*S?, *plates, in]`` @ W ``[*S, out, in]``ᵀ + b ``[*S, out]``, the plates flattened into the matrix rows.
+
+    Flattening keeps this one (batched) matmul per sample instead of a broadcast that would
+    copy W once per plate element.
+    """
+    plates = x.shape[x.dim() - 1 - plate_rank : -1]
+    rows = x.reshape(*x.shape[: x.dim() - 1 - plate_rank], math.prod(plates), x.shape[-1])
+    y = torch.matmul(rows, W.transpose(-1, -2)) + b.unsqueeze(-2)
+    return y.reshape(*y.shape[:-2], *plates, y.shape[-1])
+
+
 def forward_with_weights(module, weights: dict, x, plate_rank: int):
-    """``module(x)`` with latent weights ``[*S, *param_shape]``; x is ``[*S?, *plates, in]``."""
+    """``module(x)`` with latent weights ``[*S, *param_shape]``: x ``[*S?, *plates, in]`` to ``[*S, *plates, out]``."""
     layers = _linears(module)
     x = _float(x, weights["W0"])
-    pad = (1,) * plate_rank
     for i in range(len(layers)):
-        W, b = weights[f"W{i}"], weights[f"b{i}"]
-        W = W.reshape(*W.shape[:-2], *pad, *W.shape[-2:])
-        b = b.reshape(*b.shape[:-1], *pad, b.shape[-1])
-        x = (x.unsqueeze(-2) @ W.transpose(-1, -2)).squeeze(-2) + b
+        x = _affine(x, weights[f"W{i}"], weights[f"b{i}"], plate_rank)
         if isinstance(module, MLP):
             if i < len(layers) - 1:
                 x = module.act(x)

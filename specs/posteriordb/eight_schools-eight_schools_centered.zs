@@ -1,0 +1,12 @@
+# Data: ../shared/data/posteriordb/eight_schools-eight_schools_centered/data.json (posteriordb).
+model eight_schools_centered
+
+data:
+  J: int in [0, inf)
+  y: real[J]
+  sigma: real[J] in (0, inf)
+
+mu ~ Normal(0, 5)
+tau: real in (0, inf) ~ Cauchy(0, 5)
+theta ~ Normal(mu, tau), event=[J]
+y ~ Normal(theta, sigma), event=[J]

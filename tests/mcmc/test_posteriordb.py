@@ -1,0 +1,62 @@
+"""Every posteriordb spec in specs/posteriordb/ against the reference posterior in ../shared/data/posteriordb:
+for every reference parameter |mean - ref_mean| <= 0.1 ref_sd + 3 mcse and |sd / ref_sd - 1| <= 0.1
+(4 chains, 1000 warmup, 1000 draws, NUTS defaults, seed 1). The quick ones run by default, the rest
+are marked slow."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import zsdsl
+from zsdsl.runtime.data import load_data
+from zsdsl.runtime.mcmc.output import flat_columns, summarize
+from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample
+
+ROOT = Path(__file__).resolve().parents[2]
+PDB = ROOT.parent / "shared" / "data" / "posteriordb"
+SPECS = sorted((ROOT / "specs" / "posteriordb").glob("*.zs"))
+QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logmesquite_logvolume"}
+
+
+def _params():
+    for spec in SPECS:
+        marks = [] if spec.stem in QUICK else [pytest.mark.slow]
+        yield pytest.param(spec, id=spec.stem, marks=marks)
+
+
+@pytest.mark.parametrize("spec", _params())
+def test_matches_the_reference_posterior(spec):
+    folder = PDB / spec.stem
+    if not (folder / "reference.json").exists():
+        pytest.skip("no reference posterior (posteriordb has no draws for it) or shared data absent")
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.load(spec)
+    data_file = folder / "data.json"
+    data = cm.prepare_data(load_data(data_file if data_file.exists() else folder / "data.json.gz"))
+    r = sample(cm.model(data), data, SamplerConfig(chains=4, warmup=1000, draws=1000, seed=1))
+    table = summarize(flat_columns(r.values()))
+    ref = json.loads((folder / "reference.json").read_text())["parameters"]
+    failures = []
+    for name, want in ref.items():
+        got = table[name]
+        if abs(got["mean"] - want["mean"]) > 0.1 * want["sd"] + 3 * got["mcse_mean"]:
+            failures.append(f"{name}: mean {got['mean']:.4g} vs {want['mean']:.4g} (sd {want['sd']:.3g})")
+        if abs(got["sd"] / want["sd"] - 1) > 0.1:
+            failures.append(f"{name}: sd {got['sd']:.4g} vs {want['sd']:.4g}")
+    assert not failures, failures
+
+
+def test_every_spec_checks_against_its_data():
+    from zsdsl.compiler.data_check import check_data
+    from zsdsl.compiler.pipeline import compile_file
+
+    for spec in SPECS:
+        folder = PDB / spec.stem
+        if not folder.exists():
+            continue
+        data_file = folder / "data.json"
+        check_data(compile_file(spec).ir, load_data(data_file if data_file.exists() else folder / "data.json.gz"))
