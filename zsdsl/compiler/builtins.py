@@ -17,7 +17,8 @@ class BuiltinError(Exception):
 
 
 UNARY_REAL = (
-    "to_real exp log log1p expm1 sqrt square sin cos tanh sigmoid inv_logit logit softplus relu log_sigmoid lgamma digamma erf"
+    "to_real exp log log1p expm1 sqrt square sin cos tanh sigmoid inv_logit logit softplus relu log_sigmoid lgamma "
+    "digamma erf"
 ).split()
 ELEMENTWISE = {"pow": 2, "minimum": 2, "maximum": 2, "log_sum_exp": 2, "log_mix": 3, "where": 3}
 REDUCTIONS = "sum mean prod max min logsumexp norm".split()
