@@ -42,7 +42,7 @@ def compile_text(text: str, file: str = "<string>") -> Compiled:
     program = parse_file_text(text, file)
     checked = check_program(program)
     verify_ir(checked)
-    optimized = run_passes(checked)
+    optimized = run_passes(checked, verify=verify_ir)
     source = emit_module(optimized, Path(file).name)
     return Compiled(file=file, text=text, ast=program, ir=optimized, source=source)
 
