@@ -20,15 +20,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PDB = ROOT.parent / "shared" / "data" / "posteriordb"
 SPECS = sorted((ROOT / "specs" / "posteriordb").glob("*.zs"))
 QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logmesquite_logvolume"}
+# Not yet seen passing end to end (slow to run; see issue 5): run with `-m unverified`.
+UNVERIFIED = {"gp_pois_regr-gp_pois_regr", "low_dim_gauss_mix-low_dim_gauss_mix"}
 
 
 def _params():
     for spec in SPECS:
         marks = [] if spec.stem in QUICK else [pytest.mark.slow]
+        if spec.stem in UNVERIFIED:
+            marks = [pytest.mark.unverified]
         yield pytest.param(spec, id=spec.stem, marks=marks)
 
 
-@pytest.mark.parametrize("spec", _params())
+@pytest.mark.parametrize("spec", list(_params()))
 def test_matches_the_reference_posterior(spec):
     folder = PDB / spec.stem
     if not (folder / "reference.json").exists():
