@@ -162,3 +162,13 @@ def test_vae_with_fixed_weights_and_guide():
 def test_every_spec_loads_and_prior_samples(name):
     cm = load(name)
     assert cm.model_class.__name__.endswith("Model")
+
+
+def test_solve_with_sample_dims_treats_b_as_a_vector():
+    # b has per-element shape [3] and a sample dim of 3: without the rank, [3, 3] would read as a matrix.
+    cm = zsdsl.loads("data:\n  A: real[3, 3]\nb ~ Normal(0, 1), event=[3]\nx = solve(A, b)\n", "s.zs")
+    A = torch.tensor([[2.0, 0.3, 0.0], [0.1, 3.0, 0.2], [0.0, 0.4, 1.5]])
+    data = cm.prepare_data({"A": A})
+    b = torch.randn(3, 3, generator=torch.Generator().manual_seed(7))
+    x = cm.model(data).deterministics({"b": b}, data)["x"]
+    close(x, torch.linalg.solve(A, b.unsqueeze(-1)).squeeze(-1))

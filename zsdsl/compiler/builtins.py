@@ -188,7 +188,7 @@ def _solve(args):
     _arity("solve", args, 2)
     _need_rank("solve", "A", args[0], (2,))
     _need_rank("solve", "b", args[1], (1, 2))
-    return args[1].shape, "real", ()
+    return args[1].shape, "real", (("b_rank", args[1].rank),)
 
 
 _SPECIAL = {

@@ -153,6 +153,8 @@ class ExprEmitter:
             args.append(str(static["ndims"]))
         if static.get("points_rank"):
             args.append(f"points_rank={static['points_rank']}")
+        if "b_rank" in static:  # a vector b with sample dims must not be read as a matrix
+            args.append(f"b_rank={static['b_rank']}")
         return f"zl.{e.func}({', '.join(args)})"
 
     def _net_call(self, e: ir.NetCall, E):
