@@ -24,17 +24,26 @@ QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logme
 UNVERIFIED = {"gp_pois_regr-gp_pois_regr", "low_dim_gauss_mix-low_dim_gauss_mix"}
 
 
+# The library's own specs of the same posteriors, written with plates rather than vectors.
+LIBRARY = [
+    ("eight_schools_noncentered", "eight_schools-eight_schools_noncentered"),
+    ("blr", "sblrc-blr"),
+]
+
+
 def _params():
+    for name, posterior in LIBRARY:
+        yield pytest.param(ROOT / "specs" / f"{name}.zs", posterior, id=f"specs-{name}")
     for spec in SPECS:
         marks = [] if spec.stem in QUICK else [pytest.mark.slow]
         if spec.stem in UNVERIFIED:
             marks = [pytest.mark.unverified]
-        yield pytest.param(spec, id=spec.stem, marks=marks)
+        yield pytest.param(spec, spec.stem, id=spec.stem, marks=marks)
 
 
-@pytest.mark.parametrize("spec", list(_params()))
-def test_matches_the_reference_posterior(spec):
-    folder = PDB / spec.stem
+@pytest.mark.parametrize("spec, posterior", list(_params()))
+def test_matches_the_reference_posterior(spec, posterior):
+    folder = PDB / posterior
     if not (folder / "reference.json").exists():
         pytest.skip("no reference posterior (posteriordb has no draws for it) or shared data absent")
     torch.set_default_dtype(torch.float64)
