@@ -374,7 +374,7 @@ class _ModelEmitter(_BaseEmitter):
 
     def _term(self, key: str, code: str, E) -> None:
         scale = self.scale(E)
-        self.w(f"lp[{key!r}] = {scale + ' * ' if scale else ''}{code}", 2)
+        self.w(f"lp[{key!r}] = {f'zl.scaled({scale}, {code})' if scale else code}", 2)
 
     def _model_node(self, node, E) -> None:
         w, ex = self.w, self.ex
@@ -393,8 +393,8 @@ class _ModelEmitter(_BaseEmitter):
             else:
                 w(f"{var} = values[{node.name!r}]", 2)
                 value = var
-            dist = ex._dist(node.dist, E, node.sum_rank)
-            self._term(node.name, f"zl.site_log_prob({dist}, {value}, {node.sum_rank})", E)
+            lp = ex.log_density(node.dist, value, E, node.sum_rank)
+            self._term(node.name, f"zl.lpdf.site({lp}, {node.sum_rank})" if node.sum_rank else lp, E)
 
     def _observed_value(self, node, E) -> str:
         code, rank = self.local(node.name), node.ty.rank + len(E)

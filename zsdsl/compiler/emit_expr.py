@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from zsdsl.compiler import ir
+from zsdsl.compiler.signatures import has_fast_lpdf
 from zsdsl.errors import InternalError
 
 _OPS = {"+", "-", "*", "/", "%", "**", "<", "<=", ">", ">=", "==", "!="}
@@ -167,6 +168,14 @@ class ExprEmitter:
         args = ", ".join(f"{k}={self.operand(v, E, r, ranks.get(k, 0))}" for k, v in e.args)
         return f"zl.dist.{e.name}({args})"
 
+    def log_density(self, e: ir.Dist, value: str, E, batch_rank: int | None = None) -> str:
+        """Elementwise log-density of ``value``: closed form (``zl.lpdf``) where there is one."""
+        if has_fast_lpdf(e.name, (k for k, _ in e.args)):
+            r = e.ty.rank if batch_rank is None else batch_rank
+            ranks = dict(e.event_ranks)
+            args = "".join(f", {k}={self.operand(v, E, r, ranks.get(k, 0))}" for k, v in e.args)
+            return f"zl.lpdf.{e.name}({value}{args})"
+        return f"zl.log_prob({self._dist(e, E, batch_rank)}, {value})"
+
     def _logpdf(self, e: ir.LogPdf, E):
-        d = self._dist(e.dist, E, e.ty.rank)
-        return f"zl.log_prob({d}, {self.emit(e.value, E)})"
+        return self.log_density(e.dist, self.emit(e.value, E), E, e.ty.rank)

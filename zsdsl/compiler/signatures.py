@@ -222,3 +222,23 @@ CONTINUOUS_SUPPORTS = {
     "lower",
     "upper",
 }
+
+
+# Distributions with a closed-form log-density in ``zl.lpdf`` (the model's hot path), each with
+# the argument sets it takes; other calls (e.g. Bernoulli(probs=...)) build a ``zl.dist`` object.
+FAST_LPDF: dict[str, tuple[frozenset, ...]] = {
+    "Normal": (frozenset({"loc", "scale"}),),
+    "HalfNormal": (frozenset({"scale"}),),
+    "Cauchy": (frozenset({"loc", "scale"}),),
+    "HalfCauchy": (frozenset({"scale"}),),
+    "StudentT": tuple(frozenset({"df", *rest}) for rest in ((), ("loc",), ("scale",), ("loc", "scale"))),
+    "LogNormal": (frozenset({"loc", "scale"}),),
+    "Exponential": (frozenset({"rate"}),),
+    "Gamma": (frozenset({"concentration", "rate"}),),
+    "Bernoulli": (frozenset({"logits"}),),
+    "Poisson": (frozenset({"rate"}), frozenset({"log_rate"})),
+}
+
+
+def has_fast_lpdf(name: str, arg_names) -> bool:
+    return frozenset(arg_names) in FAST_LPDF.get(name, ())

@@ -47,15 +47,15 @@ class BlrModel(zl.ModelBase):
         y = data["y"]
         # beta ~ Normal
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # sigma ~ Normal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), sigma, 0)
+        lp['sigma'] = zl.lpdf.Normal(sigma, loc=0, scale=10)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), beta[..., None, :]), scale=sigma[..., None]), zl.take_plate(y, idx_n, 1), 0)
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.dot(zl.take_plate(X, idx_n, 2), beta[..., None, :]), scale=sigma[..., None]))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -52,24 +52,24 @@ class BnnRegressionModel(zl.ModelBase):
         y = data["y"]
         # f.W0 ~ Normal
         f_W0 = values['f.W0']
-        lp['f.W0'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), f_W0, 2)
+        lp['f.W0'] = zl.lpdf.site(zl.lpdf.Normal(f_W0, loc=0, scale=1), 2)
         # f.b0 ~ Normal
         f_b0 = values['f.b0']
-        lp['f.b0'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), f_b0, 1)
+        lp['f.b0'] = zl.lpdf.site(zl.lpdf.Normal(f_b0, loc=0, scale=1), 1)
         # f.W1 ~ Normal
         f_W1 = values['f.W1']
-        lp['f.W1'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), f_W1, 2)
+        lp['f.W1'] = zl.lpdf.site(zl.lpdf.Normal(f_W1, loc=0, scale=1), 2)
         # f.b1 ~ Normal
         f_b1 = values['f.b1']
-        lp['f.b1'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), f_b1, 1)
+        lp['f.b1'] = zl.lpdf.site(zl.lpdf.Normal(f_b1, loc=0, scale=1), 1)
         # log_prec ~ Gamma
         log_prec = values['log_prec']
-        lp['log_prec'] = zl.site_log_prob(zl.dist.Gamma(concentration=6, rate=6), log_prec, 0)
+        lp['log_prec'] = zl.lpdf.Gamma(log_prec, concentration=6, rate=6)
         # plate n in N, subsample=32
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * log_prec[..., None]))), zl.take_plate(y, idx_n, 1), 0)
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * log_prec[..., None]))))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

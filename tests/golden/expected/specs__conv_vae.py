@@ -50,9 +50,9 @@ class ConvVaeModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Normal
         z = values['z']
-        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z, 1)
+        lp['z'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Normal(z, loc=0, scale=1), 1))
         # x[n] ~ Bernoulli
-        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(z)), zl.take_plate(x, idx_n, 2), 1)
+        lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_decoder(z)), 1))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

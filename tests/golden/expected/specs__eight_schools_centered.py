@@ -47,18 +47,18 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=5), mu, 0)
+        lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ Cauchy
         tau = values['tau']
-        lp['tau'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=5), tau, 0)
+        lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # plate j in J
         idx_j = zl.plate_indices(subsample, "j")
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta[j] ~ Normal
         theta = values['theta']
-        lp['theta'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), theta, 0)
+        lp['theta'] = zl.scaled(scale_j, zl.lpdf.Normal(theta, loc=mu[..., None], scale=tau[..., None]))
         # y[j] ~ Normal
-        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 0)
+        lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

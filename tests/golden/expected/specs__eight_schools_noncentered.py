@@ -47,20 +47,20 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=5), mu, 0)
+        lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ HalfCauchy
         tau = values['tau']
-        lp['tau'] = zl.site_log_prob(zl.dist.HalfCauchy(scale=5), tau, 0)
+        lp['tau'] = zl.lpdf.HalfCauchy(tau, scale=5)
         # plate j in J
         idx_j = zl.plate_indices(subsample, "j")
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta_trans[j] ~ Normal
         theta_trans = values['theta_trans']
-        lp['theta_trans'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), theta_trans, 0)
+        lp['theta_trans'] = zl.scaled(scale_j, zl.lpdf.Normal(theta_trans, loc=0, scale=1))
         theta = (mu[..., None] + (tau[..., None] * theta_trans))
         det['theta'] = theta
         # y[j] ~ Normal
-        lp['y'] = scale_j * zl.site_log_prob(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), zl.take_plate(y, idx_j, 1), 0)
+        lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -48,17 +48,17 @@ class GmmModel(zl.ModelBase):
         y = data["y"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
+        lp['mu'] = zl.lpdf.site(zl.lpdf.Normal(mu, loc=0, scale=2), 1)
         # sigma ~ Normal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
+        lp['sigma'] = zl.lpdf.site(zl.lpdf.Normal(sigma, loc=0, scale=2), 1)
         # theta ~ Beta
         theta = values['theta']
-        lp['theta'] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
+        lp['theta'] = zl.log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
-        lp['factor_1'] = scale_n * zl.log_mix(theta[..., None], zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.take_plate(y, idx_n, 1)), zl.log_prob(zl.dist.Normal(loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1]), zl.take_plate(y, idx_n, 1)))
+        lp['factor_1'] = zl.scaled(scale_n, zl.log_mix(theta[..., None], zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1])))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

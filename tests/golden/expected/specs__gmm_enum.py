@@ -49,21 +49,21 @@ class GmmEnumModel(zl.ModelBase):
         y = data["y"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), mu, 1)
+        lp['mu'] = zl.lpdf.site(zl.lpdf.Normal(mu, loc=0, scale=2), 1)
         # sigma ~ Normal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), sigma, 1)
+        lp['sigma'] = zl.lpdf.site(zl.lpdf.Normal(sigma, loc=0, scale=2), 1)
         # theta ~ Beta
         theta = values['theta']
-        lp['theta'] = zl.site_log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta, 0)
+        lp['theta'] = zl.log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Categorical
         z = values['z']
-        lp['z'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z, 0)
+        lp['z'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z))
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), zl.take_plate(y, idx_n, 1), 0)
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -47,17 +47,17 @@ class GpRegressionModel(zl.ModelBase):
         y = data["y"]
         # rho ~ InverseGamma
         rho = values['rho']
-        lp['rho'] = zl.site_log_prob(zl.dist.InverseGamma(concentration=5, scale=5), rho, 0)
+        lp['rho'] = zl.log_prob(zl.dist.InverseGamma(concentration=5, scale=5), rho)
         # alpha ~ HalfNormal
         alpha = values['alpha']
-        lp['alpha'] = zl.site_log_prob(zl.dist.HalfNormal(scale=1), alpha, 0)
+        lp['alpha'] = zl.lpdf.HalfNormal(alpha, scale=1)
         # sigma ~ HalfNormal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.HalfNormal(scale=1), sigma, 0)
+        lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
         K = (zl.exp_quad_kernel(x, x, alpha, rho) + ((zl.square(sigma) + 1e-06)[..., None, None] * zl.eye(d["N"])))
         det['K'] = K
         # y ~ MultivariateNormal
-        lp['y'] = zl.site_log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), y, 0)
+        lp['y'] = zl.log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), y)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

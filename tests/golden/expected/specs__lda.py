@@ -50,15 +50,15 @@ class LdaModel(zl.ModelBase):
         scale_k = zl.plate_scale(idx_k, 50)
         # phi[k] ~ Dirichlet
         phi = values['phi']
-        lp['phi'] = scale_k * zl.site_log_prob(zl.dist.Dirichlet(concentration=zl.full(d["V"], 0.1)), phi, 0)
+        lp['phi'] = zl.scaled(scale_k, zl.log_prob(zl.dist.Dirichlet(concentration=zl.full(d["V"], 0.1)), phi))
         # plate d in D, subsample=64
         idx_d = zl.plate_indices(subsample, "d")
         scale_d = zl.plate_scale(idx_d, d["D"])
         # theta[d] ~ Dirichlet
         theta = values['theta']
-        lp['theta'] = scale_d * zl.site_log_prob(zl.dist.Dirichlet(concentration=zl.full(50, 0.5)), theta, 0)
+        lp['theta'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Dirichlet(concentration=zl.full(50, 0.5)), theta))
         # counts[d] ~ Multinomial
-        lp['counts'] = scale_d * zl.site_log_prob(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, phi[..., None, :, :])), zl.take_plate(counts, idx_d, 2), 0)
+        lp['counts'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, phi[..., None, :, :])), zl.take_plate(counts, idx_d, 2)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -47,15 +47,15 @@ class LogisticRegressionModel(zl.ModelBase):
         y = data["y"]
         # w ~ Normal
         w = values['w']
-        lp['w'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), w, 1)
+        lp['w'] = zl.lpdf.site(zl.lpdf.Normal(w, loc=0, scale=1), 1)
         # b ~ Normal
         b = values['b']
-        lp['b'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), b, 0)
+        lp['b'] = zl.lpdf.Normal(b, loc=0, scale=1)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Bernoulli
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])), zl.take_plate(y, idx_n, 1), 0)
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Bernoulli(zl.take_plate(y, idx_n, 1), logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

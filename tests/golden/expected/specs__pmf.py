@@ -51,24 +51,24 @@ class PmfModel(zl.ModelBase):
         rating = data["rating"]
         # sigma ~ HalfNormal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.HalfNormal(scale=1), sigma, 0)
+        lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
         # plate u in U
         idx_u = zl.plate_indices(subsample, "u")
         scale_u = zl.plate_scale(idx_u, d["U"])
         # P[u] ~ Normal
         P = values['P']
-        lp['P'] = scale_u * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), P, 1)
+        lp['P'] = zl.scaled(scale_u, zl.lpdf.site(zl.lpdf.Normal(P, loc=0, scale=1), 1))
         # plate i in I
         idx_i = zl.plate_indices(subsample, "i")
         scale_i = zl.plate_scale(idx_i, d["I"])
         # Q[i] ~ Normal
         Q = values['Q']
-        lp['Q'] = scale_i * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), Q, 1)
+        lp['Q'] = zl.scaled(scale_i, zl.lpdf.site(zl.lpdf.Normal(Q, loc=0, scale=1), 1))
         # plate r in R, subsample=1000
         idx_r = zl.plate_indices(subsample, "r")
         scale_r = zl.plate_scale(idx_r, d["R"])
         # rating[r] ~ Normal
-        lp['rating'] = scale_r * zl.site_log_prob(zl.dist.Normal(loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]), zl.take_plate(rating, idx_r, 1), 0)
+        lp['rating'] = zl.scaled(scale_r, zl.lpdf.Normal(zl.take_plate(rating, idx_r, 1), loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

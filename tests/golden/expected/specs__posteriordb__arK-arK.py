@@ -48,13 +48,13 @@ class ArKModel(zl.ModelBase):
         y = data["y"]
         # alpha ~ Normal
         alpha = values['alpha']
-        lp['alpha'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), alpha, 0)
+        lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=10)
         # beta ~ Normal
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # sigma ~ Cauchy
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=2.5), sigma, 0)
+        lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         y_next = y[..., d["K"]:]
         # plate t in T-K
         idx_t = zl.plate_indices(subsample, "t")
@@ -62,7 +62,7 @@ class ArKModel(zl.ModelBase):
         mu = (alpha[..., None] + zl.dot(beta[..., None, :], zl.gather(y[..., None, :], 1, 0, (((zl.plate_arange(idx_t, d["T"]-d["K"]) + K[..., None]) - 1)[..., None] - zl.arange(d["K"])), 1)))
         det['mu'] = mu
         # y_next[t] ~ Normal
-        lp['y_next'] = scale_t * zl.site_log_prob(zl.dist.Normal(loc=mu, scale=sigma[..., None]), zl.take_plate(y_next, idx_t, 1), 0)
+        lp['y_next'] = zl.scaled(scale_t, zl.lpdf.Normal(zl.take_plate(y_next, idx_t, 1), loc=mu, scale=sigma[..., None]))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

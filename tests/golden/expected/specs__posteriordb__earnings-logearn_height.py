@@ -46,12 +46,12 @@ class LogearnHeightModel(zl.ModelBase):
         log_earn = zl.log(earn)
         # beta ~ Flat
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Flat(), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Flat
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Flat(), sigma, 0)
+        lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # log_earn ~ Normal
-        lp['log_earn'] = zl.site_log_prob(zl.dist.Normal(loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * height)), scale=sigma[..., None]), log_earn, 1)
+        lp['log_earn'] = zl.lpdf.site(zl.lpdf.Normal(log_earn, loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * height)), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

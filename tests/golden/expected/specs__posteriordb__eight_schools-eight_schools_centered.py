@@ -46,15 +46,15 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=5), mu, 0)
+        lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ Cauchy
         tau = values['tau']
-        lp['tau'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=5), tau, 0)
+        lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # theta ~ Normal
         theta = values['theta']
-        lp['theta'] = zl.site_log_prob(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), theta, 1)
+        lp['theta'] = zl.lpdf.site(zl.lpdf.Normal(theta, loc=mu[..., None], scale=tau[..., None]), 1)
         # y ~ Normal
-        lp['y'] = zl.site_log_prob(zl.dist.Normal(loc=theta, scale=sigma), y, 1)
+        lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -46,17 +46,17 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
-        lp['mu'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=5), mu, 0)
+        lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ Cauchy
         tau = values['tau']
-        lp['tau'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=5), tau, 0)
+        lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # theta_trans ~ Normal
         theta_trans = values['theta_trans']
-        lp['theta_trans'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), theta_trans, 1)
+        lp['theta_trans'] = zl.lpdf.site(zl.lpdf.Normal(theta_trans, loc=0, scale=1), 1)
         theta = (mu[..., None] + (tau[..., None] * theta_trans))
         det['theta'] = theta
         # y ~ Normal
-        lp['y'] = zl.site_log_prob(zl.dist.Normal(loc=theta, scale=sigma), y, 1)
+        lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

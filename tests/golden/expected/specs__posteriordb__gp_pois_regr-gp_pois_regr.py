@@ -47,17 +47,17 @@ class GpPoisRegrModel(zl.ModelBase):
         k = data["k"]
         # rho ~ Gamma
         rho = values['rho']
-        lp['rho'] = zl.site_log_prob(zl.dist.Gamma(concentration=25, rate=4), rho, 0)
+        lp['rho'] = zl.lpdf.Gamma(rho, concentration=25, rate=4)
         # alpha ~ Normal
         alpha = values['alpha']
-        lp['alpha'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=2), alpha, 0)
+        lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=2)
         # f_tilde ~ Normal
         f_tilde = values['f_tilde']
-        lp['f_tilde'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), f_tilde, 1)
+        lp['f_tilde'] = zl.lpdf.site(zl.lpdf.Normal(f_tilde, loc=0, scale=1), 1)
         f = zl.matvec(zl.cholesky((zl.exp_quad_kernel(x, x, alpha, rho) + (1e-10 * zl.eye(d["N"])))), f_tilde)
         det['f'] = f
         # k ~ Poisson
-        lp['k'] = zl.site_log_prob(zl.dist.Poisson(log_rate=f), k, 1)
+        lp['k'] = zl.lpdf.site(zl.lpdf.Poisson(k, log_rate=f), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

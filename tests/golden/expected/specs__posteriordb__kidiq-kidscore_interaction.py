@@ -47,12 +47,12 @@ class KidscoreInteractionModel(zl.ModelBase):
         inter = (mom_hs * mom_iq)
         # beta ~ Flat
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Flat(), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Cauchy
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=2.5), sigma, 0)
+        lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         # kid_score ~ Normal
-        lp['kid_score'] = zl.site_log_prob(zl.dist.Normal(loc=(((beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_hs)) + (beta[..., 2][..., None] * mom_iq)) + (beta[..., 3][..., None] * inter)), scale=sigma[..., None]), kid_score, 1)
+        lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=(((beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_hs)) + (beta[..., 2][..., None] * mom_iq)) + (beta[..., 3][..., None] * inter)), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

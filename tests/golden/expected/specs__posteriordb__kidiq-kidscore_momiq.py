@@ -45,12 +45,12 @@ class KidscoreMomiqModel(zl.ModelBase):
         mom_iq = data["mom_iq"]
         # beta ~ Flat
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Flat(), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Cauchy
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Cauchy(loc=0, scale=2.5), sigma, 0)
+        lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         # kid_score ~ Normal
-        lp['kid_score'] = zl.site_log_prob(zl.dist.Normal(loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_iq)), scale=sigma[..., None]), kid_score, 1)
+        lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_iq)), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -49,12 +49,12 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
         log_canopy_volume = zl.log(((diam1 * diam2) * canopy_height))
         # beta ~ Flat
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Flat(), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Flat
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Flat(), sigma, 0)
+        lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # log_weight ~ Normal
-        lp['log_weight'] = zl.site_log_prob(zl.dist.Normal(loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * log_canopy_volume)), scale=sigma[..., None]), log_weight, 1)
+        lp['log_weight'] = zl.lpdf.site(zl.lpdf.Normal(log_weight, loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * log_canopy_volume)), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

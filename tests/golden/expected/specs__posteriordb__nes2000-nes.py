@@ -53,12 +53,12 @@ class NesModel(zl.ModelBase):
         age65up = zl.to_real((age_discrete == 4))
         # beta ~ Flat
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Flat(), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Flat
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Flat(), sigma, 0)
+        lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # partyid7 ~ Normal
-        lp['partyid7'] = zl.site_log_prob(zl.dist.Normal(loc=((((((((beta[..., 0][..., None] + (beta[..., 1][..., None] * real_ideo)) + (beta[..., 2][..., None] * race_adj)) + (beta[..., 3][..., None] * age30_44)) + (beta[..., 4][..., None] * age45_64)) + (beta[..., 5][..., None] * age65up)) + (beta[..., 6][..., None] * educ1)) + (beta[..., 7][..., None] * gender)) + (beta[..., 8][..., None] * income)), scale=sigma[..., None]), partyid7, 1)
+        lp['partyid7'] = zl.lpdf.site(zl.lpdf.Normal(partyid7, loc=((((((((beta[..., 0][..., None] + (beta[..., 1][..., None] * real_ideo)) + (beta[..., 2][..., None] * race_adj)) + (beta[..., 3][..., None] * age30_44)) + (beta[..., 4][..., None] * age45_64)) + (beta[..., 5][..., None] * age65up)) + (beta[..., 6][..., None] * educ1)) + (beta[..., 7][..., None] * gender)) + (beta[..., 8][..., None] * income)), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -52,26 +52,26 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
         log_radon = data["log_radon"]
         # alpha_raw ~ Normal
         alpha_raw = values['alpha_raw']
-        lp['alpha_raw'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), alpha_raw, 1)
+        lp['alpha_raw'] = zl.lpdf.site(zl.lpdf.Normal(alpha_raw, loc=0, scale=1), 1)
         # beta ~ Normal
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # mu_alpha ~ Normal
         mu_alpha = values['mu_alpha']
-        lp['mu_alpha'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), mu_alpha, 0)
+        lp['mu_alpha'] = zl.lpdf.Normal(mu_alpha, loc=0, scale=10)
         # sigma_alpha ~ Normal
         sigma_alpha = values['sigma_alpha']
-        lp['sigma_alpha'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), sigma_alpha, 0)
+        lp['sigma_alpha'] = zl.lpdf.Normal(sigma_alpha, loc=0, scale=1)
         # sigma_y ~ Normal
         sigma_y = values['sigma_y']
-        lp['sigma_y'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), sigma_y, 0)
+        lp['sigma_y'] = zl.lpdf.Normal(sigma_y, loc=0, scale=1)
         alpha = (mu_alpha[..., None] + (sigma_alpha[..., None] * alpha_raw))
         det['alpha'] = alpha
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # log_radon[n] ~ Normal
-        lp['log_radon'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=((zl.gather(alpha[..., None, :], 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * beta[..., None, :][..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * beta[..., None, :][..., 1])), scale=sigma_y[..., None]), zl.take_plate(log_radon, idx_n, 1), 0)
+        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=((zl.gather(alpha[..., None, :], 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * beta[..., None, :][..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * beta[..., None, :][..., 1])), scale=sigma_y[..., None]))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -47,18 +47,18 @@ class RadonPooledModel(zl.ModelBase):
         log_radon = data["log_radon"]
         # alpha ~ Normal
         alpha = values['alpha']
-        lp['alpha'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), alpha, 0)
+        lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=10)
         # beta ~ Normal
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), beta, 0)
+        lp['beta'] = zl.lpdf.Normal(beta, loc=0, scale=10)
         # sigma_y ~ Normal
         sigma_y = values['sigma_y']
-        lp['sigma_y'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), sigma_y, 0)
+        lp['sigma_y'] = zl.lpdf.Normal(sigma_y, loc=0, scale=1)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # log_radon[n] ~ Normal
-        lp['log_radon'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=(alpha[..., None] + (beta[..., None] * zl.take_plate(floor_measure, idx_n, 1))), scale=sigma_y[..., None]), zl.take_plate(log_radon, idx_n, 1), 0)
+        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=(alpha[..., None] + (beta[..., None] * zl.take_plate(floor_measure, idx_n, 1))), scale=sigma_y[..., None]))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -46,12 +46,12 @@ class BlrModel(zl.ModelBase):
         y = data["y"]
         # beta ~ Normal
         beta = values['beta']
-        lp['beta'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), beta, 1)
+        lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # sigma ~ Normal
         sigma = values['sigma']
-        lp['sigma'] = zl.site_log_prob(zl.dist.Normal(loc=0, scale=10), sigma, 0)
+        lp['sigma'] = zl.lpdf.Normal(sigma, loc=0, scale=10)
         # y ~ Normal
-        lp['y'] = zl.site_log_prob(zl.dist.Normal(loc=zl.matvec(X, beta), scale=sigma[..., None]), y, 1)
+        lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.matvec(X, beta), scale=sigma[..., None]), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):

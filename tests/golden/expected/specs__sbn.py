@@ -57,15 +57,15 @@ class SbnModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h3[n] ~ Bernoulli
         h3 = values['h3']
-        lp['h3'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=top_logits[..., None, :]), h3, 1)
+        lp['h3'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h3, logits=top_logits[..., None, :]), 1))
         # h2[n] ~ Bernoulli
         h2 = values['h2']
-        lp['h2'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p2(h3)), h2, 1)
+        lp['h2'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h2, logits=self.net_p2(h3)), 1))
         # h1[n] ~ Bernoulli
         h1 = values['h1']
-        lp['h1'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_p1(h2)), h1, 1)
+        lp['h1'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h1, logits=self.net_p1(h2)), 1))
         # x[n] ~ Bernoulli
-        lp['x'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_px(h1)), zl.take_plate(x, idx_n, 2), 1)
+        lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_px(h1)), 1))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

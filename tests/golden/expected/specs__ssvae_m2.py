@@ -56,22 +56,22 @@ class SsvaeM2Model(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["L"])
         # z_l[n] ~ Normal
         z_l = values['z_l']
-        lp['z_l'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_l, 1)
+        lp['z_l'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Normal(z_l, loc=0, scale=1), 1))
         # y_l[n] ~ Categorical
-        lp['y_l'] = scale_n * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), zl.take_plate(y_l, idx_n, 1), 0)
+        lp['y_l'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), zl.take_plate(y_l, idx_n, 1)))
         # x_l[n] ~ Bernoulli
-        lp['x_l'] = scale_n * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_l, zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))), zl.take_plate(x_l, idx_n, 2), 1)
+        lp['x_l'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x_l, idx_n, 2), logits=self.net_decoder(zl.concat(z_l, zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))), 1))
         # plate m in U, subsample=100
         idx_m = zl.plate_indices(subsample, "m")
         scale_m = zl.plate_scale(idx_m, d["U"])
         # z_u[m] ~ Normal
         z_u = values['z_u']
-        lp['z_u'] = scale_m * zl.site_log_prob(zl.dist.Normal(loc=0, scale=1), z_u, 1)
+        lp['z_u'] = zl.scaled(scale_m, zl.lpdf.site(zl.lpdf.Normal(z_u, loc=0, scale=1), 1))
         # y_u[m] ~ Categorical
         y_u = values['y_u']
-        lp['y_u'] = scale_m * zl.site_log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), y_u, 0)
+        lp['y_u'] = zl.scaled(scale_m, zl.log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), y_u))
         # x_u[m] ~ Bernoulli
-        lp['x_u'] = scale_m * zl.site_log_prob(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), zl.take_plate(x_u, idx_m, 2), 1)
+        lp['x_u'] = zl.scaled(scale_m, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x_u, idx_m, 2), logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), 1))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -68,12 +68,12 @@ class SvgpModel(zl.ModelBase):
         y = data["y"]
         # u ~ MultivariateNormal
         u = values['u']
-        lp['u'] = zl.site_log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), u, 0)
+        lp['u'] = zl.log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), u)
         # plate n in N, subsample=200
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = scale_n * zl.site_log_prob(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))), zl.take_plate(y, idx_n, 1), 0)
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], u[..., None, :], amplitude[..., None], lengthscale[..., None, :]), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), Z[..., None, :, :], amplitude[..., None], lengthscale[..., None, :]) + noise[..., None]))))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -6,7 +6,7 @@ the builtin functions at top level, plate helpers and the model/guide base class
 
 from zsdsl.runtime.lib import bijectors as bij
 from zsdsl.runtime.lib import distributions as dist
-from zsdsl.runtime.lib import nets
+from zsdsl.runtime.lib import lpdf, nets
 from zsdsl.runtime.lib.distributions import log_prob, site_log_prob
 from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function namespace
 from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
@@ -18,13 +18,14 @@ from zsdsl.runtime.lib.plates import (
     plate_indices,
     plate_scale,
     plate_size,
+    scaled,
     size_given,
     size_of,
     take_plate,
 )
 
 __all__ = [
-    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "nets",
-    "plate_arange", "plate_indices", "plate_scale", "plate_size", "site_log_prob", "size_given", "size_of",
-    "take_plate",
+    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "lpdf",
+    "nets", "plate_arange", "plate_indices", "plate_scale", "plate_size", "scaled", "site_log_prob", "size_given",
+    "size_of", "take_plate",
 ]  # fmt: skip

@@ -174,7 +174,14 @@ def one_hot(idx, k):
 
 
 def dot(a, b):
-    return (_t(a) * _t(b)).sum(-1)
+    """Sum over the last dim of ``a * b`` (broadcast); a row of matrix rows times one vector is a matmul."""
+    a, b = _t(a), _t(b)
+    if a.dim() >= 2 and b.dim() >= 2:
+        if b.shape[-2] == 1 and a.shape[-2] != 1:
+            return (a @ b.transpose(-1, -2)).squeeze(-1)
+        if a.shape[-2] == 1 and b.shape[-2] != 1:
+            return (b @ a.transpose(-1, -2)).squeeze(-1)
+    return (a * b).sum(-1)
 
 
 def matvec(A, x):

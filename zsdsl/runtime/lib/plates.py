@@ -44,6 +44,11 @@ def plate_scale(idx, size: int) -> float:
     return 1.0 if idx is None else float(size) / float(idx.shape[0])
 
 
+def scaled(scale: float, term):
+    """``scale * term``, without an op when the plate is not subsampled (scale 1)."""
+    return term if scale == 1.0 else scale * term
+
+
 def plate_size(idx, size: int) -> int:
     return size if idx is None else int(idx.shape[0])
 

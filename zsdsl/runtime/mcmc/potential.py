@@ -11,6 +11,7 @@ import math
 import torch
 
 from zsdsl.errors import UsageError
+from zsdsl.runtime.lib.bijectors import Identity
 
 
 class Potential:
@@ -31,6 +32,8 @@ class Potential:
             self.slots.append((s, shape, offset, size))
             offset += size
         self.dim = offset
+        self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
+                      for s, shape, offset, size in self.slots]  # fmt: skip
 
     def constrain(self, u: torch.Tensor) -> tuple[dict, torch.Tensor]:
         """Constrained values (leading dims of ``u`` kept) and the summed log-Jacobian."""
@@ -50,8 +53,33 @@ class Potential:
         return torch.cat(parts, -1)
 
     def log_density(self, u: torch.Tensor) -> torch.Tensor:
+        if u.dim() == 1:
+            return self._log_density_flat(u)
         values, ladj = self.constrain(u)
         return self.model.log_joint(values, self.data) + ladj
+
+    def _log_density_flat(self, u: torch.Tensor) -> torch.Tensor:
+        """The hot path for one point: views of ``u`` per site, one sum per term, nothing else."""
+        values, total = {}, None
+        for name, bij, shape, offset, size, jac in self._flat:
+            if not shape:
+                us = u[offset]
+            else:
+                us = u[offset : offset + size]
+                if len(shape) > 1 or shape[0] != size:
+                    us = us.view(shape)
+            values[name] = bij.forward(us)
+            if jac:
+                ladj = bij.log_abs_det_jacobian(us)
+                ladj = ladj.sum() if ladj.dim() else ladj
+                total = ladj if total is None else total + ladj
+        terms, _ = self.model._model(values, self.data, None)
+        for t in terms.values():
+            if not torch.is_tensor(t):
+                t = torch.as_tensor(t, dtype=u.dtype)
+            t = t.sum() if t.dim() else t
+            total = t if total is None else total + t
+        return total if total is not None else u.new_zeros(())
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return -self.log_density(u)

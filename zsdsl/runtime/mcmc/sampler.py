@@ -16,6 +16,7 @@ from zsdsl.errors import UsageError
 from zsdsl.runtime.mcmc.adapt import DualAveraging, MetricEstimator, init_step_size, slow_window_ends
 from zsdsl.runtime.mcmc.nuts import Metric, State, hmc_transition, nuts_transition
 from zsdsl.runtime.mcmc.potential import Potential
+from zsdsl.runtime.tuning import tune_allocator
 
 STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
@@ -136,6 +137,7 @@ def run_chain(potential: Potential, cfg: SamplerConfig, seed: int, on_step=None)
 def sample(model, data: dict, cfg: SamplerConfig, progress=None) -> MCMCResult:
     """Run ``cfg.chains`` chains (seeds ``seed + k``) of NUTS or HMC on the model's posterior."""
     cfg.validate()
+    tune_allocator()
     potential = Potential(model, data)
     if potential.dim == 0:
         raise UsageError("The model has no continuous latents to sample.")

@@ -26,6 +26,7 @@ from zsdsl.runtime.checkpoint import (
     save_checkpoint,
     write_config,
 )
+from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import make_guide
 from zsdsl.runtime.vi.objectives import OBJECTIVES, make_objective
 
@@ -133,6 +134,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
     tensors are moved there once.
     """
     config.validate()
+    tune_allocator()
     device = torch.device(config.device)
     data = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
     with device:
@@ -145,7 +147,7 @@ def _fit(compiled, data, config, run, resume, progress):
     guide = make_guide(compiled, model, data, config.guide)
     objective = make_objective(config.infer, config.particles)
     objective.bind(model.sites(data), guide)
-    params = _unique_params(model, guide)
+    params = unique_params(model, guide)
     if not params:
         raise UsageError("Nothing to fit: the model has no latents, params or nets.")
     opt = OPTIMIZERS[config.optimizer](params, lr=config.lr)
@@ -169,13 +171,7 @@ def _fit(compiled, data, config, run, resume, progress):
     bar = _Progress(total, start, show)
     try:
         for step in range(start + 1, total + 1):
-            subsample = sampler.next()
-            loss, bound = objective.loss(model, guide, data, subsample)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(params, config.clip)
-            opt.step()
+            bound = training_step(objective, model, guide, data, sampler.next(), opt, params, config.clip)
             sched.step()
             epoch = (step - 1) // sampler.steps_per_epoch
             value = float(bound)
@@ -193,7 +189,18 @@ def _fit(compiled, data, config, run, resume, progress):
     return FitResult(model, guide, history, run, config)
 
 
-def _unique_params(*modules):
+def training_step(objective, model, guide, data, subsample, opt, params, clip=None) -> torch.Tensor:
+    """One optimizer step on the objective's surrogate loss; returns the (detached) bound."""
+    loss, bound = objective.loss(model, guide, data, subsample)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip:
+        torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    return bound
+
+
+def unique_params(*modules):
     seen, out = set(), []
     for m in modules:
         for p in m.parameters():
