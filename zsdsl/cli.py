@@ -304,11 +304,12 @@ def _save_grid(x, output: str) -> None:
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
 @click.option("--data", "data_path", default=None, help="Data file: JSON, CSV, NPZ or PATH:SPLIT.")
 @click.option("--nuts", "method", flag_value="nuts", default=True, help="The No-U-Turn sampler (default).")
 @click.option("--hmc", "method", flag_value="hmc", help="Static HMC with --steps leapfrogs.")
 @click.option("--chains", type=int, default=4, show_default=True)
+@click.option("--cores", type=int, default=None, help="Processes for the chains [default: min(chains, CPUs)].")
 @click.option("--warmup", type=int, default=1000, show_default=True)
 @click.option("--draws", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -317,9 +318,17 @@ def _save_grid(x, output: str) -> None:
 @click.option("--max-depth", type=int, default=10, show_default=True)
 @click.option("--steps", "hmc_steps", type=int, default=20, show_default=True, help="Leapfrogs per HMC transition.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
+@click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
 @handle_errors
-def sample(spec, data_path, method, chains, warmup, draws, seed, metric, target_accept, max_depth, hmc_steps, out):
-    """Sample SPEC's posterior with NUTS (Stan's warmup) or HMC; writes CSVs, posterior.nc and a summary."""
+def sample(spec, data_path, method, chains, cores, warmup, draws, seed, metric, target_accept, max_depth, hmc_steps,
+           out, resume, checkpoint_every):  # fmt: skip
+    """Sample SPEC's posterior with NUTS (Stan's warmup) or HMC; writes CSVs, posterior.nc and a summary.
+
+    Each chain is checkpointed into the run directory; after an interruption, --resume RUN continues
+    it and gives the same draws as a run that never stopped.
+    """
+    import dataclasses
     from pathlib import Path
 
     import torch
@@ -330,23 +339,68 @@ def sample(spec, data_path, method, chains, warmup, draws, seed, metric, target_
     from zsdsl.runtime.mcmc.sampler import sample as run_sample
 
     torch.set_default_dtype(torch.float64)
-    cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, metric=metric,
-                        target_accept=target_accept, max_depth=max_depth, hmc_steps=hmc_steps)  # fmt: skip
+    if resume:
+        run = Path(resume)
+        if not (run / "config.json").exists():
+            raise UsageError(f"{run} is not a run directory of `zsdsl sample` (no config.json).")
+        saved = json.loads((run / "config.json").read_text())
+        fields = {f.name for f in dataclasses.fields(SamplerConfig)}
+        cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
+        if cores is not None:
+            cfg.cores = cores
+        spec, data_path = saved["spec"], saved.get("data") or None
+    elif spec is None:
+        raise UsageError("Give a model file to sample, or --resume RUN.")
+    else:
+        cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, metric=metric,
+                            target_accept=target_accept, max_depth=max_depth, hmc_steps=hmc_steps,
+                            cores=cores)  # fmt: skip
+        run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
     cfg.validate()
     cm, data = _load_with_data(spec, data_path)
-    run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
-    result = run_sample(cm.model(data), data, cfg)
+    if not resume:
+        run.mkdir(parents=True, exist_ok=True)
+        config = {"spec": str(spec), "data": str(data_path or ""), **dataclasses.asdict(cfg)}
+        atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
+    with _ChainProgress(cfg.chains, cfg.warmup + cfg.draws) as bar:
+        result = run_sample(cm.model(data), data, cfg, progress=bar.update if bar.live else None, run=run,
+                            resume=bool(resume), checkpoint_every_s=checkpoint_every)  # fmt: skip
     write_outputs(result, run)
-    config = {"spec": str(spec), "data": str(data_path or ""), **cfg.__dict__}
-    atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
     cols, stats = read_run(run)
     summary = summarize(cols)
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
-    wall = sum(c.wall_s for c in result.chains)
-    click.echo(f"{method}: {chains} chains x {draws} draws ({warmup} warmup) in {wall:.1f} s; run directory {run}")
+    wall = max(c.wall_s for c in result.chains)
+    click.echo(f"{cfg.method}: {cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup), slowest chain "
+               f"{wall:.1f} s; run directory {run}")  # fmt: skip
     _print_summary(summary)
-    for msg in diagnostics_warnings(stats, summary, max_depth):
+    for msg in diagnostics_warnings(stats, summary, cfg.max_depth):
         click.echo(f"warning: {msg}", err=True)
+
+
+class _ChainProgress:
+    """One rich progress bar per chain on a terminal; nothing otherwise."""
+
+    def __init__(self, chains: int, total: int):
+        self.live = sys.stderr.isatty()
+        self.chains, self.total = chains, total
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), transient=True)  # fmt: skip
+            self.tasks = [self.bar.add_task(f"chain {c + 1}", total=self.total) for c in range(self.chains)]
+            self.bar.start()
+        return self
+
+    def update(self, chain: int, done: int) -> None:
+        self.bar.update(self.tasks[chain], completed=done)
+
+    def __exit__(self, *exc):
+        if self.live:
+            self.bar.stop()
+        return False
 
 
 @main.command()

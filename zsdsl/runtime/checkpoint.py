@@ -76,3 +76,11 @@ def write_config(run: Path, config: dict) -> None:
 
 def read_config(run: Path) -> dict:
     return json.loads((run / "config.json").read_text())
+
+
+def atomic_save(obj, path: Path) -> None:
+    """``torch.save`` to a temp file beside ``path``, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

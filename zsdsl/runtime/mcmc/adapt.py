@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-import torch
+import numpy as np
 
 
 class DualAveraging:
@@ -54,33 +54,33 @@ class MetricEstimator:
 
     def reset(self) -> None:
         self.n = 0
-        self.mean = torch.zeros(self.dim, dtype=torch.float64)
-        self.m2 = torch.zeros((self.dim, self.dim) if self.dense else self.dim, dtype=torch.float64)
+        self.mean = np.zeros(self.dim)
+        self.m2 = np.zeros((self.dim, self.dim) if self.dense else self.dim)
 
-    def add(self, z: torch.Tensor) -> None:
+    def add(self, z: np.ndarray) -> None:
         self.n += 1
         delta = z - self.mean
         self.mean = self.mean + delta / self.n
         if self.dense:
-            self.m2 = self.m2 + torch.outer(delta, z - self.mean)
+            self.m2 = self.m2 + np.outer(delta, z - self.mean)
         else:
             self.m2 = self.m2 + delta * (z - self.mean)
 
-    def estimate(self) -> torch.Tensor:
+    def estimate(self) -> np.ndarray:
         n = self.n
         cov = self.m2 / max(n - 1, 1)
         shrunk = (n / (n + 5.0)) * cov
         if self.dense:
-            return shrunk + 1e-3 * (5.0 / (n + 5.0)) * torch.eye(self.dim, dtype=torch.float64)
+            return shrunk + 1e-3 * (5.0 / (n + 5.0)) * np.eye(self.dim)
         return shrunk + 1e-3 * (5.0 / (n + 5.0))
 
 
-def init_step_size(potential, state, eps: float, metric, gen) -> float:
+def init_step_size(potential, state, eps: float, metric, rng) -> float:
     """Stan's heuristic: double or halve ε until one leapfrog's acceptance crosses 0.8."""
     from zsdsl.runtime.mcmc.nuts import leapfrog
 
     def delta_h(e):
-        r = metric.momentum(gen)
+        r = metric.momentum(rng)
         H0 = state.U + metric.kinetic(r)
         new, r1 = leapfrog(potential, state, r, e, metric)
         H = new.U + metric.kinetic(r1)

@@ -5,6 +5,10 @@ Multinomial sampling over the trajectory with biased progressive sampling at the
 generalised no-U-turn criterion with the extra checks across subtrees (Stan ≥ 2.26), a
 divergence when the energy error exceeds ``max_energy_error`` (1000, Stan's), tree depth ≤
 ``max_depth``. Also ``hmc_transition``, static-path HMC with a Metropolis correction.
+
+Positions, momenta and gradients are float64 NumPy vectors and the random numbers come from a
+``numpy.random.Generator``: the sampler's own arithmetic on small vectors then costs about a
+microsecond per operation, and the potential (PyTorch) is the only heavy call per leapfrog.
 """
 
 from __future__ import annotations
@@ -12,81 +16,87 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
+import numpy as np
 
 
 @dataclass
 class State:
-    z: torch.Tensor  # unconstrained position
+    z: np.ndarray  # unconstrained position
     U: float  # potential energy
-    grad: torch.Tensor  # dU/dz
+    grad: np.ndarray  # dU/dz
 
 
-@dataclass
 class Metric:
     """Inverse metric M⁻¹: a vector (diagonal) or a matrix (dense)."""
 
-    inv: torch.Tensor
+    def __init__(self, inv):
+        self.inv = np.asarray(inv, dtype=np.float64)
+        self.dense = self.inv.ndim == 2
+        self.chol = np.linalg.cholesky(np.linalg.inv(self.inv)) if self.dense else 1.0 / np.sqrt(self.inv)
 
-    def __post_init__(self):
-        self.dense = self.inv.dim() == 2
-        self.chol = torch.linalg.cholesky(torch.linalg.inv(self.inv)) if self.dense else self.inv.rsqrt()
-
-    def momentum(self, gen) -> torch.Tensor:
-        eps = torch.randn(self.inv.shape[0], generator=gen, dtype=self.inv.dtype)
+    def momentum(self, rng: np.random.Generator) -> np.ndarray:
+        eps = rng.standard_normal(self.inv.shape[0])
         return self.chol @ eps if self.dense else self.chol * eps
 
-    def velocity(self, r):
+    def velocity(self, r: np.ndarray) -> np.ndarray:
         return self.inv @ r if self.dense else self.inv * r
 
-    def kinetic(self, r) -> float:
+    def kinetic(self, r: np.ndarray) -> float:
         return 0.5 * float(r @ self.velocity(r))
 
 
-def leapfrog(potential, state: State, r, eps: float, metric: Metric):
-    r = r - 0.5 * eps * state.grad
+def logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    m = a if a > b else b
+    return m + math.log1p(math.exp(-abs(a - b)))
+
+
+def leapfrog(potential, state: State, r: np.ndarray, eps: float, metric: Metric):
+    r = r - (0.5 * eps) * state.grad
     z = state.z + eps * metric.velocity(r)
-    U, grad = potential.value_and_grad(z)
-    r = r - 0.5 * eps * grad
+    U, grad = potential.value_and_grad_np(z)
+    r = r - (0.5 * eps) * grad
     return State(z, U, grad), r
-
-
-def _criterion(p_sharp_minus, p_sharp_plus, rho) -> bool:
-    return float(p_sharp_plus @ rho) > 0 and float(p_sharp_minus @ rho) > 0
 
 
 @dataclass
 class _Tree:
     beg: State  # first point in build order
     end: State  # last point in build order
-    r_beg: torch.Tensor
-    r_end: torch.Tensor
+    r_beg: np.ndarray
+    r_end: np.ndarray
+    v_beg: np.ndarray  # M⁻¹ r at both ends (the "sharp" momenta)
+    v_end: np.ndarray
     proposal: State
     log_w: float
-    rho: torch.Tensor
+    rho: np.ndarray
     n: int = 0
     accept_sum: float = 0.0
     divergent: bool = False
     turning: bool = False
 
 
-class _Builder:
-    def __init__(self, potential, metric: Metric, eps: float, H0: float, gen, max_energy_error: float):
-        self.potential, self.metric, self.eps, self.H0 = potential, metric, eps, H0
-        self.gen, self.max_err = gen, max_energy_error
+def _turning(v_minus, v_plus, rho) -> bool:
+    return not (float(v_plus @ rho) > 0 and float(v_minus @ rho) > 0)
 
-    def uniform(self) -> float:
-        return float(torch.rand((), generator=self.gen, dtype=torch.float64))
+
+class _Builder:
+    def __init__(self, potential, metric: Metric, eps: float, H0: float, rng, max_energy_error: float):
+        self.potential, self.metric, self.eps, self.H0 = potential, metric, eps, H0
+        self.rng, self.max_err = rng, max_energy_error
 
     def leaf(self, state: State, r, direction: int) -> _Tree:
         new, r_new = leapfrog(self.potential, state, r, direction * self.eps, self.metric)
-        H = new.U + self.metric.kinetic(r_new)
+        v = self.metric.velocity(r_new)
+        H = new.U + 0.5 * float(r_new @ v)
         if not math.isfinite(H):
             H = math.inf
         err = H - self.H0
-        tree = _Tree(new, new, r_new, r_new, new, -err, r_new.clone(), 1, min(1.0, math.exp(min(0.0, -err))))
-        tree.divergent = err > self.max_err
-        return tree
+        accept = math.exp(-err) if err > 0 else 1.0
+        return _Tree(new, new, r_new, r_new, v, v, new, -err, r_new, 1, accept, err > self.max_err)
 
     def build(self, state: State, r, depth: int, direction: int) -> _Tree:
         if depth == 0:
@@ -99,32 +109,34 @@ class _Builder:
         if final.divergent or final.turning:
             final.n, final.accept_sum = n, acc
             return final
-        log_w = float(torch.logaddexp(torch.tensor(init.log_w), torch.tensor(final.log_w)))
+        log_w = logaddexp(init.log_w, final.log_w)
         proposal = init.proposal
-        if final.log_w > log_w or self.uniform() < math.exp(final.log_w - log_w):
+        if final.log_w > log_w or self.rng.random() < math.exp(final.log_w - log_w):
             proposal = final.proposal
         rho = init.rho + final.rho
-        v = self.metric.velocity
-        turning = not _criterion(v(init.r_beg), v(final.r_end), rho)
-        turning |= not _criterion(v(init.r_beg), v(final.r_beg), init.rho + final.r_beg)
-        turning |= not _criterion(v(init.r_end), v(final.r_end), final.rho + init.r_end)
-        return _Tree(init.beg, final.end, init.r_beg, final.r_end, proposal, log_w, rho, n, acc, False, turning)
+        turning = (
+            _turning(init.v_beg, final.v_end, rho)
+            or _turning(init.v_beg, final.v_beg, init.rho + final.r_beg)
+            or _turning(init.v_end, final.v_end, final.rho + init.r_end)
+        )
+        return _Tree(init.beg, final.end, init.r_beg, final.r_end, init.v_beg, final.v_end, proposal, log_w, rho, n,
+                     acc, False, turning)  # fmt: skip
 
 
-def nuts_transition(potential, state: State, eps: float, metric: Metric, gen, max_depth: int = 10,
+def nuts_transition(potential, state: State, eps: float, metric: Metric, rng, max_depth: int = 10,
                     max_energy_error: float = 1000.0):  # fmt: skip
     """One NUTS transition; returns the new state and Stan's sampler statistics."""
-    r0 = metric.momentum(gen)
-    H0 = state.U + metric.kinetic(r0)
-    b = _Builder(potential, metric, eps, H0, gen, max_energy_error)
+    r0 = metric.momentum(rng)
+    v0 = metric.velocity(r0)
+    H0 = state.U + 0.5 * float(r0 @ v0)
+    b = _Builder(potential, metric, eps, H0, rng, max_energy_error)
     left, right = state, state  # time order
-    r_left, r_right = r0, r0
-    rho = r0.clone()
+    r_left, r_right, v_left, v_right = r0, r0, v0, v0
+    rho = r0
     sample, log_w = state, 0.0
     depth, n, acc, divergent = 0, 0, 0.0, False
-    v = metric.velocity
     while depth < max_depth:
-        forward = b.uniform() > 0.5
+        forward = rng.random() > 0.5
         sub = b.build(right, r_right, depth, 1) if forward else b.build(left, r_left, depth, -1)
         n, acc = n + sub.n, acc + sub.accept_sum
         depth += 1
@@ -133,21 +145,20 @@ def nuts_transition(potential, state: State, eps: float, metric: Metric, gen, ma
             break
         if sub.turning:
             break
-        if sub.log_w > log_w or b.uniform() < math.exp(sub.log_w - log_w):
+        if sub.log_w > log_w or rng.random() < math.exp(sub.log_w - log_w):
             sample = sub.proposal
-        log_w = float(torch.logaddexp(torch.tensor(log_w), torch.tensor(sub.log_w)))
-        # The old tree and the new subtree in time order: (first r, last r, rho) of each.
+        log_w = logaddexp(log_w, sub.log_w)
+        # The old tree and the new subtree in time order: (first r, last r, first v, last v, rho) of each.
         if forward:
-            L, R = (r_left, r_right, rho), (sub.r_beg, sub.r_end, sub.rho)
-            right, r_right = sub.end, sub.r_end
+            L = (r_left, r_right, v_left, v_right, rho)
+            R = (sub.r_beg, sub.r_end, sub.v_beg, sub.v_end, sub.rho)
+            right, r_right, v_right = sub.end, sub.r_end, sub.v_end
         else:
-            L, R = (sub.r_end, sub.r_beg, sub.rho), (r_left, r_right, rho)
-            left, r_left = sub.end, sub.r_end
-        rho = L[2] + R[2]
-        turning = not _criterion(v(L[0]), v(R[1]), rho)
-        turning |= not _criterion(v(L[0]), v(R[0]), L[2] + R[0])
-        turning |= not _criterion(v(L[1]), v(R[1]), R[2] + L[1])
-        if turning:
+            L = (sub.r_end, sub.r_beg, sub.v_end, sub.v_beg, sub.rho)
+            R = (r_left, r_right, v_left, v_right, rho)
+            left, r_left, v_left = sub.end, sub.r_end, sub.v_end
+        rho = L[4] + R[4]
+        if _turning(L[2], R[3], rho) or _turning(L[2], R[2], L[4] + R[0]) or _turning(L[3], R[3], R[4] + L[1]):
             break
     stats = {
         "accept_stat__": acc / max(n, 1),
@@ -159,9 +170,9 @@ def nuts_transition(potential, state: State, eps: float, metric: Metric, gen, ma
     return sample, stats
 
 
-def hmc_transition(potential, state: State, eps: float, metric: Metric, gen, n_steps: int):
+def hmc_transition(potential, state: State, eps: float, metric: Metric, rng, n_steps: int):
     """Static HMC: ``n_steps`` leapfrogs and a Metropolis correction."""
-    r0 = metric.momentum(gen)
+    r0 = metric.momentum(rng)
     H0 = state.U + metric.kinetic(r0)
     new, r = state, r0
     for _ in range(n_steps):
@@ -171,6 +182,6 @@ def hmc_transition(potential, state: State, eps: float, metric: Metric, gen, n_s
     accept = min(1.0, math.exp(min(0.0, -err)))
     stats = {"accept_stat__": accept, "treedepth__": 0, "n_leapfrog__": n_steps, "divergent__": int(err > 1000),
              "energy__": H0}  # fmt: skip
-    if float(torch.rand((), generator=gen, dtype=torch.float64)) < accept:
+    if rng.random() < accept:
         return new, stats
     return state, stats

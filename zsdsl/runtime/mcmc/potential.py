@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from zsdsl.errors import UsageError
@@ -83,6 +84,13 @@ class Potential:
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return -self.log_density(u)
+
+    def value_and_grad_np(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """``value_and_grad`` on a float64 NumPy vector (the samplers' representation)."""
+        u = torch.from_numpy(z).requires_grad_(True)
+        U = -self._log_density_flat(u)
+        (g,) = torch.autograd.grad(U, u)
+        return U.item(), g.numpy()
 
     def value_and_grad(self, u: torch.Tensor) -> tuple[float, torch.Tensor]:
         u = u.detach().requires_grad_(True)

@@ -1,15 +1,22 @@
 """The MCMC driver: initialisation, Stan-style warmup, draws, several chains with their own seeds.
 
-``run_chain`` is one chain (a sampler "stepped in a loop"); ``sample`` runs the chains and
-returns an ``MCMCResult`` with unconstrained draws and Stan's sampler statistics.
+``Chain`` is one chain as an object stepped in a loop (ZhuSuan's "HMC like an optimizer"); its
+whole state (position, adaptation, RNG, draws so far) round-trips through ``state_dict`` so
+that a chain checkpointed at any iteration and resumed gives the same draws as one that
+never stopped. ``sample`` runs the chains, in parallel processes when there are cores for
+them (results do not depend on how chains are spread over processes), with optional
+checkpoints, and returns an ``MCMCResult`` with unconstrained draws and Stan's statistics.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from zsdsl.errors import UsageError
@@ -33,6 +40,7 @@ class SamplerConfig:
     max_depth: int = 10
     hmc_steps: int = 20
     init_radius: float = 2.0
+    cores: int | None = None  # processes for the chains; None: min(chains, CPUs)
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
@@ -43,6 +51,8 @@ class SamplerConfig:
             raise UsageError("--chains and --draws must be at least 1 and --warmup at least 0.")
         if not 0 < self.target_accept < 1:
             raise UsageError("--target-accept must lie in (0, 1).")
+        if self.cores is not None and self.cores < 1:
+            raise UsageError("--cores must be at least 1.")
 
 
 @dataclass
@@ -79,11 +89,11 @@ class MCMCResult:
         return out
 
 
-def _init(potential, gen, radius: float, tries: int = 100) -> State:
+def _init(potential, rng, radius: float, tries: int = 100) -> State:
     for _ in range(tries):
-        z = (torch.rand(potential.dim, generator=gen, dtype=torch.float64) * 2 - 1) * radius
-        U, grad = potential.value_and_grad(z)
-        if math.isfinite(U) and torch.isfinite(grad).all():
+        z = rng.uniform(-radius, radius, potential.dim)
+        U, grad = potential.value_and_grad_np(z)
+        if math.isfinite(U) and np.isfinite(grad).all():
             return State(z, U, grad)
     raise UsageError(
         f"Could not find an initial point with a finite log density in {tries} tries (uniform(-{radius}, {radius}) on "
@@ -91,57 +101,192 @@ def _init(potential, gen, radius: float, tries: int = 100) -> State:
     )
 
 
-def run_chain(potential: Potential, cfg: SamplerConfig, seed: int, on_step=None) -> ChainResult:
-    gen = torch.Generator().manual_seed(seed)
-    t0 = time.perf_counter()
-    state = _init(potential, gen, cfg.init_radius)
-    D = potential.dim
-    metric = Metric(torch.ones(D, dtype=torch.float64))
-    eps = init_step_size(potential, state, 1.0, metric, gen) if cfg.warmup else 1.0
-    da = DualAveraging(eps, cfg.target_accept)
-    ends = slow_window_ends(cfg.warmup) if cfg.metric != "unit" else []
-    start_slow = 75 if cfg.warmup >= 150 else int(0.15 * cfg.warmup)
-    est = MetricEstimator(D, cfg.metric == "dense")
-    rows, us = [], []
+class Chain:
+    """One chain of NUTS/HMC with Stan's warmup, advanced by ``step()``.
 
-    def step(state, eps):
+    >>> chain = Chain(potential, SamplerConfig(warmup=500, draws=1000), seed=1)
+    >>> while not chain.done:
+    ...     z, stats = chain.step()
+    """
+
+    def __init__(self, potential: Potential, cfg: SamplerConfig, seed: int):
+        self.potential, self.cfg, self.seed = potential, cfg, seed
+        self.rng = np.random.default_rng(seed)
+        self.it = 0
+        self.wall_s = 0.0
+        self.state = _init(potential, self.rng, cfg.init_radius)
+        D = potential.dim
+        self.metric = Metric(np.ones(D))
+        self.eps = init_step_size(potential, self.state, 1.0, self.metric, self.rng) if cfg.warmup else 1.0
+        self.da = DualAveraging(self.eps, cfg.target_accept)
+        self.ends = slow_window_ends(cfg.warmup) if cfg.metric != "unit" else []
+        self.start_slow = 75 if cfg.warmup >= 150 else int(0.15 * cfg.warmup)
+        self.est = MetricEstimator(D, cfg.metric == "dense")
+        self.rows: list = []
+        self.draws: list = []
+
+    @property
+    def total(self) -> int:
+        return self.cfg.warmup + self.cfg.draws
+
+    @property
+    def done(self) -> bool:
+        return self.it >= self.total
+
+    @property
+    def warming_up(self) -> bool:
+        return self.it < self.cfg.warmup
+
+    def step(self) -> tuple[np.ndarray, dict]:
+        """One transition (adapting during warmup); returns the position and its statistics."""
+        cfg, t0 = self.cfg, time.perf_counter()
+        eps_used = self.eps
         if cfg.method == "nuts":
-            return nuts_transition(potential, state, eps, metric, gen, cfg.max_depth)
-        return hmc_transition(potential, state, eps, metric, gen, cfg.hmc_steps)
-
-    for it in range(cfg.warmup + cfg.draws):
-        state, st = step(state, eps)
-        warm = it < cfg.warmup
-        if warm:
-            eps_used = eps
-            eps = da.update(st["accept_stat__"])
-            if ends and start_slow <= it < ends[-1]:
-                est.add(state.z)
-            if it + 1 in ends:
-                metric = Metric(est.estimate())
-                est.reset()
-                eps = init_step_size(potential, state, eps, metric, gen)
-                da = DualAveraging(eps, cfg.target_accept)
-            if it + 1 == cfg.warmup:
-                eps = da.final
+            self.state, st = nuts_transition(self.potential, self.state, self.eps, self.metric, self.rng, cfg.max_depth)
         else:
-            eps_used = eps
-            us.append(state.z)
-            rows.append({"lp__": -state.U, "stepsize__": eps_used, **st})
+            self.state, st = hmc_transition(self.potential, self.state, self.eps, self.metric, self.rng, cfg.hmc_steps)
+        it = self.it
+        if it < cfg.warmup:
+            self.eps = self.da.update(st["accept_stat__"])
+            if self.ends and self.start_slow <= it < self.ends[-1]:
+                self.est.add(self.state.z)
+            if it + 1 in self.ends:
+                self.metric = Metric(self.est.estimate())
+                self.est.reset()
+                self.eps = init_step_size(self.potential, self.state, self.eps, self.metric, self.rng)
+                self.da = DualAveraging(self.eps, cfg.target_accept)
+            if it + 1 == cfg.warmup:
+                self.eps = self.da.final
+        else:
+            self.draws.append(self.state.z)
+            self.rows.append({"lp__": -self.state.U, "stepsize__": eps_used, **st})
+        self.it += 1
+        self.wall_s += time.perf_counter() - t0
+        return self.state.z, {"lp__": -self.state.U, "stepsize__": eps_used, **st}
+
+    def result(self) -> ChainResult:
+        stats = {k: torch.tensor([r[k] for r in self.rows], dtype=torch.float64) for k in STAT_NAMES}
+        u = torch.from_numpy(np.stack(self.draws)) if self.draws else torch.zeros(0, self.potential.dim)
+        return ChainResult(u, stats, self.eps, torch.from_numpy(self.metric.inv), self.wall_s)
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "it": self.it, "wall_s": self.wall_s, "rng": self.rng.bit_generator.state,
+                "z": self.state.z, "U": self.state.U, "grad": self.state.grad, "eps": self.eps,
+                "inv_metric": self.metric.inv, "da": dict(vars(self.da)), "est": dict(vars(self.est)),
+                "rows": self.rows, "draws": self.draws}  # fmt: skip
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.seed, self.it, self.wall_s = sd["seed"], sd["it"], sd["wall_s"]
+        self.rng.bit_generator.state = sd["rng"]
+        self.state = State(sd["z"], sd["U"], sd["grad"])
+        self.eps, self.metric = sd["eps"], Metric(sd["inv_metric"])
+        self.da.__dict__.update(sd["da"])
+        self.est.__dict__.update(sd["est"])
+        self.rows, self.draws = list(sd["rows"]), list(sd["draws"])
+
+
+def run_chain(potential: Potential, cfg: SamplerConfig, seed: int, on_step=None) -> ChainResult:
+    """One chain from start to end; ``on_step(it, warmup)`` after each iteration."""
+    chain = Chain(potential, cfg, seed)
+    while not chain.done:
+        warm = chain.warming_up
+        chain.step()
         if on_step is not None:
-            on_step(it, warm)
-    stats = {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in STAT_NAMES}
-    return ChainResult(torch.stack(us), stats, eps, metric.inv, time.perf_counter() - t0)
+            on_step(chain.it - 1, warm)
+    return chain.result()
 
 
-def sample(model, data: dict, cfg: SamplerConfig, progress=None) -> MCMCResult:
-    """Run ``cfg.chains`` chains (seeds ``seed + k``) of NUTS or HMC on the model's posterior."""
+def chain_seed(cfg: SamplerConfig, c: int) -> int:
+    return cfg.seed * 1000 + c
+
+
+def _checkpoint_path(run, c: int):
+    return run / "checkpoints" / f"chain-{c + 1}.pt"
+
+
+def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: float = 10.0, report=None):
+    """Run chain ``c`` to the end, checkpointing into ``run`` every ``every_s`` seconds."""
+    from zsdsl.runtime.checkpoint import atomic_save, load_checkpoint
+
+    chain = Chain(potential, cfg, chain_seed(cfg, c))
+    path = _checkpoint_path(run, c) if run is not None else None
+    if resume and path is not None and path.exists():
+        chain.load_state_dict(load_checkpoint(path))
+    last = time.perf_counter()
+    while not chain.done:
+        chain.step()
+        now = time.perf_counter()
+        if path is not None and (now - last > every_s or chain.done):
+            atomic_save(chain.state_dict(), path)
+            last = now
+        if report is not None and (chain.it % 10 == 0 or chain.done):
+            report(c, chain.it)
+    return chain.result()
+
+
+_JOB: dict = {}
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+    try:  # Linux: a worker dies with the process that forked it (e.g. a killed `zsdsl sample`)
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker(c: int):
+    job = _JOB
+    queue = job["queue"]
+    report = (lambda ch, it: queue.put((ch, it))) if queue is not None else None
+    return _drive(job["potential"], job["cfg"], c, job["run"], job["resume"], job["every_s"], report)
+
+
+def _cores(cfg: SamplerConfig) -> int:
+    if cfg.cores is not None:
+        return min(cfg.cores, cfg.chains)
+    return max(1, min(cfg.chains, os.cpu_count() or 1))
+
+
+def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resume: bool = False,
+           checkpoint_every_s: float = 10.0) -> MCMCResult:  # fmt: skip
+    """Run ``cfg.chains`` chains (seeds ``seed*1000 + k``) of NUTS or HMC on the model's posterior.
+
+    ``progress(chain, iterations_done)`` is called as chains advance. With ``run`` (a directory)
+    each chain's state is checkpointed there atomically; ``resume`` continues from those files.
+    """
     cfg.validate()
     tune_allocator()
     potential = Potential(model, data)
     if potential.dim == 0:
         raise UsageError("The model has no continuous latents to sample.")
     result = MCMCResult(potential, config=cfg)
-    for c in range(cfg.chains):
-        result.chains.append(run_chain(potential, cfg, cfg.seed * 1000 + c, progress))
+    cores = _cores(cfg)
+    if cores > 1 and "fork" in mp.get_all_start_methods():
+        result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
+    else:
+        for c in range(cfg.chains):
+            result.chains.append(_drive(potential, cfg, c, run, resume, checkpoint_every_s, progress))
     return result
+
+
+def _parallel(potential, cfg, cores, progress, run, resume, every_s) -> list:
+    """The chains over ``cores`` forked processes (the compiled model is inherited, not pickled)."""
+    ctx = mp.get_context("fork")
+    queue = ctx.SimpleQueue() if progress is not None else None
+    _JOB.update(potential=potential, cfg=cfg, run=run, resume=resume, every_s=every_s, queue=queue)
+    try:
+        with ctx.Pool(cores, initializer=_worker_init) as pool:
+            pending = [pool.apply_async(_worker, (c,)) for c in range(cfg.chains)]
+            while not all(p.ready() for p in pending):
+                while queue is not None and not queue.empty():
+                    progress(*queue.get())
+                time.sleep(0.05)
+            while queue is not None and not queue.empty():
+                progress(*queue.get())
+            return [p.get() for p in pending]
+    finally:
+        _JOB.clear()

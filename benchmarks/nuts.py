@@ -1,0 +1,123 @@
+"""NUTS efficiency: minimum bulk ESS (over all reported quantities) per second of wall time.
+
+``cold`` runs ``zsdsl sample`` as a new process and times it end to end (interpreter start,
+imports, parsing, compilation, warmup, draws, writing the run directory): what a user waits
+for. ``warm`` reuses a compiled model in this process and times ``sample`` (warmup included).
+Models: eight schools (noncentered) and logistic regression (N=5000, D=25 synthetic, seed 0).
+
+    python benchmarks/nuts.py                   # 500 warmup, 1000 draws, 1 and 4 chains
+    python benchmarks/nuts.py --quick           # tiny runs (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, machine  # noqa: E402
+from gradient import synthetic_logreg  # noqa: E402
+
+import zsdsl  # noqa: E402
+from zsdsl.runtime.data import load_data  # noqa: E402
+from zsdsl.runtime.mcmc.output import summarize  # noqa: E402
+from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample  # noqa: E402
+
+MODELS = {
+    "eight_schools_noncentered": (ROOT / "specs" / "eight_schools_noncentered.zs", None),
+    "logreg": (ROOT / "specs" / "logistic_regression.zs", synthetic_logreg),
+}
+
+
+def min_ess_from_summary(table: dict) -> float:
+    return float(min(row["ess_bulk"] for row in table.values()))
+
+
+def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int, tmp: Path) -> dict:
+    out = tmp / f"run-{spec.stem}-{chains}"
+    cmd = [sys.executable, "-m", "zsdsl.cli", "sample", str(spec), "--data", str(data), "--chains", str(chains),
+           "--warmup", str(warmup), "--draws", str(draws), "--seed", str(seed), "--out", str(out)]  # fmt: skip
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr)
+    summ = subprocess.run([sys.executable, "-m", "zsdsl.cli", "summary", str(out), "--format", "json"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(json.loads(summ.stdout))}
+
+
+def warm(cm, data: dict, chains: int, warmup: int, draws: int, seed: int) -> dict:
+    cfg = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed)
+    t0 = time.perf_counter()
+    result = sample(cm.model(data), data, cfg)
+    wall = time.perf_counter() - t0
+    cols = {}
+    for name, v in result.values().items():
+        arr = v.reshape(v.shape[0], v.shape[1], -1).numpy()
+        for i in range(arr.shape[-1]):
+            cols[f"{name}[{i}]"] = arr[..., i]
+    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(summarize(cols))}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warmup", type=int, default=500)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--chains", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--models", nargs="+", default=list(MODELS))
+    ap.add_argument("--modes", nargs="+", default=["cold", "warm"])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    if args.quick:
+        args.warmup, args.draws, args.chains = 30, 30, [2]
+    torch.set_default_dtype(torch.float64)
+    results = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        for name in args.models:
+            spec, make = MODELS[name]
+            if make is None:
+                data_path = ROOT / "specs" / "data" / "eight_schools.json"
+            else:
+                data_path = tmp / f"{name}.json"
+                data_path.write_text(json.dumps(make()))
+            cm = zsdsl.load(spec)
+            data = cm.prepare_data(load_data(data_path))
+            for chains in args.chains:
+                for mode in args.modes:
+                    if mode == "cold":
+                        r = cold(spec, data_path, chains, args.warmup, args.draws, args.seed, tmp)
+                    else:
+                        r = warm(cm, data, chains, args.warmup, args.draws, args.seed)
+                    results.append({"model": name, "engine": "zsdsl", "mode": mode, "chains": chains,
+                                    "warmup": args.warmup, "draws": args.draws,
+                                    "min_ess_bulk": round(r["min_ess_bulk"], 1), "wall_s": round(r["wall_s"], 3),
+                                    "min_ess_bulk_per_s": round(r["min_ess_bulk"] / r["wall_s"], 2)})  # fmt: skip
+    print(json.dumps({"benchmark": "nuts", "machine": machine(), "results": results,
+                      "peers": _peers()}))  # fmt: skip
+
+
+def _peers() -> dict:
+    found = {}
+    for mod in ("numpyro", "pyro", "stan", "nutpie", "pymc"):
+        try:
+            __import__(mod)
+            found[mod] = "installed; not measured by this script yet"
+        except ImportError:
+            found[mod] = "skipped: not installed (pip install -r benchmarks/requirements-peers.txt)"
+    return found
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
