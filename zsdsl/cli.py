@@ -308,6 +308,14 @@ def _save_grid(x, output: str) -> None:
 @click.option("--data", "data_path", default=None, help="Data file: JSON, CSV, NPZ or PATH:SPLIT.")
 @click.option("--nuts", "method", flag_value="nuts", default=True, help="The No-U-Turn sampler (default).")
 @click.option("--hmc", "method", flag_value="hmc", help="Static HMC with --steps leapfrogs.")
+@click.option("--sgld", "method", flag_value="sgld", help="Stochastic-gradient Langevin dynamics (minibatches).")
+@click.option("--psgld", "method", flag_value="psgld", help="Preconditioned SGLD.")
+@click.option("--sghmc", "method", flag_value="sghmc", help="Stochastic-gradient HMC with --friction.")
+@click.option("--sgnht", "method", flag_value="sgnht", help="Stochastic-gradient Nose-Hoover thermostat.")
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="SG-MCMC step size.")
+@click.option("--schedule", default="constant", show_default=True, help="SG-MCMC step sizes: constant or poly.")
+@click.option("--friction", type=float, default=0.1, show_default=True, help="SGHMC friction / SGNHT initial xi.")
+@click.option("--thin", type=int, default=1, show_default=True, help="SG-MCMC: keep every k-th draw.")
 @click.option("--chains", type=int, default=4, show_default=True)
 @click.option("--cores", type=int, default=None, help="Processes for the chains [default: min(chains, CPUs)].")
 @click.option("--warmup", type=int, default=1000, show_default=True)
@@ -321,12 +329,13 @@ def _save_grid(x, output: str) -> None:
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
 @handle_errors
-def sample(spec, data_path, method, chains, cores, warmup, draws, seed, metric, target_accept, max_depth, hmc_steps,
-           out, resume, checkpoint_every):  # fmt: skip
-    """Sample SPEC's posterior with NUTS (Stan's warmup) or HMC; writes CSVs, posterior.nc and a summary.
+def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores, warmup, draws, seed, metric,
+           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every):  # fmt: skip
+    """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
-    Each chain is checkpointed into the run directory; after an interruption, --resume RUN continues
-    it and gives the same draws as a run that never stopped.
+    NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
+    continues them and gives the same draws as a run that never stopped. SG-MCMC (--sgld, --psgld,
+    --sghmc, --sgnht) uses minibatches over the plates declared with subsample=; --warmup is its burn-in.
     """
     import dataclasses
     from pathlib import Path
@@ -339,11 +348,15 @@ def sample(spec, data_path, method, chains, cores, warmup, draws, seed, metric, 
     from zsdsl.runtime.mcmc.sampler import sample as run_sample
 
     torch.set_default_dtype(torch.float64)
+    if method in SG_METHODS and not resume:
+        return _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains, warmup, draws, seed, out)
     if resume:
         run = Path(resume)
         if not (run / "config.json").exists():
             raise UsageError(f"{run} is not a run directory of `zsdsl sample` (no config.json).")
         saved = json.loads((run / "config.json").read_text())
+        if saved.get("method") in SG_METHODS:
+            raise UsageError("--resume continues NUTS and HMC runs; SG-MCMC runs are not checkpointed.")
         fields = {f.name for f in dataclasses.fields(SamplerConfig)}
         cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
         if cores is not None:
@@ -374,6 +387,40 @@ def sample(spec, data_path, method, chains, cores, warmup, draws, seed, metric, 
                f"{wall:.1f} s; run directory {run}")  # fmt: skip
     _print_summary(summary)
     for msg in diagnostics_warnings(stats, summary, cfg.max_depth):
+        click.echo(f"warning: {msg}", err=True)
+
+
+SG_METHODS = ("sgld", "psgld", "sghmc", "sgnht")
+
+
+def _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains, burnin, draws, seed, out):
+    import dataclasses
+    from pathlib import Path
+
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
+    from zsdsl.runtime.mcmc.sgmcmc import SGMCMCConfig, sample_sgmcmc
+
+    if spec is None:
+        raise UsageError("Give a model file to sample.")
+    cfg = SGMCMCConfig(method=method, chains=chains, burnin=burnin, draws=draws, thin=thin, lr=lr, schedule=schedule,
+                       friction=friction, seed=seed)  # fmt: skip
+    cfg.validate()
+    cm, data = _load_with_data(spec, data_path)
+    run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
+    run.mkdir(parents=True, exist_ok=True)
+    config = {"spec": str(spec), "data": str(data_path or ""), **dataclasses.asdict(cfg)}
+    atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
+    result = sample_sgmcmc(cm.model(data), data, cfg)
+    write_outputs(result, run)
+    cols, stats = read_run(run)
+    summary = summarize(cols)
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
+    wall = max(c.wall_s for c in result.chains)
+    click.echo(f"{method}: {chains} chains x {draws} draws (burn-in {burnin}, thin {thin}), slowest chain "
+               f"{wall:.1f} s; run directory {run}")  # fmt: skip
+    _print_summary(summary)
+    for msg in diagnostics_warnings(stats, summary):
         click.echo(f"warning: {msg}", err=True)
 
 

@@ -59,7 +59,7 @@ class Potential:
         values, ladj = self.constrain(u)
         return self.model.log_joint(values, self.data) + ladj
 
-    def _log_density_flat(self, u: torch.Tensor) -> torch.Tensor:
+    def _log_density_flat(self, u: torch.Tensor, subsample: dict | None = None) -> torch.Tensor:
         """The hot path for one point: views of ``u`` per site, one sum per term, nothing else."""
         values, total = {}, None
         for name, bij, shape, offset, size, jac in self._flat:
@@ -74,7 +74,7 @@ class Potential:
                 ladj = bij.log_abs_det_jacobian(us)
                 ladj = ladj.sum() if ladj.dim() else ladj
                 total = ladj if total is None else total + ladj
-        terms, _ = self.model._model(values, self.data, None)
+        terms, _ = self.model._model(values, self.data, subsample)
         for t in terms.values():
             if not torch.is_tensor(t):
                 t = torch.as_tensor(t, dtype=u.dtype)
@@ -85,10 +85,11 @@ class Potential:
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return -self.log_density(u)
 
-    def value_and_grad_np(self, z: np.ndarray) -> tuple[float, np.ndarray]:
-        """``value_and_grad`` on a float64 NumPy vector (the samplers' representation)."""
+    def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
+        """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
+        ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
         u = torch.from_numpy(z).requires_grad_(True)
-        U = -self._log_density_flat(u)
+        U = -self._log_density_flat(u, subsample)
         (g,) = torch.autograd.grad(U, u)
         return U.item(), g.numpy()
 
