@@ -117,7 +117,8 @@ class Chain:
         self.state = _init(potential, self.rng, cfg.init_radius)
         D = potential.dim
         self.metric = Metric(np.ones(D))
-        self.eps = init_step_size(potential, self.state, 1.0, self.metric, self.rng) if cfg.warmup else 1.0
+        with np.errstate(all="ignore"):
+            self.eps = init_step_size(potential, self.state, 1.0, self.metric, self.rng) if cfg.warmup else 1.0
         self.da = DualAveraging(self.eps, cfg.target_accept)
         self.ends = slow_window_ends(cfg.warmup) if cfg.metric != "unit" else []
         self.start_slow = 75 if cfg.warmup >= 150 else int(0.15 * cfg.warmup)
@@ -141,10 +142,9 @@ class Chain:
         """One transition (adapting during warmup); returns the position and its statistics."""
         cfg, t0 = self.cfg, time.perf_counter()
         eps_used = self.eps
-        if cfg.method == "nuts":
-            self.state, st = nuts_transition(self.potential, self.state, self.eps, self.metric, self.rng, cfg.max_depth)
-        else:
-            self.state, st = hmc_transition(self.potential, self.state, self.eps, self.metric, self.rng, cfg.hmc_steps)
+        with np.errstate(all="ignore"):  # overflow in a diverging trajectory is expected and handled
+            self._transition()
+        st = self._stats
         it = self.it
         if it < cfg.warmup:
             self.eps = self.da.update(st["accept_stat__"])
@@ -153,7 +153,8 @@ class Chain:
             if it + 1 in self.ends:
                 self.metric = Metric(self.est.estimate())
                 self.est.reset()
-                self.eps = init_step_size(self.potential, self.state, self.eps, self.metric, self.rng)
+                with np.errstate(all="ignore"):
+                    self.eps = init_step_size(self.potential, self.state, self.eps, self.metric, self.rng)
                 self.da = DualAveraging(self.eps, cfg.target_accept)
             if it + 1 == cfg.warmup:
                 self.eps = self.da.final
@@ -163,6 +164,15 @@ class Chain:
         self.it += 1
         self.wall_s += time.perf_counter() - t0
         return self.state.z, {"lp__": -self.state.U, "stepsize__": eps_used, **st}
+
+    def _transition(self) -> None:
+        cfg = self.cfg
+        if cfg.method == "nuts":
+            self.state, self._stats = nuts_transition(self.potential, self.state, self.eps, self.metric, self.rng,
+                                                      cfg.max_depth)  # fmt: skip
+        else:
+            self.state, self._stats = hmc_transition(self.potential, self.state, self.eps, self.metric, self.rng,
+                                                     cfg.hmc_steps)  # fmt: skip
 
     def result(self) -> ChainResult:
         stats = {k: torch.tensor([r[k] for r in self.rows], dtype=torch.float64) for k in STAT_NAMES}
