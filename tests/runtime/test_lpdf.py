@@ -61,7 +61,7 @@ def test_half_distributions_are_minus_infinity_below_zero():
 
 
 @pytest.mark.parametrize(("a", "b"), [((5, 3), (1, 3)), ((5, 3), (4, 1, 3)), ((4, 5, 3), (4, 1, 3)), ((1, 3), (5, 3)),
-                                      ((3,), (3,)), ((2, 5, 3), (3,))])  # fmt: skip
+                                      ((3,), (3,)), ((2, 5, 3), (3,)), ((3,), (4, 3))])  # fmt: skip
 def test_dot_broadcasts_like_a_product_sum(a, b):
     x, y = _real(*a), _real(*b)
     torch.testing.assert_close(fn.dot(x, y), (x * y).sum(-1))

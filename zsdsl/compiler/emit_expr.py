@@ -47,13 +47,21 @@ def pad(code: str, rank: int, target: int, after: int = 0) -> str:
     """Insert ``target - rank`` singleton dims before the last ``rank + after`` dims."""
     if target <= rank:
         return code
-    return index_code(code, ["None"] * (target - rank) + [":"] * (rank + after))
+    return lift_code(code, target - rank, rank + after)
+
+
+def lift_code(code: str, n: int, keep: int) -> str:
+    """``n`` singleton dims before the last ``keep``: a no-op (``zl.lift`` returns its argument) when
+    the value has no leading sample dims, since broadcasting aligns from the right."""
+    return f"zl.lift({code}, {n}, {keep})"
 
 
 def align(code: str, plates: tuple[str, ...], rank: int, E: tuple[str, ...]) -> str:
     """Give a value one dim per enclosing plate (None where it does not vary)."""
     if not E or tuple(plates) == tuple(E):
         return code
+    if not plates:
+        return lift_code(code, len(E), rank)
     return index_code(code, [":" if p in plates else "None" for p in E] + [":"] * rank)
 
 

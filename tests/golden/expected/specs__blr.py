@@ -55,7 +55,7 @@ class BlrModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Normal
-        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.dot(zl.take_plate(X, idx_n, 2), beta[..., None, :]), scale=sigma[..., None]))
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -67,6 +67,6 @@ class BlrModel(zl.ModelBase):
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=10), (*sample_shape,), 0.0, None))
         # plate n in N
         idx_n = None
-        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), beta[..., None, :]), scale=sigma[..., None]), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
+        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

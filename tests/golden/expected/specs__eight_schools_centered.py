@@ -56,7 +56,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta[j] ~ Normal
         theta = values['theta']
-        lp['theta'] = zl.scaled(scale_j, zl.lpdf.Normal(theta, loc=mu[..., None], scale=tau[..., None]))
+        lp['theta'] = zl.scaled(scale_j, zl.lpdf.Normal(theta, loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)))
         # y[j] ~ Normal
         lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
         return lp, det
@@ -70,7 +70,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         tau = out['tau'] = zl.given(values, 'tau', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=5), (*sample_shape,), 0.0, None))
         # plate j in J
         idx_j = None
-        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
+        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Normal(loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)
         return out
 

@@ -57,7 +57,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         # theta_trans[j] ~ Normal
         theta_trans = values['theta_trans']
         lp['theta_trans'] = zl.scaled(scale_j, zl.lpdf.Normal(theta_trans, loc=0, scale=1))
-        theta = (mu[..., None] + (tau[..., None] * theta_trans))
+        theta = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         det['theta'] = theta
         # y[j] ~ Normal
         lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
@@ -73,7 +73,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         # plate j in J
         idx_j = None
         theta_trans = out['theta_trans'] = zl.given(values, 'theta_trans', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
-        theta = out['theta'] = (mu[..., None] + (tau[..., None] * theta_trans))
+        theta = out['theta'] = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)
         return out
 

@@ -61,9 +61,9 @@ class GmmEnumModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Categorical
         z = values['z']
-        lp['z'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), z))
+        lp['z'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.stack(zl.lift(theta, 1, 0), (1 - zl.lift(theta, 1, 0)))), z))
         # y[n] ~ Normal
-        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)))
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -75,7 +75,7 @@ class GmmEnumModel(zl.ModelBase):
         theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1))
         # plate n in N
         idx_n = None
-        z = out['z'] = zl.given(values, 'z', lambda: zl.dist.draw(zl.dist.Categorical(probs=zl.stack(theta[..., None], (1 - theta[..., None]))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False))
-        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gather(mu[..., None, :], 1, 0, z, 0), scale=zl.gather(sigma[..., None, :], 1, 0, z, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
+        z = out['z'] = zl.given(values, 'z', lambda: zl.dist.draw(zl.dist.Categorical(probs=zl.stack(zl.lift(theta, 1, 0), (1 - zl.lift(theta, 1, 0)))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False))
+        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

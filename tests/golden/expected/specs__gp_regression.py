@@ -54,7 +54,7 @@ class GpRegressionModel(zl.ModelBase):
         # sigma ~ HalfNormal
         sigma = values['sigma']
         lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
-        K = (zl.exp_quad_kernel(x, x, alpha, rho) + ((zl.square(sigma) + 1e-06)[..., None, None] * zl.eye(d["N"])))
+        K = (zl.exp_quad_kernel(x, x, alpha, rho) + (zl.lift((zl.square(sigma) + 1e-06), 2, 0) * zl.eye(d["N"])))
         det['K'] = K
         # y ~ MultivariateNormal
         lp['y'] = zl.log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), y)
@@ -69,7 +69,7 @@ class GpRegressionModel(zl.ModelBase):
         rho = out['rho'] = zl.given(values, 'rho', lambda: zl.dist.draw(zl.dist.InverseGamma(concentration=5, scale=5), (*sample_shape,), True))
         alpha = out['alpha'] = zl.given(values, 'alpha', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
-        K = out['K'] = (zl.exp_quad_kernel(x, x, alpha, rho) + ((zl.square(sigma) + 1e-06)[..., None, None] * zl.eye(d["N"])))
+        K = out['K'] = (zl.exp_quad_kernel(x, x, alpha, rho) + (zl.lift((zl.square(sigma) + 1e-06), 2, 0) * zl.eye(d["N"])))
         y = out['y'] = zl.dist.draw(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), (*sample_shape,), True)
         return out
 

@@ -58,7 +58,7 @@ class LdaModel(zl.ModelBase):
         theta = values['theta']
         lp['theta'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Dirichlet(concentration=zl.full(50, 0.5)), theta))
         # counts[d] ~ Multinomial
-        lp['counts'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, phi[..., None, :, :])), zl.take_plate(counts, idx_d, 2)))
+        lp['counts'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, zl.lift(phi, 1, 2))), zl.take_plate(counts, idx_d, 2)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -72,6 +72,6 @@ class LdaModel(zl.ModelBase):
         # plate d in D, subsample=64
         idx_d = None
         theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Dirichlet(concentration=zl.full(50, 0.5)), (*sample_shape, zl.plate_size(idx_d, d["D"]),), True))
-        counts = out['counts'] = zl.dist.draw(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, phi[..., None, :, :])), (*sample_shape, zl.plate_size(idx_d, d["D"]),), False)
+        counts = out['counts'] = zl.dist.draw(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, zl.lift(phi, 1, 2))), (*sample_shape, zl.plate_size(idx_d, d["D"]),), False)
         return out
 

@@ -55,7 +55,7 @@ class LogisticRegressionModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # y[n] ~ Bernoulli
-        lp['y'] = zl.scaled(scale_n, zl.lpdf.Bernoulli(zl.take_plate(y, idx_n, 1), logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])))
+        lp['y'] = zl.scaled(scale_n, zl.lpdf.Bernoulli(zl.take_plate(y, idx_n, 1), logits=(zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(w, 1, 1)) + zl.lift(b, 1, 0))))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -67,6 +67,6 @@ class LogisticRegressionModel(zl.ModelBase):
         b = out['b'] = zl.given(values, 'b', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), True))
         # plate n in N
         idx_n = None
-        y = out['y'] = zl.dist.draw(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), w[..., None, :]) + b[..., None])), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False)
+        y = out['y'] = zl.dist.draw(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(w, 1, 1)) + zl.lift(b, 1, 0))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False)
         return out
 

@@ -68,7 +68,7 @@ class PmfModel(zl.ModelBase):
         idx_r = zl.plate_indices(subsample, "r")
         scale_r = zl.plate_scale(idx_r, d["R"])
         # rating[r] ~ Normal
-        lp['rating'] = zl.scaled(scale_r, zl.lpdf.Normal(zl.take_plate(rating, idx_r, 1), loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]))
+        lp['rating'] = zl.scaled(scale_r, zl.lpdf.Normal(zl.take_plate(rating, idx_r, 1), loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -86,6 +86,6 @@ class PmfModel(zl.ModelBase):
         Q = out['Q'] = zl.given(values, 'Q', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_i, d["I"]), 10,), True))
         # plate r in R, subsample=1000
         idx_r = None
-        rating = out['rating'] = zl.dist.draw(zl.dist.Normal(loc=zl.sum((zl.gather(P[..., None, :, :], 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(Q[..., None, :, :], 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=sigma[..., None]), (*sample_shape, zl.plate_size(idx_r, d["R"]),), True)
+        rating = out['rating'] = zl.dist.draw(zl.dist.Normal(loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_r, d["R"]),), True)
         return out
 

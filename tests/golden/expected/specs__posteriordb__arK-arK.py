@@ -59,10 +59,10 @@ class ArKModel(zl.ModelBase):
         # plate t in T-K
         idx_t = zl.plate_indices(subsample, "t")
         scale_t = zl.plate_scale(idx_t, d["T"]-d["K"])
-        mu = (alpha[..., None] + zl.dot(beta[..., None, :], zl.gather(y[..., None, :], 1, 0, (((zl.plate_arange(idx_t, d["T"]-d["K"]) + K[..., None]) - 1)[..., None] - zl.arange(d["K"])), 1)))
+        mu = (zl.lift(alpha, 1, 0) + zl.dot(zl.lift(beta, 1, 1), zl.gather(zl.lift(y, 1, 1), 1, 0, (zl.lift(((zl.plate_arange(idx_t, d["T"]-d["K"]) + zl.lift(K, 1, 0)) - 1), 1, 0) - zl.arange(d["K"])), 1)))
         det['mu'] = mu
         # y_next[t] ~ Normal
-        lp['y_next'] = zl.scaled(scale_t, zl.lpdf.Normal(zl.take_plate(y_next, idx_t, 1), loc=mu, scale=sigma[..., None]))
+        lp['y_next'] = zl.scaled(scale_t, zl.lpdf.Normal(zl.take_plate(y_next, idx_t, 1), loc=mu, scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -77,7 +77,7 @@ class ArKModel(zl.ModelBase):
         y_next = out['y_next'] = y[..., d["K"]:]
         # plate t in T-K
         idx_t = None
-        mu = out['mu'] = (alpha[..., None] + zl.dot(beta[..., None, :], zl.gather(y[..., None, :], 1, 0, (((zl.plate_arange(idx_t, d["T"]-d["K"]) + K[..., None]) - 1)[..., None] - zl.arange(d["K"])), 1)))
-        y_next = out['y_next'] = zl.dist.draw(zl.dist.Normal(loc=mu, scale=sigma[..., None]), (*sample_shape, zl.plate_size(idx_t, d["T"]-d["K"]),), True)
+        mu = out['mu'] = (zl.lift(alpha, 1, 0) + zl.dot(zl.lift(beta, 1, 1), zl.gather(zl.lift(y, 1, 1), 1, 0, (zl.lift(((zl.plate_arange(idx_t, d["T"]-d["K"]) + zl.lift(K, 1, 0)) - 1), 1, 0) - zl.arange(d["K"])), 1)))
+        y_next = out['y_next'] = zl.dist.draw(zl.dist.Normal(loc=mu, scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_t, d["T"]-d["K"]),), True)
         return out
 

@@ -51,7 +51,7 @@ class LogearnHeightModel(zl.ModelBase):
         sigma = values['sigma']
         lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # log_earn ~ Normal
-        lp['log_earn'] = zl.lpdf.site(zl.lpdf.Normal(log_earn, loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * height)), scale=sigma[..., None]), 1)
+        lp['log_earn'] = zl.lpdf.site(zl.lpdf.Normal(log_earn, loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * height)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -63,6 +63,6 @@ class LogearnHeightModel(zl.ModelBase):
         log_earn = out['log_earn'] = zl.log(earn)
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Flat(), (*sample_shape, 2,), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Flat(), (*sample_shape,), 0.0, None))
-        log_earn = out['log_earn'] = zl.dist.draw(zl.dist.Normal(loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * height)), scale=sigma[..., None]), (*sample_shape, d["N"],), True)
+        log_earn = out['log_earn'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * height)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 

@@ -52,7 +52,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # theta ~ Normal
         theta = values['theta']
-        lp['theta'] = zl.lpdf.site(zl.lpdf.Normal(theta, loc=mu[..., None], scale=tau[..., None]), 1)
+        lp['theta'] = zl.lpdf.site(zl.lpdf.Normal(theta, loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)), 1)
         # y ~ Normal
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)
         return lp, det
@@ -64,7 +64,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         mu = out['mu'] = zl.given(values, 'mu', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=5), (*sample_shape,), True))
         tau = out['tau'] = zl.given(values, 'tau', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=5), (*sample_shape,), 0.0, None))
-        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Normal(loc=mu[..., None], scale=tau[..., None]), (*sample_shape, d["J"],), True))
+        theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Normal(loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)), (*sample_shape, d["J"],), True))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=sigma), (*sample_shape, d["J"],), True)
         return out
 

@@ -53,7 +53,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         # theta_trans ~ Normal
         theta_trans = values['theta_trans']
         lp['theta_trans'] = zl.lpdf.site(zl.lpdf.Normal(theta_trans, loc=0, scale=1), 1)
-        theta = (mu[..., None] + (tau[..., None] * theta_trans))
+        theta = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         det['theta'] = theta
         # y ~ Normal
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)
@@ -67,7 +67,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         mu = out['mu'] = zl.given(values, 'mu', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=5), (*sample_shape,), True))
         tau = out['tau'] = zl.given(values, 'tau', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=5), (*sample_shape,), 0.0, None))
         theta_trans = out['theta_trans'] = zl.given(values, 'theta_trans', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, d["J"],), True))
-        theta = out['theta'] = (mu[..., None] + (tau[..., None] * theta_trans))
+        theta = out['theta'] = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=sigma), (*sample_shape, d["J"],), True)
         return out
 

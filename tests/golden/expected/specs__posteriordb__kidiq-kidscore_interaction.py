@@ -52,7 +52,7 @@ class KidscoreInteractionModel(zl.ModelBase):
         sigma = values['sigma']
         lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         # kid_score ~ Normal
-        lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=(((beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_hs)) + (beta[..., 2][..., None] * mom_iq)) + (beta[..., 3][..., None] * inter)), scale=sigma[..., None]), 1)
+        lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=(((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_hs)) + (zl.lift(beta[..., 2], 1, 0) * mom_iq)) + (zl.lift(beta[..., 3], 1, 0) * inter)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -64,6 +64,6 @@ class KidscoreInteractionModel(zl.ModelBase):
         inter = out['inter'] = (mom_hs * mom_iq)
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Flat(), (*sample_shape, 4,), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=2.5), (*sample_shape,), 0.0, None))
-        kid_score = out['kid_score'] = zl.dist.draw(zl.dist.Normal(loc=(((beta[..., 0][..., None] + (beta[..., 1][..., None] * mom_hs)) + (beta[..., 2][..., None] * mom_iq)) + (beta[..., 3][..., None] * inter)), scale=sigma[..., None]), (*sample_shape, d["N"],), True)
+        kid_score = out['kid_score'] = zl.dist.draw(zl.dist.Normal(loc=(((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_hs)) + (zl.lift(beta[..., 2], 1, 0) * mom_iq)) + (zl.lift(beta[..., 3], 1, 0) * inter)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 

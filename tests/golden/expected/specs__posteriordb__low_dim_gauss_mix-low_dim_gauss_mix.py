@@ -58,7 +58,7 @@ class LowDimGaussMixModel(zl.ModelBase):
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
-        lp['factor_1'] = zl.scaled(scale_n, zl.log_mix(theta[..., None], zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=mu[..., None, :][..., 0], scale=sigma[..., None, :][..., 0]), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=mu[..., None, :][..., 1], scale=sigma[..., None, :][..., 1])))
+        lp['factor_1'] = zl.scaled(scale_n, zl.log_mix(zl.lift(theta, 1, 0), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.lift(mu, 1, 1)[..., 0], scale=zl.lift(sigma, 1, 1)[..., 0]), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.lift(mu, 1, 1)[..., 1], scale=zl.lift(sigma, 1, 1)[..., 1])))
         return lp, det
 
     def _sample(self, data, sample_shape, values):

@@ -54,7 +54,7 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
         sigma = values['sigma']
         lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # log_weight ~ Normal
-        lp['log_weight'] = zl.lpdf.site(zl.lpdf.Normal(log_weight, loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * log_canopy_volume)), scale=sigma[..., None]), 1)
+        lp['log_weight'] = zl.lpdf.site(zl.lpdf.Normal(log_weight, loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * log_canopy_volume)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -69,6 +69,6 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
         log_canopy_volume = out['log_canopy_volume'] = zl.log(((diam1 * diam2) * canopy_height))
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Flat(), (*sample_shape, 2,), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Flat(), (*sample_shape,), 0.0, None))
-        log_weight = out['log_weight'] = zl.dist.draw(zl.dist.Normal(loc=(beta[..., 0][..., None] + (beta[..., 1][..., None] * log_canopy_volume)), scale=sigma[..., None]), (*sample_shape, d["N"],), True)
+        log_weight = out['log_weight'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * log_canopy_volume)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 

@@ -58,7 +58,7 @@ class NesModel(zl.ModelBase):
         sigma = values['sigma']
         lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # partyid7 ~ Normal
-        lp['partyid7'] = zl.lpdf.site(zl.lpdf.Normal(partyid7, loc=((((((((beta[..., 0][..., None] + (beta[..., 1][..., None] * real_ideo)) + (beta[..., 2][..., None] * race_adj)) + (beta[..., 3][..., None] * age30_44)) + (beta[..., 4][..., None] * age45_64)) + (beta[..., 5][..., None] * age65up)) + (beta[..., 6][..., None] * educ1)) + (beta[..., 7][..., None] * gender)) + (beta[..., 8][..., None] * income)), scale=sigma[..., None]), 1)
+        lp['partyid7'] = zl.lpdf.site(zl.lpdf.Normal(partyid7, loc=((((((((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * real_ideo)) + (zl.lift(beta[..., 2], 1, 0) * race_adj)) + (zl.lift(beta[..., 3], 1, 0) * age30_44)) + (zl.lift(beta[..., 4], 1, 0) * age45_64)) + (zl.lift(beta[..., 5], 1, 0) * age65up)) + (zl.lift(beta[..., 6], 1, 0) * educ1)) + (zl.lift(beta[..., 7], 1, 0) * gender)) + (zl.lift(beta[..., 8], 1, 0) * income)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -76,6 +76,6 @@ class NesModel(zl.ModelBase):
         age65up = out['age65up'] = zl.to_real((age_discrete == 4))
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Flat(), (*sample_shape, 9,), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Flat(), (*sample_shape,), 0.0, None))
-        partyid7 = out['partyid7'] = zl.dist.draw(zl.dist.Normal(loc=((((((((beta[..., 0][..., None] + (beta[..., 1][..., None] * real_ideo)) + (beta[..., 2][..., None] * race_adj)) + (beta[..., 3][..., None] * age30_44)) + (beta[..., 4][..., None] * age45_64)) + (beta[..., 5][..., None] * age65up)) + (beta[..., 6][..., None] * educ1)) + (beta[..., 7][..., None] * gender)) + (beta[..., 8][..., None] * income)), scale=sigma[..., None]), (*sample_shape, d["N"],), True)
+        partyid7 = out['partyid7'] = zl.dist.draw(zl.dist.Normal(loc=((((((((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * real_ideo)) + (zl.lift(beta[..., 2], 1, 0) * race_adj)) + (zl.lift(beta[..., 3], 1, 0) * age30_44)) + (zl.lift(beta[..., 4], 1, 0) * age45_64)) + (zl.lift(beta[..., 5], 1, 0) * age65up)) + (zl.lift(beta[..., 6], 1, 0) * educ1)) + (zl.lift(beta[..., 7], 1, 0) * gender)) + (zl.lift(beta[..., 8], 1, 0) * income)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 

@@ -65,13 +65,13 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
         # sigma_y ~ Normal
         sigma_y = values['sigma_y']
         lp['sigma_y'] = zl.lpdf.Normal(sigma_y, loc=0, scale=1)
-        alpha = (mu_alpha[..., None] + (sigma_alpha[..., None] * alpha_raw))
+        alpha = (zl.lift(mu_alpha, 1, 0) + (zl.lift(sigma_alpha, 1, 0) * alpha_raw))
         det['alpha'] = alpha
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # log_radon[n] ~ Normal
-        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=((zl.gather(alpha[..., None, :], 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * beta[..., None, :][..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * beta[..., None, :][..., 1])), scale=sigma_y[..., None]))
+        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=((zl.gather(zl.lift(alpha, 1, 1), 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * zl.lift(beta, 1, 1)[..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * zl.lift(beta, 1, 1)[..., 1])), scale=zl.lift(sigma_y, 1, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -86,9 +86,9 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
         mu_alpha = out['mu_alpha'] = zl.given(values, 'mu_alpha', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=10), (*sample_shape,), True))
         sigma_alpha = out['sigma_alpha'] = zl.given(values, 'sigma_alpha', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), 0.0, None))
         sigma_y = out['sigma_y'] = zl.given(values, 'sigma_y', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), 0.0, None))
-        alpha = out['alpha'] = (mu_alpha[..., None] + (sigma_alpha[..., None] * alpha_raw))
+        alpha = out['alpha'] = (zl.lift(mu_alpha, 1, 0) + (zl.lift(sigma_alpha, 1, 0) * alpha_raw))
         # plate n in N
         idx_n = None
-        log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=((zl.gather(alpha[..., None, :], 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * beta[..., None, :][..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * beta[..., None, :][..., 1])), scale=sigma_y[..., None]), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
+        log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=((zl.gather(zl.lift(alpha, 1, 1), 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * zl.lift(beta, 1, 1)[..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * zl.lift(beta, 1, 1)[..., 1])), scale=zl.lift(sigma_y, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

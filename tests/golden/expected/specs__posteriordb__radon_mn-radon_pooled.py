@@ -58,7 +58,7 @@ class RadonPooledModel(zl.ModelBase):
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # log_radon[n] ~ Normal
-        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=(alpha[..., None] + (beta[..., None] * zl.take_plate(floor_measure, idx_n, 1))), scale=sigma_y[..., None]))
+        lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=(zl.lift(alpha, 1, 0) + (zl.lift(beta, 1, 0) * zl.take_plate(floor_measure, idx_n, 1))), scale=zl.lift(sigma_y, 1, 0)))
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -71,6 +71,6 @@ class RadonPooledModel(zl.ModelBase):
         sigma_y = out['sigma_y'] = zl.given(values, 'sigma_y', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), 0.0, None))
         # plate n in N
         idx_n = None
-        log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=(alpha[..., None] + (beta[..., None] * zl.take_plate(floor_measure, idx_n, 1))), scale=sigma_y[..., None]), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
+        log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(alpha, 1, 0) + (zl.lift(beta, 1, 0) * zl.take_plate(floor_measure, idx_n, 1))), scale=zl.lift(sigma_y, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

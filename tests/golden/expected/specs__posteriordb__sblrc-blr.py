@@ -51,7 +51,7 @@ class BlrModel(zl.ModelBase):
         sigma = values['sigma']
         lp['sigma'] = zl.lpdf.Normal(sigma, loc=0, scale=10)
         # y ~ Normal
-        lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.matvec(X, beta), scale=sigma[..., None]), 1)
+        lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.matvec(X, beta), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
     def _sample(self, data, sample_shape, values):
@@ -61,6 +61,6 @@ class BlrModel(zl.ModelBase):
         X = data["X"]
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=10), (*sample_shape, d["D"],), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=10), (*sample_shape,), 0.0, None))
-        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.matvec(X, beta), scale=sigma[..., None]), (*sample_shape, d["N"],), True)
+        y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.matvec(X, beta), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 

@@ -57,7 +57,7 @@ class SbnModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h3[n] ~ Bernoulli
         h3 = values['h3']
-        lp['h3'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h3, logits=top_logits[..., None, :]), 1))
+        lp['h3'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h3, logits=zl.lift(top_logits, 1, 1)), 1))
         # h2[n] ~ Bernoulli
         h2 = values['h2']
         lp['h2'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h2, logits=self.net_p2(h3)), 1))
@@ -75,7 +75,7 @@ class SbnModel(zl.ModelBase):
         top_logits = self.param_top_logits
         # plate n in N, subsample=24
         idx_n = None
-        h3 = out['h3'] = zl.given(values, 'h3', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=top_logits[..., None, :]), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
+        h3 = out['h3'] = zl.given(values, 'h3', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=zl.lift(top_logits, 1, 1)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         h2 = out['h2'] = zl.given(values, 'h2', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p2(h3)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         h1 = out['h1'] = zl.given(values, 'h1', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p1(h2)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         x = out['x'] = zl.dist.draw(zl.dist.Bernoulli(logits=self.net_px(h1)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 784,), False)

@@ -14,6 +14,7 @@ from zsdsl.runtime.lib.plates import (
     fill_plates,
     given,
     leading_shape,
+    lift,
     plate_arange,
     plate_indices,
     plate_scale,
@@ -25,7 +26,7 @@ from zsdsl.runtime.lib.plates import (
 )
 
 __all__ = [
-    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "log_prob", "lpdf",
-    "nets", "plate_arange", "plate_indices", "plate_scale", "plate_size", "scaled", "site_log_prob", "size_given",
-    "size_of", "take_plate",
+    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "lift", "log_prob",
+    "lpdf", "nets", "plate_arange", "plate_indices", "plate_scale", "plate_size", "scaled", "site_log_prob",
+    "size_given", "size_of", "take_plate",
 ]  # fmt: skip

@@ -7,6 +7,8 @@ Arguments may be Python numbers or tensors.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -176,6 +178,10 @@ def one_hot(idx, k):
 def dot(a, b):
     """Sum over the last dim of ``a * b`` (broadcast); a row of matrix rows times one vector is a matmul."""
     a, b = _t(a), _t(b)
+    if b.dim() == 1 and a.dim() >= 2:
+        return a @ b
+    if a.dim() == 1 and b.dim() >= 2:
+        return b @ a
     if a.dim() >= 2 and b.dim() >= 2:
         if b.shape[-2] == 1 and a.shape[-2] != 1:
             return (a @ b.transpose(-1, -2)).squeeze(-1)
@@ -312,6 +318,12 @@ def gather(x, r: int, pos: int, idx, q: int = 0):
     x_batch, i_batch = x.shape[: x.dim() - r], idx.shape[: idx.dim() - q]
     batch = torch.broadcast_shapes(x_batch, i_batch)
     x_elem, i_elem = x.shape[x.dim() - r :], idx.shape[idx.dim() - q :]
+    if math.prod(x_batch) == 1:  # one x for every index (e.g. a single draw): a plain index_select
+        out = x.reshape(x_elem).movedim(pos, 0)[idx]  # [*i_batch, *i_elem, *x_elem without pos]
+        if q and pos:
+            nb = len(i_batch)
+            out = out.movedim(tuple(range(nb, nb + q)), tuple(range(nb + pos, nb + pos + q)))
+        return out.reshape(*batch, *out.shape[len(i_batch) :])
     xf = x.expand(*batch, *x_elem).reshape(-1, *x_elem).movedim(1 + pos, 1)  # [n, x_pos, rest...]
     idf = idx.expand(*batch, *i_elem).reshape(-1, *i_elem)
     n = xf.shape[0]

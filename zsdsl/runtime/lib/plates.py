@@ -44,6 +44,14 @@ def plate_scale(idx, size: int) -> float:
     return 1.0 if idx is None else float(size) / float(idx.shape[0])
 
 
+def lift(x, n: int, keep: int):
+    """``x[..., None × n, :× keep]``, skipped when ``x`` has at most ``keep`` dims (no sample dims):
+    right-aligned broadcasting then gives the same result without an extra autograd node."""
+    if not torch.is_tensor(x) or x.dim() <= keep:
+        return x
+    return x[(..., *([None] * n), *([slice(None)] * keep))]
+
+
 def scaled(scale: float, term):
     """``scale * term``, without an op when the plate is not subsampled (scale 1)."""
     return term if scale == 1.0 else scale * term
