@@ -3,6 +3,9 @@
 ``cold`` runs ``zsdsl sample`` as a new process and times it end to end (interpreter start,
 imports, parsing, compilation, warmup, draws, writing the run directory): what a user waits
 for. ``warm`` reuses a compiled model in this process and times ``sample`` (warmup included).
+The ``-compiled`` modes add ``--compile`` (torch.compile of the log density): ``cold-compiled``
+starts from an empty TorchInductor cache (a first run ever), ``cold-compiled-cached`` from the
+cache the previous run left (any later run), ``warm-compiled`` reuses the compiled potential.
 Models: eight schools (noncentered) and logistic regression (N=5000, D=25 synthetic, seed 0).
 
     python benchmarks/nuts.py                   # 500 warmup, 1000 draws, 1 and 4 chains
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,12 +46,18 @@ def min_ess_from_summary(table: dict) -> float:
     return float(min(row["ess_bulk"] for row in table.values()))
 
 
-def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int, tmp: Path) -> dict:
-    out = tmp / f"run-{spec.stem}-{chains}"
+def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int, tmp: Path, mode: str) -> dict:
+    out = tmp / f"run-{spec.stem}-{chains}-{mode}"
     cmd = [sys.executable, "-m", "zsdsl.cli", "sample", str(spec), "--data", str(data), "--chains", str(chains),
            "--warmup", str(warmup), "--draws", str(draws), "--seed", str(seed), "--out", str(out)]  # fmt: skip
+    env = dict(os.environ)
+    if mode != "cold":
+        cmd.append("--compile")
+        env["TORCHINDUCTOR_CACHE_DIR"] = str(tmp / f"inductor-{spec.stem}-{chains}")
+        if mode == "cold-compiled":
+            shutil.rmtree(env["TORCHINDUCTOR_CACHE_DIR"], ignore_errors=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr)
@@ -55,10 +66,13 @@ def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int
     return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(json.loads(summ.stdout))}
 
 
-def warm(cm, data: dict, chains: int, warmup: int, draws: int, seed: int) -> dict:
-    cfg = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed)
+def warm(model, data: dict, chains: int, warmup: int, draws: int, seed: int, compiled: bool) -> dict:
+    """``sample`` on a model compiled before (with ``compiled``, its potential's torch.compile too)."""
+    cfg = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed, compile=compiled)
+    if compiled:  # compile and run once untimed, as a warm JIT cache would
+        sample(model, data, SamplerConfig(chains=1, warmup=10, draws=10, seed=seed, compile=True))
     t0 = time.perf_counter()
-    result = sample(cm.model(data), data, cfg)
+    result = sample(model, data, cfg)
     wall = time.perf_counter() - t0
     cols = {}
     for name, v in result.values().items():
@@ -74,12 +88,13 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--chains", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--models", nargs="+", default=list(MODELS))
-    ap.add_argument("--modes", nargs="+", default=["cold", "warm"])
+    ap.add_argument("--modes", nargs="+",
+                    default=["cold", "warm", "cold-compiled", "cold-compiled-cached", "warm-compiled"])  # fmt: skip
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
-        args.warmup, args.draws, args.chains = 30, 30, [2]
+        args.warmup, args.draws, args.chains, args.modes = 30, 30, [2], ["cold", "warm"]
     torch.set_default_dtype(torch.float64)
     results = []
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -93,12 +108,13 @@ def main() -> None:
                 data_path.write_text(json.dumps(make()))
             cm = zsdsl.load(spec)
             data = cm.prepare_data(load_data(data_path))
+            model = cm.model(data)
             for chains in args.chains:
                 for mode in args.modes:
-                    if mode == "cold":
-                        r = cold(spec, data_path, chains, args.warmup, args.draws, args.seed, tmp)
+                    if mode.startswith("cold"):
+                        r = cold(spec, data_path, chains, args.warmup, args.draws, args.seed, tmp, mode)
                     else:
-                        r = warm(cm, data, chains, args.warmup, args.draws, args.seed)
+                        r = warm(model, data, chains, args.warmup, args.draws, args.seed, mode == "warm-compiled")
                     results.append({"model": name, "engine": "zsdsl", "mode": mode, "chains": chains,
                                     "warmup": args.warmup, "draws": args.draws,
                                     "min_ess_bulk": round(r["min_ess_bulk"], 1), "wall_s": round(r["wall_s"], 3),

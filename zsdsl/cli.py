@@ -328,9 +328,11 @@ def _save_grid(x, output: str) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
+@click.option("--compile", "use_compile", is_flag=True,
+              help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
 @handle_errors
 def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores, warmup, draws, seed, metric,
-           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every):  # fmt: skip
+           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every, use_compile):  # fmt: skip
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
@@ -361,13 +363,14 @@ def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores,
         cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
         if cores is not None:
             cfg.cores = cores
+        cfg.compile = cfg.compile or use_compile
         spec, data_path = saved["spec"], saved.get("data") or None
     elif spec is None:
         raise UsageError("Give a model file to sample, or --resume RUN.")
     else:
         cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, metric=metric,
                             target_accept=target_accept, max_depth=max_depth, hmc_steps=hmc_steps,
-                            cores=cores)  # fmt: skip
+                            cores=cores, compile=use_compile)  # fmt: skip
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
     cfg.validate()
     cm, data = _load_with_data(spec, data_path)

@@ -36,3 +36,23 @@ def test_flat_path_equals_batched_path():
             torch.testing.assert_close(grad, g_ref)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_compiled_potential_matches_eager():
+    import numpy as np
+    import pytest
+
+    torch.set_default_dtype(torch.float64)
+    try:
+        cm = zsdsl.loads(SPEC)
+        data = cm.prepare_data({"y": [0.5, -1.0, 2.0, 0.1]})
+        pot = Potential(cm.model(data), data)
+        z = np.random.default_rng(0).normal(size=pot.dim)
+        U_eager, g_eager = pot.value_and_grad_np(z)
+        if not pot.compile():
+            pytest.skip("torch.compile is not available on this machine (no C++ compiler?)")
+        U, g = pot.value_and_grad_np(z)
+        assert abs(U - U_eager) < 1e-9 * max(1.0, abs(U_eager))
+        np.testing.assert_allclose(g, g_eager, rtol=1e-9, atol=1e-12)
+    finally:
+        torch.set_default_dtype(torch.float32)

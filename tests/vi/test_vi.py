@@ -226,7 +226,7 @@ def test_map_finds_the_posterior_mode():
     cm = zsdsl.loads(NORMAL_NORMAL, "nn.zs")
     y = torch.tensor([1.0, 2.0, 0.5, 1.5])
     r = cm.fit({"N": 4, "y": y}, infer="map", steps=1500, lr=0.05, schedule="cosine")
-    mode = float(r.guide.values["mu"])
+    mode = float(r.guide.values["mu"].detach())
     assert abs(mode - float(y.sum() / 5)) < 1e-3
     with pytest.raises(Exception, match="auto-delta"):
         cm.fit({"N": 4, "y": y}, infer="map", guide="auto-normal", steps=10)

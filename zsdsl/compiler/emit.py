@@ -286,6 +286,28 @@ class _BaseEmitter:
         self.plate_header(plate, E, 2, sampling=self.sampling)
 
 
+def enum_size_code(node: ir.SampleNode) -> str:
+    """How many values an enumerated site takes: 2 for Bernoulli, the categories of a Categorical."""
+    if node.dist.name == "Bernoulli":
+        return "2"
+    args = dict(node.dist.args)
+    probs = args.get("probs", args.get("logits"))
+    if node.dist.name == "Categorical" and probs is not None and probs.ty.shape:
+        return dim_code(probs.ty.shape[-1])
+    return "None"  # the runtime says which distributions it can enumerate
+
+
+def enum_dependent(program: ir.ProgramIR) -> tuple[str, ...]:
+    """Deterministic nodes that depend, directly or not, on an enumerated site."""
+    tainted = {n.name for n in program.latents if n.enumerate}
+    out = []
+    for n in program.nodes:
+        if isinstance(n, ir.DetNode) and tainted & set(n.deps):
+            tainted.add(n.name)
+            out.append(n.name)
+    return tuple(out)
+
+
 class _ModelEmitter(_BaseEmitter):
     def __init__(self, program: ir.ProgramIR, w: _Writer):
         super().__init__(program, w, program.nets, program.params)
@@ -307,6 +329,9 @@ class _ModelEmitter(_BaseEmitter):
         sym = {pl.name: pl.size for pl in p.plates if isinstance(pl.size, str) and pl.size.isidentifier()}
         w(f"plate_dims = {sym!r}", 1)
         self.term_plates_line(p.nodes, 1)
+        dependent = enum_dependent(p)
+        if dependent:
+            w(f"enum_dependent = {dependent!r}", 1)
         w()
         self.emit_init(1)
         w("def plate_sizes(self):", 1)
@@ -355,6 +380,8 @@ class _ModelEmitter(_BaseEmitter):
             fields += [f"{k}={v!r}" for k, v in extra.items() if v != defaults[k]]
             if n.bijector is not None:
                 fields.append(f"bijector={bijector_code(n.bijector, self.ex)}")
+            if n.enumerate:
+                fields.append(f"enum_size={enum_size_code(n)}")
             w(f"zl.Site({', '.join(fields)}),", 3)
         w("]", 2)
         w()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import sys
 import types
 
 import numpy as np
@@ -23,6 +24,7 @@ def load_generated_module(source: str, label: str) -> types.ModuleType:
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     module = types.ModuleType(f"zsdsl_generated_{abs(hash(filename))}")
     module.__file__ = filename
+    sys.modules[module.__name__] = module  # importable by name (torch.compile looks modules up)
     code = compile(source, filename, "exec")  # safe: source emitted by zsdsl.compiler from checked IR
     exec(code, module.__dict__)  # safe: same generated code, never user text
     return module

@@ -39,7 +39,7 @@ class GmmEnumModel(zl.ModelBase):
             zl.Site('mu', (2,), support='ordered', bijector=zl.bij.Ordered()),
             zl.Site('sigma', (2,), support='positive', bijector=zl.bij.Positive()),
             zl.Site('theta', (), support='interval', bijector=zl.bij.Interval(0, 1)),
-            zl.Site('z', (d["N"],), plates=('n',), support='int_range', discrete=True, enumerate=True, reparam=False),
+            zl.Site('z', (d["N"],), plates=('n',), support='int_range', discrete=True, enumerate=True, reparam=False, enum_size=2),
         ]
 
     def _model(self, values, data, subsample):

@@ -26,6 +26,7 @@ class Site:
     enumerate: bool = False
     reparam: bool = True
     subsample_plate: str | None = None
+    enum_size: int | None = None  # values 0..enum_size-1 of an enumerated discrete site
 
 
 def _total(terms: dict, per_site: bool, kept: set = frozenset()):
@@ -53,6 +54,7 @@ class ModelBase(torch.nn.Module):
     data_dtypes: dict = {}
     term_plates: dict = {}
     plate_dims: dict = {}
+    enum_dependent: tuple = ()  # deterministics that depend on an enumerated (summed-out) site
 
     def __init__(self, dims: dict):
         super().__init__()

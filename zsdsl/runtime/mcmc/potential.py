@@ -21,20 +21,58 @@ class Potential:
         self.data = data
         self.sites = list(sites if sites is not None else model.sites(data))
         self.slots = []
+        self.enum = []  # (site, number of values) of the discrete sites summed out
         offset = 0
         for s in self.sites:
+            if s.discrete and s.enumerate:
+                self.enum.append(_enumerable(s))
+                continue
             if s.discrete:
                 raise UsageError(
-                    f"The latent '{s.name}' is discrete; HMC and NUTS need continuous latents. "
-                    "Sum it out with a factor (log_mix) or fit the model with variational inference."
+                    f"The latent '{s.name}' is discrete; HMC and NUTS need continuous latents. Mark it "
+                    "'enumerate' to sum it out, write the sum with a factor (log_mix), or fit the model with "
+                    "variational inference."
                 )
             shape = tuple(s.bijector.unconstrained_shape(tuple(s.shape)))
             size = math.prod(shape)
             self.slots.append((s, shape, offset, size))
             offset += size
         self.dim = offset
+        if len(self.enum) > 1:
+            names = ", ".join(s.name for s, _ in self.enum)
+            raise UsageError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
+        self._compiled = None
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
                       for s, shape, offset, size in self.slots]  # fmt: skip
+
+    def _sum_out(self, terms: dict) -> tuple[torch.Tensor, dict]:
+        """log Σ_k exp(terms that vary with the enumerated value k), per element of its plate; the
+        terms that do not vary are returned for the caller to add."""
+        site, K = self.enum[0]
+        plate = site.plates[0] if site.plates else None
+        dependent, rest = None, {}
+        for name, t in terms.items():
+            plates = self.model.term_plates.get(name, ())
+            if not torch.is_tensor(t) or t.dim() != len(plates) + 1:
+                rest[name] = t
+                continue
+            if plate is None:
+                t = t.reshape(K, -1).sum(-1)
+            elif plate not in plates:
+                raise UsageError(f"The term of '{name}' depends on the enumerated '{site.name}' outside its plate "
+                                 f"'{plate}'; HMC and NUTS can sum out a site only within its plate.")  # fmt: skip
+            else:
+                pos = plates.index(plate)
+                dims = tuple(1 + i for i in range(len(plates)) if i != pos)
+                t = t.sum(dims) if dims else t
+            dependent = t if dependent is None else dependent + t
+        if dependent is None:
+            return torch.zeros(()), rest
+        return torch.logsumexp(dependent, 0).sum(), rest
+
+    def enum_placeholders(self, lead: tuple) -> dict:
+        """Zeros for the enumerated sites, to evaluate the deterministics that do not depend on them."""
+        return {s.name: torch.zeros((*lead, *s.shape), dtype=torch.long) for s, _ in self.enum}
 
     def constrain(self, u: torch.Tensor) -> tuple[dict, torch.Tensor]:
         """Constrained values (leading dims of ``u`` kept) and the summed log-Jacobian."""
@@ -56,6 +94,10 @@ class Potential:
     def log_density(self, u: torch.Tensor) -> torch.Tensor:
         if u.dim() == 1:
             return self._log_density_flat(u)
+        if self.enum:  # one point at a time: the enumeration dim goes where sample dims would
+            lead = u.shape[:-1]
+            flat = u.reshape(-1, u.shape[-1])
+            return torch.stack([self._log_density_flat(row) for row in flat]).reshape(lead)
         values, ladj = self.constrain(u)
         return self.model.log_joint(values, self.data) + ladj
 
@@ -74,7 +116,14 @@ class Potential:
                 ladj = bij.log_abs_det_jacobian(us)
                 ladj = ladj.sum() if ladj.dim() else ladj
                 total = ladj if total is None else total + ladj
+        if self.enum:
+            site, K = self.enum[0]
+            shape = tuple(site.shape)
+            values[site.name] = torch.arange(K).reshape((K,) + (1,) * len(shape)).expand((K, *shape))
         terms, _ = self.model._model(values, self.data, subsample)
+        if self.enum:
+            marginal, terms = self._sum_out(terms)
+            total = marginal if total is None else total + marginal
         for t in terms.values():
             if not torch.is_tensor(t):
                 t = torch.as_tensor(t, dtype=u.dtype)
@@ -85,9 +134,40 @@ class Potential:
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         return -self.log_density(u)
 
+    def compile(self) -> bool:
+        """Compile value-and-gradient with ``torch.compile`` (TorchInductor): one fused kernel
+        instead of an eager autograd graph, ~10x fewer microseconds per call on small models, for
+        a one-off compilation of several seconds (cached on disk across processes). Falls back to
+        eager evaluation, with a warning, where compilation fails; returns whether it is on."""
+        import warnings
+
+        def neg_log_density(u):
+            return -self._log_density_flat(u)
+
+        try:
+            import torch._inductor.config as inductor_config
+
+            inductor_config.compile_threads = 1  # no compile worker pool: chains run in forked processes
+            fn = torch.compile(torch.func.grad_and_value(neg_log_density), dynamic=False)
+            z = torch.zeros(self.dim, dtype=torch.float64)
+            g, U = fn(z)
+            _, g_ref = self.value_and_grad(z)
+            if not torch.allclose(g, g_ref, rtol=1e-6, atol=1e-8, equal_nan=True):
+                raise RuntimeError("the compiled gradient differs from the eager one")
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the eager path in place
+            warnings.warn(f"torch.compile is not available for this model ({type(exc).__name__}: {exc}); "
+                          "running eagerly.", stacklevel=2)  # fmt: skip
+            self._compiled = None
+            return False
+        self._compiled = fn
+        return True
+
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
         ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
+        if self._compiled is not None and subsample is None:
+            g, U = self._compiled(torch.from_numpy(z))
+            return U.item(), g.numpy()
         u = torch.from_numpy(z).requires_grad_(True)
         U = -self._log_density_flat(u, subsample)
         (g,) = torch.autograd.grad(U, u)
@@ -98,3 +178,15 @@ class Potential:
         U = -self.log_density(u)
         (g,) = torch.autograd.grad(U, u)
         return float(U.detach()), g
+
+
+def _enumerable(site) -> tuple:
+    if site.enum_size is None:
+        raise UsageError(f"The latent '{site.name}' cannot be enumerated: HMC and NUTS sum out Bernoulli and "
+                         "Categorical sites.")  # fmt: skip
+    if len(site.plates) > 1:
+        raise UsageError(f"The enumerated latent '{site.name}' lies in {len(site.plates)} plates; HMC and NUTS sum "
+                         "out a site in at most one plate.")  # fmt: skip
+    if len(site.shape) != len(site.plates):
+        raise UsageError(f"The enumerated latent '{site.name}' must be one scalar per plate element.")
+    return site, int(site.enum_size)

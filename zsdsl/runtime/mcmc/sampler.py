@@ -41,6 +41,7 @@ class SamplerConfig:
     hmc_steps: int = 20
     init_radius: float = 2.0
     cores: int | None = None  # processes for the chains; None: min(chains, CPUs)
+    compile: bool = False  # torch.compile the potential (fast per call, seconds to compile)
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
@@ -81,11 +82,13 @@ class MCMCResult:
         """Constrained draws per site, [C, S, *shape], and the deterministic nodes."""
         u = self.u
         C, S, D = u.shape
+        pot = self.potential
         with torch.no_grad():
-            vals, _ = self.potential.constrain(u.reshape(C * S, D))
-            dets = self.potential.model.deterministics(vals, self.potential.data)
+            vals, _ = pot.constrain(u.reshape(C * S, D))
+            dets = pot.model.deterministics({**vals, **pot.enum_placeholders((C * S,))}, pot.data)
+        skip = set(pot.model.enum_dependent)
         out = {k: v.reshape(C, S, *v.shape[1:]) for k, v in vals.items()}
-        out.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in dets.items() if torch.is_tensor(v)})
+        out.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in dets.items() if torch.is_tensor(v) and k not in skip})
         return out
 
 
@@ -273,8 +276,17 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
     potential = Potential(model, data)
     if potential.dim == 0:
         raise UsageError("The model has no continuous latents to sample.")
-    result = MCMCResult(potential, config=cfg)
     cores = _cores(cfg)
+    if cfg.compile:
+        # Compiled kernels keep the thread count they were built with: one per process when the
+        # chains run in parallel processes, or they oversubscribe the cores.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1 if cores > 1 else threads)
+        try:
+            potential.compile()
+        finally:
+            torch.set_num_threads(threads)
+    result = MCMCResult(potential, config=cfg)
     if cores > 1 and "fork" in mp.get_all_start_methods():
         result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
     else:
