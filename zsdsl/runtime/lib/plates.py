@@ -65,11 +65,25 @@ def plate_arange(idx, size: int) -> torch.Tensor:
     return torch.arange(size) if idx is None else idx
 
 
+_TAKEN: list = []  # the last few (x, idx, rank, rows): a guide and its model gather the same minibatch
+
+
 def take_plate(x, idx, rank: int):
-    """Select the minibatch rows ``idx`` along the dim ``rank`` places from the right."""
+    """Select the minibatch rows ``idx`` along the dim ``rank`` places from the right.
+
+    The rows of a data tensor are copied once per minibatch: the entries hold ``x`` and ``idx``
+    themselves, so an identity match cannot be a recycled object."""
     if idx is None:
         return x
-    return x.index_select(x.dim() - rank, idx)
+    if x.requires_grad:
+        return x.index_select(x.dim() - rank, idx)
+    for cx, cidx, crank, rows in _TAKEN:
+        if cx is x and cidx is idx and crank == rank:
+            return rows
+    rows = x.index_select(x.dim() - rank, idx)
+    _TAKEN.insert(0, (x, idx, rank, rows))
+    del _TAKEN[4:]
+    return rows
 
 
 def given(values, name: str, draw):

@@ -106,6 +106,10 @@ class SGVB(Objective):
     name = "sgvb"
 
     def loss(self, model, guide, data, subsample=None):
+        if not self.discrete_sites:  # pathwise only: the total bound, no per-element signals needed
+            values, log_q, factor = guide.sample_and_log_prob(data, (self.particles,), subsample)
+            elbo = (model.log_joint(values, data, subsample) - log_q).mean()
+            return -(elbo + _mean(factor)), elbo.detach()
         w = self.log_weights(model, guide, data, subsample, self.particles)
         elbo = w.local.sum(-1).mean() + w.glob.mean()
         surrogate = elbo
