@@ -12,10 +12,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["vi_uci_bnn.py", "vi_mnist.py"])
+@pytest.mark.parametrize("script", ["vi_uci_bnn.py", "vi_mnist.py", "vae_step.py", "gradient.py", "nuts.py"])
 def test_benchmark_script_quick_mode(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick"], capture_output=True,
                          text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["benchmark"] == script.removesuffix(".py")
+
+
+def test_report_renders_the_committed_results():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import report
+
+    text = report.render()
+    for heading in ("One training step", "Log density + gradient", "NUTS: min bulk ESS"):
+        assert heading in text
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    assert text.strip() in readme, "benchmarks/README.md is stale: run python benchmarks/report.py --write"

@@ -88,3 +88,15 @@ def test_chain_stepped_by_hand_and_restored_from_its_state():
     rest_b = [b.step()[0] for _ in range(30)]
     np.testing.assert_array_equal(np.stack(rest_a), np.stack(rest_b))
     assert a.done and not a.warming_up and len(a.result().u) == 40
+
+
+def test_python_api_samples_like_the_cli(tmp_path):
+    cm = zsdsl.load(SPEC)
+    raw = load_data(DATA)
+    result = cm.sample(raw, method="nuts", chains=2, warmup=150, draws=150, seed=4, out=tmp_path / "run")
+    table = result.summary()
+    assert {"mu", "tau", "theta[1]", "theta_trans[8]"} <= set(table)
+    assert (tmp_path / "run" / "chain_2.csv").exists()
+    assert result.to_inference_data().posterior["mu"].shape == (2, 150)
+    sg = cm.sample(raw, method="sgld", chains=1, warmup=50, draws=40, lr=1e-3)
+    assert sg.values()["mu"].shape == (1, 40)

@@ -99,6 +99,32 @@ class CompiledModel:
         config = FitConfig(infer=infer, guide=guide, spec=self.file, **kw)
         return fit(self, prepared, config, Path(out) if out else None, resume, progress=False)
 
+    def sample(self, data: dict, method: str = "nuts", chains: int = 4, warmup: int = 1000, draws: int = 1000,
+               seed: int = 1, out=None, **kw):  # fmt: skip
+        """Posterior draws by MCMC, e.g. ``sample(data, method="nuts", chains=4)``; returns an ``MCMCResult``
+        (``.values()``, ``.summary()``, ``.to_inference_data()``). ``method`` is nuts or hmc (other
+        keywords as in ``SamplerConfig``), or sgld, psgld, sghmc, sgnht (keywords as in
+        ``SGMCMCConfig``, ``warmup`` being the burn-in). With ``out`` the run directory is written
+        as by ``zsdsl sample``."""
+        from pathlib import Path
+
+        from zsdsl.runtime.mcmc.output import write_outputs
+        from zsdsl.runtime.mcmc.sampler import SamplerConfig
+        from zsdsl.runtime.mcmc.sampler import sample as run_sample
+        from zsdsl.runtime.mcmc.sgmcmc import METHODS, SGMCMCConfig, sample_sgmcmc
+
+        prepared = self.prepare_data(data)
+        model = self.model(prepared)
+        if method in METHODS:
+            cfg = SGMCMCConfig(method=method, chains=chains, burnin=warmup, draws=draws, seed=seed, **kw)
+            result = sample_sgmcmc(model, prepared, cfg)
+        else:
+            cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, **kw)
+            result = run_sample(model, prepared, cfg, run=Path(out) if out else None)
+        if out:
+            write_outputs(result, Path(out))
+        return result
+
     def guide(self, name: str, data: dict):
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"

@@ -78,6 +78,18 @@ class MCMCResult:
     def stat(self, name: str) -> torch.Tensor:
         return torch.stack([c.stats[name] for c in self.chains])
 
+    def summary(self) -> dict:
+        """Stan's summary per scalar quantity (``theta[1]``, ...), computed with ArviZ."""
+        from zsdsl.runtime.mcmc.output import flat_columns, summarize
+
+        return summarize(flat_columns(self.values()))
+
+    def to_inference_data(self):
+        """ArviZ ``InferenceData`` with ``posterior`` and ``sample_stats``."""
+        from zsdsl.runtime.mcmc.output import to_inference_data
+
+        return to_inference_data(self)
+
     def values(self) -> dict:
         """Constrained draws per site, [C, S, *shape], and the deterministic nodes."""
         u = self.u
