@@ -389,7 +389,7 @@ class _ModelEmitter(_BaseEmitter):
     def _emit_model(self) -> None:
         w = self.w
         self.sampling = False
-        w("def _model(self, values, data, subsample):", 1)
+        w("def _model(self, values, data, subsample, dists=None):", 1)
         w('"""Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""', 2)
         w("d = self.dims", 2)
         w("lp, det = {}, {}", 2)
@@ -420,6 +420,8 @@ class _ModelEmitter(_BaseEmitter):
             else:
                 w(f"{var} = values[{node.name!r}]", 2)
                 value = var
+                w(f"if dists is not None:  # the prior of {node.name}, for analytic KL terms", 2)
+                w(f"dists[{node.name!r}] = {ex._dist(node.dist, E, node.sum_rank)}", 3)
             lp = ex.log_density(node.dist, value, E, node.sum_rank)
             self._term(node.name, f"zl.lpdf.site({lp}, {node.sum_rank})" if node.sum_rank else lp, E)
 
@@ -544,7 +546,7 @@ class _GuideEmitter(_BaseEmitter):
         self.term_plates_line(g.nodes, 1)
         w()
         self.emit_init(1)
-        w("def _guide(self, data, sample_shape, subsample, given):", 1)
+        w("def _guide(self, data, sample_shape, subsample, given, dists=None):", 1)
         w('"""Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""', 2)
         w("d = self.dims", 2)
         w("values, lq, fac = {}, {}, {}", 2)
@@ -566,6 +568,8 @@ class _GuideEmitter(_BaseEmitter):
             w(f"# {node.name}{'[' + ', '.join(E) + ']' if E else ''} ~ {node.dist.name} (guide)", 2)
             dist_var = self.ns("q_" + node.name)
             w(f"{dist_var} = {ex._dist(node.dist, E, node.sum_rank)}", 2)
+            w("if dists is not None:", 2)
+            w(f"dists[{node.name!r}] = {dist_var}", 3)
             shape = self.draw_shape(node, E, node.ty.rank - node.sum_rank)
             draw = f"zl.dist.draw({dist_var}, {shape}, {node.reparam})"
             w(f"{var} = values[{node.name!r}] = zl.given(given, {node.name!r}, lambda: {draw})", 2)

@@ -44,7 +44,7 @@ class BnnRegressionModel(zl.ModelBase):
             zl.Site('log_prec', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -52,18 +52,28 @@ class BnnRegressionModel(zl.ModelBase):
         y = data["y"]
         # f.W0 ~ Normal
         f_W0 = values['f.W0']
+        if dists is not None:  # the prior of f.W0, for analytic KL terms
+            dists['f.W0'] = zl.dist.Normal(loc=0, scale=1)
         lp['f.W0'] = zl.lpdf.site(zl.lpdf.Normal(f_W0, loc=0, scale=1), 2)
         # f.b0 ~ Normal
         f_b0 = values['f.b0']
+        if dists is not None:  # the prior of f.b0, for analytic KL terms
+            dists['f.b0'] = zl.dist.Normal(loc=0, scale=1)
         lp['f.b0'] = zl.lpdf.site(zl.lpdf.Normal(f_b0, loc=0, scale=1), 1)
         # f.W1 ~ Normal
         f_W1 = values['f.W1']
+        if dists is not None:  # the prior of f.W1, for analytic KL terms
+            dists['f.W1'] = zl.dist.Normal(loc=0, scale=1)
         lp['f.W1'] = zl.lpdf.site(zl.lpdf.Normal(f_W1, loc=0, scale=1), 2)
         # f.b1 ~ Normal
         f_b1 = values['f.b1']
+        if dists is not None:  # the prior of f.b1, for analytic KL terms
+            dists['f.b1'] = zl.dist.Normal(loc=0, scale=1)
         lp['f.b1'] = zl.lpdf.site(zl.lpdf.Normal(f_b1, loc=0, scale=1), 1)
         # log_prec ~ Gamma
         log_prec = values['log_prec']
+        if dists is not None:  # the prior of log_prec, for analytic KL terms
+            dists['log_prec'] = zl.dist.Gamma(concentration=6, rate=6)
         lp['log_prec'] = zl.lpdf.Gamma(log_prec, concentration=6, rate=6)
         # plate n in N, subsample=32
         idx_n = zl.plate_indices(subsample, "n")

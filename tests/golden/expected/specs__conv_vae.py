@@ -40,7 +40,7 @@ class ConvVaeModel(zl.ModelBase):
             zl.Site('z', (d["N"], 32), plates=('n',), subsample_plate='n', bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -50,6 +50,8 @@ class ConvVaeModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Normal
         z = values['z']
+        if dists is not None:  # the prior of z, for analytic KL terms
+            dists['z'] = zl.dist.Normal(loc=0, scale=1)
         lp['z'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Normal(z, loc=0, scale=1), 1))
         # x[n] ~ Bernoulli
         lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_decoder(z)), 1))
@@ -77,7 +79,7 @@ class QGuide(zl.GuideBase):
         d = self.dims
         self.net_encoder = zl.nets.Sequential(zl.nets.Reshape((784,), (1, 28, 28)), zl.nets.Conv2d(1, 32, kernel=4, stride=2, padding=1), zl.nets.Activation("relu"), zl.nets.Conv2d(32, 64, kernel=4, stride=2, padding=1), zl.nets.Activation("relu"), zl.nets.Flatten(3), zl.nets.Linear(3136, 64))
 
-    def _guide(self, data, sample_shape, subsample, given):
+    def _guide(self, data, sample_shape, subsample, given, dists=None):
         """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
@@ -88,6 +90,8 @@ class QGuide(zl.GuideBase):
         h = self.net_encoder(zl.take_plate(x, idx_n, 2))
         # z[n] ~ Normal (guide)
         q_z = zl.dist.Normal(loc=h[..., :32], scale=zl.softplus(h[..., 32:]))
+        if dists is not None:
+            dists['z'] = q_z
         z = values['z'] = zl.given(given, 'z', lambda: zl.dist.draw(q_z, (*sample_shape, zl.plate_size(idx_n, d["N"]), 32,), True))
         lq['z'] = scale_n * zl.site_log_prob(q_z, z, 1)
         return values, lq, fac

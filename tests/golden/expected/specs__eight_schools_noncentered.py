@@ -39,7 +39,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
             zl.Site('theta_trans', (d["J"],), plates=('j',), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,15 +47,21 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
+        if dists is not None:  # the prior of mu, for analytic KL terms
+            dists['mu'] = zl.dist.Normal(loc=0, scale=5)
         lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ HalfCauchy
         tau = values['tau']
+        if dists is not None:  # the prior of tau, for analytic KL terms
+            dists['tau'] = zl.dist.HalfCauchy(scale=5)
         lp['tau'] = zl.lpdf.HalfCauchy(tau, scale=5)
         # plate j in J
         idx_j = zl.plate_indices(subsample, "j")
         scale_j = zl.plate_scale(idx_j, d["J"])
         # theta_trans[j] ~ Normal
         theta_trans = values['theta_trans']
+        if dists is not None:  # the prior of theta_trans, for analytic KL terms
+            dists['theta_trans'] = zl.dist.Normal(loc=0, scale=1)
         lp['theta_trans'] = zl.scaled(scale_j, zl.lpdf.Normal(theta_trans, loc=0, scale=1))
         theta = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         det['theta'] = theta

@@ -41,19 +41,25 @@ class GmmModel(zl.ModelBase):
             zl.Site('theta', (), support='interval', bijector=zl.bij.Interval(0, 1)),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
         y = data["y"]
         # mu ~ Normal
         mu = values['mu']
+        if dists is not None:  # the prior of mu, for analytic KL terms
+            dists['mu'] = zl.dist.Normal(loc=0, scale=2)
         lp['mu'] = zl.lpdf.site(zl.lpdf.Normal(mu, loc=0, scale=2), 1)
         # sigma ~ Normal
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Normal(loc=0, scale=2)
         lp['sigma'] = zl.lpdf.site(zl.lpdf.Normal(sigma, loc=0, scale=2), 1)
         # theta ~ Beta
         theta = values['theta']
+        if dists is not None:  # the prior of theta, for analytic KL terms
+            dists['theta'] = zl.dist.Beta(concentration1=5, concentration0=5)
         lp['theta'] = zl.log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")

@@ -42,25 +42,33 @@ class GmmEnumModel(zl.ModelBase):
             zl.Site('z', (d["N"],), plates=('n',), support='int_range', discrete=True, enumerate=True, reparam=False, enum_size=2),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
         y = data["y"]
         # mu ~ Normal
         mu = values['mu']
+        if dists is not None:  # the prior of mu, for analytic KL terms
+            dists['mu'] = zl.dist.Normal(loc=0, scale=2)
         lp['mu'] = zl.lpdf.site(zl.lpdf.Normal(mu, loc=0, scale=2), 1)
         # sigma ~ Normal
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Normal(loc=0, scale=2)
         lp['sigma'] = zl.lpdf.site(zl.lpdf.Normal(sigma, loc=0, scale=2), 1)
         # theta ~ Beta
         theta = values['theta']
+        if dists is not None:  # the prior of theta, for analytic KL terms
+            dists['theta'] = zl.dist.Beta(concentration1=5, concentration0=5)
         lp['theta'] = zl.log_prob(zl.dist.Beta(concentration1=5, concentration0=5), theta)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["N"])
         # z[n] ~ Categorical
         z = values['z']
+        if dists is not None:  # the prior of z, for analytic KL terms
+            dists['z'] = zl.dist.Categorical(probs=zl.stack(zl.lift(theta, 1, 0), (1 - zl.lift(theta, 1, 0))))
         lp['z'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.stack(zl.lift(theta, 1, 0), (1 - zl.lift(theta, 1, 0)))), z))
         # y[n] ~ Normal
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)))

@@ -38,7 +38,7 @@ class GpRegressionModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,12 +47,18 @@ class GpRegressionModel(zl.ModelBase):
         y = data["y"]
         # rho ~ InverseGamma
         rho = values['rho']
+        if dists is not None:  # the prior of rho, for analytic KL terms
+            dists['rho'] = zl.dist.InverseGamma(concentration=5, scale=5)
         lp['rho'] = zl.log_prob(zl.dist.InverseGamma(concentration=5, scale=5), rho)
         # alpha ~ HalfNormal
         alpha = values['alpha']
+        if dists is not None:  # the prior of alpha, for analytic KL terms
+            dists['alpha'] = zl.dist.HalfNormal(scale=1)
         lp['alpha'] = zl.lpdf.HalfNormal(alpha, scale=1)
         # sigma ~ HalfNormal
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.HalfNormal(scale=1)
         lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
         K = (zl.exp_quad_kernel(x, x, alpha, rho) + (zl.lift((zl.square(sigma) + 1e-06), 2, 0) * zl.eye(d["N"])))
         det['K'] = K

@@ -40,7 +40,7 @@ class LdaModel(zl.ModelBase):
             zl.Site('theta', (d["D"], 50), plates=('d',), support='simplex', subsample_plate='d', bijector=zl.bij.Simplex()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -50,12 +50,16 @@ class LdaModel(zl.ModelBase):
         scale_k = zl.plate_scale(idx_k, 50)
         # phi[k] ~ Dirichlet
         phi = values['phi']
+        if dists is not None:  # the prior of phi, for analytic KL terms
+            dists['phi'] = zl.dist.Dirichlet(concentration=zl.full(d["V"], 0.1))
         lp['phi'] = zl.scaled(scale_k, zl.log_prob(zl.dist.Dirichlet(concentration=zl.full(d["V"], 0.1)), phi))
         # plate d in D, subsample=64
         idx_d = zl.plate_indices(subsample, "d")
         scale_d = zl.plate_scale(idx_d, d["D"])
         # theta[d] ~ Dirichlet
         theta = values['theta']
+        if dists is not None:  # the prior of theta, for analytic KL terms
+            dists['theta'] = zl.dist.Dirichlet(concentration=zl.full(50, 0.5))
         lp['theta'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Dirichlet(concentration=zl.full(50, 0.5)), theta))
         # counts[d] ~ Multinomial
         lp['counts'] = zl.scaled(scale_d, zl.log_prob(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, zl.lift(phi, 1, 2))), zl.take_plate(counts, idx_d, 2)))

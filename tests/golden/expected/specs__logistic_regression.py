@@ -39,7 +39,7 @@ class LogisticRegressionModel(zl.ModelBase):
             zl.Site('b', (), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,9 +47,13 @@ class LogisticRegressionModel(zl.ModelBase):
         y = data["y"]
         # w ~ Normal
         w = values['w']
+        if dists is not None:  # the prior of w, for analytic KL terms
+            dists['w'] = zl.dist.Normal(loc=0, scale=1)
         lp['w'] = zl.lpdf.site(zl.lpdf.Normal(w, loc=0, scale=1), 1)
         # b ~ Normal
         b = values['b']
+        if dists is not None:  # the prior of b, for analytic KL terms
+            dists['b'] = zl.dist.Normal(loc=0, scale=1)
         lp['b'] = zl.lpdf.Normal(b, loc=0, scale=1)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")

@@ -42,7 +42,7 @@ class PmfModel(zl.ModelBase):
             zl.Site('Q', (d["I"], 10), plates=('i',), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -51,18 +51,24 @@ class PmfModel(zl.ModelBase):
         rating = data["rating"]
         # sigma ~ HalfNormal
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.HalfNormal(scale=1)
         lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
         # plate u in U
         idx_u = zl.plate_indices(subsample, "u")
         scale_u = zl.plate_scale(idx_u, d["U"])
         # P[u] ~ Normal
         P = values['P']
+        if dists is not None:  # the prior of P, for analytic KL terms
+            dists['P'] = zl.dist.Normal(loc=0, scale=1)
         lp['P'] = zl.scaled(scale_u, zl.lpdf.site(zl.lpdf.Normal(P, loc=0, scale=1), 1))
         # plate i in I
         idx_i = zl.plate_indices(subsample, "i")
         scale_i = zl.plate_scale(idx_i, d["I"])
         # Q[i] ~ Normal
         Q = values['Q']
+        if dists is not None:  # the prior of Q, for analytic KL terms
+            dists['Q'] = zl.dist.Normal(loc=0, scale=1)
         lp['Q'] = zl.scaled(scale_i, zl.lpdf.site(zl.lpdf.Normal(Q, loc=0, scale=1), 1))
         # plate r in R, subsample=1000
         idx_r = zl.plate_indices(subsample, "r")

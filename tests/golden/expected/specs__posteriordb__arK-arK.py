@@ -40,7 +40,7 @@ class ArKModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -48,12 +48,18 @@ class ArKModel(zl.ModelBase):
         y = data["y"]
         # alpha ~ Normal
         alpha = values['alpha']
+        if dists is not None:  # the prior of alpha, for analytic KL terms
+            dists['alpha'] = zl.dist.Normal(loc=0, scale=10)
         lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=10)
         # beta ~ Normal
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Normal(loc=0, scale=10)
         lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # sigma ~ Cauchy
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Cauchy(loc=0, scale=2.5)
         lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         y_next = y[..., d["K"]:]
         # plate t in T-K

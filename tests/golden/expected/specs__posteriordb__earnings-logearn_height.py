@@ -37,7 +37,7 @@ class LogearnHeightModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -46,9 +46,13 @@ class LogearnHeightModel(zl.ModelBase):
         log_earn = zl.log(earn)
         # beta ~ Flat
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Flat()
         lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Flat
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Flat()
         lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # log_earn ~ Normal
         lp['log_earn'] = zl.lpdf.site(zl.lpdf.Normal(log_earn, loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * height)), scale=zl.lift(sigma, 1, 0)), 1)

@@ -38,7 +38,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
             zl.Site('theta', (d["J"],), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -46,12 +46,18 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
+        if dists is not None:  # the prior of mu, for analytic KL terms
+            dists['mu'] = zl.dist.Normal(loc=0, scale=5)
         lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ Cauchy
         tau = values['tau']
+        if dists is not None:  # the prior of tau, for analytic KL terms
+            dists['tau'] = zl.dist.Cauchy(loc=0, scale=5)
         lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # theta ~ Normal
         theta = values['theta']
+        if dists is not None:  # the prior of theta, for analytic KL terms
+            dists['theta'] = zl.dist.Normal(loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0))
         lp['theta'] = zl.lpdf.site(zl.lpdf.Normal(theta, loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)), 1)
         # y ~ Normal
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)

@@ -38,7 +38,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
             zl.Site('theta_trans', (d["J"],), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -46,12 +46,18 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         sigma = data["sigma"]
         # mu ~ Normal
         mu = values['mu']
+        if dists is not None:  # the prior of mu, for analytic KL terms
+            dists['mu'] = zl.dist.Normal(loc=0, scale=5)
         lp['mu'] = zl.lpdf.Normal(mu, loc=0, scale=5)
         # tau ~ Cauchy
         tau = values['tau']
+        if dists is not None:  # the prior of tau, for analytic KL terms
+            dists['tau'] = zl.dist.Cauchy(loc=0, scale=5)
         lp['tau'] = zl.lpdf.Cauchy(tau, loc=0, scale=5)
         # theta_trans ~ Normal
         theta_trans = values['theta_trans']
+        if dists is not None:  # the prior of theta_trans, for analytic KL terms
+            dists['theta_trans'] = zl.dist.Normal(loc=0, scale=1)
         lp['theta_trans'] = zl.lpdf.site(zl.lpdf.Normal(theta_trans, loc=0, scale=1), 1)
         theta = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         det['theta'] = theta

@@ -38,7 +38,7 @@ class GpPoisRegrModel(zl.ModelBase):
             zl.Site('f_tilde', (d["N"],), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,12 +47,18 @@ class GpPoisRegrModel(zl.ModelBase):
         k = data["k"]
         # rho ~ Gamma
         rho = values['rho']
+        if dists is not None:  # the prior of rho, for analytic KL terms
+            dists['rho'] = zl.dist.Gamma(concentration=25, rate=4)
         lp['rho'] = zl.lpdf.Gamma(rho, concentration=25, rate=4)
         # alpha ~ Normal
         alpha = values['alpha']
+        if dists is not None:  # the prior of alpha, for analytic KL terms
+            dists['alpha'] = zl.dist.Normal(loc=0, scale=2)
         lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=2)
         # f_tilde ~ Normal
         f_tilde = values['f_tilde']
+        if dists is not None:  # the prior of f_tilde, for analytic KL terms
+            dists['f_tilde'] = zl.dist.Normal(loc=0, scale=1)
         lp['f_tilde'] = zl.lpdf.site(zl.lpdf.Normal(f_tilde, loc=0, scale=1), 1)
         f = zl.matvec(zl.cholesky((zl.exp_quad_kernel(x, x, alpha, rho) + (1e-10 * zl.eye(d["N"])))), f_tilde)
         det['f'] = f

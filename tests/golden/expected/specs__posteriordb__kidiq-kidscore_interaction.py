@@ -37,7 +37,7 @@ class KidscoreInteractionModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,9 +47,13 @@ class KidscoreInteractionModel(zl.ModelBase):
         inter = (mom_hs * mom_iq)
         # beta ~ Flat
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Flat()
         lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Cauchy
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Cauchy(loc=0, scale=2.5)
         lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
         # kid_score ~ Normal
         lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=(((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_hs)) + (zl.lift(beta[..., 2], 1, 0) * mom_iq)) + (zl.lift(beta[..., 3], 1, 0) * inter)), scale=zl.lift(sigma, 1, 0)), 1)

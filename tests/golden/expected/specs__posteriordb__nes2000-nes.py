@@ -37,7 +37,7 @@ class NesModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -53,9 +53,13 @@ class NesModel(zl.ModelBase):
         age65up = zl.to_real((age_discrete == 4))
         # beta ~ Flat
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Flat()
         lp['beta'] = zl.lpdf.site(zl.log_prob(zl.dist.Flat(), beta), 1)
         # sigma ~ Flat
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Flat()
         lp['sigma'] = zl.log_prob(zl.dist.Flat(), sigma)
         # partyid7 ~ Normal
         lp['partyid7'] = zl.lpdf.site(zl.lpdf.Normal(partyid7, loc=((((((((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * real_ideo)) + (zl.lift(beta[..., 2], 1, 0) * race_adj)) + (zl.lift(beta[..., 3], 1, 0) * age30_44)) + (zl.lift(beta[..., 4], 1, 0) * age45_64)) + (zl.lift(beta[..., 5], 1, 0) * age65up)) + (zl.lift(beta[..., 6], 1, 0) * educ1)) + (zl.lift(beta[..., 7], 1, 0) * gender)) + (zl.lift(beta[..., 8], 1, 0) * income)), scale=zl.lift(sigma, 1, 0)), 1)

@@ -42,7 +42,7 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
             zl.Site('sigma_y', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -52,18 +52,28 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
         log_radon = data["log_radon"]
         # alpha_raw ~ Normal
         alpha_raw = values['alpha_raw']
+        if dists is not None:  # the prior of alpha_raw, for analytic KL terms
+            dists['alpha_raw'] = zl.dist.Normal(loc=0, scale=1)
         lp['alpha_raw'] = zl.lpdf.site(zl.lpdf.Normal(alpha_raw, loc=0, scale=1), 1)
         # beta ~ Normal
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Normal(loc=0, scale=10)
         lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # mu_alpha ~ Normal
         mu_alpha = values['mu_alpha']
+        if dists is not None:  # the prior of mu_alpha, for analytic KL terms
+            dists['mu_alpha'] = zl.dist.Normal(loc=0, scale=10)
         lp['mu_alpha'] = zl.lpdf.Normal(mu_alpha, loc=0, scale=10)
         # sigma_alpha ~ Normal
         sigma_alpha = values['sigma_alpha']
+        if dists is not None:  # the prior of sigma_alpha, for analytic KL terms
+            dists['sigma_alpha'] = zl.dist.Normal(loc=0, scale=1)
         lp['sigma_alpha'] = zl.lpdf.Normal(sigma_alpha, loc=0, scale=1)
         # sigma_y ~ Normal
         sigma_y = values['sigma_y']
+        if dists is not None:  # the prior of sigma_y, for analytic KL terms
+            dists['sigma_y'] = zl.dist.Normal(loc=0, scale=1)
         lp['sigma_y'] = zl.lpdf.Normal(sigma_y, loc=0, scale=1)
         alpha = (zl.lift(mu_alpha, 1, 0) + (zl.lift(sigma_alpha, 1, 0) * alpha_raw))
         det['alpha'] = alpha

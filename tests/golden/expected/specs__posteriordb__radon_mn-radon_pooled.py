@@ -39,7 +39,7 @@ class RadonPooledModel(zl.ModelBase):
             zl.Site('sigma_y', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -47,12 +47,18 @@ class RadonPooledModel(zl.ModelBase):
         log_radon = data["log_radon"]
         # alpha ~ Normal
         alpha = values['alpha']
+        if dists is not None:  # the prior of alpha, for analytic KL terms
+            dists['alpha'] = zl.dist.Normal(loc=0, scale=10)
         lp['alpha'] = zl.lpdf.Normal(alpha, loc=0, scale=10)
         # beta ~ Normal
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Normal(loc=0, scale=10)
         lp['beta'] = zl.lpdf.Normal(beta, loc=0, scale=10)
         # sigma_y ~ Normal
         sigma_y = values['sigma_y']
+        if dists is not None:  # the prior of sigma_y, for analytic KL terms
+            dists['sigma_y'] = zl.dist.Normal(loc=0, scale=1)
         lp['sigma_y'] = zl.lpdf.Normal(sigma_y, loc=0, scale=1)
         # plate n in N
         idx_n = zl.plate_indices(subsample, "n")

@@ -38,7 +38,7 @@ class BlrModel(zl.ModelBase):
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -46,9 +46,13 @@ class BlrModel(zl.ModelBase):
         y = data["y"]
         # beta ~ Normal
         beta = values['beta']
+        if dists is not None:  # the prior of beta, for analytic KL terms
+            dists['beta'] = zl.dist.Normal(loc=0, scale=10)
         lp['beta'] = zl.lpdf.site(zl.lpdf.Normal(beta, loc=0, scale=10), 1)
         # sigma ~ Normal
         sigma = values['sigma']
+        if dists is not None:  # the prior of sigma, for analytic KL terms
+            dists['sigma'] = zl.dist.Normal(loc=0, scale=10)
         lp['sigma'] = zl.lpdf.Normal(sigma, loc=0, scale=10)
         # y ~ Normal
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.matvec(X, beta), scale=zl.lift(sigma, 1, 0)), 1)

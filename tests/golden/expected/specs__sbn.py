@@ -46,7 +46,7 @@ class SbnModel(zl.ModelBase):
             zl.Site('h1', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -57,12 +57,18 @@ class SbnModel(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h3[n] ~ Bernoulli
         h3 = values['h3']
+        if dists is not None:  # the prior of h3, for analytic KL terms
+            dists['h3'] = zl.dist.Bernoulli(logits=zl.lift(top_logits, 1, 1))
         lp['h3'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h3, logits=zl.lift(top_logits, 1, 1)), 1))
         # h2[n] ~ Bernoulli
         h2 = values['h2']
+        if dists is not None:  # the prior of h2, for analytic KL terms
+            dists['h2'] = zl.dist.Bernoulli(logits=self.net_p2(h3))
         lp['h2'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h2, logits=self.net_p2(h3)), 1))
         # h1[n] ~ Bernoulli
         h1 = values['h1']
+        if dists is not None:  # the prior of h1, for analytic KL terms
+            dists['h1'] = zl.dist.Bernoulli(logits=self.net_p1(h2))
         lp['h1'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(h1, logits=self.net_p1(h2)), 1))
         # x[n] ~ Bernoulli
         lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_px(h1)), 1))
@@ -95,7 +101,7 @@ class QGuide(zl.GuideBase):
         self.net_q2 = zl.nets.Linear(200, 200)
         self.net_q3 = zl.nets.Linear(200, 200)
 
-    def _guide(self, data, sample_shape, subsample, given):
+    def _guide(self, data, sample_shape, subsample, given, dists=None):
         """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
@@ -105,14 +111,20 @@ class QGuide(zl.GuideBase):
         scale_n = zl.plate_scale(idx_n, d["N"])
         # h1[n] ~ Bernoulli (guide)
         q_h1 = zl.dist.Bernoulli(logits=self.net_q1(zl.take_plate(x, idx_n, 2)))
+        if dists is not None:
+            dists['h1'] = q_h1
         h1 = values['h1'] = zl.given(given, 'h1', lambda: zl.dist.draw(q_h1, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         lq['h1'] = scale_n * zl.site_log_prob(q_h1, h1, 1)
         # h2[n] ~ Bernoulli (guide)
         q_h2 = zl.dist.Bernoulli(logits=self.net_q2(h1))
+        if dists is not None:
+            dists['h2'] = q_h2
         h2 = values['h2'] = zl.given(given, 'h2', lambda: zl.dist.draw(q_h2, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         lq['h2'] = scale_n * zl.site_log_prob(q_h2, h2, 1)
         # h3[n] ~ Bernoulli (guide)
         q_h3 = zl.dist.Bernoulli(logits=self.net_q3(h2))
+        if dists is not None:
+            dists['h3'] = q_h3
         h3 = values['h3'] = zl.given(given, 'h3', lambda: zl.dist.draw(q_h3, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         lq['h3'] = scale_n * zl.site_log_prob(q_h3, h3, 1)
         return values, lq, fac

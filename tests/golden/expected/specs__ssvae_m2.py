@@ -44,7 +44,7 @@ class SsvaeM2Model(zl.ModelBase):
             zl.Site('y_u', (d["U"],), plates=('m',), support='int_range', discrete=True, reparam=False, subsample_plate='m'),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -56,6 +56,8 @@ class SsvaeM2Model(zl.ModelBase):
         scale_n = zl.plate_scale(idx_n, d["L"])
         # z_l[n] ~ Normal
         z_l = values['z_l']
+        if dists is not None:  # the prior of z_l, for analytic KL terms
+            dists['z_l'] = zl.dist.Normal(loc=0, scale=1)
         lp['z_l'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Normal(z_l, loc=0, scale=1), 1))
         # y_l[n] ~ Categorical
         lp['y_l'] = zl.scaled(scale_n, zl.log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), zl.take_plate(y_l, idx_n, 1)))
@@ -66,9 +68,13 @@ class SsvaeM2Model(zl.ModelBase):
         scale_m = zl.plate_scale(idx_m, d["U"])
         # z_u[m] ~ Normal
         z_u = values['z_u']
+        if dists is not None:  # the prior of z_u, for analytic KL terms
+            dists['z_u'] = zl.dist.Normal(loc=0, scale=1)
         lp['z_u'] = zl.scaled(scale_m, zl.lpdf.site(zl.lpdf.Normal(z_u, loc=0, scale=1), 1))
         # y_u[m] ~ Categorical
         y_u = values['y_u']
+        if dists is not None:  # the prior of y_u, for analytic KL terms
+            dists['y_u'] = zl.dist.Categorical(probs=zl.full(10, 0.1))
         lp['y_u'] = zl.scaled(scale_m, zl.log_prob(zl.dist.Categorical(probs=zl.full(10, 0.1)), y_u))
         # x_u[m] ~ Bernoulli
         lp['x_u'] = zl.scaled(scale_m, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x_u, idx_m, 2), logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), 1))
@@ -104,7 +110,7 @@ class QGuide(zl.GuideBase):
         self.net_classifier = zl.nets.MLP([784, 500, 10], act="softplus", out=None)
         self.net_encoder = zl.nets.MLP([794, 500, 100], act="softplus", out=None)
 
-    def _guide(self, data, sample_shape, subsample, given):
+    def _guide(self, data, sample_shape, subsample, given, dists=None):
         """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
@@ -118,6 +124,8 @@ class QGuide(zl.GuideBase):
         h = self.net_encoder(zl.concat(zl.take_plate(x_l, idx_n, 2), zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))
         # z_l[n] ~ Normal (guide)
         q_z_l = zl.dist.Normal(loc=h[..., :50], scale=zl.softplus(h[..., 50:]))
+        if dists is not None:
+            dists['z_l'] = q_z_l
         z_l = values['z_l'] = zl.given(given, 'z_l', lambda: zl.dist.draw(q_z_l, (*sample_shape, zl.plate_size(idx_n, d["L"]), 50,), True))
         lq['z_l'] = scale_n * zl.site_log_prob(q_z_l, z_l, 1)
         # plate m in U, subsample=100
@@ -125,11 +133,15 @@ class QGuide(zl.GuideBase):
         scale_m = zl.plate_scale(idx_m, d["U"])
         # y_u[m] ~ Categorical (guide)
         q_y_u = zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_u, idx_m, 2)))
+        if dists is not None:
+            dists['y_u'] = q_y_u
         y_u = values['y_u'] = zl.given(given, 'y_u', lambda: zl.dist.draw(q_y_u, (*sample_shape, zl.plate_size(idx_m, d["U"]),), False))
         lq['y_u'] = scale_m * zl.site_log_prob(q_y_u, y_u, 0)
         hu = self.net_encoder(zl.concat(zl.take_plate(x_u, idx_m, 2), zl.one_hot(y_u, 10)))
         # z_u[m] ~ Normal (guide)
         q_z_u = zl.dist.Normal(loc=hu[..., :50], scale=zl.softplus(hu[..., 50:]))
+        if dists is not None:
+            dists['z_u'] = q_z_u
         z_u = values['z_u'] = zl.given(given, 'z_u', lambda: zl.dist.draw(q_z_u, (*sample_shape, zl.plate_size(idx_m, d["U"]), 50,), True))
         lq['z_u'] = scale_m * zl.site_log_prob(q_z_u, z_u, 1)
         return values, lq, fac

@@ -56,7 +56,7 @@ class SvgpModel(zl.ModelBase):
             zl.Site('u', (50,), bijector=zl.bij.Identity()),
         ]
 
-    def _model(self, values, data, subsample):
+    def _model(self, values, data, subsample, dists=None):
         """Log-density terms per site (summed over plates, scaled for minibatches) and deterministics."""
         d = self.dims
         lp, det = {}, {}
@@ -68,6 +68,8 @@ class SvgpModel(zl.ModelBase):
         y = data["y"]
         # u ~ MultivariateNormal
         u = values['u']
+        if dists is not None:  # the prior of u, for analytic KL terms
+            dists['u'] = zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50)))))
         lp['u'] = zl.log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), u)
         # plate n in N, subsample=200
         idx_n = zl.plate_indices(subsample, "n")
@@ -110,7 +112,7 @@ class QGuide(zl.GuideBase):
         with torch.no_grad():
             self.param_q_scale.copy_(zl.bij.LowerCholesky().inverse(zl.as_tensor(zl.eye(50)).expand((50, 50))))
 
-    def _guide(self, data, sample_shape, subsample, given):
+    def _guide(self, data, sample_shape, subsample, given, dists=None):
         """Draws per latent site (or the ``given`` values), their guide log-densities and factor terms."""
         d = self.dims
         values, lq, fac = {}, {}, {}
@@ -118,6 +120,8 @@ class QGuide(zl.GuideBase):
         q_scale = zl.bij.LowerCholesky().forward(self.param_q_scale)
         # u ~ MultivariateNormal (guide)
         q_u = zl.dist.MultivariateNormal(loc=q_mean, scale_tril=q_scale)
+        if dists is not None:
+            dists['u'] = q_u
         u = values['u'] = zl.given(given, 'u', lambda: zl.dist.draw(q_u, (*sample_shape,), True))
         lq['u'] = zl.site_log_prob(q_u, u, 0)
         return values, lq, fac

@@ -108,13 +108,15 @@ class GuideBase(torch.nn.Module):
         self.dims = dict(dims)
 
     def sample_and_log_prob(self, data: dict, sample_shape=(), subsample: dict | None = None, per_site=False,
-                            keep: str | None = None, values: dict | None = None):  # fmt: skip
+                            keep: str | None = None, values: dict | None = None,
+                            dists: dict | None = None):  # fmt: skip
         """``(values, log_q, factor)``: draws, their summed log-density and the guide's factor terms.
 
         With ``values`` the guide scores those values instead of drawing (``sample_shape`` is then
-        ignored for the sites given); ``keep`` keeps one plate's dim as in ``ModelBase.log_joint``.
+        ignored for the sites given); ``keep`` keeps one plate's dim as in ``ModelBase.log_joint``;
+        a ``dists`` dict receives each site's guide distribution.
         """
-        values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values)
+        values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values, dists)
         log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
         factor = _total(reduce_terms(fac, self.term_plates, None), False)
         return values, log_q, factor

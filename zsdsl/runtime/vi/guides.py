@@ -125,9 +125,10 @@ class CompiledGuide(nn.Module):
         self.guide = guide
         self.name = guide.name
 
-    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
+    def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None,
+                            dists=None):  # fmt: skip
         return self.guide.sample_and_log_prob(data, sample_shape, subsample, per_site=per_site, keep=keep,
-                                              values=values)  # fmt: skip
+                                              values=values, dists=dists)  # fmt: skip
 
 
 def _auto_guides() -> dict:

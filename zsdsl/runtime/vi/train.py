@@ -57,6 +57,7 @@ class FitConfig:
     keep: int = 3
     log_every: int = 10
     device: str = "cpu"
+    analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -145,7 +146,7 @@ def _fit(compiled, data, config, run, resume, progress):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide)
-    objective = make_objective(config.infer, config.particles)
+    objective = make_objective(config.infer, config.particles, config.analytic_kl)
     objective.bind(model.sites(data), guide)
     params = unique_params(model, guide)
     if not params:
