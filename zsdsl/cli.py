@@ -143,6 +143,7 @@ def graph(spec, output):
 @click.option("--schedule", default="constant", show_default=True, help="constant, cosine or exponential.")
 @click.option("--clip", type=float, default=None, help="Clip the gradient norm.")
 @click.option("--analytic-kl", is_flag=True, help="sgvb: closed-form KL(q || prior) where the pair has one.")
+@click.option("--baseline", default="moving", show_default=True, help="nvil: moving or learned (input-dependent).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
@@ -169,6 +170,7 @@ def fit(
     checkpoint_every,
     device,
     analytic_kl,
+    baseline,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -202,6 +204,7 @@ def fit(
             checkpoint_every=checkpoint_every,
             device=device,
             analytic_kl=analytic_kl,
+            baseline=baseline,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit

@@ -58,6 +58,7 @@ class FitConfig:
     log_every: int = 10
     device: str = "cpu"
     analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
+    baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -69,6 +70,8 @@ class FitConfig:
             raise UsageError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
         if self.infer == "map" and self.guide != "auto-delta":
             raise UsageError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
+        if self.baseline not in ("moving", "learned"):
+            raise UsageError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
@@ -146,9 +149,10 @@ def _fit(compiled, data, config, run, resume, progress):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide)
-    objective = make_objective(config.infer, config.particles, config.analytic_kl)
+    objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline)
     objective.bind(model.sites(data), guide)
-    params = unique_params(model, guide)
+    objective.prepare(model, data)
+    params = unique_params(model, guide) + objective.parameters()
     if not params:
         raise UsageError("Nothing to fit: the model has no latents, params or nets.")
     opt = OPTIMIZERS[config.optimizer](params, lr=config.lr)
