@@ -222,8 +222,10 @@ def fit(
 @click.option("--data", "data_path", required=True, help="Evaluation data (a file or PATH:SPLIT).")
 @click.option("--particles", type=int, default=1000, show_default=True, help="Importance samples / posterior draws.")
 @click.option("--batch", type=int, default=100, show_default=True, help="Elements per evaluation minibatch.")
+@click.option("--classify", default=None, metavar="SITE=FIELD",
+              help="Also the error of argmax q(SITE | x) against the labels in data field FIELD.")  # fmt: skip
 @handle_errors
-def evaluate(run, data_path, particles, batch):
+def evaluate(run, data_path, particles, batch, classify):
     """Evaluate a fitted RUN: IS log-likelihood and ELBO, or predictive log-likelihood and RMSE; prints JSON."""
     from pathlib import Path
 
@@ -237,7 +239,16 @@ def evaluate(run, data_path, particles, batch):
     config = resume_config(Path(run))
     cm, data = _load_with_data(config.spec, data_path)
     model, guide = restore_run(cm, data, config, Path(run))
-    result = {"run": str(run), "data": str(data_path), **run_evaluate(model, guide, data, particles, batch=batch)}
+    result = {"run": str(run), "data": str(data_path)}
+    if classify:  # the classifier only (the semi-supervised model's likelihood needs both plates' data)
+        from zsdsl.runtime.vi.evaluate import classification_error
+
+        site, eq, field = classify.partition("=")
+        if not eq or field not in data:
+            raise UsageError(f"--classify takes SITE=FIELD with FIELD in the data; got '{classify}'.")
+        result["classification"] = classification_error(model, guide, data, site, data[field], batch)
+    else:
+        result.update(run_evaluate(model, guide, data, particles, batch=batch))
     text = json.dumps(result, indent=2)
     atomic_write_text(Path(run) / "evaluation.json", text + "\n")
     click.echo(text)

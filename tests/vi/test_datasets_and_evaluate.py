@@ -41,6 +41,9 @@ def test_mnist_with_labels_and_the_semi_supervised_split(tmp_path):
     s = load_data(f"{tmp_path / 'm.npz'}:train-ssl20")
     assert s["x_l"].shape == (20, 784) and sorted(np.bincount(s["y_l"]).tolist()) == [2] * 10
     assert s["x_u"].shape == (40, 784) and s["N_total"] == 60
+    # the held-back labels line up with the unlabelled rows
+    rows = {tuple(r): int(lab) for r, lab in zip(d["x"], d["y"])}
+    assert [rows[tuple(r)] for r in s["x_u"]] == s["labels_u"].tolist()
 
 
 def test_uci_layout_standardises_with_training_statistics(tmp_path):
@@ -99,3 +102,24 @@ def test_evaluate_cli_on_a_regression_run(tmp_path):
     assert 0.25 < out["y"]["rmse"] < 0.8
     assert -1.4 < out["y"]["log_likelihood"] < -0.2
     assert json.loads((run / "evaluation.json").read_text()) == out
+
+
+def test_classification_error_is_the_guide_classifiers_argmax_error():
+    from pathlib import Path
+
+    from zsdsl.errors import UsageError
+    from zsdsl.runtime.vi.evaluate import classification_error
+
+    cm = zsdsl.load(Path(__file__).resolve().parents[2] / "specs" / "ssvae_m2.zs")
+    g = torch.Generator().manual_seed(0)
+    raw = {"x_l": torch.rand(10, 784, generator=g), "y_l": torch.arange(10), "x_u": torch.rand(37, 784, generator=g),
+           "N_total": 47}  # fmt: skip
+    data = cm.prepare_data(raw)
+    model, guide = cm.model(data), cm.guide("q", data)
+    labels = torch.randint(0, 10, (37,), generator=g)
+    out = classification_error(model, guide, data, "y_u", labels, batch=16)
+    with torch.no_grad():
+        pred = guide.net_classifier(data["x_u"]).argmax(-1)
+    assert out == {"site": "y_u", "n": 37, "classes": 10, "error": int((pred != labels).sum()) / 37}
+    with pytest.raises(UsageError, match="no latent 'y'"):
+        classification_error(model, guide, data, "y", labels)

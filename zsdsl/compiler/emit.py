@@ -380,7 +380,7 @@ class _ModelEmitter(_BaseEmitter):
             fields += [f"{k}={v!r}" for k, v in extra.items() if v != defaults[k]]
             if n.bijector is not None:
                 fields.append(f"bijector={bijector_code(n.bijector, self.ex)}")
-            if n.enumerate:
+            if n.discrete and enum_size_code(n) != "None":
                 fields.append(f"enum_size={enum_size_code(n)}")
             w(f"zl.Site({', '.join(fields)}),", 3)
         w("]", 2)

@@ -81,7 +81,8 @@ def _mnist_labels(npz, split: str, span) -> dict:
     labelled = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(10)])
     mask = np.zeros(len(y), dtype=bool)
     mask[labelled] = True
-    return {"x_l": x[mask], "y_l": y[mask], "x_u": x[~mask], "N_total": int(len(y))}
+    # labels_u: the held-back labels of x_u, for `zsdsl evaluate --classify y_u=labels_u`
+    return {"x_l": x[mask], "y_l": y[mask], "x_u": x[~mask], "labels_u": y[~mask], "N_total": int(len(y))}
 
 
 def _uci(folder: Path, split: str, span) -> dict:

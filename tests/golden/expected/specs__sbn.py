@@ -41,9 +41,9 @@ class SbnModel(zl.ModelBase):
         """The latent sites: shapes (plates first), supports and bijectors to unconstrained space."""
         d = self.dims
         return [
-            zl.Site('h3', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
-            zl.Site('h2', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
-            zl.Site('h1', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n'),
+            zl.Site('h3', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n', enum_size=2),
+            zl.Site('h2', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n', enum_size=2),
+            zl.Site('h1', (d["N"], 200), plates=('n',), support='boolean', discrete=True, reparam=False, subsample_plate='n', enum_size=2),
         ]
 
     def _model(self, values, data, subsample, dists=None):

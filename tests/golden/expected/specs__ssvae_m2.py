@@ -41,7 +41,7 @@ class SsvaeM2Model(zl.ModelBase):
         return [
             zl.Site('z_l', (d["L"], 50), plates=('n',), subsample_plate='n', bijector=zl.bij.Identity()),
             zl.Site('z_u', (d["U"], 50), plates=('m',), subsample_plate='m', bijector=zl.bij.Identity()),
-            zl.Site('y_u', (d["U"],), plates=('m',), support='int_range', discrete=True, reparam=False, subsample_plate='m'),
+            zl.Site('y_u', (d["U"],), plates=('m',), support='int_range', discrete=True, reparam=False, subsample_plate='m', enum_size=10),
         ]
 
     def _model(self, values, data, subsample, dists=None):

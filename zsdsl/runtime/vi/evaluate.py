@@ -6,6 +6,9 @@
   (Burda et al. 2016, §5).
 - Models with global latents (BNN, regression): the predictive log-likelihood per observed
   element, log (1/S) Σ_s p(y_n | θ_s), and the RMSE of the predictive mean, θ_s from the guide.
+- ``classification_error``: for a discrete guide site (e.g. the class y_u of the semi-supervised
+  M2 model), the share of elements whose most probable class under the guide, argmax_k q(k | x),
+  differs from held-back labels.
 """
 
 from __future__ import annotations
@@ -100,3 +103,33 @@ def _predictive(model, guide, data, draws: int) -> dict:
             "n": int(term.shape[-1]) if term.dim() > 1 else 1,
         }
     return out
+
+
+@torch.no_grad()
+def classification_error(model, guide, data: dict, site: str, labels, batch: int = 500) -> dict:
+    """Error rate of argmax_k q(site = k | data) against ``labels``, element by element of its plate."""
+    sites = {s.name: s for s in model.sites(data)}
+    if site not in sites:
+        raise UsageError(f"--classify: the model has no latent '{site}' (latents: {', '.join(sites)}).")
+    s = sites[site]
+    if not s.discrete or len(s.plates) != 1 or len(s.shape) != 1:
+        raise UsageError(f"--classify: '{site}' must be a discrete latent, one per element of a plate.")
+    K = s.enum_size
+    if K is None:
+        raise UsageError(f"--classify: '{site}' must be a Bernoulli or Categorical site.")
+    plate, n = s.plates[0], int(s.shape[0])
+    labels = torch.as_tensor(labels).long().reshape(-1)
+    if labels.shape[0] != n:
+        raise UsageError(f"--classify: {labels.shape[0]} labels for {n} elements of plate '{plate}'.")
+    wrong = 0
+    for start in range(0, n, batch):
+        idx = torch.arange(start, min(start + batch, n))
+        scores = []
+        for k in range(K):
+            given = {site: torch.full((1, len(idx)), k, dtype=torch.long)}
+            _, (_, terms), _ = guide.sample_and_log_prob(data, (1,), {plate: idx}, per_site=True, keep=plate,
+                                                         values=given)  # fmt: skip
+            scores.append(terms[site].reshape(-1))
+        pred = torch.stack(scores).argmax(0)
+        wrong += int((pred != labels[idx]).sum())
+    return {"site": site, "n": n, "classes": K, "error": wrong / n}
