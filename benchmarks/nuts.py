@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 from _common import ROOT, machine  # noqa: E402
 from gradient import synthetic_logreg  # noqa: E402
 
@@ -119,17 +120,43 @@ def main() -> None:
                                     "warmup": args.warmup, "draws": args.draws,
                                     "min_ess_bulk": round(r["min_ess_bulk"], 1), "wall_s": round(r["wall_s"], 3),
                                     "min_ess_bulk_per_s": round(r["min_ess_bulk"] / r["wall_s"], 2)})  # fmt: skip
+        if peers.available("numpyro") and not args.quick:
+            results += _numpyro(args, results)
     print(json.dumps({"benchmark": "nuts", "machine": machine(), "results": results,
                       "peers": _peers()}))  # fmt: skip
+
+
+def _numpyro(args, ours: list) -> list:
+    """NumPyro NUTS, vectorized chains: cold (a new process, JIT included) and warm (JIT cached)."""
+    out = []
+    for name in args.models:
+        for chains in args.chains:
+            cmd = [sys.executable, str(Path(__file__).resolve().parent / "peers.py"), "numpyro", name, str(chains),
+                   str(args.warmup), str(args.draws), str(args.seed)]  # fmt: skip
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            cold_r = {"wall_s": time.perf_counter() - t0, "min_ess_bulk": json.loads(proc.stdout)["min_ess_bulk"]}
+            peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)  # compile
+            warm_r = peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)
+            for mode, r in (("cold", cold_r), ("warm", warm_r)):
+                rate = r["min_ess_bulk"] / r["wall_s"]
+                same = [o for o in ours if (o["model"], o["chains"], o["mode"]) == (name, chains, mode)]
+                ratio = round(same[0]["min_ess_bulk_per_s"] / rate, 3) if same else None
+                out.append({"model": name, "engine": "numpyro", "mode": mode, "chains": chains, "warmup": args.warmup,
+                            "draws": args.draws, "min_ess_bulk": round(r["min_ess_bulk"], 1),
+                            "wall_s": round(r["wall_s"], 3), "min_ess_bulk_per_s": round(rate, 2),
+                            "zsdsl_over_peer": ratio})  # fmt: skip
+    return out
 
 
 def _peers() -> dict:
     found = {}
     for mod in ("numpyro", "pyro", "stan", "nutpie", "pymc"):
-        try:
-            __import__(mod)
-            found[mod] = "installed; not measured by this script yet"
-        except ImportError:
+        if mod == "numpyro" and peers.available(mod):
+            found[mod] = "measured: vectorized chains (rows with engine numpyro)"
+        elif peers.available(mod):
+            found[mod] = "installed; not run by this script"
+        else:
             found[mod] = "skipped: not installed (pip install -r benchmarks/requirements-peers.txt)"
     return found
 

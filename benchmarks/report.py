@@ -36,6 +36,9 @@ def render() -> str:
         for r in vae["results"]:
             out.append(f"| {r['spec']} | {r['infer']} | {r['particles']} | {r['zsdsl_ms']:.2f} | {r['torch_ms']:.2f} | "
                        f"{r['ratio']:.3f} |")  # fmt: skip
+            if "pyro_ms" in r:
+                out.append(f"| {r['spec']} (Pyro Trace_ELBO) | {r['infer']} | {r['particles']} | {r['pyro_ms']:.2f} | "
+                           f"{r['torch_ms']:.2f} | {r['pyro_ratio']:.3f} |")  # fmt: skip
         out.append("")
     grad = _load("gradient")
     if grad:
@@ -47,13 +50,15 @@ def render() -> str:
     nuts = _load("nuts")
     if nuts:
         out += ["### NUTS: min bulk ESS per second of wall time (`nuts.py`, 500 warmup + 1000 draws)", "",
-                "| model | chains | mode | wall s | min ESS bulk | ESS/s | best peer (issue table) |",
-                "|---|---|---|---|---|---|---|"]  # fmt: skip
+                "| model | engine | chains | mode | wall s | min ESS bulk | ESS/s | best peer (issue table) |",
+                "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in nuts["results"]:
             kind = "warm" if r["mode"].startswith("warm") else "cold"
-            target = NUTS_TARGETS.get(r["model"], {}).get(kind, "") if r["chains"] == 4 else ""
-            out.append(f"| {r['model']} | {r['chains']} | {r['mode']} | {r['wall_s']:.2f} | {r['min_ess_bulk']:.0f} | "
-                       f"{r['min_ess_bulk_per_s']:.0f} | {target} |")  # fmt: skip
+            target = (
+                NUTS_TARGETS.get(r["model"], {}).get(kind, "") if r["chains"] == 4 and r["engine"] == "zsdsl" else ""
+            )
+            out.append(f"| {r['model']} | {r['engine']} | {r['chains']} | {r['mode']} | {r['wall_s']:.2f} | "
+                       f"{r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.0f} | {target} |")  # fmt: skip
         out.append("")
     return "\n".join(out)
 

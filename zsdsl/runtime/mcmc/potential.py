@@ -165,13 +165,18 @@ class Potential:
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
         ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
-        if self._compiled is not None and subsample is None:
-            g, U = self._compiled(torch.from_numpy(z))
+        try:
+            if self._compiled is not None and subsample is None:
+                g, U = self._compiled(torch.from_numpy(z))
+                return U.item(), g.numpy()
+            u = torch.from_numpy(z).requires_grad_(True)
+            U = -self._log_density_flat(u, subsample)
+            (g,) = torch.autograd.grad(U, u)
             return U.item(), g.numpy()
-        u = torch.from_numpy(z).requires_grad_(True)
-        U = -self._log_density_flat(u, subsample)
-        (g,) = torch.autograd.grad(U, u)
-        return U.item(), g.numpy()
+        except torch.linalg.LinAlgError:
+            # e.g. a covariance that is not positive definite at this point: Stan rejects the
+            # point (infinite energy), which NUTS records as a divergence
+            return math.inf, np.zeros_like(z)
 
     def value_and_grad(self, u: torch.Tensor) -> tuple[float, torch.Tensor]:
         u = u.detach().requires_grad_(True)
