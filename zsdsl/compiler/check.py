@@ -133,6 +133,17 @@ class _ProgramChecker:
                 x = self.ex.expr(e, E)
                 if x.ty.rank or x.ty.dtype == "bool":
                     raise TypeError_(f"The {key} bound must be a scalar number.", e.span)
+                for name in sorted(ir.expr_refs(x)):
+                    sym = self.scope.lookup(name)
+                    varies = sym is not None and (sym.role in ("latent", "weights", "param") or
+                                                  (sym.role == "det" and not sym.data_only))  # fmt: skip
+                    if varies:
+                        what = "learnable parameter" if sym.role == "param" else "latent"
+                        raise SupportError(
+                            f"The {key} bound reads the {what} '{name}'; bounds may use data, dims and constants "
+                            "(bounds that depend on latents or params are not supported yet).",
+                            e.span,
+                        )
                 bounds[key] = x
         values = None
         if t.values is not None:

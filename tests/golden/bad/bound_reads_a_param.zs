@@ -1,0 +1,3 @@
+params:
+  c: real
+x: real in (0, exp(c)) ~ Flat()
