@@ -325,8 +325,13 @@ def log_prob(d: td.Distribution, value):
 
 
 def site_log_prob(d: td.Distribution, value, ndims: int):
-    """``d.log_prob(value)`` summed over its last ``ndims`` dims."""
-    lp = log_prob(d, value)
+    """``d.log_prob(value)`` summed over its last ``ndims`` dims (a Normal in closed form)."""
+    if type(d) is td.Normal:  # the usual guide family: no temporaries beyond the formula's
+        from zsdsl.runtime.lib.lpdf import Normal as normal_lpdf
+
+        lp = normal_lpdf(value, d.loc, d.scale)
+    else:
+        lp = log_prob(d, value)
     if ndims <= 0:
         return lp
     if lp.dim() < ndims:
@@ -337,8 +342,11 @@ def site_log_prob(d: td.Distribution, value, ndims: int):
 def draw(d: td.Distribution, shape, reparam: bool):
     """A draw whose batch shape is ``shape`` (the intrinsic event shape is appended)."""
     shape = torch.Size(shape)
-    if tuple(d.batch_shape) != tuple(shape):
-        d = d.expand(torch.broadcast_shapes(d.batch_shape, shape))
+    batch = d.batch_shape
+    if type(d) is td.Normal and reparam and len(shape) >= len(batch) and shape[len(shape) - len(batch) :] == batch:
+        return d.rsample(shape[: len(shape) - len(batch)])  # the same draws as expanding, without the copy
+    if tuple(batch) != tuple(shape):
+        d = d.expand(torch.broadcast_shapes(batch, shape))
     if reparam and d.has_rsample:
         return d.rsample()
     return d.sample()

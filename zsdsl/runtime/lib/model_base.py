@@ -34,7 +34,10 @@ def _total(terms: dict, per_site: bool, kept: set = frozenset()):
     if not terms:
         zero = torch.zeros(())
         return (zero, {}) if per_site else zero
-    total = sum(t.sum(-1) if name in kept else t for name, t in terms.items())
+    total = None
+    for name, t in terms.items():  # not sum(): its start value 0 would add one more op to the graph
+        t = t.sum(-1) if name in kept else t
+        total = t if total is None else total + t
     if not torch.is_tensor(total):
         total = torch.as_tensor(total, dtype=torch.get_default_dtype())
     return (total, terms) if per_site else total
@@ -118,7 +121,7 @@ class GuideBase(torch.nn.Module):
         """
         values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values, dists)
         log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
-        factor = _total(reduce_terms(fac, self.term_plates, None), False)
+        factor = _total(reduce_terms(fac, self.term_plates, None), False) if fac else 0.0
         return values, log_q, factor
 
     def forward(self, data, sample_shape=(), subsample=None):
