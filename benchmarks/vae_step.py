@@ -2,8 +2,8 @@
 
 A step is: draw a minibatch of 128 rows, encoder, reparameterised draw, decoder, Bernoulli
 likelihood, the bound scaled by N/B, backward, Adam update, and reading the bound as a float.
-Both sides run in this process, interleaved (A, B, A, B, ...), and each figure is the median
-over rounds of the mean step time in a round. Prints one JSON object:
+Both sides run in this process, interleaved (A, B, A, B, ..., the order rotating each round), and
+each figure is the median over rounds of the mean step time in a round. Prints one JSON object:
 
     python benchmarks/vae_step.py            # vae sgvb, vae iwae k=50, conv_vae sgvb
     python benchmarks/vae_step.py --quick    # a few steps each (CI)
@@ -127,8 +127,10 @@ def time_pair(steps: dict, rounds: int, per_round: int, warmup: int) -> dict:
         for _ in range(warmup):
             fn()
     times = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, fn in steps.items():
+    names = list(steps)
+    for r in range(rounds):  # the order rotates each round, so no stepper always follows the same one
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            fn = steps[name]
             t0 = time.perf_counter()
             for _ in range(per_round):
                 fn()
@@ -138,8 +140,8 @@ def time_pair(steps: dict, rounds: int, per_round: int, warmup: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=11)
-    ap.add_argument("--per-round", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--per-round", type=int, default=30)
     ap.add_argument("--n", type=int, default=5000, help="rows of synthetic binary data")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-tuning", action="store_true", help="leave glibc's allocator at its defaults")
