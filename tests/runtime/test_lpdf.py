@@ -72,3 +72,29 @@ def test_emitted_model_uses_closed_forms_and_keeps_others():
     cm = zsdsl.loads(text)
     assert "zl.lpdf.Normal(w, loc=0, scale=1)" in cm.source
     assert "zl.log_prob(zl.dist.Bernoulli(probs=" in cm.source
+
+
+@pytest.mark.parametrize("a", [0.3, -0.7, 0.95])
+def test_recurrence_matches_its_loop_with_gradients(a, float64):
+    a = torch.tensor(a, requires_grad=True)
+    b = _real(7).requires_grad_(True)
+    init = torch.tensor(1.3, requires_grad=True)
+    s = fn.recurrence(a, b, init)
+    loop = [init]
+    for t in range(1, 7):
+        loop.append(a * loop[-1] + b[t - 1])
+    ref = torch.stack(loop)
+    torch.testing.assert_close(s, ref)
+    for x, y in zip(torch.autograd.grad(s.sum(), [a, b, init]), torch.autograd.grad(ref.sum(), [a, b, init])):
+        torch.testing.assert_close(x, y)
+    bs = _real(2, 5)
+    batched = fn.recurrence(torch.tensor([0.2, 0.5]), bs, torch.tensor([1.0, 2.0]))
+    torch.testing.assert_close(batched[1], fn.recurrence(torch.tensor(0.5), bs[1], torch.tensor(2.0)))
+    torch.testing.assert_close(batched[0], fn.recurrence(torch.tensor(0.2), bs[0], torch.tensor(1.0)))
+
+
+def test_recurrence_arguments_are_checked():
+    from zsdsl.errors import ZsdslError
+
+    with pytest.raises(ZsdslError, match=r"recurrence\(\) needs a vector for b"):
+        zsdsl.loads("data:\n  y: real\nx ~ Normal(0, 1)\nz = recurrence(0.5, x, 1.0)\ny ~ Normal(z, 1)\n")

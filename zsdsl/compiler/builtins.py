@@ -184,6 +184,15 @@ def _gp_var(args):
     return (), "real", ()
 
 
+def _recurrence(args):
+    """recurrence(a, b, init): s[0] = init, s[t] = a * s[t-1] + b[t-1]; a vector shaped like b."""
+    _arity("recurrence", args, 3)
+    _need_rank("recurrence", "a", args[0], (0,))
+    _need_rank("recurrence", "b", args[1], (1,))
+    _need_rank("recurrence", "init", args[2], (0,))
+    return args[1].shape, "real", ()
+
+
 def _solve(args):
     _arity("solve", args, 2)
     _need_rank("solve", "A", args[0], (2,))
@@ -204,6 +213,7 @@ _SPECIAL = {
     "matmul": _linalg("matmul"),
     "diag": _diag,
     "solve": _solve,
+    "recurrence": _recurrence,
     "exp_quad_kernel": _exp_quad,
     "ard_kernel": _ard,
     "gp_conditional_mean": _gp_mean,

@@ -331,3 +331,19 @@ def gather(x, r: int, pos: int, idx, q: int = 0):
     out = xf[rows, idf]  # [n, *i_elem, *x_elem without pos]
     out = out.movedim(tuple(range(1, 1 + q)), tuple(range(1 + pos, 1 + pos + q))) if q and pos else out
     return out.reshape(*batch, *out.shape[1:])
+
+
+def recurrence(a, b, init):
+    """The first-order linear recurrence s[0] = init, s[t] = a·s[t-1] + b[t-1] (t = 1..n-1, n = len(b);
+    the last b is not read), as in GARCH and AR filters. Vectorised without a Python loop:
+    s[t] = a^t·init + Σ_{k<t} a^(t-1-k)·b[k], the powers from a lower-triangular exponent table.
+    Leading (sample) dims of a, b and init broadcast."""
+    a, b, init = _t(a), _t(b), _t(init)
+    n = b.shape[-1]
+    t = torch.arange(n, dtype=b.dtype)
+    expo = t[:, None] - 1 - t[None, :]  # [t, k]: t - 1 - k
+    mask = expo >= 0
+    a_ = a[..., None, None]
+    weights = torch.where(mask, torch.pow(a_, expo.clamp(min=0)), torch.zeros((), dtype=b.dtype))
+    driven = (weights @ b.unsqueeze(-1)).squeeze(-1)
+    return driven + torch.pow(a[..., None], t) * init[..., None]
