@@ -24,3 +24,11 @@ def test_matmul_and_slices():
     assert matmul_shape(("K",), ("K", "V")) == (("V",), "vecmat")
     assert slice_len(80, None, 40) == 40 and slice_len(80, 40, None) == 40
     assert slice_len(10, -3, None) == 3
+
+
+def test_a_full_slice_keeps_its_symbolic_dim():
+
+    assert slice_len("N", None, None) == "N"
+    assert slice_len("N", 0, None) == "N"
+    assert slice_len("K", 1, None) == "K-1"
+    assert dim_op("-", "K", "K") == 0

@@ -35,6 +35,10 @@ def dim_op(op: str, a: Dim, b: Dim) -> Dim:
         return b if a == 1 else a
     if op == "+" and (a == 0 or b == 0):
         return b if a == 0 else a
+    if op == "-" and b == 0:
+        return a
+    if op == "-" and a == b:
+        return 0
     return f"{_paren(a)}{op}{_paren(b)}"
 
 
