@@ -56,3 +56,19 @@ def test_compiled_potential_matches_eager():
         np.testing.assert_allclose(g, g_eager, rtol=1e-9, atol=1e-12)
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+def test_transformed_data_is_computed_once_per_data_dict():
+    cm = zsdsl.loads("data:\n  x: real[N]\n  y: real[N]\nxc = x - mean(x)\nb ~ Normal(0, 1)\n"
+                     "plate n in N:\n  y[n] ~ Normal(b * xc[n], 1)\n")  # fmt: skip
+    assert "self.transformed(data, 'xc'" in cm.source
+    data = cm.prepare_data({"x": [1.0, 2.0, 6.0], "y": [0.5, -0.2, 1.0]})
+    model = cm.model(data)
+    values = {"b": torch.tensor(0.7)}
+    first = model.log_joint(values, data)
+    cached = model._transformed[1]["xc"]
+    torch.testing.assert_close(cached, torch.tensor([-2.0, -1.0, 3.0]))
+    assert model.log_joint(values, data) == first and model._transformed[1]["xc"] is cached
+    other = cm.prepare_data({"x": [0.0, 0.0, 3.0], "y": [0.5, -0.2, 1.0]})  # a new dict: recomputed
+    model.log_joint(values, other)
+    torch.testing.assert_close(model._transformed[1]["xc"], torch.tensor([-1.0, -1.0, 2.0]))

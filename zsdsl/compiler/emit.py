@@ -407,7 +407,10 @@ class _ModelEmitter(_BaseEmitter):
         w, ex = self.w, self.ex
         if isinstance(node, ir.DetNode):
             var = self.local(node.name)
-            w(f"{var} = {ex.emit(node.expr, E)}", 2)
+            if node.data_only and not E:  # transformed data: computed once per data set
+                w(f"{var} = self.transformed(data, {node.name!r}, lambda: {ex.emit(node.expr, E)})", 2)
+            else:
+                w(f"{var} = {ex.emit(node.expr, E)}", 2)
             if not node.data_only:
                 w(f"det[{node.name!r}] = {var}", 2)
         elif isinstance(node, ir.FactorNode):

@@ -61,7 +61,7 @@ class ArKModel(zl.ModelBase):
         if dists is not None:  # the prior of sigma, for analytic KL terms
             dists['sigma'] = zl.dist.Cauchy(loc=0, scale=2.5)
         lp['sigma'] = zl.lpdf.Cauchy(sigma, loc=0, scale=2.5)
-        y_next = y[..., d["K"]:]
+        y_next = self.transformed(data, 'y_next', lambda: y[..., d["K"]:])
         # plate t in T-K
         idx_t = zl.plate_indices(subsample, "t")
         scale_t = zl.plate_scale(idx_t, d["T"]-d["K"])

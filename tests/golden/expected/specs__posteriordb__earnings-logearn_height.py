@@ -43,7 +43,7 @@ class LogearnHeightModel(zl.ModelBase):
         lp, det = {}, {}
         earn = data["earn"]
         height = data["height"]
-        log_earn = zl.log(earn)
+        log_earn = self.transformed(data, 'log_earn', lambda: zl.log(earn))
         # beta ~ Flat
         beta = values['beta']
         if dists is not None:  # the prior of beta, for analytic KL terms

@@ -44,7 +44,7 @@ class KidscoreInteractionModel(zl.ModelBase):
         kid_score = data["kid_score"]
         mom_iq = data["mom_iq"]
         mom_hs = data["mom_hs"]
-        inter = (mom_hs * mom_iq)
+        inter = self.transformed(data, 'inter', lambda: (mom_hs * mom_iq))
         # beta ~ Flat
         beta = values['beta']
         if dists is not None:  # the prior of beta, for analytic KL terms

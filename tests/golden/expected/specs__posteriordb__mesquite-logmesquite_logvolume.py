@@ -45,8 +45,8 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
         diam1 = data["diam1"]
         diam2 = data["diam2"]
         canopy_height = data["canopy_height"]
-        log_weight = zl.log(weight)
-        log_canopy_volume = zl.log(((diam1 * diam2) * canopy_height))
+        log_weight = self.transformed(data, 'log_weight', lambda: zl.log(weight))
+        log_canopy_volume = self.transformed(data, 'log_canopy_volume', lambda: zl.log(((diam1 * diam2) * canopy_height)))
         # beta ~ Flat
         beta = values['beta']
         if dists is not None:  # the prior of beta, for analytic KL terms

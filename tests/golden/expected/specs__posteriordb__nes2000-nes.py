@@ -48,9 +48,9 @@ class NesModel(zl.ModelBase):
         gender = data["gender"]
         income = data["income"]
         age_discrete = data["age_discrete"]
-        age30_44 = zl.to_real((age_discrete == 2))
-        age45_64 = zl.to_real((age_discrete == 3))
-        age65up = zl.to_real((age_discrete == 4))
+        age30_44 = self.transformed(data, 'age30_44', lambda: zl.to_real((age_discrete == 2)))
+        age45_64 = self.transformed(data, 'age45_64', lambda: zl.to_real((age_discrete == 3)))
+        age65up = self.transformed(data, 'age65up', lambda: zl.to_real((age_discrete == 4)))
         # beta ~ Flat
         beta = values['beta']
         if dists is not None:  # the prior of beta, for analytic KL terms

@@ -76,6 +76,17 @@ class ModelBase(torch.nn.Module):
         lp, _ = self._model(values, data, subsample)
         return _total(reduce_terms(lp, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
 
+    def transformed(self, data: dict, name: str, compute):
+        """A transformed-data node (Stan's ``transformed data``): computed on the first call with this
+        ``data`` dict and reused while the same dict is passed (a new dict starts afresh)."""
+        cache = self.__dict__.get("_transformed")
+        if cache is None or cache[0] is not data:
+            cache = self.__dict__["_transformed"] = (data, {})
+        values = cache[1]
+        if name not in values:
+            values[name] = compute()
+        return values[name]
+
     def deterministics(self, values: dict, data: dict, subsample: dict | None = None) -> dict:
         """The deterministic nodes computed from ``values``."""
         return self._model(values, data, subsample)[1]
