@@ -34,7 +34,6 @@ from gradient import synthetic_logreg  # noqa: E402
 
 import zsdsl  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
-from zsdsl.runtime.mcmc.output import summarize  # noqa: E402
 from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample  # noqa: E402
 
 MODELS = {
@@ -75,12 +74,7 @@ def warm(model, data: dict, chains: int, warmup: int, draws: int, seed: int, com
     t0 = time.perf_counter()
     result = sample(model, data, cfg)
     wall = time.perf_counter() - t0
-    cols = {}
-    for name, v in result.values().items():
-        arr = v.reshape(v.shape[0], v.shape[1], -1).numpy()
-        for i in range(arr.shape[-1]):
-            cols[f"{name}[{i}]"] = arr[..., i]
-    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(summarize(cols))}
+    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(result.summary())}
 
 
 def main() -> None:

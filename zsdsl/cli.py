@@ -362,7 +362,6 @@ def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores,
     import torch
 
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
     from zsdsl.runtime.mcmc.sampler import SamplerConfig
     from zsdsl.runtime.mcmc.sampler import sample as run_sample
 
@@ -398,15 +397,22 @@ def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores,
     with _ChainProgress(cfg.chains, cfg.warmup + cfg.draws) as bar:
         result = run_sample(cm.model(data), data, cfg, progress=bar.update if bar.live else None, run=run,
                             resume=bool(resume), checkpoint_every_s=checkpoint_every)  # fmt: skip
+    _finish_sample_run(result, run, f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)", cfg.max_depth)
+
+
+def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
+    """Write the run directory (CSVs, posterior.nc, summary.json), print the summary and Stan's warnings."""
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
+
     write_outputs(result, run)
     cols, stats = read_run(run)
     summary = summarize(cols)
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
     wall = max(c.wall_s for c in result.chains)
-    click.echo(f"{cfg.method}: {cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup), slowest chain "
-               f"{wall:.1f} s; run directory {run}")  # fmt: skip
+    click.echo(f"{result.config.method}: {what}, slowest chain {wall:.1f} s; run directory {run}")
     _print_summary(summary)
-    for msg in diagnostics_warnings(stats, summary, cfg.max_depth):
+    for msg in diagnostics_warnings(stats, summary, max_depth):
         click.echo(f"warning: {msg}", err=True)
 
 
@@ -462,7 +468,6 @@ def _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains
     from pathlib import Path
 
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
     from zsdsl.runtime.mcmc.sgmcmc import SGMCMCConfig, sample_sgmcmc
 
     if spec is None:
@@ -476,16 +481,7 @@ def _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains
     config = {"spec": str(spec), "data": str(data_path or ""), **dataclasses.asdict(cfg)}
     atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
     result = sample_sgmcmc(cm.model(data), data, cfg)
-    write_outputs(result, run)
-    cols, stats = read_run(run)
-    summary = summarize(cols)
-    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
-    wall = max(c.wall_s for c in result.chains)
-    click.echo(f"{method}: {chains} chains x {draws} draws (burn-in {burnin}, thin {thin}), slowest chain "
-               f"{wall:.1f} s; run directory {run}")  # fmt: skip
-    _print_summary(summary)
-    for msg in diagnostics_warnings(stats, summary):
-        click.echo(f"warning: {msg}", err=True)
+    _finish_sample_run(result, run, f"{chains} chains x {draws} draws (burn-in {burnin}, thin {thin})")
 
 
 class _ChainProgress:

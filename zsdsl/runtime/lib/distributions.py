@@ -15,6 +15,8 @@ import torch.distributions as td
 from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
+from zsdsl.runtime.lib import lpdf
+
 _NO_VALIDATE = {"validate_args": False}
 _EMPTY = torch.Size()
 
@@ -327,16 +329,10 @@ def log_prob(d: td.Distribution, value):
 def site_log_prob(d: td.Distribution, value, ndims: int):
     """``d.log_prob(value)`` summed over its last ``ndims`` dims (a Normal in closed form)."""
     if type(d) is td.Normal:  # the usual guide family: no temporaries beyond the formula's
-        from zsdsl.runtime.lib.lpdf import Normal as normal_lpdf
-
-        lp = normal_lpdf(value, d.loc, d.scale)
+        lp = lpdf.Normal(value, d.loc, d.scale)
     else:
         lp = log_prob(d, value)
-    if ndims <= 0:
-        return lp
-    if lp.dim() < ndims:
-        lp = lp.reshape((1,) * (ndims - lp.dim()) + tuple(lp.shape))
-    return lp.sum(dim=tuple(range(-ndims, 0)))
+    return lpdf.site(lp, ndims)
 
 
 def draw(d: td.Distribution, shape, reparam: bool):

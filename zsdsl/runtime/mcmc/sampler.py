@@ -173,12 +173,13 @@ class Chain:
                 self.da = DualAveraging(self.eps, cfg.target_accept)
             if it + 1 == cfg.warmup:
                 self.eps = self.da.final
-        else:
+        row = {"lp__": -self.state.U, "stepsize__": eps_used, **st}
+        if it >= cfg.warmup:
             self.draws.append(self.state.z)
-            self.rows.append({"lp__": -self.state.U, "stepsize__": eps_used, **st})
+            self.rows.append(row)
         self.it += 1
         self.wall_s += time.perf_counter() - t0
-        return self.state.z, {"lp__": -self.state.U, "stepsize__": eps_used, **st}
+        return self.state.z, row
 
     def _transition(self) -> None:
         cfg = self.cfg
@@ -210,18 +211,8 @@ class Chain:
         self.rows, self.draws = list(sd["rows"]), list(sd["draws"])
 
 
-def run_chain(potential: Potential, cfg: SamplerConfig, seed: int, on_step=None) -> ChainResult:
-    """One chain from start to end; ``on_step(it, warmup)`` after each iteration."""
-    chain = Chain(potential, cfg, seed)
-    while not chain.done:
-        warm = chain.warming_up
-        chain.step()
-        if on_step is not None:
-            on_step(chain.it - 1, warm)
-    return chain.result()
-
-
-def chain_seed(cfg: SamplerConfig, c: int) -> int:
+def chain_seed(cfg, c: int) -> int:
+    """The seed of chain ``c`` (independent streams per chain; the same for any number of cores)."""
     return cfg.seed * 1000 + c
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from zsdsl.errors import UsageError
+from zsdsl.runtime.mcmc.output import flat_columns
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.mcmc.sampler import Chain, SamplerConfig
 
@@ -43,18 +44,6 @@ def uniformity_p_value(ranks: np.ndarray, L: int, bins: int) -> float:
     return float(chisquare(counts).pvalue)
 
 
-def _scalars(values: dict) -> dict:
-    out = {}
-    for name, v in values.items():
-        arr = v.detach().double().reshape(v.shape[0], -1) if v.dim() else v.detach().double().reshape(1, 1)
-        if arr.shape[1] == 1 and (v.dim() <= 1):
-            out[name] = arr[:, 0]
-        else:
-            for i in range(arr.shape[1]):
-                out[f"{name}[{i + 1}]"] = arr[:, i]
-    return out
-
-
 def run_sbc(cm, data: dict, sims: int = 100, L: int = 99, thin: int = 2, warmup: int = 300, bins: int = 20,
             seed: int = 1, progress=None) -> SBCResult:  # fmt: skip
     """``sims`` simulations of ``cm`` (a CompiledModel) with ``data`` for sizes and covariates."""
@@ -76,16 +65,17 @@ def run_sbc(cm, data: dict, sims: int = 100, L: int = 99, thin: int = 2, warmup:
                 value = value.round().long()
             sim[k] = value.to(torch.get_default_dtype()) if value.is_floating_point() else value
         potential = Potential(model, sim)
-        truth = {n: prior[n][None] for n in (slot[0].name for slot in potential.slots)}
+        truth = {n: prior[n] for n in (slot[0].name for slot in potential.slots)}
         chain = Chain(potential, cfg, seed * 100_003 + s)
         while not chain.done:
             chain.step()
         u = chain.result().u[::thin]
         with torch.no_grad():
             post, _ = potential.constrain(u)
-        t_sc, p_sc = _scalars(truth), _scalars(post)
+        t_sc = flat_columns({n: v[None, None] for n, v in truth.items()})  # [1, 1] per scalar, named x[i,j]
+        p_sc = flat_columns({n: v[None] for n, v in post.items()})  # [1, L]
         for name, draws in p_sc.items():
-            ranks.setdefault(name, []).append(int((draws < t_sc[name][0]).sum()))
+            ranks.setdefault(name, []).append(int((draws < t_sc[name][0, 0]).sum()))
         if progress is not None:
             progress(s + 1)
     ranks = {k: np.asarray(v) for k, v in ranks.items()}

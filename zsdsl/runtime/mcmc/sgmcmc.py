@@ -31,7 +31,7 @@ import torch
 
 from zsdsl.errors import UsageError
 from zsdsl.runtime.mcmc.potential import Potential
-from zsdsl.runtime.mcmc.sampler import STAT_NAMES, ChainResult, MCMCResult
+from zsdsl.runtime.mcmc.sampler import STAT_NAMES, ChainResult, MCMCResult, chain_seed
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.train import MinibatchSampler
 
@@ -131,6 +131,7 @@ def sample_sgmcmc(model, data: dict, cfg: SGMCMCConfig) -> MCMCResult:
         raise UsageError("The model has no continuous latents to sample.")
     result = MCMCResult(potential, config=cfg)
     for c in range(cfg.chains):
-        batches = MinibatchSampler(model.plate_sizes(), model.plate_subsample, cfg.seed * 1000 + c)
-        result.chains.append(run_sgmcmc_chain(potential, batches, cfg, cfg.seed * 1000 + c))
+        seed = chain_seed(cfg, c)
+        batches = MinibatchSampler(model.plate_sizes(), model.plate_subsample, seed)
+        result.chains.append(run_sgmcmc_chain(potential, batches, cfg, seed))
     return result
