@@ -3,6 +3,7 @@
 python benchmarks/vae_step.py > benchmarks/results/vae_step.json
 python benchmarks/gradient.py > benchmarks/results/gradient.json
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
+python benchmarks/compile.py  > benchmarks/results/compile.json
 python benchmarks/report.py   # prints the Markdown tables
 """
 
@@ -59,6 +60,16 @@ def render() -> str:
             )
             out.append(f"| {r['model']} | {r['engine']} | {r['chains']} | {r['mode']} | {r['wall_s']:.2f} | "
                        f"{r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.0f} | {target} |")  # fmt: skip
+        out.append("")
+    comp = _load("compile")
+    if comp:
+        out += [f"### Compiler (`compile.py`): parse, check and emit per spec, median of {comp['rounds']} rounds", "",
+                f"`zsdsl --help` starts in {comp['help_startup_s'] * 1e3:.0f} ms (median of 10 new processes). "
+                f"Median compilation {comp['median_total_ms']:.1f} ms, slowest {comp['max_total_ms']:.1f} ms.", "",
+                "| spec | lines | parse ms | check ms | emit ms | total ms |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for r in comp["results"]:
+            out.append(f"| {r['spec']} | {r['lines']} | {r['parse_ms']:.2f} | {r['check_ms']:.2f} | "
+                       f"{r['emit_ms']:.2f} | {r['total_ms']:.2f} |")  # fmt: skip
         out.append("")
     return "\n".join(out)
 

@@ -12,7 +12,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("script", ["vi_uci_bnn.py", "vi_mnist.py", "vae_step.py", "gradient.py", "nuts.py"])
+SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vae_step.py", "gradient.py", "nuts.py", "compile.py"]
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_benchmark_script_quick_mode(script):
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), "--quick"], capture_output=True,
                          text=True, timeout=600)  # fmt: skip

@@ -410,7 +410,10 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
     summary = summarize(cols)
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
     wall = max(c.wall_s for c in result.chains)
-    click.echo(f"{result.config.method}: {what}, slowest chain {wall:.1f} s; run directory {run}")
+    backend = result.potential.backend
+    click.echo(
+        f"{result.config.method}: {what}, slowest chain {wall:.1f} s (gradients: {backend}); run directory {run}"
+    )
     _print_summary(summary)
     for msg in diagnostics_warnings(stats, summary, max_depth):
         click.echo(f"warning: {msg}", err=True)

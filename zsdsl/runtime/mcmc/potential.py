@@ -42,6 +42,8 @@ class Potential:
             names = ", ".join(s.name for s, _ in self.enum)
             raise UsageError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
         self._compiled = None
+        self._numpy = None  # a NumpyPotential once built (see ``backend``)
+        self._numpy_tried = False
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
                       for s, shape, offset, size in self.slots]  # fmt: skip
 
@@ -162,13 +164,35 @@ class Potential:
         self._compiled = fn
         return True
 
+    @property
+    def backend(self) -> str:
+        """What evaluates ``value_and_grad_np`` on the whole data: ``compiled`` (torch.compile),
+        ``numpy`` (the NumPy library, for the small models it covers) or ``torch`` (autograd)."""
+        if self._compiled is not None:
+            return "compiled"
+        if not self._numpy_tried:
+            from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential
+
+            self._numpy, self._numpy_tried = NumpyPotential.build(self), True
+        return "numpy" if self._numpy is not None else "torch"
+
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
         ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
+        if subsample is None:
+            backend = self.backend
+            if backend == "numpy":
+                return self._numpy.value_and_grad(z)
+            if backend == "compiled":
+                try:
+                    g, U = self._compiled(torch.from_numpy(z))
+                    return U.item(), g.numpy()
+                except torch.linalg.LinAlgError:
+                    return math.inf, np.zeros_like(z)
+        return self._torch_value_and_grad(z, subsample)
+
+    def _torch_value_and_grad(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         try:
-            if self._compiled is not None and subsample is None:
-                g, U = self._compiled(torch.from_numpy(z))
-                return U.item(), g.numpy()
             u = torch.from_numpy(z).requires_grad_(True)
             U = -self._log_density_flat(u, subsample)
             (g,) = torch.autograd.grad(U, u)

@@ -289,6 +289,7 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
             potential.compile()
         finally:
             torch.set_num_threads(threads)
+    _ = potential.backend  # the NumPy gradient is checked once here, before chains fork
     result = MCMCResult(potential, config=cfg)
     if cores > 1 and "fork" in mp.get_all_start_methods():
         result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
