@@ -86,6 +86,8 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+",
                     default=["cold", "warm", "cold-compiled", "cold-compiled-cached", "warm-compiled"])  # fmt: skip
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--peers", nargs="*", default=["numpyro", "nutpie", "pymc", "stan"],
+                    help="peers to run when installed")  # fmt: skip
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -114,29 +116,47 @@ def main() -> None:
                                     "warmup": args.warmup, "draws": args.draws,
                                     "min_ess_bulk": round(r["min_ess_bulk"], 1), "wall_s": round(r["wall_s"], 3),
                                     "min_ess_bulk_per_s": round(r["min_ess_bulk"] / r["wall_s"], 2)})  # fmt: skip
-        if peers.available("numpyro") and not args.quick:
-            results += _numpyro(args, results)
+        for engine in ("numpyro", "nutpie", "pymc", "stan"):
+            if peers.available(engine) and not args.quick and engine in args.peers:
+                results += _peer_runs(engine, args, results)
     print(json.dumps({"benchmark": "nuts", "machine": machine(), "results": results,
                       "peers": _peers()}))  # fmt: skip
 
 
-def _numpyro(args, ours: list) -> list:
-    """NumPyro NUTS, vectorized chains: cold (a new process, JIT included) and warm (JIT cached)."""
+def _last_json(stdout: str) -> dict:
+    """The JSON line a peer run prints last (PyStan prints its progress to stdout too)."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _peer_runs(engine: str, args, ours: list) -> list:
+    """One peer's NUTS: cold (a new process: imports, model build, JIT or C/numba compilation
+    included) and warm (in this process, the compiled model reused)."""
     out = []
     for name in args.models:
         for chains in args.chains:
-            cmd = [sys.executable, str(Path(__file__).resolve().parent / "peers.py"), "numpyro", name, str(chains),
+            cmd = [sys.executable, str(Path(__file__).resolve().parent / "peers.py"), engine, name, str(chains),
                    str(args.warmup), str(args.draws), str(args.seed)]  # fmt: skip
+            # a first run ever: empty compilation caches (httpstan's C++ builds, PyTensor's C modules)
+            cache = tempfile.mkdtemp(prefix=f"zsdsl-bench-{engine}-")
+            env = dict(os.environ, XDG_CACHE_HOME=cache, PYTENSOR_FLAGS=f"base_compiledir={cache}/pytensor")
             t0 = time.perf_counter()
-            proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            cold_r = {"wall_s": time.perf_counter() - t0, "min_ess_bulk": json.loads(proc.stdout)["min_ess_bulk"]}
-            peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)  # compile
-            warm_r = peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            cold_r = {"wall_s": time.perf_counter() - t0, "min_ess_bulk": _last_json(proc.stdout)["min_ess_bulk"]}
+            if engine == "numpyro":
+                peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)  # compile
+                warm_r = peers.numpyro_nuts(name, chains, args.warmup, args.draws, args.seed)
+            elif engine == "stan":  # the C++ model built by the cold run is cached by httpstan
+                warm_r = _last_json(subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout)
+            else:
+                compiled = peers.pymc_compiled(name, engine)
+                peers.pymc_nuts(name, chains, 20, 20, args.seed, engine, compiled)  # caches warmed
+                warm_r = peers.pymc_nuts(name, chains, args.warmup, args.draws, args.seed, engine, compiled)
+            shutil.rmtree(cache, ignore_errors=True)
             for mode, r in (("cold", cold_r), ("warm", warm_r)):
                 rate = r["min_ess_bulk"] / r["wall_s"]
                 same = [o for o in ours if (o["model"], o["chains"], o["mode"]) == (name, chains, mode)]
                 ratio = round(same[0]["min_ess_bulk_per_s"] / rate, 3) if same else None
-                out.append({"model": name, "engine": "numpyro", "mode": mode, "chains": chains, "warmup": args.warmup,
+                out.append({"model": name, "engine": engine, "mode": mode, "chains": chains, "warmup": args.warmup,
                             "draws": args.draws, "min_ess_bulk": round(r["min_ess_bulk"], 1),
                             "wall_s": round(r["wall_s"], 3), "min_ess_bulk_per_s": round(rate, 2),
                             "zsdsl_over_peer": ratio})  # fmt: skip
@@ -146,8 +166,8 @@ def _numpyro(args, ours: list) -> list:
 def _peers() -> dict:
     found = {}
     for mod in ("numpyro", "pyro", "stan", "nutpie", "pymc"):
-        if mod == "numpyro" and peers.available(mod):
-            found[mod] = "measured: vectorized chains (rows with engine numpyro)"
+        if mod in ("numpyro", "nutpie", "pymc", "stan") and peers.available(mod):
+            found[mod] = f"measured (rows with engine {mod})"
         elif peers.available(mod):
             found[mod] = "installed; not run by this script"
         else:

@@ -3,7 +3,7 @@
 Each function imports its peer lazily and returns None when it is missing. Run as a script it
 executes one NUTS run in a fresh process, for the cold figures:
 
-    python benchmarks/peers.py numpyro eight_schools_noncentered CHAINS WARMUP DRAWS SEED
+    python benchmarks/peers.py numpyro|pymc|nutpie|stan eight_schools_noncentered CHAINS WARMUP DRAWS SEED
 """
 
 from __future__ import annotations
@@ -87,6 +87,93 @@ def numpyro_nuts(model: str, chains: int, warmup: int, draws: int, seed: int) ->
     return {"wall_s": wall, "min_ess_bulk": _min_ess({k: np.asarray(v) for k, v in samples.items()})}
 
 
+def _pymc_model(model: str):
+    import pymc as pm
+
+    with pm.Model() as m:
+        if model == "eight_schools_noncentered":
+            y, sigma = np.array(EIGHT["y"], dtype=float), np.array(EIGHT["sigma"], dtype=float)
+            mu = pm.Normal("mu", 0, 5)
+            tau = pm.HalfCauchy("tau", 5)
+            theta_trans = pm.Normal("theta_trans", 0, 1, shape=8)
+            theta = pm.Deterministic("theta", mu + tau * theta_trans)
+            pm.Normal("y", theta, sigma, observed=y)
+        else:
+            X, yv = _logreg_data()
+            w = pm.Normal("w", 0, 1, shape=X.shape[1])
+            b = pm.Normal("b", 0, 1)
+            pm.Bernoulli("y", logit_p=pm.math.dot(X, w) + b, observed=yv)
+    return m
+
+
+def pymc_compiled(model: str, sampler: str):
+    """What ``pymc_nuts`` reuses for warm runs: nutpie's compiled model, or the PyMC model."""
+    if sampler == "nutpie":
+        import nutpie
+
+        return nutpie.compile_pymc_model(_pymc_model(model))
+    return _pymc_model(model)
+
+
+def pymc_nuts(model: str, chains: int, warmup: int, draws: int, seed: int, sampler: str = "pymc",
+              compiled=None) -> dict:  # fmt: skip
+    """PyMC's NUTS (``sampler="pymc"``, chains in processes) or nutpie (numba-compiled log density,
+    Rust sampler). The wall time includes building and compiling the model unless ``compiled``
+    (a nutpie compiled model, or a PyMC model) is given."""
+    import pymc as pm
+
+    t0 = time.perf_counter()
+    if sampler == "nutpie":
+        import nutpie
+
+        compiled = compiled or nutpie.compile_pymc_model(_pymc_model(model))
+        idata = nutpie.sample(compiled, draws=draws, tune=warmup, chains=chains, seed=seed, progress_bar=False,
+                              cores=min(chains, 2))  # fmt: skip
+    else:
+        with compiled or _pymc_model(model):
+            idata = pm.sample(draws=draws, tune=warmup, chains=chains, cores=min(chains, 2), random_seed=seed,
+                              progressbar=False, compute_convergence_checks=False)  # fmt: skip
+    wall = time.perf_counter() - t0
+    post = idata.posterior
+    return {"wall_s": wall, "min_ess_bulk": _min_ess({k: post[k].values for k in post.data_vars})}
+
+
+STAN = {
+    "eight_schools_noncentered": """
+data { int<lower=0> J; array[J] real y; array[J] real<lower=0> sigma; }
+parameters { real mu; real<lower=0> tau; vector[J] theta_trans; }
+transformed parameters { vector[J] theta = mu + tau * theta_trans; }
+model { mu ~ normal(0, 5); tau ~ cauchy(0, 5); theta_trans ~ normal(0, 1); y ~ normal(theta, sigma); }
+""",
+    "logreg": """
+data { int<lower=0> N; int<lower=0> D; matrix[N, D] X; array[N] int<lower=0, upper=1> y; }
+parameters { vector[D] w; real b; }
+model { w ~ normal(0, 1); b ~ normal(0, 1); y ~ bernoulli_logit(X * w + b); }
+""",
+}
+
+
+def _stan_data(model: str) -> dict:
+    if model == "eight_schools_noncentered":
+        return dict(EIGHT)
+    X, yv = _logreg_data()
+    return {"N": X.shape[0], "D": X.shape[1], "X": X.tolist(), "y": [int(v) for v in yv]}
+
+
+def stan_nuts(model: str, chains: int, warmup: int, draws: int, seed: int) -> dict:
+    """PyStan 3 (CmdStan's C++ NUTS through httpstan); wall time of build (C++ compilation on a
+    first build, cached by httpstan after) and sampling."""
+    import arviz as az
+    import stan
+
+    t0 = time.perf_counter()
+    posterior = stan.build(STAN[model], data=_stan_data(model), random_seed=seed)
+    fit = posterior.sample(num_chains=chains, num_samples=draws, num_warmup=warmup)
+    wall = time.perf_counter() - t0
+    post = az.from_pystan(posterior=fit).posterior
+    return {"wall_s": wall, "min_ess_bulk": _min_ess({k: post[k].values for k in post.data_vars})}
+
+
 def pyro_vae_stepper(x, k: int = 1):
     """One Pyro ``Trace_ELBO`` SVI step of the same VAE (784-500-500-40, batch 128, Adam 1e-3)."""
     import pyro
@@ -132,6 +219,11 @@ def pyro_vae_stepper(x, k: int = 1):
 
 if __name__ == "__main__":
     peer, model, chains, warmup, draws, seed = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:7])
-    if peer != "numpyro":
+    if peer == "numpyro":
+        print(json.dumps(numpyro_nuts(model, chains, warmup, draws, seed)))
+    elif peer == "stan":
+        print(json.dumps(stan_nuts(model, chains, warmup, draws, seed)))
+    elif peer in ("pymc", "nutpie"):
+        print(json.dumps(pymc_nuts(model, chains, warmup, draws, seed, sampler=peer)))
+    else:
         raise SystemExit(f"unknown peer {peer}")
-    print(json.dumps(numpyro_nuts(model, chains, warmup, draws, seed)))

@@ -44,9 +44,12 @@ def render() -> str:
     grad = _load("gradient")
     if grad:
         out += ["### Log density + gradient on the unconstrained vector (`gradient.py`, float64)", "",
-                "| model | dim | zsdsl µs | hand-written PyTorch µs | ratio |", "|---|---|---|---|---|"]  # fmt: skip
+                "| model | dim | zsdsl µs (path) | hand-written PyTorch µs | ratio | zsdsl PyTorch path µs | ratio |",
+                "|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in grad["results"]:
-            out.append(f"| {r['model']} | {r['dim']} | {r['zsdsl_us']:.1f} | {r['torch_us']:.1f} | {r['ratio']:.3f} |")
+            out.append(f"| {r['model']} | {r['dim']} | {r['zsdsl_us']:.1f} ({r.get('backend', 'torch')}) | "
+                       f"{r['torch_us']:.1f} | {r['ratio']:.3f} | {r.get('zsdsl_torch_us', r['zsdsl_us']):.1f} | "
+                       f"{r.get('zsdsl_torch_ratio', r['ratio']):.3f} |")  # fmt: skip
         out.append("")
     nuts = _load("nuts")
     if nuts:

@@ -157,7 +157,8 @@ def _potential(spec: Path, data_path: Path) -> Potential:
 
 
 def _pdb(name: str):
-    return ROOT / "specs" / "posteriordb" / f"{name}.zs", PDB / name / "data.json"
+    data = PDB / name / "data.json"
+    return ROOT / "specs" / "posteriordb" / f"{name}.zs", data if data.exists() else PDB / name / "data.json.gz"
 
 
 SCHOOLS = ROOT / "specs" / "data" / "eight_schools.json"
@@ -168,6 +169,7 @@ CASES = [
     ("kidiq_interaction", *_pdb("kidiq-kidscore_interaction"), "numpy"),
     ("earnings", *_pdb("earnings-logearn_height"), "numpy"),
     ("arK", *_pdb("arK-arK"), "numpy"),
+    ("diamonds", *_pdb("diamonds-diamonds"), "numpy"),  # transformed data computed by PyTorch
     ("low_dim_gauss_mix", *_pdb("low_dim_gauss_mix-low_dim_gauss_mix"), "numpy"),  # ordered
     ("gp_pois_regr", *_pdb("gp_pois_regr-gp_pois_regr"), "torch"),  # cholesky: PyTorch
     ("garch11", *_pdb("garch-garch11"), "torch"),  # recurrence: PyTorch

@@ -78,9 +78,11 @@ def _normal(value_, loc, scale):
 
     def back(g):
         gz = g * z / s
-        npad.acc(value_, -gz)
-        npad.acc(loc, gz)
-        if isinstance(scale, Var):
+        if type(value_) is Var:
+            npad.acc(value_, -gz)
+        if type(loc) is Var:
+            npad.acc(loc, gz)
+        if type(scale) is Var:
             npad.acc(scale, g * (z * z - 1.0) / s)
 
     return Var(out, back)
@@ -96,16 +98,20 @@ def _cauchy(value_, loc, scale):
 
     def back(g):
         gz = g * 2.0 * z / (s * q)
-        npad.acc(value_, -gz)
-        npad.acc(loc, gz)
-        if isinstance(scale, Var):
+        if type(value_) is Var:
+            npad.acc(value_, -gz)
+        if type(loc) is Var:
+            npad.acc(loc, gz)
+        if type(scale) is Var:
             npad.acc(scale, g * (z * z - 1.0) / (s * q))
 
     return Var(out, back)
 
 
 def _nonneg(value_, lp):
-    return npad.where(np.asarray(value(value_)) >= 0, lp, -math.inf)
+    """-inf below 0, as torch's half distributions (no node when every value is ≥ 0)."""
+    cond = np.asarray(value(value_)) >= 0
+    return lp if cond.all() else npad.where(cond, lp, -math.inf)
 
 
 def _half_normal(value_, scale):

@@ -36,7 +36,7 @@ class Tape:
         Tape.active = self._previous
 
     def backward(self, root: Var) -> None:
-        root.g = np.ones_like(root.v, dtype=np.float64)
+        root.g = 1.0 if not np.ndim(root.v) else np.ones(np.shape(root.v))
         for node in reversed(self.nodes):
             if node.g is not None and node.back is not None:
                 node.back(node.g)

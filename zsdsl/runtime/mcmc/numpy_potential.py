@@ -77,14 +77,26 @@ class NumpyPotential:
             raise Unsupported("networks and learnable parameters (PyTorch modules)")
         scope = dict(fn.__globals__, zl=np_lib)
         self._fn = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
-        self._model = copy.copy(model)  # its own transformed-data cache, keyed by the NumPy data dict
-        self._model.__dict__.pop("_transformed", None)
+        self._model = copy.copy(model)
+        self._model.transformed = self._transformed  # Stan's transformed data: PyTorch's, once
+        self._torch_model, self._torch_data, self._converted = model, potential.data, {}
+        potential._torch_value_and_grad(np.zeros(potential.dim))  # fills the PyTorch transformed-data cache
         self.data = _data(potential.data)
         self.dim = potential.dim
         self.slots = []
         for name, bij, shape, offset, size, _ in potential._flat:
             fwd, ladj = _bijector(bij)
             self.slots.append((name, fwd, ladj, tuple(shape), offset, size))
+
+    def _transformed(self, data: dict, name: str, compute):
+        """Transformed data (data-only nodes) as PyTorch computed it, converted once to NumPy."""
+        if name not in self._converted:
+            cache = self._torch_model.__dict__.get("_transformed")
+            if cache is not None and cache[0] is self._torch_data and name in cache[1]:
+                self._converted[name] = _const(cache[1][name])
+            else:
+                self._converted[name] = compute()
+        return self._converted[name]
 
     @classmethod
     def build(cls, potential, points: int = 3, seed: int = 0) -> NumpyPotential | None:
@@ -118,8 +130,12 @@ class NumpyPotential:
         with Tape() as tape:
             values, leaves, parts = {}, [], []
             for name, fwd, ladj, shape, offset, size in self.slots:
-                u = Var(z[offset] if not shape else z[offset : offset + size].reshape(shape))
-                leaves.append((u, offset, size))
+                if not shape:  # a scalar site
+                    u = Var(z[offset])
+                else:
+                    u = z[offset : offset + size]
+                    u = Var(u if len(shape) == 1 else u.reshape(shape))
+                leaves.append((u, offset, size, shape))
                 values[name] = fwd(u)
                 if ladj is not None:
                     parts.append(ladj(u))
@@ -129,8 +145,13 @@ class NumpyPotential:
             grad = np.zeros(self.dim)
             if type(U) is Var:
                 tape.backward(U)
-                for u, offset, size in leaves:
-                    if u.g is not None:
-                        grad[offset : offset + size] = -np.reshape(u.g, -1)
+                for u, offset, size, shape in leaves:
+                    g = u.g
+                    if g is None:
+                        continue
+                    if not shape:
+                        grad[offset] = -g
+                    else:
+                        grad[offset : offset + size] = -(g if len(shape) == 1 else g.reshape(-1))
                 U = U.v
             return -float(U), grad

@@ -111,6 +111,11 @@ def _bracket(name: str) -> str:
     return f"{base}[{','.join(idx)}]"
 
 
+def _scalar(v) -> float:
+    """ArviZ's diagnostics return a 0-d value or, with some SciPy versions, a 1-element array."""
+    return float(np.asarray(v, dtype=np.float64).reshape(-1)[0])
+
+
 def summarize(cols: dict) -> dict:
     """Stan's summary per scalar column, computed with ArviZ's diagnostics."""
     import arviz as az
@@ -123,14 +128,14 @@ def summarize(cols: dict) -> dict:
             q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
             out[name] = {
                 "mean": float(x.mean()),
-                "mcse_mean": float(az.mcse(x, method="mean")),
+                "mcse_mean": _scalar(az.mcse(x, method="mean")),
                 "sd": float(x.std(ddof=1)),
                 "5%": float(q5),
                 "50%": float(q50),
                 "95%": float(q95),
-                "ess_bulk": float(az.ess(x, method="bulk")),
-                "ess_tail": float(az.ess(x, method="tail")),
-                "r_hat": float(az.rhat(x)) if x.shape[0] > 1 else float("nan"),
+                "ess_bulk": _scalar(az.ess(x, method="bulk")),
+                "ess_tail": _scalar(az.ess(x, method="tail")),
+                "r_hat": _scalar(az.rhat(x)) if x.shape[0] > 1 else float("nan"),
             }
     return out
 
