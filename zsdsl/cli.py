@@ -144,6 +144,12 @@ def graph(spec, output):
 @click.option("--clip", type=float, default=None, help="Clip the gradient norm.")
 @click.option("--analytic-kl", is_flag=True, help="sgvb: closed-form KL(q || prior) where the pair has one.")
 @click.option("--baseline", default="moving", show_default=True, help="nvil: moving or learned (input-dependent).")
+@click.option(
+    "--init",
+    default="zero",
+    show_default=True,
+    help="Automatic guides start at: zero, uniform (U(-2, 2) unconstrained, as Stan) or sample (a prior draw).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
@@ -171,6 +177,7 @@ def fit(
     device,
     analytic_kl,
     baseline,
+    init,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -205,6 +212,7 @@ def fit(
             device=device,
             analytic_kl=analytic_kl,
             baseline=baseline,
+            init=init,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit

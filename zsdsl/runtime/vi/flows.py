@@ -35,6 +35,12 @@ class FlatGuide(nn.Module):
             offset += size
         self.dim = offset
 
+    def start_at(self, starts: dict) -> None:
+        """Centre the base distribution at unconstrained values per site."""
+        with torch.no_grad():
+            for s, _shape, offset, size in self.slots:
+                self.loc[offset : offset + size] = starts[s.name].reshape(-1)
+
     def flow(self, sample_shape) -> tuple[torch.Tensor, torch.Tensor]:
         """A draw u of shape [*sample_shape, D] and log q(u)."""
         raise NotImplementedError
@@ -150,6 +156,12 @@ class AutoIAF(_DiagBase):
         super().__init__(sites)
         hidden = hidden or max(2 * self.dim, 8)
         self.mades = nn.ModuleList(_MADE(self.dim, hidden) for _ in range(layers))
+
+    def start_at(self, starts: dict) -> None:
+        """At initialisation (m = s = 0) each layer scales z by σ(1.5), so the base loc is divided by that."""
+        super().start_at(starts)
+        with torch.no_grad():
+            self.loc /= torch.sigmoid(torch.tensor(1.5)) ** len(self.mades)
 
     def flow(self, sample_shape):
         z, log_q = self.base(sample_shape)

@@ -56,6 +56,12 @@ class AutoNormal(nn.Module):
         zero = torch.zeros(())
         return values, ((log_q, terms) if per_site else log_q), zero
 
+    def start_at(self, starts: dict) -> None:
+        """Set the locations to unconstrained values per site (see ``initial_values``)."""
+        with torch.no_grad():
+            for s in self.sites:
+                self.locs[_key(s.name)].copy_(starts[s.name])
+
     def posterior_summary(self) -> dict:
         """Means and sds of the unconstrained Gaussian per site (for reporting)."""
         return {
@@ -105,6 +111,11 @@ class AutoDelta(nn.Module):
             _require_global_continuous(s, self.name)
             self.values[_key(s.name)] = nn.Parameter(torch.zeros(s.bijector.unconstrained_shape(tuple(s.shape))))
 
+    def start_at(self, starts: dict) -> None:
+        with torch.no_grad():
+            for s in self.sites:
+                self.values[_key(s.name)].copy_(starts[s.name])
+
     def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
         out, terms = {}, {}
         for s in self.sites:
@@ -139,12 +150,33 @@ def _auto_guides() -> dict:
 
 
 AUTO_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf", "auto-delta")
+INITS = ("zero", "uniform", "sample")
 
 
-def make_guide(compiled, model, data, name: str):
-    """A guide by name: a ``guide`` block of the spec or an automatic guide."""
+def initial_values(model, data, sites, how: str) -> dict:
+    """Starting locations of an automatic guide on the unconstrained scale, per site: ``zero``
+    (the origin, Pyro's default), ``uniform`` (U(-2, 2), Stan's default) or ``sample`` (one
+    ancestral draw from the prior, Pyro's ``init_to_sample``; breaks the symmetry of a network's
+    hidden units). Draws use the global torch generator, so they follow the fit's seed."""
+    if how not in INITS:
+        raise UsageError(f"Unknown init '{how}'; choose one of {', '.join(INITS)}.")
+    shapes = {s.name: tuple(s.bijector.unconstrained_shape(tuple(s.shape))) for s in sites}
+    if how == "zero":
+        return {name: torch.zeros(shape) for name, shape in shapes.items()}
+    if how == "uniform":
+        return {name: torch.rand(shape) * 4 - 2 for name, shape in shapes.items()}
+    draw = model.sample(data)
+    return {s.name: s.bijector.inverse(draw[s.name]).reshape(shapes[s.name]) for s in sites}
+
+
+def make_guide(compiled, model, data, name: str, init: str = "zero"):
+    """A guide by name: a ``guide`` block of the spec or an automatic guide started at ``init``."""
     if name in AUTO_GUIDES:
-        return _auto_guides()[name](model.sites(data))
+        sites = model.sites(data)
+        guide = _auto_guides()[name](sites)
+        if init != "zero":
+            guide.start_at(initial_values(model, data, guide.sites, init))
+        return guide
     if name in compiled.guide_names:
         return CompiledGuide(compiled.guide(name, data))
     known = ", ".join([*compiled.guide_names, *AUTO_GUIDES])

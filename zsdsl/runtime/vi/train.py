@@ -27,7 +27,7 @@ from zsdsl.runtime.checkpoint import (
     write_config,
 )
 from zsdsl.runtime.tuning import tune_allocator
-from zsdsl.runtime.vi.guides import make_guide
+from zsdsl.runtime.vi.guides import INITS, make_guide
 from zsdsl.runtime.vi.objectives import OBJECTIVES, make_objective
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
@@ -59,6 +59,7 @@ class FitConfig:
     device: str = "cpu"
     analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
     baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
+    init: str = "zero"  # automatic guides' starting locations: zero | uniform | sample (see guides.INITS)
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -70,6 +71,8 @@ class FitConfig:
             raise UsageError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
         if self.infer == "map" and self.guide != "auto-delta":
             raise UsageError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
+        if self.init not in INITS:
+            raise UsageError(f"Unknown init '{self.init}'; choose one of {', '.join(INITS)}.")
         if self.baseline not in ("moving", "learned"):
             raise UsageError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
         if self.optimizer not in OPTIMIZERS:
@@ -148,7 +151,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
 def _fit(compiled, data, config, run, resume, progress):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
-    guide = make_guide(compiled, model, data, config.guide)
+    guide = make_guide(compiled, model, data, config.guide, config.init)
     objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline)
     objective.bind(model.sites(data), guide)
     objective.prepare(model, data)
