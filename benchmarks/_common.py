@@ -25,3 +25,11 @@ def machine() -> dict:
         "cpu": cpu,
         "python": platform.python_version(),
     }
+
+
+def command() -> str:
+    """The command line that produced this output (for the report's rows)."""
+    import sys
+
+    threads = os.environ.get("OMP_NUM_THREADS")
+    return " ".join([*([f"OMP_NUM_THREADS={threads}"] if threads else []), "python", *sys.argv])

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, SHARED, machine  # noqa: E402
+from _common import ROOT, SHARED, command, machine  # noqa: E402
 
 import zsdsl  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
@@ -56,7 +56,7 @@ def main() -> None:
     t1 = time.perf_counter()
     ev = evaluate(model, guide, data, particles=args.eval_particles, chunk=100, batch=100)
     print(json.dumps({
-        "benchmark": "vi_mnist", "machine": machine(), "model": args.model, "infer": args.infer,
+        "benchmark": "vi_mnist", "machine": machine(), "command": command(), "model": args.model, "infer": args.infer,
         "particles": result.config.particles, "epochs": args.epochs, "steps": result.history[-1][0],
         "train_bound_per_image": result.final_objective / len(train["x"]),
         "test_ll": ev["log_likelihood"], "test_ll_se": ev["log_likelihood_se"], "test_elbo": ev["elbo"],

@@ -20,7 +20,7 @@ import time
 import torch
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from _common import ROOT, SHARED, machine  # noqa: E402
+from _common import ROOT, SHARED, command, machine  # noqa: E402
 
 import zsdsl  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
@@ -54,8 +54,8 @@ def main() -> None:
         args.splits, args.steps, args.draws = 1, 50, 20
     torch.set_num_threads(max(1, torch.get_num_threads()))
     cm = zsdsl.load(ROOT / "specs" / f"{args.spec}.zs")
-    out = {"benchmark": "vi_uci_bnn", "machine": machine(), "spec": args.spec, "steps": args.steps,
-           **SETTINGS[args.spec], "init": args.init, "lr": args.lr, "results": []}  # fmt: skip
+    out = {"benchmark": "vi_uci_bnn", "machine": machine(), "command": command(), "spec": args.spec,
+           "steps": args.steps, **SETTINGS[args.spec], "init": args.init, "lr": args.lr, "results": []}  # fmt: skip
     for name in args.datasets:
         folder = SHARED / "uci" / name
         if not folder.exists():

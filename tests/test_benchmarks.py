@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vae_step.py", "gradient.py", "nuts.py", "compile.py"]
+SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vi_ssl_m2.py", "vae_step.py", "gradient.py", "nuts.py", "compile.py"]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
