@@ -1,13 +1,12 @@
 """Every posteriordb spec in specs/posteriordb/ against the reference posterior in ../shared/data/posteriordb:
 for every reference parameter |mean - ref_mean| <= 0.1 ref_sd + 3 mcse and |sd / ref_sd - 1| <= 0.1
-(or 3 / sqrt(2 ESS), three Monte Carlo standard errors of the sd, where that is larger)
-(4 chains, 1000 warmup, 1000 draws, NUTS defaults, seed 1). The quick ones run by default, the rest
-are marked slow."""
+(or three Monte Carlo standard errors of the sd, ArviZ's mcse_sd, where that is larger)
+(4 chains, 1000 warmup, 1000 draws, NUTS defaults but where SETTINGS says otherwise, seed 1). The quick
+ones run by default, the rest are marked slow."""
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,10 @@ QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logme
 # Not yet seen passing end to end (slow to run; see issue 5): run with `-m unverified`. (diamonds, the
 # longest of the slow set, takes about 15 minutes on 2 cores: Stan's own run hits tree depth 10.)
 UNVERIFIED: set[str] = set()
+# The centred eight schools is the funnel that defeats NUTS at Stan's default target acceptance: tens of
+# divergences, small tau under-visited, tau's mean and every theta's sd biased upwards by about 10 %
+# (measured: theta[4] sd 5.26 vs 4.77). Stan's advice for divergences is a higher adapt_delta; so here.
+SETTINGS = {"eight_schools-eight_schools_centered": {"target_accept": 0.95}}
 
 
 # The library's own specs of the same posteriors, written with plates rather than vectors (and, for
@@ -55,7 +58,8 @@ def test_matches_the_reference_posterior(spec, posterior):
     cm = zsdsl.load(spec)
     data_file = folder / "data.json"
     data = cm.prepare_data(load_data(data_file if data_file.exists() else folder / "data.json.gz"))
-    r = sample(cm.model(data), data, SamplerConfig(chains=4, warmup=1000, draws=1000, seed=1))
+    config = SamplerConfig(chains=4, warmup=1000, draws=1000, seed=1, **SETTINGS.get(posterior, {}))
+    r = sample(cm.model(data), data, config)
     table = summarize(flat_columns(r.values()))
     ref = json.loads((folder / "reference.json").read_text())["parameters"]
     failures = []
@@ -63,9 +67,9 @@ def test_matches_the_reference_posterior(spec, posterior):
         got = table[name]
         if abs(got["mean"] - want["mean"]) > 0.1 * want["sd"] + 3 * got["mcse_mean"]:
             failures.append(f"{name}: mean {got['mean']:.4g} vs {want['mean']:.4g} (sd {want['sd']:.3g})")
-        # 10 %, or 3 Monte Carlo standard errors of an sd estimate (about 1/sqrt(2 ESS) relative)
-        # where the effective sample size is small (the centred eight schools' funnel)
-        if abs(got["sd"] / want["sd"] - 1) > max(0.1, 3 / math.sqrt(2 * got["ess_bulk"])):
+        # 10 %, or 3 Monte Carlo standard errors of the sd estimate where the effective sample size is
+        # small or the tails heavy (ArviZ's mcse_sd accounts for both)
+        if abs(got["sd"] / want["sd"] - 1) > max(0.1, 3 * got["mcse_sd"] / got["sd"]):
             failures.append(f"{name}: sd {got['sd']:.4g} vs {want['sd']:.4g} (ess {got['ess_bulk']:.0f})")
     assert not failures, failures
 

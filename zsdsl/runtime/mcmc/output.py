@@ -1,5 +1,5 @@
 """MCMC outputs: Stan-style CSV per chain, ArviZ InferenceData (NetCDF), adaptation results, and
-the summary table (mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat) via ArviZ.
+the summary table (mean, mcse_mean, sd, mcse_sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat) via ArviZ.
 
 Element names are 1-based like Stan and posteriordb: ``theta[1]`` in summaries, ``theta.1`` in CSV.
 """
@@ -130,6 +130,7 @@ def summarize(cols: dict) -> dict:
                 "mean": float(x.mean()),
                 "mcse_mean": _scalar(az.mcse(x, method="mean")),
                 "sd": float(x.std(ddof=1)),
+                "mcse_sd": _scalar(az.mcse(x, method="sd")),
                 "5%": float(q5),
                 "50%": float(q50),
                 "95%": float(q95),
