@@ -110,8 +110,8 @@ def _cauchy(value_, loc, scale):
 
 def _nonneg(value_, lp):
     """-inf below 0, as torch's half distributions (no node when every value is ≥ 0)."""
-    cond = np.asarray(value(value_)) >= 0
-    return lp if cond.all() else npad.where(cond, lp, -math.inf)
+    cond = np.greater_equal(value(value_), 0)
+    return lp if np.all(cond) else npad.where(cond, lp, -math.inf)
 
 
 def _half_normal(value_, scale):
@@ -199,9 +199,9 @@ def _inverse_gamma(value_, concentration, scale):
 
 
 def _uniform(value_, low, high):
-    v = np.asarray(value(value_))
-    inside = (v >= value(low)) & (v <= value(high))
-    return npad.where(inside, -npad.log(high - low) + np.zeros(v.shape), -math.inf)
+    v = value(value_)
+    inside = np.logical_and(np.greater_equal(v, value(low)), np.less_equal(v, value(high)))
+    return npad.where(inside, -npad.log(high - low) + np.zeros(np.shape(v)), -math.inf)
 
 
 def _flat(value_):

@@ -12,6 +12,8 @@ What this module cannot differentiate raises ``Unsupported``; callers then use P
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special
 
@@ -213,15 +215,16 @@ def power(a, b):
 
 def index(a, key):
     out = a.v[key]
-    advanced = any(isinstance(k, (np.ndarray, list)) for k in (key if isinstance(key, tuple) else (key,)))
+
+    shape = np.shape(a.v)
+    size = math.prod(shape)
+    # where each element of the result came from, as flat positions: the gradient scatters back with
+    # bincount (no in-place writes, so the traced code of ``nptrace`` can follow it)
+    positions = np.ravel(np.arange(size).reshape(shape)[key])
 
     def back(g):
-        full = np.zeros(np.shape(a.v))
-        if advanced:
-            np.add.at(full, key, g)
-        else:
-            full[key] += g
-        acc(a, full)
+        weights = np.ravel(np.broadcast_to(g, np.shape(out)))
+        acc(a, np.reshape(np.bincount(positions, weights=weights, minlength=size), shape))
 
     return Var(out, back)
 
@@ -237,8 +240,7 @@ def reduce_sum(a, axis=None):
 
     def back(g):
         if axis is None:
-            full = np.empty(shape)
-            full.fill(g)
+            full = np.broadcast_to(g, shape)
         else:
             full = np.broadcast_to(_expand_reduced(g, shape, axis), shape)
         acc(a, full)
@@ -258,12 +260,7 @@ def total(xs):
         for x in xs:
             if type(x) is Var:
                 shape = getattr(x.v, "shape", ())
-                if shape:
-                    full = np.empty(shape)
-                    full.fill(g)
-                    acc(x, full)
-                else:
-                    acc(x, g)
+                acc(x, np.broadcast_to(g, shape) if shape else g)
 
     return Var(out, back)
 
@@ -315,7 +312,7 @@ abs_ = unary(np.abs, lambda x, y: np.sign(x))
 
 
 def where(cond, a, b):
-    cond = np.asarray(value(cond)) != 0
+    cond = np.not_equal(value(cond), 0)
     av, bv = value(a), value(b)
     out = np.where(cond, av, bv)
     if not _is_var(a, b):
@@ -378,8 +375,13 @@ def matmul(a, b):
     return Var(out, back)
 
 
+def _f64(x):
+    """A Var's array as it is; anything else as a float64 array."""
+    return x.v if type(x) is Var else np.asarray(x, dtype=np.float64)
+
+
 def concat(xs, axis: int = -1):
-    vals = [np.asarray(value(x), dtype=np.float64) for x in xs]
+    vals = [_f64(x) for x in xs]
     out = np.concatenate(vals, axis)
     if not _is_var(*xs):
         return out
@@ -393,7 +395,7 @@ def concat(xs, axis: int = -1):
 
 
 def stack(xs, axis: int = -1):
-    vals = [np.asarray(value(x), dtype=np.float64) for x in xs]
+    vals = [_f64(x) for x in xs]
     shape = np.broadcast_shapes(*[v.shape for v in vals])
     out = np.stack([np.broadcast_to(v, shape) for v in vals], axis)
     if not _is_var(*xs):

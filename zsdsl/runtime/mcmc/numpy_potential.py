@@ -21,6 +21,7 @@ import torch
 from zsdsl.runtime.lib import bijectors as B
 from zsdsl.runtime.lib import np_lib, npad
 from zsdsl.runtime.lib.npad import Tape, Unsupported, Var
+from zsdsl.runtime.lib.nptrace import Retrace, TracedFunction, pure
 
 
 def _const(x):
@@ -67,6 +68,31 @@ def _data(data: dict) -> dict:
     return out
 
 
+@pure
+def _gradient(dim: int, pieces: list):
+    """-(the leaves' gradients) laid end to end (None: no dependence)."""
+    out = np.zeros(dim)
+    offset = 0
+    for g, size in pieces:
+        if g is not None:
+            if size == 1 and not np.ndim(g):
+                out[offset] = -g
+            else:
+                out[offset : offset + size] = -np.reshape(g, (size,))
+        offset += size
+    return out
+
+
+def _same(traced: TracedFunction, z, U, grad) -> bool:
+    """The traced code gives npad's value and gradient at ``z`` (the same calls: to rounding)."""
+    try:
+        with np.errstate(all="ignore"):
+            U_c, g_c = traced.traced(z)
+    except (Retrace, ArithmeticError, ValueError):
+        return True  # another branch here; such points are npad's
+    return abs(float(U_c) - U) <= 1e-12 * max(1.0, abs(U)) and np.allclose(g_c, grad, rtol=1e-10, atol=1e-12)
+
+
 class NumpyPotential:
     def __init__(self, potential):
         model = potential.model
@@ -83,10 +109,16 @@ class NumpyPotential:
         potential._torch_value_and_grad(np.zeros(potential.dim))  # fills the PyTorch transformed-data cache
         self.data = _data(potential.data)
         self.dim = potential.dim
-        self.slots = []
+        self.slots, self._traced, self.traced_source = [], None, None
+        end = 0
         for name, bij, shape, offset, size, _ in potential._flat:
+            if offset != end:
+                raise Unsupported("sites that do not tile the unconstrained vector in order")
+            end += size
             fwd, ladj = _bijector(bij)
             self.slots.append((name, fwd, ladj, tuple(shape), offset, size))
+        if end != self.dim:
+            raise Unsupported("sites that do not tile the unconstrained vector")
 
     def _transformed(self, data: dict, name: str, compute):
         """Transformed data (data-only nodes) as PyTorch computed it, converted once to NumPy."""
@@ -106,11 +138,12 @@ class NumpyPotential:
         try:
             me = cls(potential)
             rng = np.random.default_rng(seed)
+            zs = [rng.uniform(-2, 2, potential.dim) for _ in range(points)]
+            traced = me.trace(zs[0]) if os.environ.get("ZSDSL_TRACED_GRADIENT", "1") != "0" else None
             # float64 throughout here; PyTorch in float32 (the Python API's default dtype) is looser
             tol = 1e-9 if torch.get_default_dtype() == torch.float64 else 1e-4
             compared = 0
-            for _ in range(points):
-                z = rng.uniform(-2, 2, potential.dim)
+            for z in zs:
                 U_t, g_t = potential._torch_value_and_grad(z)
                 if not (math.isfinite(U_t) and np.isfinite(g_t).all()):
                     continue
@@ -121,12 +154,17 @@ class NumpyPotential:
                     warnings.warn("the NumPy potential disagrees with PyTorch for this model; using PyTorch.",
                                   stacklevel=2)  # fmt: skip
                     return None
+                if traced is not None and not _same(traced, z, U_n, g_n):
+                    traced = None
                 compared += 1
+            if traced is not None:
+                me._traced, me.traced_source = traced.traced, traced.source
             return me if compared else None
         except Exception:  # noqa: BLE001 - anything the NumPy library cannot run: PyTorch stays
             return None
 
-    def value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+    def _potential(self, z):
+        """(U, dU/dz) as arrays, by npad: what ``value_and_grad`` returns and ``nptrace`` records."""
         with Tape() as tape:
             values, leaves, parts = {}, [], []
             for name, fwd, ladj, shape, offset, size in self.slots:
@@ -135,23 +173,33 @@ class NumpyPotential:
                 else:
                     u = z[offset : offset + size]
                     u = Var(u if len(shape) == 1 else u.reshape(shape))
-                leaves.append((u, offset, size, shape))
+                leaves.append((u, size))
                 values[name] = fwd(u)
                 if ladj is not None:
                     parts.append(ladj(u))
             terms, _ = self._fn(self._model, values, self.data, None)
             parts.extend(terms.values())
             U = npad.total(parts)
-            grad = np.zeros(self.dim)
-            if type(U) is Var:
-                tape.backward(U)
-                for u, offset, size, shape in leaves:
-                    g = u.g
-                    if g is None:
-                        continue
-                    if not shape:
-                        grad[offset] = -g
-                    else:
-                        grad[offset : offset + size] = -(g if len(shape) == 1 else g.reshape(-1))
-                U = U.v
-            return -float(U), grad
+            if type(U) is not Var:
+                return -U, np.zeros(self.dim)
+            tape.backward(U)
+            # the slots lie in order and cover the vector (checked in __init__)
+            return -U.v, _gradient(self.dim, [(u.g, size) for u, size in leaves])
+
+    def value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
+        if self._traced is not None:
+            try:
+                U, grad = self._traced(z)
+                return float(U), grad
+            except (Retrace, ArithmeticError, ValueError):
+                pass  # a branch goes the other way here, or scalar maths left the reals: npad's point
+        U, grad = self._potential(z)
+        return float(U), grad
+
+    def trace(self, z0: np.ndarray) -> TracedFunction | None:
+        """Straight-line NumPy code for value and gradient (``nptrace``), traced at ``z0``; None
+        where the recorder cannot follow the model."""
+        try:
+            return TracedFunction(self._potential, z0)
+        except Unsupported:
+            return None
