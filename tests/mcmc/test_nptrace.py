@@ -122,3 +122,15 @@ def test_scalar_maths_leaving_the_reals_falls_back_to_npad():
         U_ref, g_ref = me._potential(z)
     np.testing.assert_equal([U, *g], [float(U_ref), *g_ref])  # nan where npad has nan
     assert not math.isfinite(U)
+
+
+def test_a_model_that_often_takes_the_other_branch_goes_back_to_npad():
+    pot = _potential(ROOT / "specs" / "eight_schools_noncentered.zs", ROOT / "specs/data/eight_schools.json")
+    assert pot.backend == "numpy"
+    me = pot._numpy
+    z = np.zeros(pot.dim)
+    z[1] = 1000.0
+    with np.errstate(all="ignore"):
+        for _ in range(101):
+            me.value_and_grad(z)
+    assert me._traced is None  # every point overflowed in the traced code: npad from now on

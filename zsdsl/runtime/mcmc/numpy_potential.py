@@ -110,6 +110,7 @@ class NumpyPotential:
         self.data = _data(potential.data)
         self.dim = potential.dim
         self.slots, self._traced, self.traced_source = [], None, None
+        self._calls = self._handed_back = 0  # points given to the traced code, and handed back to npad
         end = 0
         for name, bij, shape, offset, size, _ in potential._flat:
             if offset != end:
@@ -188,11 +189,16 @@ class NumpyPotential:
 
     def value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         if self._traced is not None:
+            self._calls += 1
             try:
                 U, grad = self._traced(z)
                 return float(U), grad
             except (Retrace, ArithmeticError, ValueError):
-                pass  # a branch goes the other way here, or scalar maths left the reals: npad's point
+                # a branch goes the other way here, or scalar maths left the reals: npad's point; where
+                # that is common (a model branching on its parameters), npad takes every point
+                self._handed_back += 1
+                if self._handed_back > 100 and 20 * self._handed_back > self._calls:
+                    self._traced = None
         U, grad = self._potential(z)
         return float(U), grad
 

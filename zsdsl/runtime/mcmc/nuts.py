@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+@dataclass(slots=True)
 class State:
     z: np.ndarray  # unconstrained position
     U: float  # potential energy
@@ -62,7 +62,7 @@ def leapfrog(potential, state: State, r: np.ndarray, eps: float, metric: Metric)
     return State(z, U, grad), r
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tree:
     beg: State  # first point in build order
     end: State  # last point in build order
