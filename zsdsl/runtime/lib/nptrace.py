@@ -166,7 +166,7 @@ def _short(rec: _Recorder, ufunc, inputs):
     if ufunc is np.square:
         name = rec.render(x, uses)
         return f"{name} * {name}", uses
-    if ufunc in _MATH and type(x) is Sym and not np.ndim(x.v) and np.result_type(x.v).kind == "f":
+    if ufunc in _MATH and type(x) is Sym and type(x.v) in (float, np.float64):
         rec.globals.setdefault("math", math)
         return f"math.{_MATH[ufunc]}({x.name})", {x.name}
     return None
