@@ -88,16 +88,32 @@ def check(spec, data_path):
 
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--emit", type=click.Choice(["ast", "ir", "python"]), default="python", show_default=True)
+@click.option("--emit", type=click.Choice(["ast", "ir", "python", "gradient"]), default="python", show_default=True)
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="The data (for --emit gradient).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @handle_errors
-def compile_cmd(spec, emit, output):
-    """Compile SPEC and print an intermediate form: the AST, the IR (JSON) or the generated Python."""
+def compile_cmd(spec, emit, data_path, output):
+    """Compile SPEC and print an intermediate form: the AST, the IR (JSON), the generated Python, or
+    (with --data) the NumPy code NUTS runs for the potential and its gradient."""
     from zsdsl.compiler.ir import dump_ir
     from zsdsl.compiler.pipeline import compile_file
     from zsdsl.grammar.ast import dump_ast
 
     compiled = compile_file(spec)
+    if emit == "gradient":
+        if not data_path:
+            raise UsageError("--emit gradient needs --data: the traced code depends on the data's sizes and values.")
+        import torch
+
+        import zsdsl
+        from zsdsl.runtime.data import load_data
+
+        torch.set_default_dtype(torch.float64)
+        backend, code = zsdsl.load(spec).gradient_code(load_data(data_path))
+        if code is None:
+            code = f"# This model's gradient is computed by {backend}: it has no traced NumPy code.\n"
+        _write(code, output)
+        return
     if emit == "ast":
         text = json.dumps(dump_ast(compiled.ast), indent=2, sort_keys=True) + "\n"
     elif emit == "ir":

@@ -134,3 +134,17 @@ def test_a_model_that_often_takes_the_other_branch_goes_back_to_npad():
         for _ in range(101):
             me.value_and_grad(z)
     assert me._traced is None  # every point overflowed in the traced code: npad from now on
+
+
+def test_the_cli_prints_the_traced_code():
+    from click.testing import CliRunner
+
+    from zsdsl.cli import main
+
+    spec, data = str(ROOT / "specs" / "eight_schools_noncentered.zs"), str(ROOT / "specs/data/eight_schools.json")
+    res = CliRunner().invoke(main, ["compile", spec, "--emit", "gradient", "--data", data])
+    assert res.exit_code == 0, res.output
+    assert "def traced(z):" in res.output and "math.exp(t1)" in res.output  # tau = exp(u)
+    assert "zsdsl.runtime.mcmc.numpy_potential._gradient" in res.output  # the legend names each function
+    res = CliRunner().invoke(main, ["compile", spec, "--emit", "gradient"])
+    assert res.exit_code != 0 and "--emit gradient needs --data" in res.output

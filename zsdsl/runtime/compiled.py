@@ -125,6 +125,15 @@ class CompiledModel:
             write_outputs(result, Path(out))
         return result
 
+    def gradient_code(self, data: dict) -> tuple[str, str | None]:
+        """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``)
+        and, where the NumPy path traced it, the straight-line code of the potential and its gradient."""
+        from zsdsl.runtime.mcmc.potential import Potential
+
+        prepared = self.prepare_data(data)
+        potential = Potential(self.model(prepared), prepared)
+        return potential.backend, potential.gradient_source
+
     def guide(self, name: str, data: dict):
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"

@@ -17,6 +17,7 @@ cannot follow (in-place writes, conversion to Python numbers, ``np.asarray``, Nu
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 from scipy import special
@@ -62,8 +63,8 @@ class _Recorder:
             return x.name
         if x is None or isinstance(x, (bool, int, str)) and type(x) in (bool, int, str):
             return repr(x)
-        if type(x) is float and math.isfinite(x):
-            return repr(x)
+        if type(x) in (float, np.float64) and math.isfinite(x):
+            return repr(float(x))
         if x is Ellipsis:
             return "..."
         if type(x) is slice:
@@ -103,7 +104,19 @@ class _Recorder:
                 live |= uses
         body = [f"    {code}" if target is None else f"    {target} = {code}" for target, code in reversed(kept)]
         ret = "".join(f"{o.name}, " for o in outputs)
-        return f"def traced({inputs}):\n" + "\n".join(body) + f"\n    return ({ret})\n"
+        text = "\n".join(body)
+        legend = [f"# {name}: {_describe(obj)}" for name, obj in self.globals.items()
+                  if name[0] in "cf" and re.search(rf"\b{name}\b", text)]  # fmt: skip
+        return "\n".join(legend) + f"\ndef traced({inputs}):\n" + text + f"\n    return ({ret})\n"
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, np.ndarray):
+        return f"constant {obj.dtype} array of shape {obj.shape}"
+    if isinstance(obj, (np.generic, float, int)):
+        return f"constant {obj!r}"
+    module = getattr(obj, "__module__", None) or ("numpy" if isinstance(obj, np.ufunc) else "")
+    return f"{module}.{getattr(obj, '__name__', type(obj).__name__)}"
 
 
 def _concrete(x):

@@ -176,6 +176,11 @@ class Potential:
             self._numpy, self._numpy_tried = NumpyPotential.build(self), True
         return "numpy" if self._numpy is not None else "torch"
 
+    @property
+    def gradient_source(self) -> str | None:
+        """The traced NumPy code of the potential and its gradient, where that path is used."""
+        return self._numpy.traced_source if self.backend == "numpy" and self._numpy._traced else None
+
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
         ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
