@@ -1,7 +1,8 @@
 """Microseconds per log-density + gradient evaluation on the unconstrained vector (the HMC/NUTS hot
 path): zsdsl's ``Potential.value_and_grad_np`` vs the same density written by hand in PyTorch, both
 taking and returning float64 NumPy vectors as the sampler does. zsdsl's figure is its default path
-(``backend``: NumPy reverse mode for the models its NumPy library covers, else PyTorch autograd);
+(``backend``: NumPy reverse mode for the models its NumPy library covers, "numpy, traced" where that
+evaluation runs as traced straight-line code, else PyTorch autograd);
 ``zsdsl_torch_us`` is its PyTorch autograd path on the same model.
 
 Models: eight schools (noncentered), logistic regression (N=5000, D=25 synthetic, seed 0) and
@@ -151,7 +152,8 @@ def main() -> None:
                 times[k].append((time.perf_counter() - t0) / args.per_round * 1e6)
         z, t, zt = (statistics.median(times[k]) for k in ("zsdsl", "torch", "zsdsl_torch"))
         results.append({"model": name, "dim": potential.dim, "zsdsl_us": round(z, 2), "torch_us": round(t, 2),
-                        "ratio": round(z / t, 3), "backend": potential.backend,
+                        "ratio": round(z / t, 3),
+                        "backend": potential.backend + (", traced" if potential.gradient_source else ""),
                         "zsdsl_torch_us": round(zt, 2), "zsdsl_torch_ratio": round(zt / t, 3),
                         "same_value_and_gradient": bool(agree)})  # fmt: skip
     print(json.dumps({"benchmark": "gradient", "machine": machine(), "dtype": "float64", "rounds": args.rounds,
