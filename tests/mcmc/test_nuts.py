@@ -120,3 +120,12 @@ def test_stan_csv_outputs_and_summary_cli(tmp_path):
     assert len(adapt["chain_1"]["inv_metric"]) == 10 and adapt["chain_2"]["step_size"] > 0
     assert (tmp_path / "run" / "posterior.nc").exists()
     assert np.isfinite(table["mu"]["r_hat"])
+
+
+def test_mcse_sd_is_arvizs_formula():
+    import arviz as az
+
+    from zsdsl.runtime.mcmc.output import _mcse_sd
+
+    x = np.random.default_rng(0).standard_t(4, size=(4, 500))  # heavy tails: larger than 1/sqrt(2 ESS)
+    assert _mcse_sd(x) == pytest.approx(float(np.asarray(az.mcse(x, method="sd")).reshape(-1)[0]), rel=1e-10)

@@ -116,6 +116,20 @@ def _scalar(v) -> float:
     return float(np.asarray(v, dtype=np.float64).reshape(-1)[0])
 
 
+def _mcse_sd(x: np.ndarray) -> float:
+    """Monte Carlo standard error of the sd ([chains, draws]): ArviZ's formula (the delta method on the
+    variance, with the ESS of the squared deviations), written here because ``az.mcse(method="sd")``
+    fails under NumPy 2.4 when numba is installed."""
+    import arviz as az
+
+    sq = (x - x.mean()) ** 2
+    var = sq.mean()
+    if x.size < 4 or var == 0:
+        return float("nan")
+    var_of_var = ((sq * sq).mean() - var * var) / _scalar(az.ess(sq, method="mean"))
+    return float(np.sqrt(var_of_var / var / 4))
+
+
 def summarize(cols: dict) -> dict:
     """Stan's summary per scalar column, computed with ArviZ's diagnostics."""
     import arviz as az
@@ -130,7 +144,7 @@ def summarize(cols: dict) -> dict:
                 "mean": float(x.mean()),
                 "mcse_mean": _scalar(az.mcse(x, method="mean")),
                 "sd": float(x.std(ddof=1)),
-                "mcse_sd": _scalar(az.mcse(x, method="sd")),
+                "mcse_sd": _mcse_sd(x),
                 "5%": float(q5),
                 "50%": float(q50),
                 "95%": float(q95),
