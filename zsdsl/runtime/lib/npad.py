@@ -44,7 +44,21 @@ class Tape:
                 node.back(node.g)
 
 
-class Var:
+class Wrapped:
+    """Shape queries of a wrapper whose array is ``v`` (``Var`` here, ``nptrace.Sym``)."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.v)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.v)
+
+
+class Var(Wrapped):
     """A differentiable value: ``v`` (array), ``g`` (its gradient after ``backward``)."""
 
     __slots__ = ("v", "g", "back")
@@ -54,14 +68,6 @@ class Var:
         self.v, self.g, self.back = v, None, back
         if back is not None:
             Tape.active.nodes.append(self)
-
-    @property
-    def shape(self) -> tuple:
-        return np.shape(self.v)
-
-    @property
-    def ndim(self) -> int:
-        return np.ndim(self.v)
 
     def dim(self) -> int:
         return np.ndim(self.v)

@@ -22,7 +22,7 @@ import re
 import numpy as np
 from scipy import special
 
-from zsdsl.runtime.lib.npad import Unsupported
+from zsdsl.runtime.lib.npad import Unsupported, Wrapped
 
 
 class Retrace(Exception):
@@ -185,7 +185,7 @@ def _short(rec: _Recorder, ufunc, inputs):
     return None
 
 
-class Sym:
+class Sym(Wrapped):
     """A traced array: ``v`` its value at the trace point, ``name`` its variable in the code."""
 
     __slots__ = ("rec", "v", "name")
@@ -250,14 +250,6 @@ class Sym:
 
     def __iter__(self):
         return (self[i] for i in range(len(self.v)))
-
-    @property
-    def shape(self) -> tuple:
-        return np.shape(self.v)
-
-    @property
-    def ndim(self) -> int:
-        return np.ndim(self.v)
 
     @property
     def size(self) -> int:
@@ -339,5 +331,5 @@ class TracedFunction:
         self.source = rec.source("z", list(outputs))
         self.lines = self.source.count("\n") - 2
         scope = dict(rec.globals)
-        exec(compile(self.source, "<zsdsl: traced gradient>", "exec"), scope)  # noqa: S102 - our own code
+        exec(compile(self.source, "<zsdsl: traced gradient>", "exec"), scope)  # noqa: S102  # safe: the code is our recording of NumPy calls; names are t/c/f + numbers, constants are bound objects, no user text
         self.traced = scope["traced"]
