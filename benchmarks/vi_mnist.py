@@ -31,6 +31,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--schedule", default="constant", help="constant | cosine | exponential")
     ap.add_argument("--eval-particles", type=int, default=1000)
     ap.add_argument("--eval-n", type=int, default=10000, help="test images evaluated")
     ap.add_argument("--out", default=None)
@@ -48,7 +49,7 @@ def main() -> None:
     cm = zsdsl.load(ROOT / "specs" / f"{args.model}.zs")
     t0 = time.perf_counter()
     kw = {"steps": args.steps} if args.steps else {"epochs": args.epochs}
-    result = cm.fit(train, infer=args.infer, particles=args.particles, lr=args.lr, out=args.out,
+    result = cm.fit(train, infer=args.infer, particles=args.particles, lr=args.lr, schedule=args.schedule, out=args.out,
                     checkpoint_every=5000, **kw)  # fmt: skip
     fit_s = time.perf_counter() - t0
     data = cm.prepare_data(test)
@@ -57,7 +58,8 @@ def main() -> None:
     ev = evaluate(model, guide, data, particles=args.eval_particles, chunk=100, batch=100)
     print(json.dumps({
         "benchmark": "vi_mnist", "machine": machine(), "command": command(), "model": args.model, "infer": args.infer,
-        "particles": result.config.particles, "epochs": args.epochs, "steps": result.history[-1][0],
+        "particles": result.config.particles, "epochs": args.epochs,
+        "lr": args.lr, "schedule": args.schedule, "steps": result.history[-1][0],
         "train_bound_per_image": result.final_objective / len(train["x"]),
         "test_ll": ev["log_likelihood"], "test_ll_se": ev["log_likelihood_se"], "test_elbo": ev["elbo"],
         "eval_particles": args.eval_particles, "eval_n": ev["n"], "fit_s": fit_s, "eval_s": time.perf_counter() - t1,

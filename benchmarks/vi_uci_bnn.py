@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--init", default="zero", help="automatic guides' start: zero, uniform or sample")
+    ap.add_argument("--init-scale", type=float, default=0.1, help="automatic guides' starting sd")
     ap.add_argument("--lr", type=float, default=0.01)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
@@ -55,7 +56,8 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
     cm = zsdsl.load(ROOT / "specs" / f"{args.spec}.zs")
     out = {"benchmark": "vi_uci_bnn", "machine": machine(), "command": command(), "spec": args.spec,
-           "steps": args.steps, **SETTINGS[args.spec], "init": args.init, "lr": args.lr, "results": []}  # fmt: skip
+           "steps": args.steps, **SETTINGS[args.spec], "init": args.init,
+           "init_scale": args.init_scale, "lr": args.lr, "results": []}  # fmt: skip
     for name in args.datasets:
         folder = SHARED / "uci" / name
         if not folder.exists():
@@ -63,7 +65,8 @@ def main() -> None:
             continue
         t0 = time.perf_counter()
         # init moves automatic guides only; the svgp spec's guide block ignores it
-        rows = [run_split(cm, folder, k, args.steps, args.draws, seed=k, lr=args.lr, init=args.init)
+        rows = [run_split(cm, folder, k, args.steps, args.draws, seed=k, lr=args.lr, init=args.init,
+                          init_scale=args.init_scale)
                 for k in range(args.splits)]  # fmt: skip
         rmse = torch.tensor([r["rmse"] for r in rows])
         ll = torch.tensor([r["log_likelihood"] for r in rows])

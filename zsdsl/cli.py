@@ -166,6 +166,13 @@ def graph(spec, output):
     show_default=True,
     help="Automatic guides start at: zero, uniform (U(-2, 2) unconstrained, as Stan) or sample (a prior draw).",
 )
+@click.option(
+    "--init-scale",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Automatic Gaussian guides' starting sd (unconstrained scale); BNNs train better from 0.01.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
@@ -194,6 +201,7 @@ def fit(
     analytic_kl,
     baseline,
     init,
+    init_scale,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -229,6 +237,7 @@ def fit(
             analytic_kl=analytic_kl,
             baseline=baseline,
             init=init,
+            init_scale=init_scale,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit

@@ -106,8 +106,8 @@ class AutoPlanar(_DiagBase):
 
     name = "auto-planar"
 
-    def __init__(self, sites, layers: int = 4):
-        super().__init__(sites)
+    def __init__(self, sites, layers: int = 4, init_scale: float = 0.1):
+        super().__init__(sites, init_scale)
         g = torch.Generator().manual_seed(0)
         self.u = nn.Parameter(0.01 * torch.randn(layers, self.dim, generator=g))
         self.w = nn.Parameter(0.01 * torch.randn(layers, self.dim, generator=g))
@@ -152,8 +152,8 @@ class AutoIAF(_DiagBase):
 
     name = "auto-iaf"
 
-    def __init__(self, sites, layers: int = 2, hidden: int | None = None):
-        super().__init__(sites)
+    def __init__(self, sites, layers: int = 2, hidden: int | None = None, init_scale: float = 0.1):
+        super().__init__(sites, init_scale)
         hidden = hidden or max(2 * self.dim, 8)
         self.mades = nn.ModuleList(_MADE(self.dim, hidden) for _ in range(layers))
 

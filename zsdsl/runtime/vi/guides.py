@@ -151,6 +151,7 @@ def _auto_guides() -> dict:
 
 AUTO_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf", "auto-delta")
 INITS = ("zero", "uniform", "sample")
+SCALED_GUIDES = ("auto-normal", "auto-mvn", "auto-planar", "auto-iaf")  # those taking init_scale
 
 
 def initial_values(model, data, sites, how: str) -> dict:
@@ -169,11 +170,14 @@ def initial_values(model, data, sites, how: str) -> dict:
     return {s.name: s.bijector.inverse(draw[s.name]).reshape(shapes[s.name]) for s in sites}
 
 
-def make_guide(compiled, model, data, name: str, init: str = "zero"):
-    """A guide by name: a ``guide`` block of the spec or an automatic guide started at ``init``."""
+def make_guide(compiled, model, data, name: str, init: str = "zero", init_scale: float = 0.1):
+    """A guide by name: a ``guide`` block of the spec or an automatic guide started at ``init``;
+    ``init_scale`` is the starting standard deviation of the automatic guides with a Gaussian base
+    (Pyro's ``init_scale``; Bayes-by-backprop networks train better from a small one, e.g. 0.01)."""
     if name in AUTO_GUIDES:
         sites = model.sites(data)
-        guide = _auto_guides()[name](sites)
+        cls = _auto_guides()[name]
+        guide = cls(sites, init_scale=init_scale) if name in SCALED_GUIDES else cls(sites)
         if init != "zero":
             guide.start_at(initial_values(model, data, guide.sites, init))
         return guide

@@ -60,6 +60,7 @@ class FitConfig:
     analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
     baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
     init: str = "zero"  # automatic guides' starting locations: zero | uniform | sample (see guides.INITS)
+    init_scale: float = 0.1  # automatic Gaussian guides' starting standard deviation (unconstrained scale)
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -73,6 +74,8 @@ class FitConfig:
             raise UsageError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
         if self.init not in INITS:
             raise UsageError(f"Unknown init '{self.init}'; choose one of {', '.join(INITS)}.")
+        if not self.init_scale > 0:
+            raise UsageError(f"--init-scale must be positive, not {self.init_scale}.")
         if self.baseline not in ("moving", "learned"):
             raise UsageError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
         if self.optimizer not in OPTIMIZERS:
@@ -151,7 +154,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
 def _fit(compiled, data, config, run, resume, progress):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
-    guide = make_guide(compiled, model, data, config.guide, config.init)
+    guide = make_guide(compiled, model, data, config.guide, config.init, config.init_scale)
     objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline)
     objective.bind(model.sites(data), guide)
     objective.prepare(model, data)
