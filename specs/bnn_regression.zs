@@ -1,5 +1,5 @@
 # Data: ../shared/data/uci/<name>/ as PATH:train_K (e.g. uci/bostonHousing:train_0; 20 splits), X and y standardised.
-# Engines: sgvb with --guide auto-normal, sghmc. A [D, 50, 1] network whose weights are latents.
+# Engines: sgvb with --guide auto-normal --init-scale 1e-5 (see benchmarks/vi_uci_bnn.py), sghmc. A [D, 50, 1] network whose weights are latents.
 model bnn_regression
 
 data:
