@@ -97,14 +97,21 @@ def _variational() -> list:
         if r["benchmark"] == "vi_mnist":
             figure = f"test LL {r['test_ll']:.2f} ± {r['test_ll_se']:.2f} (K={r['eval_particles']}, n={r['eval_n']})"
             what = f"{r['model']} {r['infer']} k={r['particles'] or 1}, {r['steps']} steps"
+            if r.get("schedule", "constant") != "constant":
+                what += f", {r['schedule']} lr"
             rows.append(f"| binarized MNIST | {what} | {figure}; test ELBO {r['test_elbo']:.2f} | "
                         f"{r['fit_s']:.0f} | `{cmd}` |")  # fmt: skip
         elif r["benchmark"] == "vi_uci_bnn":
+            start = (
+                f", sds from {r['init_scale']:g}"
+                if r.get("guide", "").startswith("auto-") and "init_scale" in r
+                else ""
+            )
             for d in r["results"]:
                 figure = (f"RMSE {d['rmse_mean']:.2f} ± {d['rmse_se']:.2f}, LL {d['ll_mean']:.2f} ± {d['ll_se']:.2f} "
                           f"({d['splits']} splits)")  # fmt: skip
-                rows.append(f"| UCI {d['dataset']} | {r.get('spec', 'bnn_regression')} sgvb, {r['steps']} steps | "
-                            f"{figure} | {d['wall_s']:.0f} | `{cmd}` |")  # fmt: skip
+                what = f"{r.get('spec', 'bnn_regression')} sgvb, {r['steps']} steps{start}"
+                rows.append(f"| UCI {d['dataset']} | {what} | {figure} | {d['wall_s']:.0f} | `{cmd}` |")  # fmt: skip
         elif r["benchmark"] == "vi_ssl_m2":
             rows.append(f"| MNIST, {r['labels']} labels | ssvae_m2 sgvb, {r['steps']} steps | test error "
                         f"{100 * r['test_error']:.1f} % (unlabelled {100 * r['unlabelled_error']:.1f} %) | "
