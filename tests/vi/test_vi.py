@@ -208,6 +208,23 @@ def test_rich_guides_capture_a_correlated_posterior(guide_name):
     assert abs(rho - 1 / math.sqrt(1.09)) < 0.02
 
 
+def test_full_rank_guide_moves_in_proportion_to_its_scale():
+    # 400 weights, 50 noisy observations: 20 Adam steps of lr 0.01 from init_scale 1e-3. Each entry of
+    # an absolute Cholesky factor moves ~0.01 a step, so its rows would reach norms ~ 0.2 * sqrt(400) = 4
+    # (the BNN on Boston went to -inf that way); with diag(scale) @ unit-lower the draws' sd stays ~1e-3.
+    cm = zsdsl.loads(
+        "data:\n  X: real[50, 400]\n  y: real[50]\nw ~ Normal(0, 1), event=[400]\n"
+        "plate n in 50:\n  y[n] ~ Normal(X[n] @ w, 0.1)\n",
+        "wide.zs",
+    )
+    g = torch.Generator().manual_seed(0)
+    data = {"X": torch.randn(50, 400, generator=g), "y": torch.randn(50, generator=g)}
+    r = cm.fit(data, guide="auto-mvn", init_scale=1e-3, steps=20, lr=0.01, particles=2, seed=0)
+    with torch.no_grad():
+        v, _, _ = r.guide.sample_and_log_prob({}, (200,))
+    assert float(v["w"].std(0).median()) < 5e-3
+
+
 def test_flat_guides_turn_off_per_element_signals():
     cm = zsdsl.loads("data:\n  y: real[3]\nplate j in 3:\n  z[j] ~ Normal(0, 1)\n  y[j] ~ Normal(z[j], 1)\n", "p.zs")
     data = cm.prepare_data({"y": [0.1, 0.2, 0.3]})

@@ -61,30 +61,28 @@ class FlatGuide(nn.Module):
 
 
 class AutoMVN(FlatGuide):
-    """Full-rank Gaussian in unconstrained space (ADVI's full-rank family)."""
+    """Full-rank Gaussian in unconstrained space (ADVI's full-rank family). The Cholesky factor is
+    ``diag(scale) @ U`` with U unit lower-triangular (Pyro's parametrisation): an optimizer step on
+    U moves each row in proportion to its scale, so a small ``init_scale`` stays small."""
 
     name = "auto-mvn"
 
     def __init__(self, sites, init_scale: float = 0.1):
         super().__init__(sites)
         self.loc = nn.Parameter(torch.zeros(self.dim))
-        n = self.dim * (self.dim + 1) // 2
-        raw = torch.zeros(n)
-        rows, cols = torch.tril_indices(self.dim, self.dim)
-        raw[rows == cols] = math.log(init_scale)
-        self.raw_tril = nn.Parameter(raw)
+        self.log_scale = nn.Parameter(torch.full((self.dim,), math.log(init_scale)))
+        self.unit_tril = nn.Parameter(torch.zeros(self.dim * (self.dim - 1) // 2))  # U's strictly lower part
 
     def scale_tril(self) -> torch.Tensor:
-        rows, cols = torch.tril_indices(self.dim, self.dim)
-        L = self.loc.new_zeros(self.dim, self.dim)
-        L[rows, cols] = self.raw_tril
-        return L.tril(-1) + torch.diag_embed(L.diagonal().exp())
+        rows, cols = torch.tril_indices(self.dim, self.dim, -1)
+        U = torch.eye(self.dim, dtype=self.loc.dtype).index_put((rows, cols), self.unit_tril)
+        return self.log_scale.exp().unsqueeze(-1) * U
 
     def flow(self, sample_shape):
         L = self.scale_tril()
         eps = torch.randn(*sample_shape, self.dim, dtype=L.dtype)
         u = self.loc + eps @ L.T
-        log_q = (-0.5 * eps.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1) - L.diagonal().log().sum()
+        log_q = (-0.5 * eps.pow(2) - 0.5 * math.log(2 * math.pi)).sum(-1) - self.log_scale.sum()
         return u, log_q
 
 
