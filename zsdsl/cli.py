@@ -171,7 +171,7 @@ def graph(spec, output):
     type=float,
     default=0.1,
     show_default=True,
-    help="Automatic Gaussian guides' starting sd (unconstrained scale); BNNs train better from 0.01.",
+    help="Automatic Gaussian guides' starting sd (unconstrained scale); Bayesian networks fit better from 1e-5.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
