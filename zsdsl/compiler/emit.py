@@ -547,6 +547,9 @@ class _GuideEmitter(_BaseEmitter):
         w()
         w(f"name = {g.name!r}", 1)
         self.term_plates_line(g.nodes, 1)
+        enumerated = [n.name for n in g.nodes if isinstance(n, ir.SampleNode) and n.enumerate]
+        if enumerated:
+            w(f"enumerated = {tuple(enumerated)!r}  # summed over their values by the objective", 1)
         w()
         self.emit_init(1)
         w("def _guide(self, data, sample_shape, subsample, given, dists=None):", 1)

@@ -103,6 +103,7 @@ class QGuide(zl.GuideBase):
 
     name = 'q'
     term_plates = {'factor_1': ('n',), 'z_l': ('n',), 'y_u': ('m',), 'z_u': ('m',)}
+    enumerated = ('y_u',)  # summed over their values by the objective
 
     def __init__(self, dims):
         super().__init__(dims)

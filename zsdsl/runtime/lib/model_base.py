@@ -116,6 +116,7 @@ class GuideBase(torch.nn.Module):
 
     name = "guide"
     term_plates: dict = {}
+    enumerated: tuple = ()  # sites marked ``enumerate``: the objective sums over their values
 
     def __init__(self, dims: dict):
         super().__init__()

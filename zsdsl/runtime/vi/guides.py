@@ -135,6 +135,7 @@ class CompiledGuide(nn.Module):
         super().__init__()
         self.guide = guide
         self.name = guide.name
+        self.enumerated = tuple(guide.enumerated)
 
     def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None,
                             dists=None):  # fmt: skip

@@ -56,7 +56,13 @@ class Objective:
 
     def bind(self, sites, guide=None) -> None:
         """Learn the sites: which need score-function terms, and the plate signals decompose over."""
-        self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate}
+        self.enumerated = tuple(getattr(guide, "enumerated", ()))
+        if self.enumerated and self.name != "sgvb":
+            from zsdsl.errors import UsageError
+
+            raise UsageError(f"The guide sums over {', '.join(self.enumerated)} ('enumerate'): use --infer sgvb.")
+        skip = set(self.enumerated)
+        self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate and s.name not in skip}
         outer = {s.plates[0] if s.plates else None for s in sites}
         self.local_plate = next(iter(outer)) if len(outer) == 1 and None not in outer else None
         if guide is not None and not getattr(guide, "decomposes", True):
@@ -64,7 +70,9 @@ class Objective:
 
     def estimators(self, sites) -> dict[str, str]:
         """Which gradient estimator each latent site gets (for the run log)."""
-        return {s.name: ("score-function" if s.name in self.discrete_sites else "pathwise") for s in sites}
+        out = {s.name: ("score-function" if s.name in self.discrete_sites else "pathwise") for s in sites}
+        out.update({name: "enumerated in the guide (exact sum)" for name in getattr(self, "enumerated", ())})
+        return out
 
     def log_weights(self, model, guide, data, subsample, k: int, fixed_draws: bool = False) -> Weights:
         keep = self.local_plate
@@ -143,6 +151,11 @@ class SGVB(Objective):
     def loss(self, model, guide, data, subsample=None):
         if self.analytic_kl:
             return self._loss_analytic_kl(model, guide, data, subsample)
+        if self.enumerated:
+            from zsdsl.runtime.vi.guide_enum import enumerated_elbo
+
+            elbo = enumerated_elbo(self, model, guide, data, subsample)
+            return -elbo, elbo.detach()
         if not self.discrete_sites:  # pathwise only: the total bound, no per-element signals needed
             values, log_q, factor = guide.sample_and_log_prob(data, (self.particles,), subsample)
             elbo = (model.log_joint(values, data, subsample) - log_q).mean()
