@@ -13,10 +13,12 @@ from __future__ import annotations
 import torch
 
 from zsdsl.errors import UsageError
+from zsdsl.runtime.vi.objectives import _split
 
 
-def enumerated_elbo(objective, model, guide, data, subsample) -> torch.Tensor:
-    """The bound above for ``objective``'s particles (averaged), plus the guide's factor terms."""
+def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(bound, factor)``: the bound above for ``objective``'s particles (averaged) and the guide's
+    factor terms (one per guide run)."""
     if len(objective.enumerated) != 1:
         raise UsageError(f"A guide may enumerate one site; this one marks {', '.join(objective.enumerated)}.")
     name = objective.enumerated[0]
@@ -28,18 +30,12 @@ def enumerated_elbo(objective, model, guide, data, subsample) -> torch.Tensor:
     idx = (subsample or {}).get(plate)
     n = int(site.shape[0]) if idx is None else len(idx)
     scale = int(site.shape[0]) / n  # the plate's N/B, already in every term of it
-    given = {name: torch.arange(K).view(K, 1, 1).expand(K, P, n)}
-    values, (_, q_terms), factor = guide.sample_and_log_prob(data, (K, P), subsample, per_site=True, keep=plate,
+    runs = K * P  # guide run r = k * P + p gives y the value k
+    given = {name: torch.arange(K).repeat_interleave(P).unsqueeze(-1).expand(runs, n)}
+    values, (_, q_terms), factor = guide.sample_and_log_prob(data, (runs,), subsample, per_site=True, keep=plate,
                                                              values=given)  # fmt: skip
     _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=plate)
-    log_q_y = q_terms[name]  # [K, P, n], scaled
-    local, glob = torch.zeros(K, P, n), torch.zeros(K, P)
-    for sign, terms in ((1.0, p_terms), (-1.0, q_terms)):
-        for t in terms.values():
-            if t.dim() == 3:
-                local = local + sign * t
-            else:
-                glob = glob + sign * t
-    weights = (log_q_y / scale).exp()  # q(y_b = k | x_b), summing to 1 over k
-    bound = glob.mean() + (weights * local).sum(0).mean(0).sum()
-    return bound + (factor.mean() if torch.is_tensor(factor) and factor.dim() else factor)
+    (p_loc, p_glob), (q_loc, q_glob) = _split(p_terms, plate, runs), _split(q_terms, plate, runs)
+    weights = (q_terms[name] / scale).exp().view(K, P, n)  # q(y_b = k | x_b), summing to 1 over k
+    bound = (p_glob - q_glob).mean() + (weights * (p_loc - q_loc).view(K, P, n)).sum(0).mean(0).sum()
+    return bound, factor

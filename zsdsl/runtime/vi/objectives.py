@@ -52,6 +52,7 @@ class Objective:
     def __init__(self, particles: int | None = None):
         self.particles = int(particles or self.default_particles)
         self.discrete_sites: set[str] = set()
+        self.enumerated: tuple[str, ...] = ()  # the guide's 'enumerate' sites (sgvb sums over them)
         self.local_plate: str | None = None
 
     def bind(self, sites, guide=None) -> None:
@@ -71,7 +72,7 @@ class Objective:
     def estimators(self, sites) -> dict[str, str]:
         """Which gradient estimator each latent site gets (for the run log)."""
         out = {s.name: ("score-function" if s.name in self.discrete_sites else "pathwise") for s in sites}
-        out.update({name: "enumerated in the guide (exact sum)" for name in getattr(self, "enumerated", ())})
+        out.update({name: "enumerated in the guide (exact sum)" for name in self.enumerated})
         return out
 
     def log_weights(self, model, guide, data, subsample, k: int, fixed_draws: bool = False) -> Weights:
@@ -154,8 +155,8 @@ class SGVB(Objective):
         if self.enumerated:
             from zsdsl.runtime.vi.guide_enum import enumerated_elbo
 
-            elbo = enumerated_elbo(self, model, guide, data, subsample)
-            return -elbo, elbo.detach()
+            elbo, factor = enumerated_elbo(self, model, guide, data, subsample)
+            return -(elbo + _mean(factor)), elbo.detach()
         if not self.discrete_sites:  # pathwise only: the total bound, no per-element signals needed
             values, log_q, factor = guide.sample_and_log_prob(data, (self.particles,), subsample)
             elbo = (model.log_joint(values, data, subsample) - log_q).mean()
