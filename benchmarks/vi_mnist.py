@@ -4,6 +4,7 @@ with the test log-likelihood estimated by importance sampling (K particles).
     python benchmarks/vi_mnist.py --model vae --infer sgvb --epochs 100
     python benchmarks/vi_mnist.py --model vae --infer iwae --particles 50 --epochs 100
     python benchmarks/vi_mnist.py --model sbn --infer vimco --particles 50 --epochs 100
+    python benchmarks/vi_mnist.py --model vae --epochs 300 --early-stop 20   # keep the best on the valid split
     python benchmarks/vi_mnist.py --quick       # a few steps on a slice (CI)
 """
 
@@ -34,6 +35,14 @@ def main() -> None:
     ap.add_argument("--schedule", default="constant", help="constant | cosine | exponential")
     ap.add_argument("--eval-particles", type=int, default=1000)
     ap.add_argument("--eval-n", type=int, default=10000, help="test images evaluated")
+    ap.add_argument(
+        "--early-stop",
+        type=int,
+        default=None,
+        metavar="K",
+        help="score the valid split (10000 images) each epoch; stop after K epochs without a new best",
+    )
+    ap.add_argument("--valid-particles", type=int, default=1, help="importance samples of the validation score")
     ap.add_argument("--out", default=None)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
@@ -42,13 +51,17 @@ def main() -> None:
         print(json.dumps({"benchmark": "vi_mnist", "skipped": f"{path} not found"}))
         return
     train, test = load_data(f"{path}:train"), load_data(f"{path}:test")
+    valid = load_data(f"{path}:valid") if args.early_stop else None
     if args.quick:
         train = {"x": train["x"][:512]}
+        valid = {"x": valid["x"][:128]} if valid else None
         args.steps, args.epochs, args.eval_particles, args.eval_n = 20, None, 10, 64
     test = {"x": test["x"][: args.eval_n]}
     cm = zsdsl.load(ROOT / "specs" / f"{args.model}.zs")
     t0 = time.perf_counter()
     kw = {"steps": args.steps} if args.steps else {"epochs": args.epochs}
+    if valid is not None:
+        kw.update(valid=valid, early_stop=args.early_stop, valid_particles=args.valid_particles)
     result = cm.fit(train, infer=args.infer, particles=args.particles, lr=args.lr, schedule=args.schedule, out=args.out,
                     checkpoint_every=5000, **kw)  # fmt: skip
     fit_s = time.perf_counter() - t0
@@ -61,9 +74,20 @@ def main() -> None:
         "particles": result.config.particles, "epochs": args.epochs,
         "lr": args.lr, "schedule": args.schedule, "steps": result.history[-1][0],
         "train_bound_per_image": result.final_objective / len(train["x"]),
+        **_validation(result, args),
         "test_ll": ev["log_likelihood"], "test_ll_se": ev["log_likelihood_se"], "test_elbo": ev["elbo"],
         "eval_particles": args.eval_particles, "eval_n": ev["n"], "fit_s": fit_s, "eval_s": time.perf_counter() - t1,
     }, indent=2))  # fmt: skip
+
+
+def _validation(result, args) -> dict:
+    if not result.validation:
+        return {}
+    spe = result.validation[0][0] // (result.validation[0][1] + 1)  # steps per epoch
+    best = max(result.validation, key=lambda r: r[2])
+    return {"early_stop": args.early_stop, "valid_particles": args.valid_particles, "best_epoch": best[1] + 1,
+            "best_valid": best[2], "stopped_epoch": result.stopped_step // spe if result.stopped_step else None,
+            "valid_curve": [round(r[2], 3) for r in result.validation]}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -180,6 +180,27 @@ def graph(spec, output):
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option(
+    "--valid",
+    "valid_path",
+    default=None,
+    help="Held-out data (a file or PATH:SPLIT) scored during the fit; the run keeps the best parameters.",
+)
+@click.option("--valid-every", type=int, default=None, help="Steps between validations (default: one epoch).")
+@click.option(
+    "--valid-particles",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Importance samples per element for the validation score (1: the ELBO), or predictive draws.",
+)
+@click.option(
+    "--early-stop",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Stop after K validations in a row without a new best (needs --valid).",
+)
 @handle_errors
 def fit(
     spec,
@@ -202,6 +223,10 @@ def fit(
     baseline,
     init,
     init_scale,
+    valid_path,
+    valid_every,
+    valid_particles,
+    early_stop,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -213,7 +238,7 @@ def fit(
         config = resume_config(run)
         if steps is not None:
             config.steps, config.epochs = steps, None
-        spec, data_path = config.spec, config.data or None
+        spec, data_path, valid_path = config.spec, config.data or None, config.valid or None
     elif spec is None:
         raise UsageError("Give a model file to fit, or --resume RUN.")
     cm, data = _load_with_data(spec, data_path)
@@ -238,15 +263,24 @@ def fit(
             baseline=baseline,
             init=init,
             init_scale=init_scale,
+            valid=str(valid_path or ""),
+            valid_every=valid_every,
+            valid_particles=valid_particles,
+            early_stop=early_stop,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit
 
-    result = run_fit(cm, data, config, run, resume=bool(resume))
+    valid = _load_with_data(spec, valid_path)[1] if valid_path else None
+    result = run_fit(cm, data, config, run, resume=bool(resume), valid=valid)
     click.echo(
         f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
         f"after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
     )
+    if result.validation:
+        best = max(result.validation, key=lambda r: r[2])
+        stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
+        click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
     _print_guide_summary(result, data)
 
 
@@ -262,7 +296,7 @@ def evaluate(run, data_path, particles, batch, classify):
     """Evaluate a fitted RUN: IS log-likelihood and ELBO, or predictive log-likelihood and RMSE; prints JSON."""
     from pathlib import Path
 
-    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.checkpoint import atomic_write_text, fitted_checkpoint
     from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
     from zsdsl.runtime.vi.evaluate import restore_run
     from zsdsl.runtime.vi.train import resume_config
@@ -272,7 +306,7 @@ def evaluate(run, data_path, particles, batch, classify):
     config = resume_config(Path(run))
     cm, data = _load_with_data(config.spec, data_path)
     model, guide = restore_run(cm, data, config, Path(run))
-    result = {"run": str(run), "data": str(data_path)}
+    result = {"run": str(run), "data": str(data_path), "checkpoint": fitted_checkpoint(Path(run)).name}
     if classify:  # the classifier only (the semi-supervised model's likelihood needs both plates' data)
         from zsdsl.runtime.vi.evaluate import classification_error
 
@@ -300,7 +334,7 @@ def generate(run, count, output, seed):
     import numpy as np
     import torch
 
-    from zsdsl.runtime.checkpoint import latest_checkpoint, load_checkpoint
+    from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
     from zsdsl.runtime.vi.train import resume_config
 
     if count < 1:
@@ -308,7 +342,7 @@ def generate(run, count, output, seed):
     config = resume_config(Path(run))
     cm, data = _load_with_data(config.spec, config.data or None)
     model = cm.model(data)
-    path = latest_checkpoint(Path(run))
+    path = fitted_checkpoint(Path(run))
     if path is None:
         raise UsageError(f"{run} has no checkpoint.")
     model.load_state_dict(load_checkpoint(path)["model"])

@@ -44,30 +44,37 @@ def latest_checkpoint(run: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def fitted_checkpoint(run: Path) -> Path | None:
+    """The parameters to use a run with: the best on validation data (``best.pt``) if the fit
+    was validated, else the last checkpoint."""
+    best = run / "checkpoints" / "best.pt"
+    return best if best.exists() else latest_checkpoint(run)
+
+
 def load_checkpoint(path: Path, map_location=None) -> dict:
     # Our own checkpoints: model/optimizer states, RNG states and plain Python records.
     return torch.load(path, weights_only=False, map_location=map_location)
 
 
 class MetricsLog:
-    """Append-only CSV of (step, epoch, objective, wall_s); truncated to ``step`` on resume."""
+    """Append-only CSV (default columns step, epoch, objective, wall_s); truncated to ``step`` on resume."""
 
     FIELDS = ("step", "epoch", "objective", "wall_s")
 
-    def __init__(self, path: Path, resume_step: int | None = None):
+    def __init__(self, path: Path, resume_step: int | None = None, fields: tuple = FIELDS):
         self.path = path
         rows = []
         if resume_step is not None and path.exists():
             with open(path, newline="") as fh:
                 rows = [r for r in csv.DictReader(fh) if int(r["step"]) <= resume_step]
         with open(path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, self.FIELDS)
+            writer = csv.DictWriter(fh, fields)
             writer.writeheader()
             writer.writerows(rows)
 
-    def append(self, step: int, epoch: int, objective: float, wall: float) -> None:
+    def append(self, *row) -> None:
         with open(self.path, "a", newline="") as fh:
-            csv.writer(fh).writerow([step, epoch, f"{objective:.6g}", f"{wall:.3f}"])
+            csv.writer(fh).writerow(row)
 
 
 def write_config(run: Path, config: dict) -> None:

@@ -86,18 +86,25 @@ class CompiledModel:
             model.init_params(data)
         return model
 
-    def fit(self, data: dict, infer: str = "sgvb", guide: str | None = None, out=None, resume: bool = False, **kw):
-        """Variational fit, e.g. ``fit(data, infer="iwae", particles=50, epochs=10)``; returns a ``FitResult``."""
+    def fit(self, data: dict, infer: str = "sgvb", guide: str | None = None, out=None, resume: bool = False,
+            valid=None, **kw):  # fmt: skip
+        """Variational fit, e.g. ``fit(data, infer="iwae", particles=50, epochs=10)``; returns a ``FitResult``.
+        ``valid`` (a data dict or a file / PATH:SPLIT) scores the fit on held-out data and keeps the
+        best parameters; with it, ``early_stop=K`` stops after K validations without a new best."""
         from pathlib import Path
 
+        from zsdsl.runtime.data import load_data
         from zsdsl.runtime.vi.train import FitConfig, fit
 
         prepared = self.prepare_data(data)
         guide = guide or (
             "auto-delta" if infer == "map" else self.guide_names[0] if self.guide_names else "auto-normal"
         )
+        if isinstance(valid, str | Path):
+            kw["valid"], valid = str(valid), load_data(str(valid))
         config = FitConfig(infer=infer, guide=guide, spec=self.file, **kw)
-        return fit(self, prepared, config, Path(out) if out else None, resume, progress=False)
+        held_out = self.prepare_data(valid) if valid is not None else None
+        return fit(self, prepared, config, Path(out) if out else None, resume, progress=False, valid=held_out)
 
     def sample(self, data: dict, method: str = "nuts", chains: int = 4, warmup: int = 1000, draws: int = 1000,
                seed: int = 1, out=None, **kw):  # fmt: skip

@@ -18,14 +18,15 @@ import math
 import torch
 
 from zsdsl.errors import UsageError
-from zsdsl.runtime.checkpoint import latest_checkpoint, load_checkpoint
+from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
 from zsdsl.runtime.vi.guides import make_guide
 from zsdsl.runtime.vi.objectives import Objective
 
 
 def restore_run(compiled, data: dict, config, run):
-    """Model and guide with the parameters of the run's last checkpoint."""
-    path = latest_checkpoint(run)
+    """Model and guide with the run's fitted parameters: the best on validation data if the fit was
+    validated (``checkpoints/best.pt``), else the last checkpoint."""
+    path = fitted_checkpoint(run)
     if path is None:
         raise UsageError(f"{run} has no checkpoint to evaluate.")
     state = load_checkpoint(path)

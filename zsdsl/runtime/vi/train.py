@@ -29,6 +29,7 @@ from zsdsl.runtime.checkpoint import (
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
 from zsdsl.runtime.vi.objectives import OBJECTIVES, make_objective
+from zsdsl.runtime.vi.validation import Validator
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
               "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}  # fmt: skip
@@ -61,6 +62,10 @@ class FitConfig:
     baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
     init: str = "zero"  # automatic guides' starting locations: zero | uniform | sample (see guides.INITS)
     init_scale: float = 0.1  # automatic Gaussian guides' starting standard deviation (unconstrained scale)
+    valid: str = ""  # validation data (path or PATH:SPLIT) when the fit is validated
+    valid_every: int | None = None  # steps between validations (default: one epoch)
+    valid_particles: int = 1  # importance samples (local latents; 1 = the ELBO) or predictive draws
+    early_stop: int | None = None  # stop after this many validations without a new best
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -82,10 +87,10 @@ class FitConfig:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
             raise UsageError("Give either --steps or --epochs, not both.")
-        for name in ("steps", "epochs", "particles"):
+        for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise UsageError(f"--{name} must be at least 1.")
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
         if self.lr <= 0:
             raise UsageError("--lr must be positive.")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -131,27 +136,37 @@ class FitResult:
     history: list
     run: Path | None
     config: FitConfig
+    validation: list = field(default_factory=list)  # (step, epoch, score) when validated
+    best_step: int | None = None  # the step whose parameters the result holds, when validated
+    stopped_step: int | None = None  # where early stopping ended the fit
 
     @property
     def final_objective(self) -> float:
         return self.history[-1][2] if self.history else float("nan")
 
 
-def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume: bool = False, progress=None):
+def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume: bool = False, progress=None,
+        valid: dict | None = None):  # fmt: skip
     """Fit a guide (and the model's params and nets) by stochastic optimisation of the objective.
 
     Everything is created on ``config.device`` (the default device while fitting); the data
-    tensors are moved there once.
+    tensors are moved there once. With ``valid`` (prepared held-out data) the fit is scored on
+    it every ``config.valid_every`` steps (see ``validation``), stops early after
+    ``config.early_stop`` validations without improvement, and returns the best parameters.
     """
     config.validate()
+    if config.early_stop is not None and valid is None:
+        raise UsageError("--early-stop needs validation data (--valid).")
     tune_allocator()
     device = torch.device(config.device)
     data = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
+    if valid is not None:
+        valid = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in valid.items()}
     with device:
-        return _fit(compiled, data, config, run, resume, progress)
+        return _fit(compiled, data, config, run, resume, progress, valid)
 
 
-def _fit(compiled, data, config, run, resume, progress):
+def _fit(compiled, data, config, run, resume, progress, valid):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide, config.init, config.init_scale)
@@ -168,11 +183,18 @@ def _fit(compiled, data, config, run, resume, progress):
         total = 1000
     factor = SCHEDULES[config.schedule]
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: factor(min(s / total, 1.0)))
-    start, history = 0, []
+    start, history, valid_state = 0, [], None
     if run is not None:
         run.mkdir(parents=True, exist_ok=True)
         if resume:
-            start, history = _restore(run, model, guide, opt, sampler, sched, objective)
+            start, history, valid_state = _restore(run, model, guide, opt, sampler, sched, objective)
+    validator = None
+    if valid is not None:
+        every = config.valid_every or sampler.steps_per_epoch
+        validator = Validator(compiled, valid, config, every, run, resume_step=start if resume else None)
+        if resume and valid_state:
+            validator.load_state_dict(valid_state)
+    if run is not None:
         sites = model.sites(data)
         write_config(run, {**dataclasses.asdict(config), "total_steps": total,
                            "estimators": objective.estimators(sites)})  # fmt: skip
@@ -180,8 +202,10 @@ def _fit(compiled, data, config, run, resume, progress):
     show = sys.stderr.isatty() if progress is None else progress
     t0 = time.perf_counter()
     bar = _Progress(total, start, show)
+    stopped = validator is not None and validator.stopped  # a resumed run that had stopped early
+    last = start if stopped else total
     try:
-        for step in range(start + 1, total + 1):
+        for step in range(start + 1, last + 1):
             bound = training_step(objective, model, guide, data, sampler.next(), opt, params, config.clip)
             sched.step()
             epoch = (step - 1) // sampler.steps_per_epoch
@@ -191,13 +215,23 @@ def _fit(compiled, data, config, run, resume, progress):
             if step % config.log_every == 0 or step == total:
                 history.append((step, epoch, value, time.perf_counter() - t0))
                 if run is not None:
-                    log.append(step, epoch, value, time.perf_counter() - t0)
+                    log.append(step, epoch, f"{value:.6g}", f"{time.perf_counter() - t0:.3f}")
             bar.update(step, value)
-            if run is not None and (step % config.checkpoint_every == 0 or step == total):
-                _save(run, step, model, guide, opt, sampler, sched, objective, history, config.keep)
+            if validator is not None and validator.due(step, total):
+                stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
+            if run is not None and (step % config.checkpoint_every == 0 or step == total or stopped):
+                _save(run, step, model, guide, opt, sampler, sched, objective, history, config.keep, validator)
+            if stopped:
+                break
     finally:
         bar.close()
-    return FitResult(model, guide, history, run, config)
+    result = FitResult(model, guide, history, run, config)
+    if validator is not None:
+        validator.save_best()  # (again: a resumed run may not have re-reached its best)
+        validator.restore_best(model, guide)
+        result.validation, result.best_step = list(validator.records), validator.best_step
+        result.stopped_step = validator.records[-1][0] if validator.stopped else None
+    return result
 
 
 def training_step(objective, model, guide, data, subsample, opt, params, clip=None) -> torch.Tensor:
@@ -221,7 +255,7 @@ def unique_params(*modules):
     return out
 
 
-def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep) -> None:
+def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep, validator=None) -> None:
     state = {
         "objective": objective.state_dict(),
         "scheduler": sched.state_dict(),
@@ -232,6 +266,7 @@ def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep
         "sampler": sampler.state(),
         "torch_rng": torch.get_rng_state(),
         "history": history,
+        "valid": validator.state_dict() if validator is not None else None,
     }
     save_checkpoint(run, step, state, keep)
 
@@ -239,7 +274,7 @@ def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep
 def _restore(run, model, guide, opt, sampler, sched, objective):
     path = latest_checkpoint(run)
     if path is None:
-        return 0, []
+        return 0, [], None
     state = load_checkpoint(path, map_location=torch.get_default_device())
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
@@ -248,7 +283,7 @@ def _restore(run, model, guide, opt, sampler, sched, objective):
     objective.load_state_dict(state["objective"])
     sampler.load(state["sampler"])
     torch.set_rng_state(state["torch_rng"])
-    return int(state["step"]), list(state["history"])
+    return int(state["step"]), list(state["history"]), state.get("valid")
 
 
 def resume_config(run: Path) -> FitConfig:
