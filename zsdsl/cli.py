@@ -159,6 +159,13 @@ def graph(spec, output):
 @click.option("--schedule", default="constant", show_default=True, help="constant, cosine or exponential.")
 @click.option("--clip", type=float, default=None, help="Clip the gradient norm.")
 @click.option("--analytic-kl", is_flag=True, help="sgvb: closed-form KL(q || prior) where the pair has one.")
+@click.option(
+    "--anneal",
+    type=int,
+    default=None,
+    metavar="STEPS",
+    help="sgvb: weight the latent terms (the KL) by min(1, step/STEPS) in the loss: KL annealing, warm-up.",
+)
 @click.option("--baseline", default="moving", show_default=True, help="nvil: moving or learned (input-dependent).")
 @click.option(
     "--init",
@@ -227,6 +234,7 @@ def fit(
     valid_every,
     valid_particles,
     early_stop,
+    anneal,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -267,6 +275,7 @@ def fit(
             valid_every=valid_every,
             valid_particles=valid_particles,
             early_stop=early_stop,
+            anneal=anneal,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit

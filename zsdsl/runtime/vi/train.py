@@ -66,6 +66,7 @@ class FitConfig:
     valid_every: int | None = None  # steps between validations (default: one epoch)
     valid_particles: int = 1  # importance samples (local latents; 1 = the ELBO) or predictive draws
     early_stop: int | None = None  # stop after this many validations without a new best
+    anneal: int | None = None  # sgvb: weight the latent terms by min(1, step / anneal) (KL annealing)
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -87,7 +88,7 @@ class FitConfig:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
             raise UsageError("Give either --steps or --epochs, not both.")
-        for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop"):
+        for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop", "anneal"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
@@ -170,7 +171,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide, config.init, config.init_scale)
-    objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline)
+    objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline, config.anneal)
     objective.bind(model.sites(data), guide)
     objective.prepare(model, data)
     params = unique_params(model, guide) + objective.parameters()
@@ -206,6 +207,8 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     last = start if stopped else total
     try:
         for step in range(start + 1, last + 1):
+            if config.anneal:
+                objective.set_step(step)
             bound = training_step(objective, model, guide, data, sampler.next(), opt, params, config.clip)
             sched.step()
             epoch = (step - 1) // sampler.steps_per_epoch
