@@ -99,6 +99,9 @@ def _variational() -> list:
             what = f"{r['model']} {r['infer']} k={r['particles'] or 1}, {r['steps']} steps"
             if r.get("schedule", "constant") != "constant":
                 what += f", {r['schedule']} lr"
+            if r.get("early_stop"):
+                ran = r["stopped_epoch"] or len(r["valid_curve"])
+                what += f", early stopping: best of {ran} epochs on valid (epoch {r['best_epoch']})"
             rows.append(f"| binarized MNIST | {what} | {figure}; test ELBO {r['test_elbo']:.2f} | "
                         f"{r['fit_s']:.0f} | `{cmd}` |")  # fmt: skip
         elif r["benchmark"] == "vi_uci_bnn":

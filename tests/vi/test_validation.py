@@ -55,7 +55,7 @@ def _valid_score(cm, result, valid, particles=1):
 
 def test_early_stopping_keeps_the_best_parameters(vae, tmp_path):
     cm, train, valid = vae
-    kw = dict(steps=3000, lr=0.01, seed=1, valid_every=20, valid_particles=20, checkpoint_every=100)
+    kw = dict(steps=3000, lr=0.01, seed=1, valid_every=20, valid_particles=20, checkpoint_every=100, log_every=7)
     r = cm.fit(train, valid=valid, early_stop=4, out=tmp_path / "run", **kw)
     scores = [s for _, _, s in r.validation]
     best = max(range(len(scores)), key=scores.__getitem__)

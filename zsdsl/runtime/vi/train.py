@@ -215,13 +215,13 @@ def _fit(compiled, data, config, run, resume, progress, valid):
             value = float(bound)
             if not math.isfinite(value):
                 raise UsageError(f"The objective became {value} at step {step}; try a smaller --lr.")
-            if step % config.log_every == 0 or step == total:
+            if validator is not None and validator.due(step, total):
+                stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
+            if step % config.log_every == 0 or step == total or stopped:
                 history.append((step, epoch, value, time.perf_counter() - t0))
                 if run is not None:
                     log.append(step, epoch, f"{value:.6g}", f"{time.perf_counter() - t0:.3f}")
             bar.update(step, value)
-            if validator is not None and validator.due(step, total):
-                stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
             if run is not None and (step % config.checkpoint_every == 0 or step == total or stopped):
                 _save(run, step, model, guide, opt, sampler, sched, objective, history, config.keep, validator)
             if stopped:
