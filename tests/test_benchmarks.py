@@ -33,3 +33,23 @@ def test_report_renders_the_committed_results():
         assert heading in text
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     assert text.strip() in readme, "benchmarks/README.md is stale: run python benchmarks/report.py --write"
+
+
+MNIST = ROOT.parent / "shared" / "data" / "mnist" / "binarized_mnist.npz"
+
+
+@pytest.mark.skipif(not MNIST.exists(), reason="shared MNIST not present")
+def test_checkpoint_selection_evaluates_the_best_on_valid(tmp_path):
+    import zsdsl
+    from zsdsl.runtime.data import load_data
+
+    cm = zsdsl.load(ROOT / "specs" / "vae.zs")
+    cm.fit({"x": load_data(f"{MNIST}:train")["x"][:512]}, steps=12, checkpoint_every=4, keep=10, out=tmp_path / "run")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "vi_select.py"), str(tmp_path / "run"), "--eval-n", "16",
+           "--eval-particles", "4"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["valid_steps"] == [4, 8, 12] and r["eval_n"] == 16
+    best = max(range(3), key=r["valid_curve"].__getitem__)
+    assert r["steps"] == r["valid_steps"][best] and round(r["best_valid"], 3) == r["valid_curve"][best]

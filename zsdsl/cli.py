@@ -186,6 +186,7 @@ def graph(spec, output):
 )
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--keep", type=int, default=3, show_default=True, help="How many of the latest checkpoints to keep.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option(
     "--valid",
@@ -235,6 +236,7 @@ def fit(
     valid_particles,
     early_stop,
     anneal,
+    keep,
 ):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
     from pathlib import Path
@@ -276,6 +278,7 @@ def fit(
             valid_particles=valid_particles,
             early_stop=early_stop,
             anneal=anneal,
+            keep=keep,
         )
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit

@@ -88,7 +88,7 @@ class FitConfig:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
             raise UsageError("Give either --steps or --epochs, not both.")
-        for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop", "anneal"):
+        for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop", "anneal", "keep"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
