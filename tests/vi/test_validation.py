@@ -138,6 +138,10 @@ def test_cli_early_stop_and_evaluate_use_the_best_checkpoint(vae, tmp_path):
                                "0.01", "--steps", "3000", "--seed", "1", "--out", str(run)])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "validation: best" in res.output and "stopped early at step" in res.output
+    stopped_at = res.output.split("stopped early at step ")[1].split()[0]
+    res = runner.invoke(main, ["fit", "--resume", str(run)])  # reloads --valid from config.json; nothing left to do
+    assert res.exit_code == 0, res.output
+    assert f"stopped early at step {stopped_at}" in res.output
     res = runner.invoke(main, ["evaluate", str(run), "--data", str(tmp_path / "valid.npz"), "--particles", "10"])
     assert res.exit_code == 0, res.output
     assert '"checkpoint": "best.pt"' in res.output
