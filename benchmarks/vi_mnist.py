@@ -83,10 +83,10 @@ def main() -> None:
 def _validation(result, args) -> dict:
     if not result.validation:
         return {}
-    spe = result.validation[0][0] // (result.validation[0][1] + 1)  # steps per epoch
     best = max(result.validation, key=lambda r: r[2])
+    last_epoch = result.validation[-1][1] + 1  # records carry the 0-based epoch of their step
     return {"early_stop": args.early_stop, "valid_particles": args.valid_particles, "best_epoch": best[1] + 1,
-            "best_valid": best[2], "stopped_epoch": result.stopped_step // spe if result.stopped_step else None,
+            "best_valid": best[2], "stopped_epoch": last_epoch if result.stopped_step else None,
             "valid_curve": [round(r[2], 3) for r in result.validation]}  # fmt: skip
 
 

@@ -283,7 +283,7 @@ def fit(
         run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
     from zsdsl.runtime.vi.train import fit as run_fit
 
-    valid = _load_with_data(spec, valid_path)[1] if valid_path else None
+    valid = _prepared_data(cm, valid_path) if valid_path else None
     result = run_fit(cm, data, config, run, resume=bool(resume), valid=valid)
     click.echo(
         f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
@@ -626,13 +626,19 @@ def _print_summary(table: dict, limit: int = 40) -> None:
 
 def _load_with_data(spec, data_path):
     import zsdsl
+
+    cm = zsdsl.load(spec)
+    return cm, _prepared_data(cm, data_path)
+
+
+def _prepared_data(cm, data_path):
+    """``data_path`` (a file or PATH:SPLIT; None: no data) loaded, checked against the spec and prepared."""
     from zsdsl.compiler.data_check import check_data
     from zsdsl.runtime.data import load_data
 
-    cm = zsdsl.load(spec)
     raw = load_data(data_path) if data_path else {}
     check_data(cm.ir, raw, data_path or "<no data>")
-    return cm, cm.prepare_data(raw)
+    return cm.prepare_data(raw)
 
 
 def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:

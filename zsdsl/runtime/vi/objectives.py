@@ -175,12 +175,12 @@ class SGVB(Objective):
             return -(elbo + _mean(factor)), elbo.detach()
         if not self.discrete_sites:  # pathwise only: the total bound, no per-element signals needed
             values, log_q, factor = guide.sample_and_log_prob(data, (self.particles,), subsample)
-            if self.beta < 1:
-                log_p, p_terms = model.log_joint(values, data, subsample, per_site=True)
-                elbo = (log_p - log_q).mean()
-                return -(self._annealed(elbo, p_terms) + _mean(factor)), elbo.detach()
-            elbo = (model.log_joint(values, data, subsample) - log_q).mean()
-            return -(elbo + _mean(factor)), elbo.detach()
+            annealing = self.beta < 1  # the per-site terms are needed only then
+            log_p = model.log_joint(values, data, subsample, per_site=annealing)
+            log_p, p_terms = log_p if annealing else (log_p, None)
+            elbo = (log_p - log_q).mean()
+            surrogate = self._annealed(elbo, p_terms) if annealing else elbo
+            return -(surrogate + _mean(factor)), elbo.detach()
         w = self.log_weights(model, guide, data, subsample, self.particles)
         elbo = w.local.sum(-1).mean() + w.glob.mean()
         surrogate = elbo

@@ -160,11 +160,14 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
         raise UsageError("--early-stop needs validation data (--valid).")
     tune_allocator()
     device = torch.device(config.device)
-    data = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
-    if valid is not None:
-        valid = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in valid.items()}
+    data = _on(device, data)
+    valid = _on(device, valid) if valid is not None else None
     with device:
         return _fit(compiled, data, config, run, resume, progress, valid)
+
+
+def _on(device, data: dict) -> dict:
+    return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
 
 
 def _fit(compiled, data, config, run, resume, progress, valid):

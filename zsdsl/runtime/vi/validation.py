@@ -40,7 +40,7 @@ class Validator:
         self.particles = config.valid_particles
         self.seed = config.seed + 104729
         self.run = run
-        self.best, self.best_step, self.bad, self.stopped = -math.inf, 0, 0, False
+        self.best, self.best_step, self.bad = -math.inf, 0, 0
         self.best_state = None
         self.records: list = []
         self.log = None
@@ -74,8 +74,12 @@ class Validator:
         self.records.append((step, epoch, value))
         if self.log is not None:
             self.log.append(step, epoch, f"{value:.6g}", f"{self.best:.6g}", self.best_step, f"{wall:.3f}")
-        self.stopped = self.patience is not None and self.bad >= self.patience
         return self.stopped
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the last ``patience`` validations all failed to improve on the best."""
+        return self.patience is not None and self.bad >= self.patience
 
     def save_best(self) -> None:
         """Write the best parameters to ``checkpoints/best.pt`` (atomically)."""
@@ -90,10 +94,10 @@ class Validator:
             guide.load_state_dict(self.best_state["guide"])
 
     def state_dict(self) -> dict:
-        keys = ("best", "best_step", "bad", "stopped", "best_state", "records")
+        keys = ("best", "best_step", "bad", "best_state", "records")
         return {k: getattr(self, k) for k in keys}
 
     def load_state_dict(self, state: dict) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
-        self.records = list(self.records)
+        for key in ("best", "best_step", "bad", "best_state"):
+            setattr(self, key, state[key])
+        self.records = list(state["records"])
