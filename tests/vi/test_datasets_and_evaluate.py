@@ -44,6 +44,10 @@ def test_mnist_with_labels_and_the_semi_supervised_split(tmp_path):
     # the held-back labels line up with the unlabelled rows
     rows = {tuple(r): int(lab) for r, lab in zip(d["x"], d["y"])}
     assert [rows[tuple(r)] for r in s["x_u"]] == s["labels_u"].tolist()
+    # test-ssl20: the same labelled training rows, every test image unlabelled (its label held back)
+    t = load_data(f"{tmp_path / 'm.npz'}:test-ssl20")
+    assert np.array_equal(t["x_l"], s["x_l"]) and np.array_equal(t["y_l"], s["y_l"]) and t["N_total"] == 60
+    assert np.array_equal(t["x_u"], x[:10].reshape(10, -1) / 255.0) and t["labels_u"].tolist() == y[:10].tolist()
 
 
 def test_uci_layout_standardises_with_training_statistics(tmp_path):

@@ -4,7 +4,9 @@
   ``x`` int [n, 784] in {0, 1};
 - MNIST with labels (keras layout ``x_train``/``y_train``/``x_test``/``y_test``): ``x`` real
   [n, 784] in [0, 1] and ``y`` int labels; ``train-ssl100`` gives the semi-supervised split
-  ``x_l``/``y_l`` (100 labels, 10 per class, fixed seed), ``x_u`` and ``N_total``;
+  ``x_l``/``y_l`` (100 labels, 10 per class, fixed seed), ``x_u`` and ``N_total``, and
+  ``test-ssl100`` the same labelled rows with all the test images as ``x_u`` (their labels in
+  ``labels_u``), to score the fitted classifier on the test set;
 - a UCI regression folder (``meta.json``, ``data.csv.gz``, ``splits.npz``): ``train_K``/``test_K``
   give ``X`` [n, D] and ``y`` [n], both standardised with the training split's statistics
   (``y_mean``/``y_std`` are returned so predictions can be put back on the original scale).
@@ -68,21 +70,28 @@ def _binarized(npz, split: str, keys, span) -> dict:
 def _mnist_labels(npz, split: str, span) -> dict:
     base, _, ssl = split.partition("-ssl")
     _need(base, ["train", "test"], span)
-    x = npz[f"x_{base}"].reshape(len(npz[f"x_{base}"]), -1).astype(np.float64) / 255.0
-    y = npz[f"y_{base}"].astype(np.int64)
+    x, y = _mnist_rows(npz, base)
     if not ssl:
         return {"x": x, "y": y, "N": x.shape[0]}
     try:
         n_labels = int(ssl)
     except ValueError:
         raise DataError(f"Write the number of labels after -ssl, e.g. '{base}-ssl100'.", span) from None
+    x_train, y_train = (x, y) if base == "train" else _mnist_rows(npz, "train")
     rng = np.random.default_rng(0)
     per_class = n_labels // 10
-    labelled = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(10)])
-    mask = np.zeros(len(y), dtype=bool)
+    labelled = np.concatenate([rng.permutation(np.flatnonzero(y_train == c))[:per_class] for c in range(10)])
+    mask = np.zeros(len(y_train), dtype=bool)
     mask[labelled] = True
+    x_u, labels_u = (x_train[~mask], y_train[~mask]) if base == "train" else (x, y)
     # labels_u: the held-back labels of x_u, for `zsdsl evaluate --classify y_u=labels_u`
-    return {"x_l": x[mask], "y_l": y[mask], "x_u": x[~mask], "labels_u": y[~mask], "N_total": int(len(y))}
+    return {"x_l": x_train[mask], "y_l": y_train[mask], "x_u": x_u, "labels_u": labels_u,
+            "N_total": int(len(y_train))}  # fmt: skip
+
+
+def _mnist_rows(npz, base: str):
+    x = npz[f"x_{base}"]
+    return x.reshape(len(x), -1).astype(np.float64) / 255.0, npz[f"y_{base}"].astype(np.int64)
 
 
 def _uci(folder: Path, split: str, span) -> dict:
