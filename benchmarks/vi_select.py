@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, command, machine  # noqa: E402
 
 import zsdsl  # noqa: E402
-from zsdsl.runtime.checkpoint import load_checkpoint  # noqa: E402
+from zsdsl.runtime.checkpoint import load_checkpoint, read_config  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
 from zsdsl.runtime.vi.evaluate import evaluate  # noqa: E402
 from zsdsl.runtime.vi.guides import make_guide  # noqa: E402
@@ -46,7 +46,9 @@ def main() -> None:
     model = cm.model(test)
     guide = make_guide(cm, model, test, config.guide)
     curve, t0 = [], time.perf_counter()
-    steps_per_epoch = -(-50000 // model.plate_subsample["n"])
+    train_n = 50000  # the binarized MNIST training split, when the run was sized in steps
+    total = read_config(args.run).get("total_steps")
+    steps_per_epoch = total // config.epochs if config.epochs and total else -(-train_n // model.plate_subsample["n"])
     for ck in sorted((args.run / "checkpoints").glob("step-*.pt")):
         state = load_checkpoint(ck)
         model.load_state_dict(state["model"])

@@ -44,7 +44,7 @@ def test_checkpoint_selection_evaluates_the_best_on_valid(tmp_path):
     from zsdsl.runtime.data import load_data
 
     cm = zsdsl.load(ROOT / "specs" / "vae.zs")
-    cm.fit({"x": load_data(f"{MNIST}:train")["x"][:512]}, steps=12, checkpoint_every=4, keep=10, out=tmp_path / "run")
+    cm.fit({"x": load_data(f"{MNIST}:train")["x"][:512]}, epochs=3, checkpoint_every=4, keep=10, out=tmp_path / "run")
     cmd = [sys.executable, str(ROOT / "benchmarks" / "vi_select.py"), str(tmp_path / "run"), "--eval-n", "16",
            "--eval-particles", "4"]  # fmt: skip
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -53,3 +53,5 @@ def test_checkpoint_selection_evaluates_the_best_on_valid(tmp_path):
     assert r["valid_steps"] == [4, 8, 12] and r["eval_n"] == 16
     best = max(range(3), key=r["valid_curve"].__getitem__)
     assert r["steps"] == r["valid_steps"][best] and round(r["best_valid"], 3) == r["valid_curve"][best]
+    # 512 images in minibatches of 128: 4 steps an epoch, a checkpoint at the end of each
+    assert r["best_epoch"] == best + 1 and r["stopped_epoch"] == 3
