@@ -83,6 +83,40 @@ def test_marginal_likelihood_estimate_is_exact_for_a_linear_gaussian_model():
     assert abs(out["elbo"] - float(exact)) < 1e-9
 
 
+def test_marginal_likelihood_sums_an_enumerated_class_and_covers_every_latent_plate():
+    # plate n: y ~ Bernoulli(0.3), z ~ N(2y - 1, 1), x ~ N(z, 1); the guide's z given (x, y) is exact and its
+    # q(y) = 0.5 is not. Stratified over y, each weight p(x, k, z) / q(z | x, k) equals p(x, k), so the
+    # estimate is log p(x) exactly; q(y) drawn instead would leave it random. Plate m is the linear-Gaussian
+    # model above. The ELBO of plate n is E_q(y)[log p(x, y) - log q(y)], exactly.
+    cm = zsdsl.loads(
+        "data:\n  x: real[N]\n  u: real[M]\n"
+        "plate n in N, subsample=2:\n  y[n] ~ Bernoulli(0.3)\n  z[n] ~ Normal(2 * y[n] - 1, 1)\n"
+        "  x[n] ~ Normal(z[n], 1)\n"
+        "plate m in M, subsample=2:\n  w[m] ~ Normal(0, 1)\n  u[m] ~ Normal(w[m], 1)\n"
+        "guide q:\n  plate n in N:\n    y[n] ~ Bernoulli(0.5), enumerate\n"
+        "    z[n] ~ Normal((2 * y[n] - 1 + x[n]) / 2, sqrt(0.5))\n"
+        "  plate m in M:\n    w[m] ~ Normal(u[m] / 2, sqrt(0.5))\n",
+        "mix.zs",
+    )
+    x = torch.tensor([0.3, -1.2, 2.0, 0.7, 1.1])
+    u = torch.tensor([0.5, -0.8, 1.5])
+    data = cm.prepare_data({"x": x, "u": u})
+    model, guide = cm.model(data), cm.guide("q", data)
+    out = evaluate(model, guide, data, particles=7, chunk=3, batch=2)
+    sd2 = math.sqrt(2.0)
+    log_pxk = torch.stack([math.log(0.7) + torch.distributions.Normal(-1.0, sd2).log_prob(x),
+                           math.log(0.3) + torch.distributions.Normal(1.0, sd2).log_prob(x)])  # fmt: skip
+    ll_n = torch.logsumexp(log_pxk, 0)
+    ll_m = torch.distributions.Normal(0.0, sd2).log_prob(u)
+    elbo_n = (0.5 * (log_pxk - math.log(0.5))).sum(0)
+    assert out["plate"] == "m,n" and out["n"] == 8 and out["enumerated"] == {"n": "y"}
+    assert abs(out["plates"]["n"]["log_likelihood"] - float(ll_n.mean())) < 1e-9
+    assert abs(out["plates"]["n"]["elbo"] - float(elbo_n.mean())) < 1e-9
+    assert abs(out["plates"]["m"]["log_likelihood"] - float(ll_m.mean())) < 1e-9
+    assert abs(out["log_likelihood"] - float(torch.cat([ll_m, ll_n]).mean())) < 1e-9
+    assert json.dumps(out)  # plain numbers: the CLI writes it as JSON
+
+
 def test_evaluate_cli_on_a_regression_run(tmp_path):
     spec = tmp_path / "reg.zs"
     spec.write_text(

@@ -1,9 +1,10 @@
 """Evaluating a fitted run on (test) data.
 
-- Models whose latents are all local to one plate (VAE, SBN): the ELBO and the
+- Models whose latents are all local to plates (VAE, SBN; M2's two plates): the ELBO and the
   importance-sampled marginal log-likelihood log p(x) ≈ log (1/K) Σ_k p(x, z_k) / q(z_k | x)
   per element, with K particles drawn in chunks and elements in minibatches to bound memory
-  (Burda et al. 2016, §5).
+  (Burda et al. 2016, §5); a guide site marked ``enumerate`` is summed over its values
+  (stratified: K/classes draws of the rest per value). Figures per plate and over all elements.
 - Models with global latents (BNN, regression): the predictive log-likelihood per observed
   element, log (1/S) Σ_s p(y_n | θ_s), and the RMSE of the predictive mean, θ_s from the guide.
 - ``classification_error``: for a discrete guide site (e.g. the class y_u of the semi-supervised
@@ -20,7 +21,7 @@ import torch
 from zsdsl.errors import UsageError
 from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
 from zsdsl.runtime.vi.guides import make_guide
-from zsdsl.runtime.vi.objectives import Objective
+from zsdsl.runtime.vi.objectives import _split
 
 
 def restore_run(compiled, data: dict, config, run):
@@ -49,38 +50,83 @@ def rebind(compiled, data: dict, result):
 @torch.no_grad()
 def evaluate(model, guide, data: dict, particles: int = 1000, chunk: int = 100, batch: int = 100) -> dict:
     sites = model.sites(data)
-    probe = Objective()
-    probe.bind(sites, guide)
-    if probe.local_plate is not None:
-        return _marginal_likelihood(model, guide, data, probe, particles, chunk, batch)
-    return _predictive(model, guide, data, particles)
+    plates = _latent_plates(sites, guide)
+    if plates is None:
+        return _predictive(model, guide, data, particles)
+    per_plate = {
+        plate: _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk, batch) for plate in plates
+    }
+    ll = torch.cat([r.pop("ll") for r in per_plate.values()])
+    elbo = torch.cat([r.pop("elbo_terms") for r in per_plate.values()])
+    out = {"kind": "marginal_likelihood", "plate": ",".join(plates), "n": int(ll.numel()), "particles": particles,
+           "log_likelihood": float(ll.mean()), "log_likelihood_se": float(ll.std() / math.sqrt(ll.numel())),
+           "elbo": float(elbo.mean())}  # fmt: skip
+    enumerated = {plate: r["enumerated"] for plate, r in per_plate.items() if "enumerated" in r}
+    if enumerated:
+        out["enumerated"] = enumerated
+    if len(plates) > 1:
+        out["plates"] = per_plate
+    return out
 
 
-def _marginal_likelihood(model, guide, data, probe, particles, chunk, batch) -> dict:
-    plate = probe.local_plate
-    n = int(model.plate_sizes()[plate])
+def _latent_plates(sites, guide) -> list[str] | None:
+    """The plates whose elements the latents are local to (each latent in one of them), or None
+    when some latent is global or the guide couples elements (then: predictive evaluation)."""
+    outer = {s.plates[0] if s.plates else None for s in sites}
+    if not outer or None in outer or not getattr(guide, "decomposes", True):
+        return None
+    return sorted(outer)
+
+
+def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk, batch) -> dict:
+    """log p(x_b) per element b of ``plate`` by importance sampling; with a guide site of the
+    plate marked ``enumerate`` (M2's class), the estimate is stratified over its values k:
+    p(x_b) ≈ Σ_k (1/P) Σ_p p(x_b, k, z_kp) / q(z_kp | x_b, k), P = ⌈particles / classes⌉ draws
+    per value (the same number of guide runs as without enumeration). The other ``plates`` with
+    latents are cut to one element: with no global latents their terms do not involve this
+    plate's elements."""
+    by_name = {s.name: s for s in sites}
+    enum = [e for e in getattr(guide, "enumerated", ()) if by_name[e].plates[0] == plate]
+    if len(enum) > 1:
+        raise UsageError(f"evaluate sums over one enumerated site per plate; plate '{plate}' has {', '.join(enum)}.")
+    classes = by_name[enum[0]].enum_size if enum else 1
+    if enum and classes is None:
+        raise UsageError(f"The guide enumerates '{enum[0]}': it must be a Bernoulli or Categorical.")
+    draws = -(-particles // classes)
+    sizes = model.plate_sizes()
+    others = {p: torch.arange(1) for p in plates if p != plate and int(sizes[p]) > 0}
+    n = int(sizes[plate])
     lls, elbos = [], []
     for start in range(0, n, batch):
         idx = torch.arange(start, min(start + batch, n))
-        sub = {plate: idx}
-        log_w = []
-        for k0 in range(0, particles, chunk):
-            k = min(chunk, particles - k0)
-            w = probe.log_weights(model, guide, data, sub, k)
-            log_w.append(w.local)  # [k, b]; N/B scaling cancels per element below
-        lw = torch.cat(log_w, 0) / (n / len(idx))
-        lls.append(torch.logsumexp(lw, 0) - math.log(lw.shape[0]))
-        elbos.append(lw.mean(0))
+        sub, scale = {**others, plate: idx}, n / len(idx)
+        log_w, log_qk = [], []
+        for k0 in range(0, draws, chunk):
+            c = min(chunk, draws - k0)
+            runs = classes * c  # run r = k * c + p gives the enumerated site the value k
+            k_of_run = torch.arange(classes).repeat_interleave(c).unsqueeze(-1).expand(runs, len(idx))
+            given = {enum[0]: k_of_run} if enum else None
+            values, (_, q_terms), _ = guide.sample_and_log_prob(data, (runs,), sub, per_site=True, keep=plate,
+                                                                 values=given)  # fmt: skip
+            _, p_terms = model.log_joint(values, data, sub, per_site=True, keep=plate)
+            lw = (_split(p_terms, plate, runs)[0] - _split(q_terms, plate, runs)[0]) / scale
+            log_w.append(lw.view(classes, c, -1))
+            if enum:
+                log_qk.append((q_terms[enum[0]] / scale).view(classes, c, -1)[:, 0])  # log q(k | x_b)
+        lw = torch.cat(log_w, 1)  # [classes, draws, b]
+        if enum:  # log q(k) back in: the weights of z given k; q(k) weighs the ELBO's classes
+            qk = log_qk[0]
+            lls.append(torch.logsumexp((lw + qk.unsqueeze(1)).flatten(0, 1), 0) - math.log(lw.shape[1]))
+            elbos.append((qk.exp() * lw.mean(1)).sum(0))
+        else:
+            lls.append(torch.logsumexp(lw[0], 0) - math.log(lw.shape[1]))
+            elbos.append(lw[0].mean(0))
     ll, elbo = torch.cat(lls), torch.cat(elbos)
-    return {
-        "kind": "marginal_likelihood",
-        "plate": plate,
-        "n": n,
-        "particles": particles,
-        "log_likelihood": float(ll.mean()),
-        "log_likelihood_se": float(ll.std() / math.sqrt(n)),
-        "elbo": float(elbo.mean()),
-    }
+    out = {"n": n, "log_likelihood": float(ll.mean()), "log_likelihood_se": float(ll.std() / math.sqrt(n)),
+           "elbo": float(elbo.mean()), "ll": ll, "elbo_terms": elbo}  # fmt: skip
+    if enum:
+        out["enumerated"] = enum[0]
+    return out
 
 
 def _predictive(model, guide, data, draws: int) -> dict:

@@ -1,7 +1,7 @@
 """Held-out validation during a variational fit: scores, the best parameters and early stopping.
 
 Every ``every`` steps the current model and guide are scored on the validation data with
-``evaluate``: for models whose latents are local to a plate (VAE, SBN) the mean per-element
+``evaluate``: for models whose latents are local to plates (VAE, SBN) the mean per-element
 importance-sampled log-likelihood with K particles (K=1: the ELBO); for models with global
 latents (BNN) the mean predictive log-likelihood per observed element, summed over observed
 sites. The draws come from a fixed seed, the same at every validation (common random
