@@ -28,7 +28,8 @@ guide q:
     classifier = MLP(784 -> 500 -> 10, act=softplus)
     encoder = MLP(784 + 10 -> 500 -> 2 * z_dim, act=softplus)
   plate n in L:
-    factor 0.1 * N_total * logpdf(Categorical(logits=classifier(x_l[n])), y_l[n])   # the classification term
+    # the classification term, alpha = 0.1 N on its mean over the L labels (eq. 9; 60 a label here)
+    factor 0.1 * N_total / L * logpdf(Categorical(logits=classifier(x_l[n])), y_l[n])
     h = encoder(concat(x_l[n], one_hot(y_l[n], 10)))
     z_l[n] ~ Normal(h[:z_dim], softplus(h[z_dim:])), event=[z_dim]
   plate m in U:

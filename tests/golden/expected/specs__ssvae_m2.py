@@ -121,7 +121,7 @@ class QGuide(zl.GuideBase):
         # plate n in L, subsample=100
         idx_n = zl.plate_indices(subsample, "n")
         scale_n = zl.plate_scale(idx_n, d["L"])
-        fac['factor_1'] = scale_n * ((0.1 * d["N_total"]) * zl.log_prob(zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_l, idx_n, 2))), zl.take_plate(y_l, idx_n, 1)))
+        fac['factor_1'] = scale_n * (((0.1 * d["N_total"]) / d["L"]) * zl.log_prob(zl.dist.Categorical(logits=self.net_classifier(zl.take_plate(x_l, idx_n, 2))), zl.take_plate(y_l, idx_n, 1)))
         h = self.net_encoder(zl.concat(zl.take_plate(x_l, idx_n, 2), zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))
         # z_l[n] ~ Normal (guide)
         q_z_l = zl.dist.Normal(loc=h[..., :50], scale=zl.softplus(h[..., 50:]))
