@@ -66,3 +66,12 @@ def test_fitting_reaches_the_exact_posterior():
     assert torch.allclose(q1, post, atol=1e-3)
     with pytest.raises(Exception, match=r"The guide sums over y \('enumerate'\): use --infer sgvb"):
         cm.fit({"x": X}, guide="q", infer="iwae", particles=4, steps=1)
+
+
+def test_analytic_kl_is_refused_for_an_enumerating_guide():
+    # the analytic-KL path draws every guide site: it would neither sum over y nor give it a gradient
+    from zsdsl.errors import UsageError
+
+    cm = zsdsl.loads(SPEC, "enum.zs")
+    with pytest.raises(UsageError, match="--analytic-kl is for models whose latents are all continuous"):
+        cm.fit({"x": X}, infer="sgvb", guide="q", steps=2, analytic_kl=True)

@@ -156,7 +156,7 @@ class SGVB(Objective):
 
             if not isinstance(guide, CompiledGuide):
                 raise UsageError("--analytic-kl needs a guide block of the spec (its distributions are named there).")
-            if self.discrete_sites:
+            if self.discrete_sites or self.enumerated:
                 raise UsageError("--analytic-kl is for models whose latents are all continuous.")
 
     def estimators(self, sites) -> dict[str, str]:
