@@ -6,6 +6,7 @@
 with z_bk drawn from the guide given y_b = k (pathwise gradients) and the weights q(k | x_b)
 differentiated exactly: no score-function term. Terms outside the plate are averaged over the K
 guide runs (K independent draws of them). One enumerated site, one per element of one plate.
+With sgvb's ``analytic_kl`` the other sites' log p − log q become −KL(q ‖ p) where closed-form.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from zsdsl.errors import UsageError
+from zsdsl.runtime.lib.plates import reduce_terms
 from zsdsl.runtime.vi.objectives import _split
 
 
@@ -32,9 +34,13 @@ def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Ten
     scale = int(site.shape[0]) / n  # the plate's N/B, already in every term of it
     runs = K * P  # guide run r = k * P + p gives y the value k
     given = {name: torch.arange(K).repeat_interleave(P).unsqueeze(-1).expand(runs, n)}
-    values, (_, q_terms), factor = guide.sample_and_log_prob(data, (runs,), subsample, per_site=True, keep=plate,
-                                                             values=given)  # fmt: skip
-    _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=plate)
+    if getattr(objective, "analytic_kl", False):  # z's terms replaced by −KL(q(z | x, k) ‖ p(z)) in every run
+        _, lp, lq, factor = objective.terms_with_kl(model, guide, data, subsample, runs, given)
+        p_terms, q_terms = reduce_terms(lp, model.term_plates, plate), reduce_terms(lq, guide.guide.term_plates, plate)
+    else:
+        values, (_, q_terms), factor = guide.sample_and_log_prob(data, (runs,), subsample, per_site=True, keep=plate,
+                                                                 values=given)  # fmt: skip
+        _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=plate)
     (p_loc, p_glob), (q_loc, q_glob) = _split(p_terms, plate, runs), _split(q_terms, plate, runs)
     weights = (q_terms[name] / scale).exp().view(K, P, n)  # q(y_b = k | x_b), summing to 1 over k
     bound = (p_glob - q_glob).mean() + (weights * (p_loc - q_loc).view(K, P, n)).sum(0).mean(0).sum()

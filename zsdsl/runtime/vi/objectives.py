@@ -156,23 +156,24 @@ class SGVB(Objective):
 
             if not isinstance(guide, CompiledGuide):
                 raise UsageError("--analytic-kl needs a guide block of the spec (its distributions are named there).")
-            if self.discrete_sites or self.enumerated:
-                raise UsageError("--analytic-kl is for models whose latents are all continuous.")
+            if self.discrete_sites:
+                raise UsageError("--analytic-kl is for models whose latents are continuous or enumerated.")
 
     def estimators(self, sites) -> dict[str, str]:
         out = super().estimators(sites)
         if self.analytic_kl:
-            out.update({s.name: "pathwise; analytic KL where the guide/prior pair has one" for s in sites})
+            kl = "pathwise; analytic KL where the guide/prior pair has one"
+            out.update({s.name: kl for s in sites if s.name not in self.enumerated})
         return out
 
     def loss(self, model, guide, data, subsample=None):
-        if self.analytic_kl:
-            return self._loss_analytic_kl(model, guide, data, subsample)
         if self.enumerated:
             from zsdsl.runtime.vi.guide_enum import enumerated_elbo
 
             elbo, factor = enumerated_elbo(self, model, guide, data, subsample)
             return -(elbo + _mean(factor)), elbo.detach()
+        if self.analytic_kl:
+            return self._loss_analytic_kl(model, guide, data, subsample)
         if not self.discrete_sites:  # pathwise only: the total bound, no per-element signals needed
             values, log_q, factor = guide.sample_and_log_prob(data, (self.particles,), subsample)
             annealing = self.beta < 1  # the per-site terms are needed only then
@@ -193,35 +194,47 @@ class SGVB(Objective):
         return -(surrogate + _mean(w.factor)), elbo.detach()
 
     def _loss_analytic_kl(self, model, guide, data, subsample):
-        import torch.distributions as td
-
+        from zsdsl.runtime.lib.model_base import _total
         from zsdsl.runtime.lib.plates import reduce_terms
 
-        k, q_dists, p_dists = self.particles, {}, {}
-        values, (log_q, q_terms), factor = guide.sample_and_log_prob(data, (k,), subsample, per_site=True,
-                                                                     dists=q_dists)  # fmt: skip
-        lp, _ = model._model(values, data, subsample, dists=p_dists)
+        values, lp, lq, factor = self.terms_with_kl(model, guide, data, subsample, self.particles)
         p_terms = reduce_terms(lp, model.term_plates)
-        elbo = sum(p_terms.values()) - log_q
+        elbo = (_total(p_terms, False) - _total(reduce_terms(lq, guide.guide.term_plates), False)).mean()
+        surrogate = self._annealed(elbo, p_terms) if self.beta < 1 else elbo
+        return -(surrogate + _mean(factor)), elbo.detach()
+
+    def terms_with_kl(self, model, guide, data, subsample, runs: int, given: dict | None = None):
+        """``(values, lp, lq, factor)``: the unreduced per-site terms of ``runs`` guide draws, where
+        each site whose guide and prior distributions have a closed-form KL has log p = −KL(q ‖ p)
+        (scaled like its terms) and log q = 0. Enumerated sites keep their Monte Carlo terms."""
+        import torch.distributions as td
+
+        from zsdsl.runtime.lib.model_base import _total
+        from zsdsl.runtime.lib.plates import reduce_terms
+
+        q_dists, p_dists = {}, {}
+        inner = guide.guide  # the compiled guide block (analytic KL needs one)
+        values, lq, fac = inner._guide(data, (runs,), subsample, given, q_dists)
+        factor = _total(reduce_terms(fac, inner.term_plates, None), False) if fac else 0.0
+        lp, _ = model._model(values, data, subsample, dists=p_dists)
         sizes = model.plate_sizes()
         for name, q in q_dists.items():
-            if name not in p_dists:
+            if name not in p_dists or name in self.enumerated:
                 continue
             try:
                 kl = td.kl_divergence(q, p_dists[name])
             except NotImplementedError:
                 continue
             self.kl_sites.add(name)
-            value = values[name]
-            kl = torch.broadcast_to(kl, value.shape).reshape(k, -1).sum(-1)
+            kl = torch.broadcast_to(kl, values[name].shape)
+            extra = kl.dim() - lp[name].dim()  # the event dims, summed in the site's term
+            kl = kl.sum(tuple(range(-extra, 0))) if extra > 0 else kl
             scale = 1.0
             for plate in model.term_plates.get(name, ()):
                 if subsample and subsample.get(plate) is not None:
                     scale *= float(sizes[plate]) / len(subsample[plate])
-            elbo = elbo - p_terms[name] + q_terms[name] - scale * kl
-        elbo = elbo.mean()
-        surrogate = self._annealed(elbo, p_terms) if self.beta < 1 else elbo
-        return -(surrogate + _mean(factor)), elbo.detach()
+            lp[name], lq[name] = -scale * kl, torch.zeros_like(lq[name])
+        return values, lp, lq, factor
 
     def _annealed(self, elbo: torch.Tensor, p_terms: dict) -> torch.Tensor:
         """β·ELBO + (1 − β)·(the likelihood terms): the latent terms weighted by β."""
