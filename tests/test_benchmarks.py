@@ -55,3 +55,17 @@ def test_checkpoint_selection_evaluates_the_best_on_valid(tmp_path):
     assert r["steps"] == r["valid_steps"][best] and round(r["best_valid"], 3) == r["valid_curve"][best]
     # 512 images in minibatches of 128: 4 steps an epoch, a checkpoint at the end of each
     assert r["best_epoch"] == best + 1 and r["stopped_epoch"] == 3
+
+
+@pytest.mark.skipif(not (MNIST.parent / "mnist.npz").exists(), reason="shared MNIST with labels not present")
+def test_m2_curve_scores_each_epoch_checkpoint(tmp_path):
+    script = [sys.executable, str(ROOT / "benchmarks" / "vi_ssl_m2.py"), "--quick"]
+    fit = subprocess.run([*script, "--analytic-kl", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                         timeout=600)  # fmt: skip
+    assert fit.returncode == 0, fit.stderr
+    curve = subprocess.run([*script, "--curve", str(tmp_path / "run")], capture_output=True, text=True, timeout=600)
+    assert curve.returncode == 0, curve.stderr
+    r, c = json.loads(fit.stdout), json.loads(curve.stdout)
+    # 500 unlabelled images in minibatches of 100: a checkpoint every 5 steps; the last is the fitted state
+    assert r["analytic_kl"] is True and c["steps"] == [5, 10]
+    assert c["test_error"][-1] == r["test_error"]
