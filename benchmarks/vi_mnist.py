@@ -5,6 +5,8 @@ with the test log-likelihood estimated by importance sampling (K particles).
     python benchmarks/vi_mnist.py --model vae --infer iwae --particles 50 --epochs 100
     python benchmarks/vi_mnist.py --model sbn --infer vimco --particles 50 --epochs 100
     python benchmarks/vi_mnist.py --model vae --epochs 300 --early-stop 20   # keep the best on the valid split
+    python benchmarks/vi_mnist.py --model sbn --infer nvil --baseline learned --epochs 500 --out RUN
+    python benchmarks/vi_mnist.py ... --out RUN --resume   # the same command continues an interrupted run
     python benchmarks/vi_mnist.py --quick       # a few steps on a slice (CI)
 """
 
@@ -43,7 +45,9 @@ def main() -> None:
         help="score the valid split (10000 images) each epoch; stop after K epochs without a new best",
     )
     ap.add_argument("--valid-particles", type=int, default=1, help="importance samples of the validation score")
+    ap.add_argument("--baseline", default="moving", help="nvil: moving | learned")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out (after an interruption)")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     path = SHARED / "mnist" / "binarized_mnist.npz"
@@ -62,8 +66,10 @@ def main() -> None:
     kw = {"steps": args.steps} if args.steps else {"epochs": args.epochs}
     if valid is not None:
         kw.update(valid=valid, early_stop=args.early_stop, valid_particles=args.valid_particles)
+    if args.baseline != "moving":
+        kw["baseline"] = args.baseline
     result = cm.fit(train, infer=args.infer, particles=args.particles, lr=args.lr, schedule=args.schedule, out=args.out,
-                    checkpoint_every=5000, **kw)  # fmt: skip
+                    resume=args.resume, checkpoint_every=5000, **kw)  # fmt: skip
     fit_s = time.perf_counter() - t0
     data = cm.prepare_data(test)
     model, guide = rebind(cm, data, result)
@@ -71,7 +77,7 @@ def main() -> None:
     ev = evaluate(model, guide, data, particles=args.eval_particles, chunk=100, batch=100)
     print(json.dumps({
         "benchmark": "vi_mnist", "machine": machine(), "command": command(), "model": args.model, "infer": args.infer,
-        "particles": result.config.particles, "epochs": args.epochs,
+        "particles": result.config.particles, "epochs": args.epochs, "baseline": args.baseline,
         "lr": args.lr, "schedule": args.schedule, "steps": result.history[-1][0],
         "train_bound_per_image": result.final_objective / len(train["x"]),
         **_validation(result, args),
