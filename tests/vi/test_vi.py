@@ -238,6 +238,36 @@ def test_flat_guides_turn_off_per_element_signals():
     assert obj.local_plate is None
 
 
+@pytest.mark.parametrize("particles", [3, 4])
+def test_a_term_with_no_latent_inside_the_plate_stays_with_its_element(particles):
+    # y_n ~ N(0, 1) involves no draw, so its term is [B], not [k, B]; it once went to the per-particle part
+    # (a shape error for k != B, and for k == B a wrong bound). The guide is the exact posterior of z, so
+    # every weight is p(x_n) p(y_n) and the IWAE bound and IS estimate are exact.
+    from zsdsl.runtime.vi.evaluate import evaluate
+    from zsdsl.runtime.vi.guides import make_guide
+
+    cm = zsdsl.loads(
+        "data:\n  x: real[N]\n  y: real[N]\nplate n in N, subsample=4:\n  z[n] ~ Normal(0, 1)\n"
+        "  x[n] ~ Normal(z[n], 1)\n  y[n] ~ Normal(0, 1)\n"
+        "guide q:\n  plate n in N:\n    z[n] ~ Normal(x[n] / 2, sqrt(0.5))\n",
+        "obs.zs",
+    )
+    x, y = torch.tensor([0.3, -1.2, 2.0, 0.7, 1.5]), torch.tensor([1.0, -0.5, 0.2, 2.0, 0.0])
+    data = cm.prepare_data({"x": x, "y": y})
+    model = cm.model(data)
+    guide = make_guide(cm, model, data, "q")
+    per_element = torch.distributions.Normal(0.0, math.sqrt(2.0)).log_prob(x) + torch.distributions.Normal(
+        0.0, 1.0
+    ).log_prob(y)
+    obj = IWAE(particles)
+    obj.bind(model.sites(data), guide)
+    idx = torch.tensor([0, 2, 3, 4])
+    _, bound = obj.loss(model, guide, data, {"n": idx})
+    assert abs(float(bound) - 5 / 4 * float(per_element[idx].sum())) < 1e-9
+    out = evaluate(model, guide, data, particles=particles, chunk=2, batch=particles)
+    assert abs(out["log_likelihood"] - float(per_element.mean())) < 1e-9
+
+
 @pytest.mark.parametrize("guide_name", ["auto-normal", "auto-delta", "auto-mvn", "auto-iaf"])
 def test_init_sets_the_starting_locations(guide_name):
     # s ~ Gamma(50, 10) sits at log(s) ~ log 5 ± 0.14 on the unconstrained scale; zero starts at 0,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from zsdsl.errors import UsageError
+from zsdsl.runtime.lib.model_base import _kept
 from zsdsl.runtime.lib.plates import reduce_terms
 from zsdsl.runtime.vi.objectives import _split
 
@@ -41,7 +42,8 @@ def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Ten
         values, (_, q_terms), factor = guide.sample_and_log_prob(data, (runs,), subsample, per_site=True, keep=plate,
                                                                  values=given)  # fmt: skip
         _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=plate)
-    (p_loc, p_glob), (q_loc, q_glob) = _split(p_terms, plate, runs), _split(q_terms, plate, runs)
+    p_loc, p_glob = _split(p_terms, plate, runs, _kept(model.term_plates, plate))
+    q_loc, q_glob = _split(q_terms, plate, runs)
     weights = (q_terms[name] / scale).exp().view(K, P, n)  # q(y_b = k | x_b), summing to 1 over k
     bound = (p_glob - q_glob).mean() + (weights * (p_loc - q_loc).view(K, P, n)).sum(0).mean(0).sum()
     return bound, factor

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from zsdsl.runtime.lib.model_base import _kept
+
 
 @dataclass
 class Weights:
@@ -32,10 +34,12 @@ def _logmeanexp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
     return torch.logsumexp(x, dim) - math.log(x.shape[dim])
 
 
-def _split(terms: dict, keep: str | None, k: int):
-    """Sum per-site terms into ([k, B] local, [k] global) parts."""
-    local = [t for t in terms.values() if keep is not None and t.dim() == 2]
-    glob = [t for t in terms.values() if not (keep is not None and t.dim() == 2)]
+def _split(terms: dict, keep: str | None, k: int, kept=frozenset()):
+    """Sum per-site terms into ([k, B] local, [k] global) parts. ``kept`` names the terms inside the
+    plate ``keep`` (``_kept(model.term_plates, keep)``): one that involves no draw is [B], not [k, B]."""
+    is_local = {n: keep is not None and (t.dim() == 2 or n in kept) for n, t in terms.items()}
+    local = [t if t.dim() == 2 else t.expand(k, -1) for n, t in terms.items() if is_local[n]]
+    glob = [t for n, t in terms.items() if not is_local[n]]
     loc = sum(local) if local else None
     g = sum(glob) if glob else torch.zeros(k)
     if keep is None:  # no decomposition: the whole model is one "element"
@@ -87,7 +91,7 @@ class Objective:
         else:
             values, (_, q_terms), factor = guide.sample_and_log_prob(data, (k,), subsample, per_site=True, keep=keep)
         _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=keep)
-        p_loc, p_glob = _split(p_terms, keep, k)
+        p_loc, p_glob = _split(p_terms, keep, k, _kept(model.term_plates, keep))
         q_loc, q_glob = _split(q_terms, keep, k)
         sf_terms = {n: t for n, t in q_terms.items() if n in self.discrete_sites}
         log_q_sf = _split(sf_terms, keep, k)[0] if sf_terms else None
