@@ -201,7 +201,7 @@ class SGVB(Objective):
         from zsdsl.runtime.lib.model_base import _total
         from zsdsl.runtime.lib.plates import reduce_terms
 
-        values, lp, lq, factor = self.terms_with_kl(model, guide, data, subsample, self.particles)
+        _, lp, lq, factor = self.terms_with_kl(model, guide, data, subsample, self.particles)
         p_terms = reduce_terms(lp, model.term_plates)
         elbo = (_total(p_terms, False) - _total(reduce_terms(lq, guide.guide.term_plates), False)).mean()
         surrogate = self._annealed(elbo, p_terms) if self.beta < 1 else elbo
