@@ -116,7 +116,9 @@ def _variational() -> list:
                 what = f"{r.get('spec', 'bnn_regression')} sgvb, {r['steps']} steps{start}"
                 rows.append(f"| UCI {d['dataset']} | {what} | {figure} | {d['wall_s']:.0f} | `{cmd}` |")  # fmt: skip
         elif r["benchmark"] == "vi_ssl_m2":
-            rows.append(f"| MNIST, {r['labels']} labels | ssvae_m2 sgvb, {r['steps']} steps | test error "
+            what = f"ssvae_m2 sgvb{', analytic KL' if r.get('analytic_kl') else ''}, {r['steps']} steps"
+            what += f" ({r['note']})" if r.get("note") else ""
+            rows.append(f"| MNIST, {r['labels']} labels | {what} | test error "
                         f"{100 * r['test_error']:.1f} % (unlabelled {100 * r['unlabelled_error']:.1f} %) | "
                         f"{r['fit_s']:.0f} | `{cmd}` |")  # fmt: skip
     if not rows:
