@@ -57,14 +57,14 @@ def main() -> None:
         print(json.dumps(_curve(cm, Path(args.curve), train, test), indent=2))
         return
     fields = {k: train[k] for k in FIELDS}
-    every = -(-len(train["x_u"]) // cm.model(cm.prepare_data(fields)).plate_subsample["m"])  # an epoch
+    every = -(-len(train["x_u"]) // cm.model_class.plate_subsample["m"])  # steps an epoch
     result = cm.fit(fields, infer="sgvb", lr=args.lr, seed=args.seed, out=args.out, resume=args.resume,
                     analytic_kl=args.analytic_kl, checkpoint_every=every if args.out else 10**9, keep=10**6,
                     **kw)  # fmt: skip
     fit_s = time.perf_counter() - t0
     errors = {}
     for name, x, y in (("test", test["x"], test["y"]), ("unlabelled", train["x_u"], train["labels_u"])):
-        data = cm.prepare_data({"x_l": train["x_l"], "y_l": train["y_l"], "x_u": x, "N_total": train["N_total"]})
+        data = _with_unlabelled(cm, train, x)
         model, guide = rebind(cm, data, result)
         errors[name] = classification_error(model, guide, data, "y_u", y)["error"]
     print(json.dumps({
@@ -76,9 +76,14 @@ def main() -> None:
     }, indent=2))  # fmt: skip
 
 
+def _with_unlabelled(cm, train: dict, x) -> dict:
+    """The training labels with images ``x`` as the unlabelled plate (whose classes are scored)."""
+    return cm.prepare_data({"x_l": train["x_l"], "y_l": train["y_l"], "x_u": x, "N_total": train["N_total"]})
+
+
 def _curve(cm, run: Path, train: dict, test: dict) -> dict:
     """The test error of every checkpoint a run kept (one an epoch with --out)."""
-    data = cm.prepare_data({"x_l": train["x_l"], "y_l": train["y_l"], "x_u": test["x"], "N_total": train["N_total"]})
+    data = _with_unlabelled(cm, train, test["x"])
     model = cm.model(data)
     guide = make_guide(cm, model, data, "q")
     steps, errors = [], []

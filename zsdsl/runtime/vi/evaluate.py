@@ -22,7 +22,7 @@ from zsdsl.errors import UsageError
 from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
 from zsdsl.runtime.lib.model_base import _kept
 from zsdsl.runtime.vi.guides import make_guide
-from zsdsl.runtime.vi.objectives import _split
+from zsdsl.runtime.vi.objectives import _split, latent_plates
 
 
 def restore_run(compiled, data: dict, config, run):
@@ -51,7 +51,7 @@ def rebind(compiled, data: dict, result):
 @torch.no_grad()
 def evaluate(model, guide, data: dict, particles: int = 1000, chunk: int = 100, batch: int = 100) -> dict:
     sites = model.sites(data)
-    plates = _latent_plates(sites, guide)
+    plates = latent_plates(sites, guide)  # None: predictive evaluation
     if plates is None:
         return _predictive(model, guide, data, particles)
     per_plate = {
@@ -68,15 +68,6 @@ def evaluate(model, guide, data: dict, particles: int = 1000, chunk: int = 100, 
     if len(plates) > 1:
         out["plates"] = per_plate
     return out
-
-
-def _latent_plates(sites, guide) -> list[str] | None:
-    """The plates whose elements the latents are local to (each latent in one of them), or None
-    when some latent is global or the guide couples elements (then: predictive evaluation)."""
-    outer = {s.plates[0] if s.plates else None for s in sites}
-    if not outer or None in outer or not getattr(guide, "decomposes", True):
-        return None
-    return sorted(outer)
 
 
 def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk, batch) -> dict:
@@ -102,22 +93,22 @@ def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk
     for start in range(0, n, batch):
         idx = torch.arange(start, min(start + batch, n))
         sub, scale = {**others, plate: idx}, n / len(idx)
-        log_w, log_qk = [], []
+        log_w, qk = [], None
         for k0 in range(0, draws, chunk):
             c = min(chunk, draws - k0)
             runs = classes * c  # run r = k * c + p gives the enumerated site the value k
-            k_of_run = torch.arange(classes).repeat_interleave(c).unsqueeze(-1).expand(runs, len(idx))
-            given = {enum[0]: k_of_run} if enum else None
+            given = None
+            if enum:
+                given = {enum[0]: torch.arange(classes).repeat_interleave(c).unsqueeze(-1).expand(runs, len(idx))}
             values, (_, q_terms), _ = guide.sample_and_log_prob(data, (runs,), sub, per_site=True, keep=plate,
                                                                  values=given)  # fmt: skip
             _, p_terms = model.log_joint(values, data, sub, per_site=True, keep=plate)
             lw = (_split(p_terms, plate, runs, kept)[0] - _split(q_terms, plate, runs)[0]) / scale
             log_w.append(lw.view(classes, c, -1))
-            if enum:
-                log_qk.append((q_terms[enum[0]] / scale).view(classes, c, -1)[:, 0])  # log q(k | x_b)
+            if enum and qk is None:  # log q(k | x_b), the same in every chunk
+                qk = (q_terms[enum[0]] / scale).view(classes, c, -1)[:, 0]
         lw = torch.cat(log_w, 1)  # [classes, draws, b]
         if enum:  # log q(k) back in: the weights of z given k; q(k) weighs the ELBO's classes
-            qk = log_qk[0]
             lls.append(torch.logsumexp((lw + qk.unsqueeze(1)).flatten(0, 1), 0) - math.log(lw.shape[1]))
             elbos.append((qk.exp() * lw.mean(1)).sum(0))
         else:

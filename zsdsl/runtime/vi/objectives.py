@@ -47,6 +47,15 @@ def _split(terms: dict, keep: str | None, k: int, kept=frozenset()):
     return (loc if loc is not None else torch.zeros(k, 1)), g
 
 
+def latent_plates(sites, guide=None) -> list[str] | None:
+    """The plates whose elements the latents are local to (each latent in one of them), or None
+    when some latent is global or the guide couples elements."""
+    outer = {s.plates[0] if s.plates else None for s in sites}
+    if not outer or None in outer or not getattr(guide, "decomposes", True):
+        return None
+    return sorted(outer)
+
+
 class Objective:
     """Shared machinery: particle draws, per-element log weights, score-function terms."""
 
@@ -68,10 +77,8 @@ class Objective:
             raise UsageError(f"The guide sums over {', '.join(self.enumerated)} ('enumerate'): use --infer sgvb.")
         skip = set(self.enumerated)
         self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate and s.name not in skip}
-        outer = {s.plates[0] if s.plates else None for s in sites}
-        self.local_plate = next(iter(outer)) if len(outer) == 1 and None not in outer else None
-        if guide is not None and not getattr(guide, "decomposes", True):
-            self.local_plate = None
+        plates = latent_plates(sites, guide)
+        self.local_plate = plates[0] if plates and len(plates) == 1 else None
 
     def estimators(self, sites) -> dict[str, str]:
         """Which gradient estimator each latent site gets (for the run log)."""
