@@ -168,6 +168,12 @@ def graph(spec, output):
 )
 @click.option("--baseline", default="moving", show_default=True, help="nvil: moving or learned (input-dependent).")
 @click.option(
+    "--signals",
+    default="downstream",
+    show_default=True,
+    help="nvil, sgvb: a discrete site's learning signal is the terms downstream of it, or joint (all terms).",
+)
+@click.option(
     "--init",
     default="zero",
     show_default=True,
@@ -229,6 +235,7 @@ def fit(
     device,
     analytic_kl,
     baseline,
+    signals,
     init,
     init_scale,
     valid_path,
@@ -271,6 +278,7 @@ def fit(
             device=device,
             analytic_kl=analytic_kl,
             baseline=baseline,
+            signals=signals,
             init=init,
             init_scale=init_scale,
             valid=str(valid_path or ""),

@@ -173,6 +173,7 @@ class _BaseEmitter:
         self.names: dict[str, str] = {}
         self.ex = ExprEmitter(self.names, self.plate_info, self._net_code)
         self.weights = {n.name for n in program.nodes if isinstance(n, ir.SampleNode) and "." in n.name}
+        self.latent_names = {n.name for n in program.latents}
 
     def local(self, name: str) -> str:
         if name not in self.names:
@@ -262,6 +263,11 @@ class _BaseEmitter:
         items = [f"{n.name!r}: {tuple(n.ty.plates)!r}" for n in nodes if not isinstance(n, ir.DetNode)]
         self.w(f"term_plates = {{{', '.join(items)}}}", depth)
 
+    def term_latents_line(self, nodes, depth: int) -> None:
+        """Class attribute: the latent sites each log-density term reads (itself included)."""
+        items = [f"{name!r}: {deps!r}" for name, deps in term_latents(nodes, self.latent_names).items()]
+        self.w(f"term_latents = {{{', '.join(items)}}}", depth)
+
     def draw_shape(self, node: ir.SampleNode, E, intrinsic_rank: int) -> str:
         sizes = [f"zl.plate_size({self.plate_info[p][0]}, {self.plate_info[p][1]})" for p in E]
         batch = node.ty.shape[: node.ty.rank - intrinsic_rank]
@@ -297,6 +303,25 @@ def enum_size_code(node: ir.SampleNode) -> str:
     return "None"  # the runtime says which distributions it can enumerate
 
 
+def term_latents(nodes, latents: set[str]) -> dict[str, tuple[str, ...]]:
+    """For each log-density term (a sample or factor node), the latent sites it reads, directly or
+    through deterministic nodes; a latent's own term includes itself. The objectives use it to keep
+    from a score-function site's learning signal the terms that cannot depend on its draw."""
+    through: dict[str, set[str]] = {}
+    out: dict[str, tuple[str, ...]] = {}
+    for n in nodes:
+        found = set()
+        for dep in n.deps:
+            found |= through.get(dep, {dep} & latents)
+        if isinstance(n, ir.DetNode):
+            through[n.name] = found
+            continue
+        if isinstance(n, ir.SampleNode) and n.name in latents:
+            found.add(n.name)
+        out[n.name] = tuple(sorted(found))
+    return out
+
+
 def enum_dependent(program: ir.ProgramIR) -> tuple[str, ...]:
     """Deterministic nodes that depend, directly or not, on an enumerated site."""
     tainted = {n.name for n in program.latents if n.enumerate}
@@ -329,6 +354,7 @@ class _ModelEmitter(_BaseEmitter):
         sym = {pl.name: pl.size for pl in p.plates if isinstance(pl.size, str) and pl.size.isidentifier()}
         w(f"plate_dims = {sym!r}", 1)
         self.term_plates_line(p.nodes, 1)
+        self.term_latents_line(p.nodes, 1)
         dependent = enum_dependent(p)
         if dependent:
             w(f"enum_dependent = {dependent!r}", 1)
@@ -547,6 +573,7 @@ class _GuideEmitter(_BaseEmitter):
         w()
         w(f"name = {g.name!r}", 1)
         self.term_plates_line(g.nodes, 1)
+        self.term_latents_line(g.nodes, 1)
         enumerated = [n.name for n in g.nodes if isinstance(n, ir.SampleNode) and n.enumerate]
         if enumerated:
             w(f"enumerated = {tuple(enumerated)!r}  # summed over their values by the objective", 1)

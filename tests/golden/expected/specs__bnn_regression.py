@@ -22,6 +22,7 @@ class BnnRegressionModel(zl.ModelBase):
     plate_subsample = {'n': 32}
     plate_dims = {'n': 'N'}
     term_plates = {'f.W0': (), 'f.b0': (), 'f.W1': (), 'f.b1': (), 'log_prec': (), 'y': ('n',)}
+    term_latents = {'f.W0': ('f.W0',), 'f.b0': ('f.b0',), 'f.W1': ('f.W1',), 'f.b1': ('f.b1',), 'log_prec': ('log_prec',), 'y': ('log_prec',)}
 
     def __init__(self, dims):
         super().__init__(dims)

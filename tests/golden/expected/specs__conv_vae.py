@@ -22,6 +22,7 @@ class ConvVaeModel(zl.ModelBase):
     plate_subsample = {'n': 128}
     plate_dims = {'n': 'N'}
     term_plates = {'z': ('n',), 'x': ('n',)}
+    term_latents = {'z': ('z',), 'x': ('z',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -73,6 +74,7 @@ class QGuide(zl.GuideBase):
 
     name = 'q'
     term_plates = {'z': ('n',)}
+    term_latents = {'z': ('z',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -21,6 +21,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     plate_subsample = {'j': None}
     plate_dims = {'j': 'J'}
     term_plates = {'mu': (), 'tau': (), 'theta': ('j',), 'y': ('j',)}
+    term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta': ('mu', 'tau', 'theta'), 'y': ('theta',)}
 
     def __init__(self, dims):
         super().__init__(dims)

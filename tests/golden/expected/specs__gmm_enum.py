@@ -23,6 +23,7 @@ class GmmEnumModel(zl.ModelBase):
     plate_subsample = {'n': None}
     plate_dims = {'n': 'N'}
     term_plates = {'mu': (), 'sigma': (), 'theta': (), 'z': ('n',), 'y': ('n',)}
+    term_latents = {'mu': ('mu',), 'sigma': ('sigma',), 'theta': ('theta',), 'z': ('theta', 'z'), 'y': ('mu', 'sigma', 'z')}
 
     def __init__(self, dims):
         super().__init__(dims)

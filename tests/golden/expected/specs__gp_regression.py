@@ -21,6 +21,7 @@ class GpRegressionModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'sigma': (), 'y': ()}
+    term_latents = {'rho': ('rho',), 'alpha': ('alpha',), 'sigma': ('sigma',), 'y': ('alpha', 'rho', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class LdaModel(zl.ModelBase):
     plate_subsample = {'k': None, 'd': 64}
     plate_dims = {'d': 'D'}
     term_plates = {'phi': ('k',), 'theta': ('d',), 'counts': ('d',)}
+    term_latents = {'phi': ('phi',), 'theta': ('theta',), 'counts': ('phi', 'theta')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class LogisticRegressionModel(zl.ModelBase):
     plate_subsample = {'n': None}
     plate_dims = {'n': 'N'}
     term_plates = {'w': (), 'b': (), 'y': ('n',)}
+    term_latents = {'w': ('w',), 'b': ('b',), 'y': ('b', 'w')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -24,6 +24,7 @@ class PmfModel(zl.ModelBase):
     plate_subsample = {'u': None, 'i': None, 'r': 1000}
     plate_dims = {'u': 'U', 'i': 'I', 'r': 'R'}
     term_plates = {'sigma': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
+    term_latents = {'sigma': ('sigma',), 'P': ('P',), 'Q': ('Q',), 'rating': ('P', 'Q', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class ArKModel(zl.ModelBase):
     plate_subsample = {'t': None}
     plate_dims = {}
     term_plates = {'alpha': (), 'beta': (), 'sigma': (), 'y_next': ('t',)}
+    term_latents = {'alpha': ('alpha',), 'beta': ('beta',), 'sigma': ('sigma',), 'y_next': ('alpha', 'beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

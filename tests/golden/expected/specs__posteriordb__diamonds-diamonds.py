@@ -23,6 +23,7 @@ class DiamondsModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'b': (), 'Intercept': (), 'sigma': (), 'Y': ()}
+    term_latents = {'b': ('b',), 'Intercept': ('Intercept',), 'sigma': ('sigma',), 'Y': ('Intercept', 'b', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

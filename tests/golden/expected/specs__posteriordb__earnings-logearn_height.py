@@ -21,6 +21,7 @@ class LogearnHeightModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'log_earn': ()}
+    term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'log_earn': ('beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

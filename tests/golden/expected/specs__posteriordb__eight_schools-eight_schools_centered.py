@@ -21,6 +21,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'mu': (), 'tau': (), 'theta': (), 'y': ()}
+    term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta': ('mu', 'tau', 'theta'), 'y': ('theta',)}
 
     def __init__(self, dims):
         super().__init__(dims)

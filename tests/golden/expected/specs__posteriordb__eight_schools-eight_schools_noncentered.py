@@ -21,6 +21,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'mu': (), 'tau': (), 'theta_trans': (), 'y': ()}
+    term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta_trans': ('theta_trans',), 'y': ('mu', 'tau', 'theta_trans')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -21,6 +21,7 @@ class Garch11Model(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'mu': (), 'alpha0': (), 'alpha1': (), 'beta1_raw': (), 'factor_1': (), 'y': ()}
+    term_latents = {'mu': ('mu',), 'alpha0': ('alpha0',), 'alpha1': ('alpha1',), 'beta1_raw': ('beta1_raw',), 'factor_1': ('alpha1',), 'y': ('alpha0', 'alpha1', 'beta1_raw', 'mu')}
 
     def __init__(self, dims):
         super().__init__(dims)

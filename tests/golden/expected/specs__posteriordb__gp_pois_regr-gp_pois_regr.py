@@ -21,6 +21,7 @@ class GpPoisRegrModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'f_tilde': (), 'k': ()}
+    term_latents = {'rho': ('rho',), 'alpha': ('alpha',), 'f_tilde': ('f_tilde',), 'k': ('alpha', 'f_tilde', 'rho')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -21,6 +21,7 @@ class KidscoreInteractionModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'kid_score': ()}
+    term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'kid_score': ('beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

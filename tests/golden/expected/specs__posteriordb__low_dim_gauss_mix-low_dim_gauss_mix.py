@@ -23,6 +23,7 @@ class LowDimGaussMixModel(zl.ModelBase):
     plate_subsample = {'n': None}
     plate_dims = {'n': 'N'}
     term_plates = {'mu': (), 'sigma': (), 'theta': (), 'factor_1': ('n',)}
+    term_latents = {'mu': ('mu',), 'sigma': ('sigma',), 'theta': ('theta',), 'factor_1': ('mu', 'sigma', 'theta')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -21,6 +21,7 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'log_weight': ()}
+    term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'log_weight': ('beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -21,6 +21,7 @@ class NesModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'partyid7': ()}
+    term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'partyid7': ('beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
     plate_subsample = {'n': None}
     plate_dims = {'n': 'N'}
     term_plates = {'alpha_raw': (), 'beta': (), 'mu_alpha': (), 'sigma_alpha': (), 'sigma_y': (), 'log_radon': ('n',)}
+    term_latents = {'alpha_raw': ('alpha_raw',), 'beta': ('beta',), 'mu_alpha': ('mu_alpha',), 'sigma_alpha': ('sigma_alpha',), 'sigma_y': ('sigma_y',), 'log_radon': ('alpha_raw', 'beta', 'mu_alpha', 'sigma_alpha', 'sigma_y')}
 
     def __init__(self, dims):
         super().__init__(dims)

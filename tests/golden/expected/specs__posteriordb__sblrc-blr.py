@@ -22,6 +22,7 @@ class BlrModel(zl.ModelBase):
     plate_subsample = {}
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'y': ()}
+    term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'y': ('beta', 'sigma')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class SbnModel(zl.ModelBase):
     plate_subsample = {'n': 24}
     plate_dims = {'n': 'N'}
     term_plates = {'h3': ('n',), 'h2': ('n',), 'h1': ('n',), 'x': ('n',)}
+    term_latents = {'h3': ('h3',), 'h2': ('h2', 'h3'), 'h1': ('h1', 'h2'), 'x': ('h1',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -93,6 +94,7 @@ class QGuide(zl.GuideBase):
 
     name = 'q'
     term_plates = {'h1': ('n',), 'h2': ('n',), 'h3': ('n',)}
+    term_latents = {'h1': ('h1',), 'h2': ('h1', 'h2'), 'h3': ('h2', 'h3')}
 
     def __init__(self, dims):
         super().__init__(dims)

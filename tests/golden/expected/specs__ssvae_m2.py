@@ -24,6 +24,7 @@ class SsvaeM2Model(zl.ModelBase):
     plate_subsample = {'n': 100, 'm': 100}
     plate_dims = {'n': 'L', 'm': 'U'}
     term_plates = {'z_l': ('n',), 'y_l': ('n',), 'x_l': ('n',), 'z_u': ('m',), 'y_u': ('m',), 'x_u': ('m',)}
+    term_latents = {'z_l': ('z_l',), 'y_l': (), 'x_l': ('z_l',), 'z_u': ('z_u',), 'y_u': ('y_u',), 'x_u': ('y_u', 'z_u')}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -103,6 +104,7 @@ class QGuide(zl.GuideBase):
 
     name = 'q'
     term_plates = {'factor_1': ('n',), 'z_l': ('n',), 'y_u': ('m',), 'z_u': ('m',)}
+    term_latents = {'factor_1': (), 'z_l': ('z_l',), 'y_u': ('y_u',), 'z_u': ('y_u', 'z_u')}
     enumerated = ('y_u',)  # summed over their values by the objective
 
     def __init__(self, dims):

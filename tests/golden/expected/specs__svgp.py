@@ -25,6 +25,7 @@ class SvgpModel(zl.ModelBase):
     plate_subsample = {'n': 200}
     plate_dims = {'n': 'N'}
     term_plates = {'u': (), 'y': ('n',)}
+    term_latents = {'u': ('u',), 'y': ('u',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -99,6 +100,7 @@ class QGuide(zl.GuideBase):
 
     name = 'q'
     term_plates = {'u': ()}
+    term_latents = {'u': ('u',)}
 
     def __init__(self, dims):
         super().__init__(dims)

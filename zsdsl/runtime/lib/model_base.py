@@ -56,6 +56,7 @@ class ModelBase(torch.nn.Module):
     plate_subsample: dict = {}
     data_dtypes: dict = {}
     term_plates: dict = {}
+    term_latents: dict | None = None  # the latent sites each term reads (code compiled before it lacks it)
     plate_dims: dict = {}
     enum_dependent: tuple = ()  # deterministics that depend on an enumerated (summed-out) site
 
@@ -116,6 +117,7 @@ class GuideBase(torch.nn.Module):
 
     name = "guide"
     term_plates: dict = {}
+    term_latents: dict | None = None
     enumerated: tuple = ()  # sites marked ``enumerate``: the objective sums over their values
 
     def __init__(self, dims: dict):

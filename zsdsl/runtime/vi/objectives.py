@@ -17,6 +17,8 @@ import torch
 
 from zsdsl.runtime.lib.model_base import _kept
 
+SIGNALS = ("downstream", "joint")  # a score-function site's learning signal: its downstream terms, or all
+
 
 @dataclass
 class Weights:
@@ -28,6 +30,14 @@ class Weights:
     factor: torch.Tensor  # the guide's factor terms
     log_p_local: torch.Tensor | None = None
     log_q_local: torch.Tensor | None = None
+    per_site: list | None = None  # [(log q_s, signal_s)], each [k, B]: the downstream learning signals
+
+    def score_terms(self) -> list:
+        """``(log q, learning signal)`` pairs for the score-function terms: one per discrete site
+        with downstream signals, else one pair for all of them with the whole log weight."""
+        if self.per_site is not None:
+            return self.per_site
+        return [(self.log_q_sf, self.local)] if self.log_q_sf is not None else []
 
 
 def _logmeanexp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
@@ -47,6 +57,29 @@ def _split(terms: dict, keep: str | None, k: int, kept=frozenset()):
     return (loc if loc is not None else torch.zeros(k, 1)), g
 
 
+def downstream_terms(model_latents: dict, guide_latents: dict, sites, score_sites) -> dict:
+    """For each score-function site s (in the guide's order), the model and guide terms that can
+    depend on its draw: those reading s or a guide site drawn, directly or not, from s. Every other
+    term is a function of s's non-descendants in the guide, independent of s given its parents, so
+    it adds variance to s's score-function term and nothing to its expectation (the "local learning
+    signals" of Mnih & Gregor 2014 §3.3; Pyro's TraceGraph_ELBO keeps the same downstream costs).
+    ``*_latents`` are the compiled classes' ``term_latents``."""
+    drawn = [n for n in guide_latents if n in sites]
+    children = {s: [t for t in drawn if t != s and s in guide_latents[t]] for s in drawn}
+    out = {}
+    for s in (n for n in drawn if n in score_sites):
+        down, todo = {s}, [s]
+        while todo:
+            for t in children[todo.pop()]:
+                if t not in down:
+                    down.add(t)
+                    todo.append(t)
+        model_terms = frozenset(n for n, reads in model_latents.items() if down.intersection(reads))
+        guide_terms = frozenset(n for n, reads in guide_latents.items() if down.intersection(reads))
+        out[s] = (model_terms, guide_terms)
+    return out
+
+
 def latent_plates(sites, guide=None) -> list[str] | None:
     """The plates whose elements the latents are local to (each latent in one of them), or None
     when some latent is global or the guide couples elements."""
@@ -61,12 +94,19 @@ class Objective:
 
     name = "objective"
     default_particles = 1
+    uses_signals = False  # whether its score-function terms take per-site (downstream) signals
 
-    def __init__(self, particles: int | None = None):
+    def __init__(self, particles: int | None = None, signals: str = "downstream"):
+        if signals not in SIGNALS:
+            raise ValueError(f"unknown learning signals {signals!r}; use {' or '.join(SIGNALS)}")
         self.particles = int(particles or self.default_particles)
+        self.signals = signals
         self.discrete_sites: set[str] = set()
         self.enumerated: tuple[str, ...] = ()  # the guide's 'enumerate' sites (sgvb sums over them)
         self.local_plate: str | None = None
+        self.guide_latents: dict | None = None
+        self.site_names: set[str] = set()
+        self.downstream: dict | None = None
 
     def bind(self, sites, guide=None) -> None:
         """Learn the sites: which need score-function terms, and the plate signals decompose over."""
@@ -79,10 +119,30 @@ class Objective:
         self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate and s.name not in skip}
         plates = latent_plates(sites, guide)
         self.local_plate = plates[0] if plates and len(plates) == 1 else None
+        self.site_names = {s.name for s in sites}
+        inner = getattr(guide, "guide", guide)  # a compiled guide block knows what each term reads
+        self.guide_latents = getattr(inner, "term_latents", None)
+        self.downstream = None
+
+    def per_site_signals(self) -> bool:
+        """Whether each score-function site gets its own downstream learning signal."""
+        return bool(self.uses_signals and self.signals == "downstream" and self.guide_latents and self.discrete_sites)
+
+    def score_sites(self, model) -> list[str]:
+        """The sites with their own learning signal (guide order); [] when one signal serves all."""
+        if not self.per_site_signals() or getattr(model, "term_latents", None) is None:
+            return []
+        if self.downstream is None:
+            self.downstream = downstream_terms(model.term_latents, self.guide_latents, self.site_names,
+                                               self.discrete_sites)  # fmt: skip
+        return list(self.downstream)
 
     def estimators(self, sites) -> dict[str, str]:
         """Which gradient estimator each latent site gets (for the run log)."""
-        out = {s.name: ("score-function" if s.name in self.discrete_sites else "pathwise") for s in sites}
+        sf = "score-function"
+        if self.per_site_signals():
+            sf += "; its learning signal from the terms downstream of it"
+        out = {s.name: (sf if s.name in self.discrete_sites else "pathwise") for s in sites}
         out.update({name: "enumerated in the guide (exact sum)" for name in self.enumerated})
         return out
 
@@ -102,7 +162,15 @@ class Objective:
         q_loc, q_glob = _split(q_terms, keep, k)
         sf_terms = {n: t for n, t in q_terms.items() if n in self.discrete_sites}
         log_q_sf = _split(sf_terms, keep, k)[0] if sf_terms else None
-        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc)
+        per_site = None
+        if sf_terms and self.score_sites(model):
+            kept = _kept(model.term_plates, keep)
+            per_site = []
+            for name, (p_names, q_names) in self.downstream.items():
+                p_s = _split({n: t for n, t in p_terms.items() if n in p_names}, keep, k, kept)[0]
+                q_s = _split({n: t for n, t in q_terms.items() if n in q_names}, keep, k)[0]
+                per_site.append((_split({name: sf_terms[name]}, keep, k)[0], p_s - q_s))
+        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site)
 
     def loss(self, model, guide, data, subsample=None):
         raise NotImplementedError
@@ -141,9 +209,11 @@ class SGVB(Objective):
     unweighted ELBO. Continuous latents only."""
 
     name = "sgvb"
+    uses_signals = True
 
-    def __init__(self, particles: int | None = None, analytic_kl: bool = False, anneal: int | None = None):
-        super().__init__(particles)
+    def __init__(self, particles: int | None = None, analytic_kl: bool = False, anneal: int | None = None,
+                 signals: str = "downstream"):  # fmt: skip
+        super().__init__(particles, signals)
         self.analytic_kl = analytic_kl
         self.kl_sites: set[str] = set()
         self.anneal = anneal
@@ -196,12 +266,12 @@ class SGVB(Objective):
         w = self.log_weights(model, guide, data, subsample, self.particles)
         elbo = w.local.sum(-1).mean() + w.glob.mean()
         surrogate = elbo
-        if w.log_q_sf is not None:
-            signal = w.local.detach()
-            k = self.particles
+        k = self.particles
+        for log_q, signal in w.score_terms():
+            signal = signal.detach()
             if k > 1:
                 signal = signal - (signal.sum(0, keepdim=True) - signal) / (k - 1)
-            surrogate = surrogate + (signal * w.log_q_sf).sum(-1).mean()
+            surrogate = surrogate + (signal * log_q).sum(-1).mean()
         return -(surrogate + _mean(w.factor)), elbo.detach()
 
     def _loss_analytic_kl(self, model, guide, data, subsample):
@@ -304,15 +374,21 @@ class NVIL(Objective):
     """Neural variational inference and learning (Mnih & Gregor 2014): REINFORCE on the ELBO with
     a moving-average baseline and variance normalisation of the per-element learning signal.
 
+    With ``signals="downstream"`` (the default) each discrete site of a compiled guide block has its
+    own signal, the terms downstream of it (the paper's local learning signals, §3.3), with its own
+    moving average and normaliser; ``"joint"`` gives every site the whole log weight.
+
     With ``baseline="learned"`` an input-dependent baseline b(x) — an MLP (100 tanh units) of the
-    observed rows of the element — is subtracted as well and trained to minimise
-    E[(l − c − b(x))²] (the paper's §3.2); it never changes the expected gradient, only its variance."""
+    observed rows of the element, one output per signal — is subtracted as well and trained to
+    minimise E[(l − c − b(x))²] (the paper's §3.2); it never changes the expected gradient, only its
+    variance."""
 
     name = "nvil"
+    uses_signals = True
 
     def __init__(self, particles: int | None = None, decay: float = 0.8, baseline: str = "moving",
-                 hidden: int = 100):  # fmt: skip
-        super().__init__(particles)
+                 hidden: int = 100, signals: str = "downstream"):  # fmt: skip
+        super().__init__(particles, signals)
         if baseline not in ("moving", "learned"):
             raise ValueError(f"unknown NVIL baseline {baseline!r}; use moving or learned")
         self.decay, self.baseline, self.hidden = decay, baseline, hidden
@@ -333,8 +409,9 @@ class NVIL(Objective):
             raise UsageError("nvil's learned baseline reads the observed data of each element of a plate; this "
                              "model has no latents local to one plate with observed data in it.")  # fmt: skip
         width = sum(math.prod(data[name].shape[1:]) for name in self.inputs)
+        outputs = max(1, len(self.score_sites(model)))
         self.net = torch.nn.Sequential(torch.nn.Linear(width, self.hidden), torch.nn.Tanh(),
-                                       torch.nn.Linear(self.hidden, 1))  # fmt: skip
+                                       torch.nn.Linear(self.hidden, outputs))  # fmt: skip
 
     def parameters(self) -> list:
         return list(self.net.parameters()) if self.net is not None else []
@@ -346,26 +423,30 @@ class NVIL(Objective):
             x = data[name]
             x = x if idx is None else x.index_select(0, idx)
             rows.append(x.reshape(x.shape[0], -1).to(self.net[0].weight.dtype))
-        return self.net(torch.cat(rows, -1)).squeeze(-1)  # [B]
+        return self.net(torch.cat(rows, -1)).T.unsqueeze(1)  # [signals, 1, B]
 
     def loss(self, model, guide, data, subsample=None):
         w = self.log_weights(model, guide, data, subsample, self.particles)
         elbo = w.local.sum(-1).mean() + w.glob.mean()
         surrogate = elbo
-        if w.log_q_sf is not None:
-            signal = w.local.detach()
+        pairs = w.score_terms()
+        if pairs:
+            log_q = torch.stack([q for q, _ in pairs])  # [signals, k, B]
+            signal = torch.stack([torch.broadcast_to(s, q.shape) for q, s in pairs]).detach()
+            dims = (1, 2)  # per signal: its mean and variance over particles and elements
             if self.net is not None:
-                b = self._baseline(data, subsample)  # [B]
-                surrogate = surrogate - (signal - self.mean - b).pow(2).mean()  # trains b only
+                b = self._baseline(data, subsample)
+                surrogate = surrogate - (signal - self.mean - b).pow(2).mean(dims).sum()  # trains b only
                 signal = signal - b.detach()
             if not self.initialised:
-                self.mean, self.var, self.initialised = signal.mean(), signal.var(unbiased=False) + 1.0, True
+                mean, var = signal.mean(dims, keepdim=True), signal.var(dims, unbiased=False, keepdim=True)
+                self.mean, self.var, self.initialised = mean, var + 1.0, True
             # centre with the baseline from before this step, so it is independent of these draws
             centred = (signal - self.mean) / torch.clamp(self.var.sqrt(), min=1.0)
-            surrogate = surrogate + (centred * w.log_q_sf).sum(-1).mean()
+            surrogate = surrogate + (centred * log_q).sum(-1).mean(-1).sum()
             d = self.decay
-            self.mean = d * self.mean + (1 - d) * signal.mean()
-            self.var = d * self.var + (1 - d) * (signal - self.mean).pow(2).mean()
+            self.mean = d * self.mean + (1 - d) * signal.mean(dims, keepdim=True)
+            self.var = d * self.var + (1 - d) * (signal - self.mean).pow(2).mean(dims, keepdim=True)
         return -(surrogate + _mean(w.factor)), elbo.detach()
 
     def state_dict(self) -> dict:
@@ -407,24 +488,25 @@ class MAP(SGVB):
 OBJECTIVES = {"sgvb": SGVB, "iwae": IWAE, "vimco": VIMCO, "nvil": NVIL, "rws": RWS, "map": MAP}
 
 
-def make_objective(name: str, particles: int | None = None, analytic_kl: bool = False,
-                   baseline: str = "moving", anneal: int | None = None) -> Objective:  # fmt: skip
+def make_objective(name: str, particles: int | None = None, analytic_kl: bool = False, baseline: str = "moving",
+                   anneal: int | None = None, signals: str = "downstream") -> Objective:  # fmt: skip
     if anneal:
         if name != "sgvb":
             from zsdsl.errors import UsageError
 
             raise UsageError(f"--anneal applies to sgvb, not {name}.")
-        return SGVB(particles, analytic_kl=analytic_kl, anneal=anneal)
+        return SGVB(particles, analytic_kl=analytic_kl, anneal=anneal, signals=signals)
     if baseline != "moving":
         if name != "nvil":
             from zsdsl.errors import UsageError
 
             raise UsageError(f"--baseline {baseline} applies to nvil, not {name}.")
-        return NVIL(particles, baseline=baseline)
+        return NVIL(particles, baseline=baseline, signals=signals)
     if analytic_kl:
         if name != "sgvb":
             from zsdsl.errors import UsageError
 
             raise UsageError(f"--analytic-kl applies to sgvb, not {name}.")
-        return SGVB(particles, analytic_kl=True)
-    return OBJECTIVES[name](particles)
+        return SGVB(particles, analytic_kl=True, signals=signals)
+    cls = OBJECTIVES[name]
+    return cls(particles, signals=signals) if cls.uses_signals else cls(particles)

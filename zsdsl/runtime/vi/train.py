@@ -28,7 +28,7 @@ from zsdsl.runtime.checkpoint import (
 )
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
-from zsdsl.runtime.vi.objectives import OBJECTIVES, make_objective
+from zsdsl.runtime.vi.objectives import OBJECTIVES, SIGNALS, make_objective
 from zsdsl.runtime.vi.validation import Validator
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
@@ -60,6 +60,7 @@ class FitConfig:
     device: str = "cpu"
     analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
     baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
+    signals: str = "downstream"  # nvil, sgvb: each discrete site's learning signal, its downstream terms or all
     init: str = "zero"  # automatic guides' starting locations: zero | uniform | sample (see guides.INITS)
     init_scale: float = 0.1  # automatic Gaussian guides' starting standard deviation (unconstrained scale)
     valid: str = ""  # validation data (path or PATH:SPLIT) when the fit is validated
@@ -84,6 +85,8 @@ class FitConfig:
             raise UsageError(f"--init-scale must be positive, not {self.init_scale}.")
         if self.baseline not in ("moving", "learned"):
             raise UsageError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
+        if self.signals not in SIGNALS:
+            raise UsageError(f"Unknown learning signals '{self.signals}'; use {' or '.join(SIGNALS)}.")
         if self.optimizer not in OPTIMIZERS:
             raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
@@ -171,10 +174,14 @@ def _on(device, data: dict) -> dict:
 
 
 def _fit(compiled, data, config, run, resume, progress, valid):
+    if resume and run is not None and (run / "config.json").exists():
+        # the objective's saved state has the shape of the signals the run started with
+        config = dataclasses.replace(config, signals=read_config(run).get("signals", "joint"))
     torch.manual_seed(config.seed)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide, config.init, config.init_scale)
-    objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline, config.anneal)
+    objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline, config.anneal,
+                               config.signals)  # fmt: skip
     objective.bind(model.sites(data), guide)
     objective.prepare(model, data)
     params = unique_params(model, guide) + objective.parameters()
