@@ -1,6 +1,7 @@
 """Render benchmarks/README.md's tables from the JSON the benchmark scripts printed.
 
 python benchmarks/vae_step.py > benchmarks/results/vae_step.json
+python benchmarks/sbn_step.py > benchmarks/results/sbn_step.json
 python benchmarks/gradient.py > benchmarks/results/gradient.json
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
@@ -40,13 +41,14 @@ def _load(name: str) -> dict | None:
 
 def render() -> str:
     out = []
-    vae = _load("vae_step")
-    if vae:
-        m = vae["machine"]
-        out += [f"### One training step (`vae_step.py`; {m['cpu']}, {m['threads']} threads, torch {m['torch']})", "",
+    steps = [r for r in (_load("vae_step"), _load("sbn_step")) if r]
+    if steps:
+        m = steps[0]["machine"]
+        scripts = " and ".join(f"`{r['benchmark']}.py`" for r in steps)
+        out += [f"### One training step ({scripts}; {m['cpu']}, {m['threads']} threads, torch {m['torch']})", "",
                 "| spec | objective | particles | zsdsl ms | hand-written PyTorch ms | ratio |",
                 "|---|---|---|---|---|---|"]  # fmt: skip
-        for r in vae["results"]:
+        for r in (row for result in steps for row in result["results"]):
             out.append(f"| {r['spec']} | {r['infer']} | {r['particles']} | {r['zsdsl_ms']:.2f} | {r['torch_ms']:.2f} | "
                        f"{r['ratio']:.3f} |")  # fmt: skip
             if "pyro_ms" in r:
@@ -121,6 +123,13 @@ def _variational() -> list:
             rows.append(f"| MNIST, {r['labels']} labels | {what} | test error "
                         f"{100 * r['test_error']:.1f} % (unlabelled {100 * r['unlabelled_error']:.1f} %) | "
                         f"{r['fit_s']:.0f} | `{cmd}` |")  # fmt: skip
+        elif r["benchmark"] == "vi_ssl_m2_curve":
+            errors = r["test_error"]
+            best = min(range(len(errors)), key=errors.__getitem__)
+            what = f"ssvae_m2 sgvb{', analytic KL' if r.get('analytic_kl') else ''}, {len(errors)} epochs"
+            figure = (f"test error after epoch {best + 1}: {100 * errors[best]:.1f} % (the best); after the last: "
+                      f"{100 * errors[-1]:.1f} %; by epoch: {', '.join(f'{100 * e:.1f}' for e in errors)}")  # fmt: skip
+            rows.append(f"| MNIST, {r['labels']} labels | {what} | {figure} | {r['fit_s']:.0f} | `{r['command']}` |")
     if not rows:
         return []
     head = ["### Variational inference (long runs; mean ± standard error)", "",

@@ -99,6 +99,35 @@ def test_sgvb_downstream_signals_are_unbiased_and_cut_the_variance(make):
     assert var["downstream"][2] < 0.25 * var["joint"][2], var
 
 
+CHAIN_PLATE = (
+    "data:\n  x: real[N]\nplate n in N:\n  h1[n] ~ Bernoulli(probs=0.5)\n  h2[n] ~ Bernoulli(logits=2 * h1[n] - 1)\n"
+    "  x[n] ~ Normal(5 * h1[n], 0.5)\n"
+    "guide q:\n  params:\n    a: real\n    b: real\n    c: real\n  plate n in N:\n"
+    "    h1[n] ~ Bernoulli(logits=a)\n    u = b + c * h1[n]\n    h2[n] ~ Bernoulli(logits=u)\n"
+)
+
+
+def test_per_element_downstream_signals_are_unbiased():
+    """In a plate each element's sites get their element's downstream terms (the [k, B] path)."""
+    cm = zsdsl.loads(CHAIN_PLATE, "chain_plate.zs")
+    xs = [4.0, 0.5, 2.0]
+    data = cm.prepare_data({"x": torch.tensor(xs)})
+    model, guide = cm.model(data), cm.guide("q", data)
+    with torch.no_grad():
+        for name, value in START.items():
+            getattr(guide, f"param_{name}").fill_(value)
+    obj = SGVB(2)
+    obj.bind(model.sites(data), guide)
+    assert obj.local_plate == "n" and obj.score_sites(model) == ["h1", "h2"]
+    params = [guide.param_a, guide.param_b, guide.param_c]
+    torch.manual_seed(0)
+    grads = torch.stack([-torch.stack(torch.autograd.grad(obj.loss(model, guide, data)[0], params))
+                         for _ in range(3000)])  # fmt: skip
+    exact = sum(_exact_elbo_grad(x) for x in xs)
+    se = grads.std(0) / math.sqrt(len(grads))
+    assert torch.all((grads.mean(0) - exact).abs() < 4 * se), (grads.mean(0), exact, se)
+
+
 def test_nvil_per_site_signals_are_unbiased():
     obj = NVIL(1, decay=1.0)  # frozen at mean 0, variance 1: the plain score-function gradient
     model, guide, data = _chain()
