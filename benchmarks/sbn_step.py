@@ -25,7 +25,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine  # noqa: E402
-from vae_step import time_pair, zsdsl_stepper  # noqa: E402
+from vae_step import shuffled_batches, time_pair, zsdsl_stepper  # noqa: E402
 
 from zsdsl.runtime.tuning import tune_allocator  # noqa: E402
 
@@ -45,15 +45,8 @@ def torch_stepper(x: torch.Tensor, infer: str, k: int):
     params = [top, *(p for m in (p2, p1, px, q1, q2, q3) for p in m.parameters())]
     opt = torch.optim.Adam(params, lr=1e-3)
     N = x.shape[0]
-    gen = torch.Generator().manual_seed(0)
-    state = {"perm": torch.randperm(N, generator=gen), "pos": 0, "mean": None, "var": None}
-
-    def batch():
-        if state["pos"] + B > N:
-            state["perm"], state["pos"] = torch.randperm(N, generator=gen), 0
-        idx = state["perm"][state["pos"] : state["pos"] + B]
-        state["pos"] += B
-        return x.index_select(0, idx)
+    batch = shuffled_batches(x, B)
+    state = {"mean": None, "var": None}  # nvil's moving averages
 
     def step():
         xb = batch()

@@ -78,6 +78,22 @@ def _conv_nets(z_dim):
     return enc, dec
 
 
+def shuffled_batches(x: torch.Tensor, size: int):
+    """A function giving the next minibatch of ``size`` rows of ``x``, reshuffled after each pass."""
+    N = x.shape[0]
+    gen = torch.Generator().manual_seed(0)
+    state = {"perm": torch.randperm(N, generator=gen), "pos": 0}
+
+    def batch():
+        if state["pos"] + size > N:
+            state["perm"], state["pos"] = torch.randperm(N, generator=gen), 0
+        idx = state["perm"][state["pos"] : state["pos"] + size]
+        state["pos"] += size
+        return x.index_select(0, idx)
+
+    return batch
+
+
 def torch_stepper(spec: str, x: torch.Tensor, infer: str, k: int):
     """The hand-written model: what a PyTorch user would write for the same bound."""
     if spec == "vae":
@@ -89,15 +105,7 @@ def torch_stepper(spec: str, x: torch.Tensor, infer: str, k: int):
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     N, B = x.shape[0], 128
-    gen = torch.Generator().manual_seed(0)
-    state = {"perm": torch.randperm(N, generator=gen), "pos": 0}
-
-    def batch():
-        if state["pos"] + B > N:
-            state["perm"], state["pos"] = torch.randperm(N, generator=gen), 0
-        idx = state["perm"][state["pos"] : state["pos"] + B]
-        state["pos"] += B
-        return x.index_select(0, idx)
+    batch = shuffled_batches(x, B)
 
     def step():
         xb = batch()

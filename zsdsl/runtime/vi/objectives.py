@@ -164,26 +164,24 @@ class Objective:
         log_q_sf = _split(sf_terms, keep, k)[0] if sf_terms else None
         per_site = None
         if sf_terms and self.score_sites(model):
-            per_site = self._per_site(p_terms, q_terms, sf_terms, keep, k, _kept(model.term_plates, keep))
+            per_site = self._per_site(p_terms, q_terms, keep, k, _kept(model.term_plates, keep))
         return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site)
 
-    def _per_site(self, p_terms, q_terms, sf_terms, keep, k, kept) -> list:
+    def _per_site(self, p_terms, q_terms, keep, k, kept) -> list:
         """``(log q_s, signal_s)`` per score-function site: the site's own guide term and the sum of
         the terms downstream of it (``self.downstream``), per particle and element."""
+        if keep is None:  # one element, the whole model: every term is a [k] total
+            p_local = {n: torch.broadcast_to(t, (k,)).reshape(k, 1) for n, t in p_terms.items()}
+            q_local = {n: torch.broadcast_to(t, (k,)).reshape(k, 1) for n, t in q_terms.items()}
+        else:  # [k, B], or [B] for a model term without a draw
+            p_local = {n: t for n, t in p_terms.items() if t.dim() == 2 or n in kept}
+            q_local = {n: t for n, t in q_terms.items() if t.dim() == 2}
         out = []
-        if keep is None:  # one element: the whole model
-            for name, (p_names, q_names) in self.downstream.items():
-                p_s = _split({n: t for n, t in p_terms.items() if n in p_names}, keep, k)[0]
-                q_s = _split({n: t for n, t in q_terms.items() if n in q_names}, keep, k)[0]
-                out.append((_split({name: sf_terms[name]}, keep, k)[0], p_s - q_s))
-            return out
-        p_local = {n: t for n, t in p_terms.items() if t.dim() == 2 or n in kept}  # [k, B], or [B] without a draw
-        q_local = {n: t for n, t in q_terms.items() if t.dim() == 2}
         for name, (p_names, q_names) in self.downstream.items():
             p_s = sum(t for n, t in p_local.items() if n in p_names)
             q_s = sum(t for n, t in q_local.items() if n in q_names)
             signal = p_s - q_s
-            out.append((sf_terms[name], signal if torch.is_tensor(signal) else torch.zeros(k, 1)))
+            out.append((q_local[name], signal if torch.is_tensor(signal) else torch.zeros(k, 1)))
         return out
 
     def loss(self, model, guide, data, subsample=None):
