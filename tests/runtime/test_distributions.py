@@ -123,6 +123,18 @@ def test_site_log_prob_sums_trailing_dims():
     assert site_log_prob(d, v, 1).shape == (2,)
 
 
+@pytest.mark.parametrize("form", ["logits", "probs"])
+def test_site_log_prob_of_a_bernoulli_matches_torch(form):
+    """The closed-form path for Bernoulli guides: torch's value, draws broadcast against the
+    parameters (particles in front), integer values cast, either parameterisation."""
+    logits = torch.randn(4, 5, generator=g) * 3
+    d = zd.Bernoulli(logits=logits) if form == "logits" else zd.Bernoulli(probs=torch.sigmoid(logits))
+    v = torch.bernoulli(torch.full((3, 4, 5), 0.5), generator=g)
+    expected = D.Bernoulli(logits=logits).log_prob(v).sum(-1)
+    torch.testing.assert_close(site_log_prob(d, v, 1), expected)
+    torch.testing.assert_close(site_log_prob(d, v.long(), 1), expected)
+
+
 def test_draw_shapes():
     assert draw(zd.Normal(loc=0.0, scale=1.0), (7, 3), True).shape == (7, 3)
     assert draw(zd.Dirichlet(concentration=torch.ones(4)), (5,), True).shape == (5, 4)
