@@ -125,8 +125,8 @@ def test_site_log_prob_sums_trailing_dims():
 
 @pytest.mark.parametrize("form", ["logits", "probs"])
 def test_site_log_prob_of_a_bernoulli_matches_torch(form):
-    """The closed-form path for Bernoulli guides: torch's value, draws broadcast against the
-    parameters (particles in front), integer values cast, either parameterisation."""
+    """A Bernoulli guide site: torch's value with the draws broadcast against the parameters
+    (particles in front), integer values cast, either parameterisation."""
     logits = torch.randn(4, 5, generator=g) * 3
     d = zd.Bernoulli(logits=logits) if form == "logits" else zd.Bernoulli(probs=torch.sigmoid(logits))
     v = torch.bernoulli(torch.full((3, 4, 5), 0.5), generator=g)
