@@ -1,7 +1,8 @@
 """The ``zsdsl`` command line: a thin layer over the public API.
 
-Every user error is rendered as ``file:line:col`` with a caret and exits 1; an
-internal error says it is a bug and exits 3; no traceback is printed unless
+Every user error exits 1 with a heading that says its kind (syntax, type, shape, data, option,
+run directory, ...): ``file:line:col`` with a caret for errors in a model file, one line
+otherwise. An internal error says it is a bug and exits 3; no traceback is printed unless
 ``ZSDSL_DEBUG=1`` is set.
 """
 
@@ -12,10 +13,20 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import click
 
-from zsdsl.errors import InternalError, UsageError, ZsdslError, render_error
+from zsdsl.errors import (
+    DEBUG_ENV,
+    EXIT_INTERNAL,
+    EXIT_USER,
+    InternalError,
+    OptionError,
+    RunDirError,
+    ZsdslError,
+    render_error,
+)
 
 
 def _source_of(err: ZsdslError) -> str | None:
@@ -38,24 +49,25 @@ def handle_errors(fn):
             return fn(*args, **kwargs)
         except ZsdslError as err:
             click.echo(render_error(err, _source_of(err)), err=True)
-            sys.exit(1)
+            sys.exit(EXIT_USER)
         except InternalError as err:
+            if os.environ.get(DEBUG_ENV):
+                raise
             click.echo(str(err), err=True)
-            sys.exit(3)
+            sys.exit(EXIT_INTERNAL)
+        except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_USER)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as err:  # a bug: say so, without a traceback unless asked for
-            if os.environ.get("ZSDSL_DEBUG"):
+            if os.environ.get(DEBUG_ENV):
                 raise
-            click.echo(
-                f"internal error: {type(err).__name__}: {err}\nThis is a bug in zsdsl; please report it "
-                "(set ZSDSL_DEBUG=1 for a traceback).",
-                err=True,
-            )
-            sys.exit(3)
+            click.echo(str(InternalError(f"{type(err).__name__}: {err}")), err=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
@@ -102,7 +114,7 @@ def compile_cmd(spec, emit, data_path, output):
     compiled = compile_file(spec)
     if emit == "gradient":
         if not data_path:
-            raise UsageError("--emit gradient needs --data: the traced code depends on the data's sizes and values.")
+            raise OptionError("--emit gradient needs --data: the traced code depends on the data's sizes and values.")
         import torch
 
         import zsdsl
@@ -137,7 +149,7 @@ def graph(spec, output):
         click.echo(dot, nl=False)
         return
     if os.path.splitext(output)[1].lower() not in (".dot", ".gv", ".svg", ".png", ".pdf"):
-        raise UsageError(f"Unknown graph format for '{output}'; use .dot, .svg or .png.")
+        raise OptionError(f"Unknown graph format for '{output}'; use .dot, .svg or .png.")
     path = render(dot, output)
     click.echo(f"wrote {path}")
 
@@ -191,6 +203,7 @@ def graph(spec, output):
     "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
 )
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True)
 @click.option("--keep", type=int, default=3, show_default=True, help="How many of the latest checkpoints to keep.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
@@ -244,55 +257,33 @@ def fit(
     early_stop,
     anneal,
     keep,
+    overwrite,
 ):
-    """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory."""
-    from pathlib import Path
+    """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory.
 
-    from zsdsl.runtime.vi.train import FitConfig, resume_config
+    A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
+    continues a run with the same model, data and fixed options (--steps or --epochs may extend it)."""
+    import zsdsl
+    from zsdsl.runtime.rundir import default_run_path, open_run
+    from zsdsl.runtime.vi.train import resume_config
 
+    options = _given(exclude=("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide"))
     if resume:
+        if out:
+            raise OptionError("Give --resume RUN or --out RUN, not both.")
+        open_run(Path(resume), ("vi",), "zsdsl fit --resume continues")
+        saved = resume_config(Path(resume))
+        spec = spec or saved.spec
         run = Path(resume)
-        config = resume_config(run)
-        if steps is not None:
-            config.steps, config.epochs = steps, None
-        spec, data_path, valid_path = config.spec, config.data or None, config.valid or None
     elif spec is None:
-        raise UsageError("Give a model file to fit, or --resume RUN.")
-    cm, data = _load_with_data(spec, data_path)
-    if not resume:
-        guide = guide or ("auto-delta" if infer == "map" else cm.guide_names[0] if cm.guide_names else "auto-normal")
-        config = FitConfig(
-            infer=infer,
-            guide=guide,
-            particles=particles,
-            steps=steps,
-            epochs=epochs,
-            lr=lr,
-            optimizer=optimizer,
-            schedule=schedule,
-            clip=clip,
-            seed=seed,
-            spec=str(spec),
-            data=str(data_path or ""),
-            checkpoint_every=checkpoint_every,
-            device=device,
-            analytic_kl=analytic_kl,
-            baseline=baseline,
-            signals=signals,
-            init=init,
-            init_scale=init_scale,
-            valid=str(valid_path or ""),
-            valid_every=valid_every,
-            valid_particles=valid_particles,
-            early_stop=early_stop,
-            anneal=anneal,
-            keep=keep,
-        )
-        run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{infer}"
-    from zsdsl.runtime.vi.train import fit as run_fit
-
-    valid = _prepared_data(cm, valid_path) if valid_path else None
-    result = run_fit(cm, data, config, run, resume=bool(resume), valid=valid)
+        raise OptionError("Give a model file to fit, or --resume RUN.")
+    else:
+        run = Path(out) if out else default_run_path(spec, infer)
+    cm = zsdsl.load(spec)
+    given = _given(include=("infer", "guide"))
+    result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
+                    resume=bool(resume), overwrite=overwrite, valid=valid_path, **options)  # fmt: skip
+    config = result.config
     click.echo(
         f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
         f"after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
@@ -301,7 +292,21 @@ def fit(
         best = max(result.validation, key=lambda r: r[2])
         stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
-    _print_guide_summary(result, data)
+    _print_guide_summary(result, result.data)
+
+
+def _given(include: tuple | None = None, exclude: tuple = ()) -> dict:
+    """The parameters of the running command that were set on the command line (not defaults)."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    out = {}
+    for name, value in ctx.params.items():
+        if name in exclude or (include is not None and name not in include):
+            continue
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            out[name] = value
+    return out
 
 
 @main.command()
@@ -317,12 +322,14 @@ def evaluate(run, data_path, particles, batch, classify):
     from pathlib import Path
 
     from zsdsl.runtime.checkpoint import atomic_write_text, fitted_checkpoint
+    from zsdsl.runtime.rundir import open_run
     from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
     from zsdsl.runtime.vi.evaluate import restore_run
     from zsdsl.runtime.vi.train import resume_config
 
     if particles < 1 or batch < 1:
-        raise UsageError("--particles and --batch must be at least 1.")
+        raise OptionError("--particles and --batch must be at least 1.")
+    open_run(Path(run), ("vi",), "zsdsl evaluate reads")
     config = resume_config(Path(run))
     cm, data = _load_with_data(config.spec, data_path)
     model, guide = restore_run(cm, data, config, Path(run))
@@ -332,7 +339,7 @@ def evaluate(run, data_path, particles, batch, classify):
 
         site, eq, field = classify.partition("=")
         if not eq or field not in data:
-            raise UsageError(f"--classify takes SITE=FIELD with FIELD in the data; got '{classify}'.")
+            raise OptionError(f"--classify takes SITE=FIELD with FIELD in the data; got '{classify}'.")
         result["classification"] = classification_error(model, guide, data, site, data[field], batch)
     else:
         result.update(run_evaluate(model, guide, data, particles, batch=batch))
@@ -355,16 +362,18 @@ def generate(run, count, output, seed):
     import torch
 
     from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
+    from zsdsl.runtime.rundir import open_run
     from zsdsl.runtime.vi.train import resume_config
 
     if count < 1:
-        raise UsageError("-n must be at least 1.")
+        raise OptionError("-n must be at least 1.")
+    open_run(Path(run), ("vi",), "zsdsl generate reads")
     config = resume_config(Path(run))
     cm, data = _load_with_data(config.spec, config.data or None)
     model = cm.model(data)
     path = fitted_checkpoint(Path(run))
     if path is None:
-        raise UsageError(f"{run} has no checkpoint.")
+        raise RunDirError(f"{run} has no checkpoint.")
     model.load_state_dict(load_checkpoint(path)["model"])
     for plate, size in model.plate_dims.items():
         if model.plate_subsample.get(plate):
@@ -373,14 +382,14 @@ def generate(run, count, output, seed):
     draws = model.sample(data)
     observed = [name for name in model.observed if name in draws]
     if not observed:
-        raise UsageError("The model observes no data to generate.")
+        raise OptionError("The model observes no data to generate.")
     x = draws[observed[0]].detach().cpu().double().numpy()
     if output.endswith(".npz"):
         np.savez(output, **{k: v.detach().cpu().numpy() for k, v in draws.items()})
     elif output.endswith(".png"):
         _save_grid(x[:count], output)
     else:
-        raise UsageError("Write the draws to a .png (image grid) or a .npz file.")
+        raise OptionError("Write the draws to a .png (image grid) or a .npz file.")
     click.echo(f"wrote {output} ({min(count, len(x))} draws of '{observed[0]}')")
 
 
@@ -395,7 +404,7 @@ def _save_grid(x, output: str) -> None:
 
     side = int(round(math.sqrt(x.shape[-1])))
     if x.ndim != 2 or side * side != x.shape[-1]:
-        raise UsageError(f"A .png grid needs square images; the draws have shape {list(x.shape)} (use .npz).")
+        raise OptionError(f"A .png grid needs square images; the draws have shape {list(x.shape)} (use .npz).")
     cols = int(math.ceil(math.sqrt(len(x))))
     rows = int(math.ceil(len(x) / cols))
     grid = np.ones((rows * (side + 2), cols * (side + 2)))
@@ -434,65 +443,60 @@ def _save_grid(x, output: str) -> None:
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
 @click.option("--compile", "use_compile", is_flag=True,
               help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @handle_errors
 def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores, warmup, draws, seed, metric,
-           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every, use_compile):  # fmt: skip
+           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every, use_compile, overwrite):  # fmt: skip
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
     continues them and gives the same draws as a run that never stopped. SG-MCMC (--sgld, --psgld,
     --sghmc, --sgnht) uses minibatches over the plates declared with subsample=; --warmup is its burn-in.
+    A new run refuses a directory that holds another run (--overwrite replaces it).
     """
-    import dataclasses
-    from pathlib import Path
+    import zsdsl
+    from zsdsl.runtime.rundir import default_run_path, open_run
 
-    import torch
-
-    from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.sampler import SamplerConfig
-    from zsdsl.runtime.mcmc.sampler import sample as run_sample
-
-    torch.set_default_dtype(torch.float64)
-    if method in SG_METHODS and not resume:
-        return _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains, warmup, draws, seed, out)
+    options = _given(exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile"))
+    if _given(include=("use_compile",)):
+        options["compile"] = True
+    method_given = bool(_given(include=("method",)))
     if resume:
-        run = Path(resume)
-        if not (run / "config.json").exists():
-            raise UsageError(f"{run} is not a run directory of `zsdsl sample` (no config.json).")
-        saved = json.loads((run / "config.json").read_text())
-        if saved.get("method") in SG_METHODS:
-            raise UsageError("--resume continues NUTS and HMC runs; SG-MCMC runs are not checkpointed.")
-        fields = {f.name for f in dataclasses.fields(SamplerConfig)}
-        cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
-        if cores is not None:
-            cfg.cores = cores
-        cfg.compile = cfg.compile or use_compile
-        spec, data_path = saved["spec"], saved.get("data") or None
+        if out:
+            raise OptionError("Give --resume RUN or --out RUN, not both.")
+        saved = open_run(Path(resume), ("mcmc",), "zsdsl sample --resume continues").config
+        spec, run = spec or saved["spec"], Path(resume)
     elif spec is None:
-        raise UsageError("Give a model file to sample, or --resume RUN.")
+        raise OptionError("Give a model file to sample, or --resume RUN.")
     else:
-        cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, metric=metric,
-                            target_accept=target_accept, max_depth=max_depth, hmc_steps=hmc_steps,
-                            cores=cores, compile=use_compile)  # fmt: skip
-        run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
-    cfg.validate()
-    cm, data = _load_with_data(spec, data_path)
-    if not resume:
-        run.mkdir(parents=True, exist_ok=True)
-        config = {"spec": str(spec), "data": str(data_path or ""), **dataclasses.asdict(cfg)}
-        atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
-    with _ChainProgress(cfg.chains, cfg.warmup + cfg.draws) as bar:
-        result = run_sample(cm.model(data), data, cfg, progress=bar.update if bar.live else None, run=run,
-                            resume=bool(resume), checkpoint_every_s=checkpoint_every)  # fmt: skip
-    _finish_sample_run(result, run, f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)", cfg.max_depth)
+        run = Path(out) if out else default_run_path(spec, method)
+    cm = zsdsl.load(spec)
+    method = method if method_given or not resume else None
+    total = _total_iterations(options, resume, run)
+    with _ChainProgress(options.get("chains", 4) if not resume else total[0], total[1]) as bar:
+        result = cm.sample(data_path, method, out=run, resume=bool(resume), overwrite=overwrite,
+                           progress=bar.update if bar.live else None, **options)  # fmt: skip
+    cfg = result.config
+    if hasattr(cfg, "max_depth"):
+        what = f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)"
+    else:
+        what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
+    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
+
+
+def _total_iterations(options: dict, resume, run: Path) -> tuple[int, int]:
+    """(chains, iterations per chain) for the progress bars."""
+    if resume:
+        saved = json.loads((run / "config.json").read_text())
+        return int(saved.get("chains", 4)), int(saved.get("warmup", 0)) + int(saved.get("draws", 0))
+    return int(options.get("chains", 4)), int(options.get("warmup", 1000)) + int(options.get("draws", 1000))
 
 
 def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
     """Write the run directory (CSVs, posterior.nc, summary.json), print the summary and Stan's warnings."""
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize, write_outputs
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize
 
-    write_outputs(result, run)
     cols, stats = read_run(run)
     summary = summarize(cols)
     atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
@@ -523,8 +527,9 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Output directory (default runs/<spec>-sbc)."
 )
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @handle_errors
-def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out):
+def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out, overwrite):
     """Simulation-based calibration of NUTS on SPEC: rank statistics, a uniformity test per parameter
     and rank histograms (sbc.json and ranks.png in the output directory)."""
     from pathlib import Path
@@ -535,11 +540,13 @@ def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out):
     from zsdsl.runtime.mcmc.sbc import plot_ranks, run_sbc
 
     torch.set_default_dtype(torch.float64)
+    from zsdsl.runtime.rundir import create_run, default_run_path, spec_text
+
     if sims < 1 or L < 1 or thin < 1 or bins < 1:
-        raise UsageError("--sims, --draws, --thin and --bins must be at least 1.")
+        raise OptionError("--sims, --draws, --thin and --bins must be at least 1.")
     cm, data = _load_with_data(spec, data_path)
-    run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-sbc"
-    run.mkdir(parents=True, exist_ok=True)
+    run = Path(out) if out else default_run_path(spec, "sbc")
+    create_run(run, "sbc", spec, spec_text(cm), data_path or "", data, overwrite)
     result = run_sbc(cm, data, sims=sims, L=L, thin=thin, warmup=warmup, bins=bins, seed=seed)
     atomic_write_text(run / "sbc.json", json.dumps(result.to_json()) + "\n")
     plot_ranks(result, run / "ranks.png")
@@ -548,30 +555,6 @@ def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out):
     click.echo(f"{'parameter':<{width}}  p-value")
     for name, p in result.p_values.items():
         click.echo(f"{name:<{width}}  {p:.4f}{'  <- not uniform at 1%' if p < 0.01 else ''}")
-
-
-SG_METHODS = ("sgld", "psgld", "sghmc", "sgnht")
-
-
-def _sample_sgmcmc(spec, data_path, method, lr, schedule, friction, thin, chains, burnin, draws, seed, out):
-    import dataclasses
-    from pathlib import Path
-
-    from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.sgmcmc import SGMCMCConfig, sample_sgmcmc
-
-    if spec is None:
-        raise UsageError("Give a model file to sample.")
-    cfg = SGMCMCConfig(method=method, chains=chains, burnin=burnin, draws=draws, thin=thin, lr=lr, schedule=schedule,
-                       friction=friction, seed=seed)  # fmt: skip
-    cfg.validate()
-    cm, data = _load_with_data(spec, data_path)
-    run = Path(out) if out else Path("runs") / f"{Path(spec).name.split('.')[0]}-{method}"
-    run.mkdir(parents=True, exist_ok=True)
-    config = {"spec": str(spec), "data": str(data_path or ""), **dataclasses.asdict(cfg)}
-    atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
-    result = sample_sgmcmc(cm.model(data), data, cfg)
-    _finish_sample_run(result, run, f"{chains} chains x {draws} draws (burn-in {burnin}, thin {thin})")
 
 
 class _ChainProgress:
@@ -609,11 +592,13 @@ def summary(run, fmt):
     from pathlib import Path
 
     from zsdsl.runtime.mcmc.output import read_run, summarize
+    from zsdsl.runtime.rundir import open_run
 
+    open_run(Path(run), ("mcmc", "sgmcmc"), "zsdsl summary reads")
     try:
         cols, _ = read_run(Path(run))
     except FileNotFoundError as exc:
-        raise UsageError(f"{run} is not an MCMC run directory ({exc}).") from None
+        raise RunDirError(f"{run} holds no draws yet ({exc.filename} is missing): the run has not finished.") from None
     table = summarize(cols)
     if fmt == "json":
         click.echo(json.dumps(table, indent=1))
@@ -633,20 +618,11 @@ def _print_summary(table: dict, limit: int = 40) -> None:
 
 
 def _load_with_data(spec, data_path):
+    """The compiled spec and ``data_path`` (a file or PATH:SPLIT; None: no data), checked and prepared."""
     import zsdsl
 
     cm = zsdsl.load(spec)
-    return cm, _prepared_data(cm, data_path)
-
-
-def _prepared_data(cm, data_path):
-    """``data_path`` (a file or PATH:SPLIT; None: no data) loaded, checked against the spec and prepared."""
-    from zsdsl.compiler.data_check import check_data
-    from zsdsl.runtime.data import load_data
-
-    raw = load_data(data_path) if data_path else {}
-    check_data(cm.ir, raw, data_path or "<no data>")
-    return cm.prepare_data(raw)
+    return cm, cm.load_data(data_path)
 
 
 def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:

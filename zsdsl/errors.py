@@ -26,6 +26,9 @@ class Span:
 
 NO_SPAN = Span()
 
+DEBUG_ENV = "ZSDSL_DEBUG"  # set to 1: internal errors show their traceback
+EXIT_USER, EXIT_INTERNAL = 1, 3
+
 
 class ZsdslError(Exception):
     """Base of every error a user can cause; never shown with a traceback."""
@@ -71,7 +74,39 @@ class DataError(ZsdslError):
 
 
 class UsageError(ZsdslError):
+    """Base of the errors of using zsdsl (not of the model text); raise one of its kinds below."""
+
     kind = "usage error"
+
+
+class OptionError(UsageError):
+    """An option (or a keyword of the Python API) that is unknown, out of range or does not apply."""
+
+    kind = "option error"
+
+
+class RunDirError(UsageError):
+    """A run directory that is not what the command needs: missing, of another kind, another run's."""
+
+    kind = "run directory error"
+
+
+class FileError(UsageError):
+    """A model or output file that cannot be read or written."""
+
+    kind = "file error"
+
+
+class ModelError(UsageError):
+    """A model that the chosen engine cannot handle (a discrete latent for NUTS, nothing to fit)."""
+
+    kind = "model error"
+
+
+class NumericalError(UsageError):
+    """A log density or objective that became non-finite for a reason not traced to a site."""
+
+    kind = "numerical error"
 
 
 class ErrorGroup(ZsdslError):
@@ -88,7 +123,10 @@ class InternalError(Exception):
     """A bug in zsdsl, not in the user's model."""
 
     def __str__(self) -> str:
-        return f"internal compiler error: {self.args[0]}\nThis is a bug in zsdsl; please report it with the model file."
+        return (
+            f"internal error: {self.args[0]}\nThis is a bug in zsdsl; please report it with the model file "
+            f"(set {DEBUG_ENV}=1 for a traceback)."
+        )
 
 
 def flatten_errors(err: ZsdslError) -> list[ZsdslError]:
@@ -108,7 +146,10 @@ def _render_one(err: ZsdslError, source: str | None) -> str:
         lines.extend(_excerpt(span, source))
     else:
         where = f"{span.file}: " if span.file != "<string>" else ""
-        lines.append(f"{where}{err.kind}")
+        lines.append(f"{where}{err.kind}: {err.message}")  # one line: where, what kind, the cause
+        if err.hint:
+            lines.append(err.hint)
+        return "\n".join(lines)
     lines.append(err.message)
     if err.hint:
         lines.append(err.hint)

@@ -50,7 +50,7 @@ def test_annealing_with_analytic_kl_weights_the_kl():
 
 
 def test_anneal_is_refused_where_it_does_not_apply():
-    with pytest.raises(UsageError, match=r"--anneal applies to sgvb, not iwae\."):
+    with pytest.raises(UsageError, match=r"--anneal applies to sgvb, not iwae; leave it out\."):
         _fit(steps=5, infer="iwae", anneal=10)
     spec = "data:\n  y: int\nz ~ Bernoulli(0.5)\ny ~ Bernoulli(0.2 + 0.6 * z)\n"
     cm = zsdsl.loads(spec + "guide q:\n  params:\n    a: real\n  z ~ Bernoulli(logits=a)\n", "bern.zs")

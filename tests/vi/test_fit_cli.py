@@ -25,7 +25,7 @@ def _fit_cmd(*extra):
 
 
 def _final_state(run: Path, step: int) -> dict:
-    state = torch.load(run / "checkpoints" / f"step-{step:09d}.pt", weights_only=False)
+    state = torch.load(run / "checkpoints" / f"step-{step:09d}.pt", weights_only=True)
     return {**{f"m.{k}": v for k, v in state["model"].items()}, **{f"g.{k}": v for k, v in state["guide"].items()}}
 
 

@@ -66,7 +66,7 @@ def test_early_stopping_keeps_the_best_parameters(vae, tmp_path):
     assert r.history[-1][0] == r.stopped_step  # no steps after the stop
     # the returned parameters are the best ones: re-scoring them gives the best score, and best.pt holds them
     assert _valid_score(cm, r, valid, particles=20) == pytest.approx(scores[best], abs=1e-4)
-    saved = torch.load(tmp_path / "run" / "checkpoints" / "best.pt", weights_only=False)
+    saved = torch.load(tmp_path / "run" / "checkpoints" / "best.pt", weights_only=True)
     assert saved["step"] == r.best_step
     for key, value in saved["model"].items():
         assert torch.equal(value, r.model.state_dict()[key]), key
@@ -100,7 +100,7 @@ def test_a_stopped_run_resumes_to_the_same_result(vae, tmp_path):
     a, b = _state(full), _state(resumed)
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert torch.load(cut / "checkpoints" / "best.pt", weights_only=False)["step"] == full.best_step
+    assert torch.load(cut / "checkpoints" / "best.pt", weights_only=True)["step"] == full.best_step
     assert (cut / "valid.csv").read_text().count("\n") == (tmp_path / "full" / "valid.csv").read_text().count("\n")
     # resuming a run that has stopped does nothing more
     again = cm.fit(train, valid=valid, out=cut, resume=True, **kw)

@@ -1,5 +1,6 @@
 """``check_data(ir, data, file)``: data against its declarations — missing fields, shapes,
-dtypes and supports — all errors collected, each naming the field.
+dtypes, supports, non-finite values, and integer fields used as indices against the size they
+index (0-based) — all errors collected, each naming the field and the first bad element.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>") -> dict:
         msg = _check_values(node, arr, sizes, data)
         if msg:
             errors.append(DataError(f"Field '{node.name}' {msg}", span))
+    if not errors:
+        errors.extend(DataError(msg, span) for msg in _check_indices(program, data, sizes))
     if errors:
         raise ErrorGroup(errors)
     return sizes
@@ -94,6 +97,9 @@ def _where(mask: np.ndarray) -> str:
 
 def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None:
     values = arr.astype(np.float64)
+    msg = _non_finite(node, values, sizes, data)
+    if msg:
+        return msg
     if node.ty.dtype == "int" and arr.size:
         bad = values != np.round(values)
         if bad.any():
@@ -129,3 +135,97 @@ def _interval(sup: ir.Support, sizes, data):
     lo = _bound(sup.lower, sizes, data)
     hi = _bound(sup.upper, sizes, data)
     return lo, hi, sup.lower_open, sup.upper_open
+
+
+def _non_finite(node: ir.DataNode, values: np.ndarray, sizes, data) -> str | None:
+    """NaN is never data; +-inf only where the declaration's interval closes on it (``[0, inf]``)."""
+    nan = np.isnan(values)
+    if nan.any():
+        return f"holds NaN{_where(nan)}; data must be numbers (drop or impute missing values)."
+    inf = np.isinf(values)
+    if not inf.any():
+        return None
+    bounded = node.support.kind in ("interval", "positive", "lower", "upper")
+    lo, hi, lo_open, hi_open = _interval(node.support, sizes, data) if bounded else (None, None, True, True)
+    admitted = np.zeros(values.shape, dtype=bool)
+    if hi == np.inf and not hi_open:
+        admitted |= values == np.inf
+    if lo == -np.inf and not lo_open:
+        admitted |= values == -np.inf
+    bad = inf & ~admitted
+    if bad.any():
+        return (f"holds {values[bad][0]:g}{_where(bad)}; infinite values are refused unless the declaration "
+                "admits them (e.g. `real in [0, inf]`).")  # fmt: skip
+    return None
+
+
+def _check_indices(program: ir.ProgramIR, data: dict, sizes: dict) -> list[str]:
+    """Integer data used (directly, or plus/minus a constant) to index a sized axis: every value in range."""
+    messages, seen = [], set()
+    for base, axis, field, offset in _index_uses(program):
+        size = _resolve(base.ty.shape[axis], sizes)
+        if size is None or field not in data or (field, base.name, axis) in seen:
+            continue
+        seen.add((field, base.name, axis))
+        raw = np.asarray(data[field])
+        values = raw.astype(np.int64) + offset
+        bad = (values < 0) | (values >= size)
+        if not bad.any():
+            continue
+        first = np.argwhere(bad)[0]
+        value = raw[tuple(first)]
+        shown = f"{field}{_fmt_offset(offset)} = {values[tuple(first)]}" if offset else f"{value}"
+        dim = base.ty.shape[axis]
+        size_s = f"{dim} = {size}" if isinstance(dim, str) else str(size)
+        one_based = values.min() >= 1 and values.max() == size
+        hint = " (these look 1-based, as in Stan: subtract 1 in the data or in the spec)" if one_based else ""
+        messages.append(
+            f"Field '{field}' indexes '{base.name}' (size {size_s}) and must give 0..{size - 1}; found {shown}"
+            f"{_where(bad)}. Indices are 0-based{hint}."
+        )
+    return messages
+
+
+def _fmt_offset(offset: int) -> str:
+    return f" + {offset}" if offset > 0 else f" - {-offset}"
+
+
+def _index_uses(program: ir.ProgramIR):
+    """(indexed expression, axis, data field, constant offset) for each gather by an integer data field."""
+    found = []
+    _walk(program, found)
+    return found
+
+
+def _walk(obj, found) -> None:
+    if isinstance(obj, ir.Index):
+        for axis, item in enumerate(obj.items):
+            if item.mode == "gather" and item.index is not None:
+                use = _data_offset(item.index)
+                if use is not None and isinstance(obj.base, ir.Ref) and axis < len(obj.base.ty.shape):
+                    found.append((obj.base, axis, *use))
+    if isinstance(obj, ir.Rec):
+        for name in type(obj).model_fields:
+            _walk(getattr(obj, name), found)
+    elif isinstance(obj, tuple):
+        for item in obj:
+            _walk(item, found)
+
+
+def _data_offset(expr) -> tuple[str, int] | None:
+    """``field``, ``field[n]``, ``field[n] +- c``: the field and the constant added; None otherwise."""
+    if isinstance(expr, ir.PlateSlice):
+        expr = expr.base
+    if isinstance(expr, ir.Ref):
+        return (expr.name, 0) if expr.role == "data" and expr.ty.dtype == "int" else None
+    if isinstance(expr, ir.BinOp) and expr.op in ("+", "-"):
+        left, right = expr.left, expr.right
+        if isinstance(right, ir.Const) and isinstance(right.value, int) and not isinstance(right.value, bool):
+            inner = _data_offset(left)
+            if inner is not None:
+                return inner[0], inner[1] + (right.value if expr.op == "+" else -right.value)
+        if expr.op == "+" and isinstance(left, ir.Const) and isinstance(left.value, int):
+            inner = _data_offset(right)
+            if inner is not None:
+                return inner[0], inner[1] + left.value
+    return None

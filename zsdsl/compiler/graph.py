@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from zsdsl.compiler import ir
-from zsdsl.errors import UsageError
+from zsdsl.errors import OptionError
 
 
 def _q(s: str) -> str:
@@ -78,14 +78,14 @@ def render(dot: str, out: str | Path) -> Path:
         out.write_text(dot)
         return out
     if fmt not in ("svg", "png", "pdf"):
-        raise UsageError(f"Unknown graph format '.{fmt}'; use .dot, .svg or .png.")
+        raise OptionError(f"Unknown graph format '.{fmt}'; use .dot, .svg or .png.")
     exe = shutil.which("dot")
     if exe is None:
-        raise UsageError(
+        raise OptionError(
             f"Rendering .{fmt} needs Graphviz's 'dot' program, which is not installed "
             "(e.g. 'apt-get install graphviz'); write a .dot file instead."
         )
     proc = subprocess.run([exe, f"-T{fmt}", "-o", str(out)], input=dot.encode(), capture_output=True, check=False)
     if proc.returncode != 0:
-        raise UsageError(f"Graphviz failed: {proc.stderr.decode(errors='replace').strip()}")
+        raise OptionError(f"Graphviz failed: {proc.stderr.decode(errors='replace').strip()}")
     return out

@@ -14,7 +14,7 @@ from zsdsl.compiler.check import check_program
 from zsdsl.compiler.emit import emit_module
 from zsdsl.compiler.passes import run_passes
 from zsdsl.compiler.verify import verify_ir
-from zsdsl.errors import UsageError
+from zsdsl.errors import FileError
 from zsdsl.grammar import ast as A
 from zsdsl.grammar.parser import parse_spec
 
@@ -50,13 +50,13 @@ def compile_text(text: str, file: str = "<string>") -> Compiled:
 def read_spec(path: str | Path) -> str:
     p = Path(path)
     if not p.exists():
-        raise UsageError(f"No such model file: {p}")
+        raise FileError(f"No such model file: {p}")
     if p.is_dir():
-        raise UsageError(f"{p} is a directory, not a model file.")
+        raise FileError(f"{p} is a directory, not a model file.")
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{p} is not a UTF-8 text file.") from None
+        raise FileError(f"{p} is not a UTF-8 text file.") from None
 
 
 def compile_file(path: str | Path) -> Compiled:

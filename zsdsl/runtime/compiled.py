@@ -61,6 +61,23 @@ class CompiledModel:
     def guide_names(self) -> tuple[str, ...]:
         return tuple(self.guide_classes)
 
+    def load_data(self, source, label: str | None = None) -> dict:
+        """Data from a file (``PATH`` or ``PATH:SPLIT``) or a dict, checked against the spec's
+        declarations (``DataError`` naming the field) and converted to tensors. The one path the
+        CLI and the Python API share; ``None`` is no data."""
+        from zsdsl.compiler.data_check import check_data
+        from zsdsl.runtime.data import load_data
+
+        if source is None:
+            raw, label = {}, label or "<no data>"
+        elif isinstance(source, dict):
+            raw, label = source, label or "<data>"
+        else:
+            raw, label = load_data(str(source)), label or str(source)
+        if self.ir is not None:
+            check_data(self.ir, raw, label)
+        return self.prepare_data(raw)
+
     def prepare_data(self, data: dict) -> dict:
         """Convert data values to tensors: declared int fields to int64, real fields to the default float."""
         out = {}
@@ -86,51 +103,31 @@ class CompiledModel:
             model.init_params(data)
         return model
 
-    def fit(self, data: dict, infer: str = "sgvb", guide: str | None = None, out=None, resume: bool = False,
-            valid=None, **kw):  # fmt: skip
+    def fit(self, data=None, infer: str | None = None, guide: str | None = None, out=None, resume: bool = False,
+            overwrite: bool = False, valid=None, data_label: str | None = None, **options):  # fmt: skip
         """Variational fit, e.g. ``fit(data, infer="iwae", particles=50, epochs=10)``; returns a ``FitResult``.
-        ``valid`` (a data dict or a file / PATH:SPLIT) scores the fit on held-out data and keeps the
-        best parameters; with it, ``early_stop=K`` stops after K validations without a new best."""
-        from pathlib import Path
 
-        from zsdsl.runtime.data import load_data
-        from zsdsl.runtime.vi.train import FitConfig, fit
+        ``data`` is a dict or a file (``PATH`` or ``PATH:SPLIT``), checked against the spec. ``options``
+        are ``FitConfig`` fields; one that does not apply to ``infer`` is refused. With ``out`` the run
+        directory is written as by ``zsdsl fit`` (refused if it holds another run, unless
+        ``overwrite``); ``resume=True`` continues the run in ``out`` (same spec, data and fixed
+        options; ``steps`` or ``epochs`` may extend it). ``valid`` (a dict or a file) scores the fit
+        on held-out data and keeps the best parameters; with it, ``early_stop=K`` stops after K
+        validations without a new best."""
+        from zsdsl.runtime.vi.session import fit_session
 
-        prepared = self.prepare_data(data)
-        guide = guide or (
-            "auto-delta" if infer == "map" else self.guide_names[0] if self.guide_names else "auto-normal"
-        )
-        if isinstance(valid, str | Path):
-            kw["valid"], valid = str(valid), load_data(str(valid))
-        config = FitConfig(infer=infer, guide=guide, spec=self.file, **kw)
-        held_out = self.prepare_data(valid) if valid is not None else None
-        return fit(self, prepared, config, Path(out) if out else None, resume, progress=False, valid=held_out)
+        return fit_session(self, data, infer, guide, out, resume, overwrite, valid, data_label, options)
 
-    def sample(self, data: dict, method: str = "nuts", chains: int = 4, warmup: int = 1000, draws: int = 1000,
-               seed: int = 1, out=None, **kw):  # fmt: skip
+    def sample(self, data=None, method: str | None = None, out=None, resume: bool = False, overwrite: bool = False,
+               data_label: str | None = None, progress=None, **options):  # fmt: skip
         """Posterior draws by MCMC, e.g. ``sample(data, method="nuts", chains=4)``; returns an ``MCMCResult``
-        (``.values()``, ``.summary()``, ``.to_inference_data()``). ``method`` is nuts or hmc (other
-        keywords as in ``SamplerConfig``), or sgld, psgld, sghmc, sgnht (keywords as in
-        ``SGMCMCConfig``, ``warmup`` being the burn-in). With ``out`` the run directory is written
-        as by ``zsdsl sample``."""
-        from pathlib import Path
+        (``.values()``, ``.summary()``, ``.to_inference_data()``). ``method`` is nuts or hmc (options as
+        in ``SamplerConfig``), or sgld, psgld, sghmc, sgnht (options as in ``SGMCMCConfig``; ``warmup``
+        is the burn-in). An option that does not apply to ``method`` is refused. With ``out`` the run
+        directory is written as by ``zsdsl sample``; ``resume=True`` continues a NUTS/HMC run there."""
+        from zsdsl.runtime.mcmc.session import sample_session
 
-        from zsdsl.runtime.mcmc.output import write_outputs
-        from zsdsl.runtime.mcmc.sampler import SamplerConfig
-        from zsdsl.runtime.mcmc.sampler import sample as run_sample
-        from zsdsl.runtime.mcmc.sgmcmc import METHODS, SGMCMCConfig, sample_sgmcmc
-
-        prepared = self.prepare_data(data)
-        model = self.model(prepared)
-        if method in METHODS:
-            cfg = SGMCMCConfig(method=method, chains=chains, burnin=warmup, draws=draws, seed=seed, **kw)
-            result = sample_sgmcmc(model, prepared, cfg)
-        else:
-            cfg = SamplerConfig(method=method, chains=chains, warmup=warmup, draws=draws, seed=seed, **kw)
-            result = run_sample(model, prepared, cfg, run=Path(out) if out else None)
-        if out:
-            write_outputs(result, Path(out))
-        return result
+        return sample_session(self, data, method, out, resume, overwrite, data_label, progress, options)
 
     def gradient_code(self, data: dict) -> tuple[str, str | None]:
         """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``)

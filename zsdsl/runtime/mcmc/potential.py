@@ -11,7 +11,7 @@ import math
 import numpy as np
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError
 from zsdsl.runtime.lib.bijectors import Identity
 
 
@@ -28,7 +28,7 @@ class Potential:
                 self.enum.append(_enumerable(s))
                 continue
             if s.discrete:
-                raise UsageError(
+                raise ModelError(
                     f"The latent '{s.name}' is discrete; HMC and NUTS need continuous latents. Mark it "
                     "'enumerate' to sum it out, write the sum with a factor (log_mix), or fit the model with "
                     "variational inference."
@@ -40,7 +40,7 @@ class Potential:
         self.dim = offset
         if len(self.enum) > 1:
             names = ", ".join(s.name for s, _ in self.enum)
-            raise UsageError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
+            raise ModelError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
         self._compiled = None
         self._numpy = None  # a NumpyPotential once built (see ``backend``)
         self._numpy_tried = False
@@ -61,7 +61,7 @@ class Potential:
             if plate is None:
                 t = t.reshape(K, -1).sum(-1)
             elif plate not in plates:
-                raise UsageError(f"The term of '{name}' depends on the enumerated '{site.name}' outside its plate "
+                raise ModelError(f"The term of '{name}' depends on the enumerated '{site.name}' outside its plate "
                                  f"'{plate}'; HMC and NUTS can sum out a site only within its plate.")  # fmt: skip
             else:
                 pos = plates.index(plate)
@@ -216,11 +216,11 @@ class Potential:
 
 def _enumerable(site) -> tuple:
     if site.enum_size is None:
-        raise UsageError(f"The latent '{site.name}' cannot be enumerated: HMC and NUTS sum out Bernoulli and "
+        raise ModelError(f"The latent '{site.name}' cannot be enumerated: HMC and NUTS sum out Bernoulli and "
                          "Categorical sites.")  # fmt: skip
     if len(site.plates) > 1:
-        raise UsageError(f"The enumerated latent '{site.name}' lies in {len(site.plates)} plates; HMC and NUTS sum "
+        raise ModelError(f"The enumerated latent '{site.name}' lies in {len(site.plates)} plates; HMC and NUTS sum "
                          "out a site in at most one plate.")  # fmt: skip
     if len(site.shape) != len(site.plates):
-        raise UsageError(f"The enumerated latent '{site.name}' must be one scalar per plate element.")
+        raise ModelError(f"The enumerated latent '{site.name}' must be one scalar per plate element.")
     return site, int(site.enum_size)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError, NumericalError, OptionError
 from zsdsl.runtime.mcmc.adapt import DualAveraging, MetricEstimator, init_step_size, slow_window_ends
 from zsdsl.runtime.mcmc.nuts import Metric, State, hmc_transition, nuts_transition
 from zsdsl.runtime.mcmc.potential import Potential
@@ -45,15 +45,21 @@ class SamplerConfig:
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
-            raise UsageError(f"Unknown sampler '{self.method}'; use nuts or hmc.")
+            raise OptionError(f"Unknown sampler '{self.method}'; use nuts or hmc.")
         if self.metric not in ("diag", "dense", "unit"):
-            raise UsageError(f"Unknown metric '{self.metric}'; use diag, dense or unit.")
+            raise OptionError(f"Unknown metric '{self.metric}'; use diag, dense or unit.")
         if self.chains < 1 or self.draws < 1 or self.warmup < 0:
-            raise UsageError("--chains and --draws must be at least 1 and --warmup at least 0.")
+            raise OptionError("--chains and --draws must be at least 1 and --warmup at least 0.")
         if not 0 < self.target_accept < 1:
-            raise UsageError("--target-accept must lie in (0, 1).")
+            raise OptionError("--target-accept must lie in (0, 1).")
         if self.cores is not None and self.cores < 1:
-            raise UsageError("--cores must be at least 1.")
+            raise OptionError("--cores must be at least 1.")
+        if self.max_depth < 1:
+            raise OptionError(f"--max-depth must be at least 1 (a tree of depth 0 never moves), not {self.max_depth}.")
+        if self.hmc_steps < 1:
+            raise OptionError(f"--steps (leapfrogs per HMC transition) must be at least 1, not {self.hmc_steps}.")
+        if not self.init_radius > 0:
+            raise OptionError(f"The initialisation radius must be positive, not {self.init_radius}.")
 
 
 @dataclass
@@ -110,7 +116,7 @@ def _init(potential, rng, radius: float, tries: int = 100) -> State:
         U, grad = potential.value_and_grad_np(z)
         if math.isfinite(U) and np.isfinite(grad).all():
             return State(z, U, grad)
-    raise UsageError(
+    raise NumericalError(
         f"Could not find an initial point with a finite log density in {tries} tries (uniform(-{radius}, {radius}) on "
         "the unconstrained scale); check the model and data."
     )
@@ -222,22 +228,31 @@ def _checkpoint_path(run, c: int):
 
 def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: float = 10.0, report=None):
     """Run chain ``c`` to the end, checkpointing into ``run`` every ``every_s`` seconds."""
-    from zsdsl.runtime.checkpoint import atomic_save, load_checkpoint
+    from zsdsl.runtime.checkpoint import atomic_save, load_newest, to_numpy
 
     chain = Chain(potential, cfg, chain_seed(cfg, c))
     path = _checkpoint_path(run, c) if run is not None else None
-    if resume and path is not None and path.exists():
-        chain.load_state_dict(load_checkpoint(path))
+    if resume and path is not None:
+        # the previous checkpoint is kept beside the latest: a truncated latest falls back to it
+        found = load_newest([p for p in (_previous(path), path) if p.exists()])
+        if found is not None:
+            chain.load_state_dict(to_numpy(found[1]))
     last = time.perf_counter()
     while not chain.done:
         chain.step()
         now = time.perf_counter()
         if path is not None and (now - last > every_s or chain.done):
+            if path.exists():
+                os.replace(path, _previous(path))
             atomic_save(chain.state_dict(), path)
             last = now
         if report is not None and (chain.it % 10 == 0 or chain.done):
             report(c, chain.it)
     return chain.result()
+
+
+def _previous(path):
+    return path.with_name(path.stem + ".prev.pt")
 
 
 _JOB: dict = {}
@@ -278,7 +293,7 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
     tune_allocator()
     potential = Potential(model, data)
     if potential.dim == 0:
-        raise UsageError("The model has no continuous latents to sample.")
+        raise ModelError("The model has no continuous latents to sample.")
     cores = _cores(cfg)
     if cfg.compile:
         # Compiled kernels keep the thread count they were built with: one per process when the

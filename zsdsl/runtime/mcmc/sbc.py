@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError, OptionError
 from zsdsl.runtime.mcmc.output import flat_columns
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.mcmc.sampler import Chain, SamplerConfig
@@ -48,12 +48,12 @@ def run_sbc(cm, data: dict, sims: int = 100, L: int = 99, thin: int = 2, warmup:
             seed: int = 1, progress=None) -> SBCResult:  # fmt: skip
     """``sims`` simulations of ``cm`` (a CompiledModel) with ``data`` for sizes and covariates."""
     if (L + 1) % bins:
-        raise UsageError(f"--draws + 1 ({L + 1}) must be a multiple of --bins ({bins}).")
+        raise OptionError(f"--draws + 1 ({L + 1}) must be a multiple of --bins ({bins}).")
     torch.manual_seed(seed)
     model = cm.model(data)
     observed = [k for k in model.observed]
     if not observed:
-        raise UsageError("SBC simulates the observed data: the model observes nothing.")
+        raise ModelError("SBC simulates the observed data: the model observes nothing.")
     cfg = SamplerConfig(chains=1, warmup=warmup, draws=L * thin, seed=seed)
     ranks: dict = {}
     for s in range(sims):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError, NumericalError, OptionError
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.mcmc.sampler import STAT_NAMES, ChainResult, MCMCResult, chain_seed
 from zsdsl.runtime.tuning import tune_allocator
@@ -57,15 +57,15 @@ class SGMCMCConfig:
 
     def validate(self) -> None:
         if self.method not in METHODS:
-            raise UsageError(f"Unknown SG-MCMC method '{self.method}'; use one of {', '.join(METHODS)}.")
+            raise OptionError(f"Unknown SG-MCMC method '{self.method}'; use one of {', '.join(METHODS)}.")
         if self.schedule not in ("constant", "poly"):
-            raise UsageError(f"Unknown step-size schedule '{self.schedule}'; use constant or poly.")
+            raise OptionError(f"Unknown step-size schedule '{self.schedule}'; use constant or poly.")
         if self.chains < 1 or self.draws < 1 or self.burnin < 0 or self.thin < 1:
-            raise UsageError("--chains, --draws and --thin must be at least 1 and the burn-in at least 0.")
+            raise OptionError("--chains, --draws and --thin must be at least 1 and the burn-in at least 0.")
         if self.lr <= 0:
-            raise UsageError("--lr must be positive.")
+            raise OptionError("--lr must be positive.")
         if not 0 < self.friction < 1:
-            raise UsageError("--friction must lie in (0, 1).")
+            raise OptionError("--friction must lie in (0, 1).")
 
     def step_size(self, t: int) -> float:
         if self.schedule == "poly":
@@ -104,7 +104,7 @@ def run_sgmcmc_chain(potential: Potential, batches: MinibatchSampler, cfg: SGMCM
     for t in range(total):
         U, g = potential.value_and_grad_np(z, batches.next())
         if not (math.isfinite(U) and np.isfinite(g).all()):
-            raise UsageError(f"{cfg.method}: the log density became {-U} at iteration {t}; try a smaller --lr.")
+            raise NumericalError(f"{cfg.method}: the log density became {-U} at iteration {t}; try a smaller --lr.")
         lr = cfg.step_size(t)
         if t >= cfg.burnin and (t - cfg.burnin) % cfg.thin == 0:
             draws.append(z)
@@ -128,7 +128,7 @@ def sample_sgmcmc(model, data: dict, cfg: SGMCMCConfig) -> MCMCResult:
     tune_allocator()
     potential = Potential(model, data)
     if potential.dim == 0:
-        raise UsageError("The model has no continuous latents to sample.")
+        raise ModelError("The model has no continuous latents to sample.")
     result = MCMCResult(potential, config=cfg)
     for c in range(cfg.chains):
         seed = chain_seed(cfg, c)

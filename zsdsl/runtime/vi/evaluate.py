@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import DataError, ModelError, OptionError, RunDirError
 from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
 from zsdsl.runtime.lib.model_base import _kept
 from zsdsl.runtime.vi.guides import make_guide
@@ -30,7 +30,7 @@ def restore_run(compiled, data: dict, config, run):
     validated (``checkpoints/best.pt``), else the last checkpoint."""
     path = fitted_checkpoint(run)
     if path is None:
-        raise UsageError(f"{run} has no checkpoint to evaluate.")
+        raise RunDirError(f"{run} has no checkpoint to evaluate.")
     state = load_checkpoint(path)
     model = compiled.model(data)
     guide = make_guide(compiled, model, data, config.guide)
@@ -80,10 +80,10 @@ def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk
     by_name = {s.name: s for s in sites}
     enum = [e for e in getattr(guide, "enumerated", ()) if by_name[e].plates[0] == plate]
     if len(enum) > 1:
-        raise UsageError(f"evaluate sums over one enumerated site per plate; plate '{plate}' has {', '.join(enum)}.")
+        raise ModelError(f"evaluate sums over one enumerated site per plate; plate '{plate}' has {', '.join(enum)}.")
     classes = by_name[enum[0]].enum_size if enum else 1
     if enum and classes is None:
-        raise UsageError(f"The guide enumerates '{enum[0]}': it must be a Bernoulli or Categorical.")
+        raise ModelError(f"The guide enumerates '{enum[0]}': it must be a Bernoulli or Categorical.")
     draws = -(-particles // classes)
     sizes = model.plate_sizes()
     others = {p: torch.arange(1) for p in plates if p != plate and int(sizes[p]) > 0}
@@ -126,7 +126,7 @@ def _predictive(model, guide, data, draws: int) -> dict:
     values, _, _ = guide.sample_and_log_prob(data, (draws,))
     observed = [o for o in model.observed if o in data]
     if not observed:
-        raise UsageError("There is no observed data in the evaluation data to predict.")
+        raise DataError("There is no observed data in the evaluation data to predict.")
     out = {"kind": "predictive", "draws": draws}
     scale = float(data["y_std"]) if "y_std" in data else 1.0  # standardised targets (UCI splits)
     plates = model.term_plates
@@ -150,17 +150,17 @@ def classification_error(model, guide, data: dict, site: str, labels, batch: int
     """Error rate of argmax_k q(site = k | data) against ``labels``, element by element of its plate."""
     sites = {s.name: s for s in model.sites(data)}
     if site not in sites:
-        raise UsageError(f"--classify: the model has no latent '{site}' (latents: {', '.join(sites)}).")
+        raise OptionError(f"--classify: the model has no latent '{site}' (latents: {', '.join(sites)}).")
     s = sites[site]
     if not s.discrete or len(s.plates) != 1 or len(s.shape) != 1:
-        raise UsageError(f"--classify: '{site}' must be a discrete latent, one per element of a plate.")
+        raise OptionError(f"--classify: '{site}' must be a discrete latent, one per element of a plate.")
     K = s.enum_size
     if K is None:
-        raise UsageError(f"--classify: '{site}' must be a Bernoulli or Categorical site.")
+        raise OptionError(f"--classify: '{site}' must be a Bernoulli or Categorical site.")
     plate, n = s.plates[0], int(s.shape[0])
     labels = torch.as_tensor(labels).long().reshape(-1)
     if labels.shape[0] != n:
-        raise UsageError(f"--classify: {labels.shape[0]} labels for {n} elements of plate '{plate}'.")
+        raise OptionError(f"--classify: {labels.shape[0]} labels for {n} elements of plate '{plate}'.")
     wrong = 0
     for start in range(0, n, batch):
         idx = torch.arange(start, min(start + batch, n))

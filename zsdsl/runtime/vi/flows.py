@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError
 from zsdsl.runtime.vi.guides import _require_global_continuous
 
 
@@ -47,7 +47,7 @@ class FlatGuide(nn.Module):
 
     def sample_and_log_prob(self, data, sample_shape=(), subsample=None, per_site=False, keep=None, values=None):
         if values:
-            raise UsageError(f"The {self.name} guide cannot score given values; use sgvb, iwae, vimco or nvil.")
+            raise ModelError(f"The {self.name} guide cannot score given values; use sgvb, iwae, vimco or nvil.")
         u, log_q = self.flow(tuple(sample_shape))
         out = {}
         for s, shape, offset, size in self.slots:

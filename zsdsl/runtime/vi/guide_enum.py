@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError
 from zsdsl.runtime.lib.model_base import _kept
 from zsdsl.runtime.lib.plates import reduce_terms
 from zsdsl.runtime.vi.objectives import _split
@@ -23,11 +23,11 @@ def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Ten
     """``(bound, factor)``: the bound above for ``objective``'s particles (averaged) and the guide's
     factor terms (one per guide run)."""
     if len(objective.enumerated) != 1:
-        raise UsageError(f"A guide may enumerate one site; this one marks {', '.join(objective.enumerated)}.")
+        raise ModelError(f"A guide may enumerate one site; this one marks {', '.join(objective.enumerated)}.")
     name = objective.enumerated[0]
     site = objective.sites[name]
     if site.enum_size is None or len(site.plates) != 1 or len(site.shape) != 1:
-        raise UsageError(f"The guide enumerates '{name}': it must be a Bernoulli or Categorical, one per element "
+        raise ModelError(f"The guide enumerates '{name}': it must be a Bernoulli or Categorical, one per element "
                          "of a plate.")  # fmt: skip
     plate, K, P = site.plates[0], site.enum_size, objective.particles
     idx = (subsample or {}).get(plate)

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError, OptionError
 
 
 class AutoNormal(nn.Module):
@@ -83,17 +83,17 @@ def _key(name: str) -> str:
 
 def _require_global_continuous(site, guide: str) -> None:
     if site.discrete:
-        raise UsageError(
+        raise ModelError(
             f"The latent '{site.name}' is discrete; {guide} covers continuous latents only. "
             "Write a guide block for it (nvil, vimco or rws estimate its gradient) or mark it 'enumerate'."
         )
     if site.subsample_plate is not None:
-        raise UsageError(
+        raise ModelError(
             f"The latent '{site.name}' is local to the subsampled plate '{site.subsample_plate}'; it needs an "
             "amortized guide (a guide block with an encoder net) rather than " + guide + "."
         )
     if site.bijector is None:
-        raise UsageError(f"The latent '{site.name}' has no transform to unconstrained space.")
+        raise ModelError(f"The latent '{site.name}' has no transform to unconstrained space.")
 
 
 class AutoDelta(nn.Module):
@@ -161,7 +161,7 @@ def initial_values(model, data, sites, how: str) -> dict:
     ancestral draw from the prior, Pyro's ``init_to_sample``; breaks the symmetry of a network's
     hidden units). Draws use the global torch generator, so they follow the fit's seed."""
     if how not in INITS:
-        raise UsageError(f"Unknown init '{how}'; choose one of {', '.join(INITS)}.")
+        raise OptionError(f"Unknown init '{how}'; choose one of {', '.join(INITS)}.")
     shapes = {s.name: tuple(s.bijector.unconstrained_shape(tuple(s.shape))) for s in sites}
     if how == "zero":
         return {name: torch.zeros(shape) for name, shape in shapes.items()}
@@ -185,4 +185,4 @@ def make_guide(compiled, model, data, name: str, init: str = "zero", init_scale:
     if name in compiled.guide_names:
         return CompiledGuide(compiled.guide(name, data))
     known = ", ".join([*compiled.guide_names, *AUTO_GUIDES])
-    raise UsageError(f"Unknown guide '{name}'; this spec offers: {known}.")
+    raise OptionError(f"Unknown guide '{name}'; this spec offers: {known}.")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from zsdsl.errors import ModelError, OptionError
 from zsdsl.runtime.lib.model_base import _kept
 
 SIGNALS = ("downstream", "joint")  # a score-function site's learning signal: its downstream terms, or all
@@ -112,9 +113,7 @@ class Objective:
         """Learn the sites: which need score-function terms, and the plate signals decompose over."""
         self.enumerated = tuple(getattr(guide, "enumerated", ()))
         if self.enumerated and self.name != "sgvb":
-            from zsdsl.errors import UsageError
-
-            raise UsageError(f"The guide sums over {', '.join(self.enumerated)} ('enumerate'): use --infer sgvb.")
+            raise ModelError(f"The guide sums over {', '.join(self.enumerated)} ('enumerate'): use --infer sgvb.")
         skip = set(self.enumerated)
         self.discrete_sites = {s.name for s in sites if s.discrete and not s.enumerate and s.name not in skip}
         plates = latent_plates(sites, guide)
@@ -240,17 +239,14 @@ class SGVB(Objective):
         super().bind(sites, guide)
         self.sites = {s.name: s for s in sites}
         if self.anneal and (self.discrete_sites or self.enumerated):
-            from zsdsl.errors import UsageError
-
-            raise UsageError("--anneal is for models whose latents are all continuous (pathwise gradients).")
+            raise ModelError("--anneal is for models whose latents are all continuous (pathwise gradients).")
         if self.analytic_kl:
-            from zsdsl.errors import UsageError
             from zsdsl.runtime.vi.guides import CompiledGuide
 
             if not isinstance(guide, CompiledGuide):
-                raise UsageError("--analytic-kl needs a guide block of the spec (its distributions are named there).")
+                raise ModelError("--analytic-kl needs a guide block of the spec (its distributions are named there).")
             if self.discrete_sites:
-                raise UsageError("--analytic-kl is for models whose latents are continuous or enumerated.")
+                raise ModelError("--analytic-kl is for models whose latents are continuous or enumerated.")
 
     def estimators(self, sites) -> dict[str, str]:
         out = super().estimators(sites)
@@ -363,7 +359,8 @@ class VIMCO(Objective):
     def __init__(self, particles: int | None = None):
         super().__init__(particles)
         if self.particles < 2:
-            raise ValueError("vimco needs at least 2 particles")
+            raise OptionError(f"--infer vimco needs --particles of at least 2 (its baselines leave one out), "
+                              f"not {self.particles}.")  # fmt: skip
 
     def loss(self, model, guide, data, subsample=None):
         k = self.particles
@@ -413,12 +410,10 @@ class NVIL(Objective):
     def prepare(self, model, data) -> None:
         if self.baseline != "learned":
             return
-        from zsdsl.errors import UsageError
-
         plate = self.local_plate
         self.inputs = [name for name in model.observed if name in data and plate in model.term_plates.get(name, ())]
         if plate is None or not self.inputs:
-            raise UsageError("nvil's learned baseline reads the observed data of each element of a plate; this "
+            raise ModelError("nvil's learned baseline reads the observed data of each element of a plate; this "
                              "model has no latents local to one plate with observed data in it.")  # fmt: skip
         width = sum(math.prod(data[name].shape[1:]) for name in self.inputs)
         outputs = max(1, len(self.score_sites(model)))
@@ -504,21 +499,15 @@ def make_objective(name: str, particles: int | None = None, analytic_kl: bool = 
                    anneal: int | None = None, signals: str = "downstream") -> Objective:  # fmt: skip
     if anneal:
         if name != "sgvb":
-            from zsdsl.errors import UsageError
-
-            raise UsageError(f"--anneal applies to sgvb, not {name}.")
+            raise OptionError(f"--anneal applies to sgvb, not {name}.")
         return SGVB(particles, analytic_kl=analytic_kl, anneal=anneal, signals=signals)
     if baseline != "moving":
         if name != "nvil":
-            from zsdsl.errors import UsageError
-
-            raise UsageError(f"--baseline {baseline} applies to nvil, not {name}.")
+            raise OptionError(f"--baseline {baseline} applies to nvil, not {name}.")
         return NVIL(particles, baseline=baseline, signals=signals)
     if analytic_kl:
         if name != "sgvb":
-            from zsdsl.errors import UsageError
-
-            raise UsageError(f"--analytic-kl applies to sgvb, not {name}.")
+            raise OptionError(f"--analytic-kl applies to sgvb, not {name}.")
         return SGVB(particles, analytic_kl=True, signals=signals)
     cls = OBJECTIVES[name]
     return cls(particles, signals=signals) if cls.uses_signals else cls(particles)

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from zsdsl.errors import UsageError
+from zsdsl.errors import ModelError, NumericalError, OptionError, RunDirError
 from zsdsl.runtime.checkpoint import (
     MetricsLog,
-    latest_checkpoint,
-    load_checkpoint,
+    checkpoints,
+    load_newest,
     read_config,
     save_checkpoint,
     write_config,
@@ -74,33 +74,40 @@ class FitConfig:
 
     def validate(self) -> None:
         if self.infer not in OBJECTIVES:
-            raise UsageError(f"Unknown inference '{self.infer}'; choose one of {', '.join(OBJECTIVES)}.")
+            raise OptionError(f"Unknown inference '{self.infer}'; choose one of {', '.join(OBJECTIVES)}.")
         if self.schedule not in SCHEDULES:
-            raise UsageError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
+            raise OptionError(f"Unknown schedule '{self.schedule}'; choose one of {', '.join(SCHEDULES)}.")
         if self.infer == "map" and self.guide != "auto-delta":
-            raise UsageError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
+            raise OptionError("--infer map fits point estimates: use --guide auto-delta (the default for map).")
         if self.init not in INITS:
-            raise UsageError(f"Unknown init '{self.init}'; choose one of {', '.join(INITS)}.")
+            raise OptionError(f"Unknown init '{self.init}'; choose one of {', '.join(INITS)}.")
         if not self.init_scale > 0:
-            raise UsageError(f"--init-scale must be positive, not {self.init_scale}.")
+            raise OptionError(f"--init-scale must be positive, not {self.init_scale}.")
         if self.baseline not in ("moving", "learned"):
-            raise UsageError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
+            raise OptionError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
         if self.signals not in SIGNALS:
-            raise UsageError(f"Unknown learning signals '{self.signals}'; use {' or '.join(SIGNALS)}.")
+            raise OptionError(f"Unknown learning signals '{self.signals}'; use {' or '.join(SIGNALS)}.")
         if self.optimizer not in OPTIMIZERS:
-            raise UsageError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
+            raise OptionError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
-            raise UsageError("Give either --steps or --epochs, not both.")
+            raise OptionError("Give either --steps or --epochs, not both.")
         for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop", "anneal", "keep"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise UsageError(f"--{name.replace('_', '-')} must be at least 1.")
+                raise OptionError(f"--{name.replace('_', '-')} must be at least 1.")
         if self.lr <= 0:
-            raise UsageError("--lr must be positive.")
+            raise OptionError("--lr must be positive.")
+        if self.infer == "vimco" and self.particles is not None and self.particles < 2:
+            raise OptionError(f"--infer vimco needs --particles of at least 2 (its baselines leave one out), "
+                              f"not {self.particles}.")  # fmt: skip
+        if self.clip is not None and not self.clip > 0:
+            raise OptionError(f"--clip must be positive, not {self.clip}.")
+        if self.checkpoint_every < 1:
+            raise OptionError("--checkpoint-every must be at least 1.")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise UsageError(f"--device {self.device}: CUDA is not available on this machine.")
+            raise OptionError(f"--device {self.device}: CUDA is not available on this machine.")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise UsageError(f"Unknown device '{self.device}'; use cpu or cuda[:N].")
+            raise OptionError(f"Unknown device '{self.device}'; use cpu or cuda[:N].")
 
 
 class MinibatchSampler:
@@ -143,6 +150,7 @@ class FitResult:
     validation: list = field(default_factory=list)  # (step, epoch, score) when validated
     best_step: int | None = None  # the step whose parameters the result holds, when validated
     stopped_step: int | None = None  # where early stopping ended the fit
+    data: dict | None = None  # the prepared data the fit used
 
     @property
     def final_objective(self) -> float:
@@ -160,7 +168,7 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
     """
     config.validate()
     if config.early_stop is not None and valid is None:
-        raise UsageError("--early-stop needs validation data (--valid).")
+        raise OptionError("--early-stop needs validation data (--valid).")
     tune_allocator()
     device = torch.device(config.device)
     data = _on(device, data)
@@ -186,7 +194,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     objective.prepare(model, data)
     params = unique_params(model, guide) + objective.parameters()
     if not params:
-        raise UsageError("Nothing to fit: the model has no latents, params or nets.")
+        raise ModelError("Nothing to fit: the model has no latents, params or nets.")
     opt = OPTIMIZERS[config.optimizer](params, lr=config.lr)
     sampler = MinibatchSampler(model.plate_sizes(), model.plate_subsample, config.seed)
     total = config.steps if config.steps is not None else (config.epochs or 1) * sampler.steps_per_epoch
@@ -224,7 +232,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
             epoch = (step - 1) // sampler.steps_per_epoch
             value = float(bound)
             if not math.isfinite(value):
-                raise UsageError(f"The objective became {value} at step {step}; try a smaller --lr.")
+                raise NumericalError(f"The objective became {value} at step {step}; try a smaller --lr.")
             if validator is not None and validator.due(step, total):
                 stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
             if step % config.log_every == 0 or step == total or stopped:
@@ -238,7 +246,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                 break
     finally:
         bar.close()
-    result = FitResult(model, guide, history, run, config)
+    result = FitResult(model, guide, history, run, config, data=data)
     if validator is not None:
         validator.save_best()  # (again: a resumed run may not have re-reached its best)
         validator.restore_best(model, guide)
@@ -285,10 +293,10 @@ def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep
 
 
 def _restore(run, model, guide, opt, sampler, sched, objective):
-    path = latest_checkpoint(run)
-    if path is None:
+    found = load_newest(checkpoints(run), map_location=torch.get_default_device())
+    if found is None:
         return 0, [], None
-    state = load_checkpoint(path, map_location=torch.get_default_device())
+    _, state = found
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
     opt.load_state_dict(state["optimizer"])
@@ -302,7 +310,7 @@ def _restore(run, model, guide, opt, sampler, sched, objective):
 def resume_config(run: Path) -> FitConfig:
     """The configuration a run was started with."""
     if not (run / "config.json").exists():
-        raise UsageError(f"{run} is not a run directory (no config.json).")
+        raise RunDirError(f"{run} is not a run directory (no config.json).")
     cfg = read_config(run)
     fields = {f.name for f in dataclasses.fields(FitConfig)}
     return FitConfig(**{k: v for k, v in cfg.items() if k in fields})
