@@ -23,7 +23,7 @@ def load(path):
     from zsdsl.runtime.compiled import CompiledModel
 
     compiled = compile_file(path)
-    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text)
+    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings)
 
 
 def loads(text: str, file: str = "<string>"):
@@ -31,7 +31,7 @@ def loads(text: str, file: str = "<string>"):
     from zsdsl.runtime.compiled import CompiledModel
 
     compiled = compile_text(text, file)
-    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text)
+    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings)
 
 
 __all__ = ["__version__", "compile_text", "load", "loads"]

@@ -88,6 +88,7 @@ def check(spec, data_path):
 
     t0 = time.perf_counter()
     compiled = compile_file(spec)
+    _show_warnings(compiled.warnings, compiled.text)
     msg = f"{spec}: ok ({len(compiled.ir.latents)} latent sites, {len(compiled.ir.guides)} guides)"
     if data_path:
         from zsdsl.compiler.data_check import check_data
@@ -263,7 +264,6 @@ def fit(
 
     A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
     continues a run with the same model, data and fixed options (--steps or --epochs may extend it)."""
-    import zsdsl
     from zsdsl.runtime.rundir import default_run_path, open_run
     from zsdsl.runtime.vi.train import resume_config
 
@@ -279,7 +279,7 @@ def fit(
         raise OptionError("Give a model file to fit, or --resume RUN.")
     else:
         run = Path(out) if out else default_run_path(spec, infer)
-    cm = zsdsl.load(spec)
+    cm = _load(spec)
     given = _given(include=("infer", "guide"))
     result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
                     resume=bool(resume), overwrite=overwrite, valid=valid_path, **options)  # fmt: skip
@@ -454,7 +454,6 @@ def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores,
     --sghmc, --sgnht) uses minibatches over the plates declared with subsample=; --warmup is its burn-in.
     A new run refuses a directory that holds another run (--overwrite replaces it).
     """
-    import zsdsl
     from zsdsl.runtime.rundir import default_run_path, open_run
 
     options = _given(exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile"))
@@ -470,7 +469,7 @@ def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores,
         raise OptionError("Give a model file to sample, or --resume RUN.")
     else:
         run = Path(out) if out else default_run_path(spec, method)
-    cm = zsdsl.load(spec)
+    cm = _load(spec)
     method = method if method_given or not resume else None
     total = _total_iterations(options, resume, run)
     with _ChainProgress(options.get("chains", 4) if not resume else total[0], total[1]) as bar:
@@ -617,11 +616,23 @@ def _print_summary(table: dict, limit: int = 40) -> None:
         click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))
 
 
-def _load_with_data(spec, data_path):
-    """The compiled spec and ``data_path`` (a file or PATH:SPLIT; None: no data), checked and prepared."""
+def _load(spec):
+    """``zsdsl.load(spec)``, its checker warnings shown on stderr."""
     import zsdsl
 
     cm = zsdsl.load(spec)
+    _show_warnings(cm.warnings, cm.text)
+    return cm
+
+
+def _show_warnings(warnings, text) -> None:
+    for w in warnings:
+        click.echo(render_error(w, text), err=True)
+
+
+def _load_with_data(spec, data_path):
+    """The compiled spec and ``data_path`` (a file or PATH:SPLIT; None: no data), checked and prepared."""
+    cm = _load(spec)
     return cm, cm.load_data(data_path)
 
 

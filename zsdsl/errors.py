@@ -109,6 +109,12 @@ class NumericalError(UsageError):
     kind = "numerical error"
 
 
+class SpecWarning(ZsdslError):
+    """Not an error: something in a model file that is legal but likely wrong; rendered at its span."""
+
+    kind = "warning"
+
+
 class ErrorGroup(ZsdslError):
     """All errors of one stage, sorted by position."""
 

@@ -35,9 +35,14 @@ class _Collector:
         return None
 
 
-def check_program(program: A.Program) -> ir.ProgramIR:
-    """Check a parsed program and lower it to the typed IR; raises ``ErrorGroup`` on user errors."""
-    return _ProgramChecker(program).check()
+def check_program(program: A.Program, warnings: list | None = None) -> ir.ProgramIR:
+    """Check a parsed program and lower it to the typed IR; raises ``ErrorGroup`` on user errors.
+    ``warnings`` (a list) receives the ``SpecWarning``s of a program that checks."""
+    checker = _ProgramChecker(program)
+    result = checker.check()
+    if warnings is not None:
+        warnings.extend(sorted(checker.ex.warnings, key=lambda w: w.sort_key()))
+    return result
 
 
 class _ProgramChecker:
@@ -381,7 +386,7 @@ class _ProgramChecker:
                 self._check_guide_site(s, name, full, plates)
             else:
                 role = "latent"
-                self.scope.define(Sym(name, role, dtype, full, plates, span=s.span, local=local))
+                self.scope.define(Sym(name, role, dtype, full, plates, span=s.span, local=local, support=support))
         return ir.SampleNode(
             name=name,
             observed=observed,

@@ -12,7 +12,7 @@ from zsdsl.compiler.check_nets import NetError, propagate
 from zsdsl.compiler.scope import Scope, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, broadcast_all, dim_op, fmt_shape, matmul_shape, slice_len
 from zsdsl.compiler.signatures import DISTRIBUTIONS, DistSig
-from zsdsl.errors import DistributionError, ShapeError, SupportError, TypeError_, ZsdslError
+from zsdsl.errors import DistributionError, ShapeError, SpecWarning, SupportError, TypeError_, ZsdslError
 from zsdsl.grammar import ast as A
 
 _ARITH = {"+", "-", "*", "/", "%", "**"}
@@ -39,6 +39,7 @@ class ExprChecker:
         self.scope = scope
         self.plate_size = plate_size
         self.nets = nets
+        self.warnings: list[SpecWarning] = []
 
     # ------------------------------------------------------------ sizes
     def eval_dim(self, e) -> ir.Dim:
@@ -355,6 +356,14 @@ class ExprChecker:
             if bad:
                 what = {"positive": "positive", "unit_closed": "in [0, 1]", "int_nonneg": "non-negative"}[p.support]
                 raise SupportError(f"{sig.name}'s '{p.name}' must be {what}, got {v}.", node.span)
+        ref = x.base if isinstance(x, ir.PlateSlice) else x
+        if p.support in _POSITIVE_SUPPORTS and isinstance(ref, ir.Ref) and ref.role in ("latent", "param"):
+            sym = self.scope.lookup(ref.name)
+            if sym is not None and sym.support is not None and sym.support.kind == "real":
+                self.warnings.append(SpecWarning(
+                    f"{sig.name}'s '{p.name}' must be positive, but the {ref.role} '{ref.name}' is unconstrained: "
+                    f"its values below 0 lie outside the density's support. Declare it positive, e.g. "
+                    f"`{ref.name}: real in (0, inf) ~ ...`.", node.span))  # fmt: skip
 
     def _intrinsic(self, sig: DistSig, args: dict, call) -> ir.Shape:
         rule = sig.value_event

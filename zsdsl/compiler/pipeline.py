@@ -26,6 +26,7 @@ class Compiled:
     ast: A.Program
     ir: ir.ProgramIR
     source: str
+    warnings: tuple = ()  # SpecWarnings: legal but likely wrong, shown at their spans
 
 
 def parse_file_text(text: str, file: str) -> A.Program:
@@ -40,11 +41,12 @@ def parse_file_text(text: str, file: str) -> A.Program:
 def compile_text(text: str, file: str = "<string>") -> Compiled:
     """Compile model text; raises ``ZsdslError`` (user errors) or ``InternalError``."""
     program = parse_file_text(text, file)
-    checked = check_program(program)
+    warnings: list = []
+    checked = check_program(program, warnings)
     verify_ir(checked)
     optimized = run_passes(checked, verify=verify_ir)
     source = emit_module(optimized, Path(file).name)
-    return Compiled(file=file, text=text, ast=program, ir=optimized, source=source)
+    return Compiled(file=file, text=text, ast=program, ir=optimized, source=source, warnings=tuple(warnings))
 
 
 def read_spec(path: str | Path) -> str:

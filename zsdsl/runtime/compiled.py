@@ -33,8 +33,9 @@ def load_generated_module(source: str, label: str) -> types.ModuleType:
 class CompiledModel:
     """A compiled spec: generated module, model and guide classes, data preparation."""
 
-    def __init__(self, source: str, file: str = "<spec>", ir=None, text: str | None = None):
+    def __init__(self, source: str, file: str = "<spec>", ir=None, text: str | None = None, warnings=()):
         self.source = source
+        self.warnings = tuple(warnings)  # the checker's SpecWarnings (the CLI shows them)
         self.file = file
         self.ir = ir  # for tooling (graph, checks); engines use the methods below only
         self.text = text

@@ -118,6 +118,7 @@ class MinibatchSampler:
         self.gen = torch.Generator().manual_seed(seed + 7919)
         self.perm: dict = {}
         self.pos: dict = {}
+        self.last = None  # the latest minibatch (for diagnosing a non-finite step)
         largest = max((n / b for n, b in self.plates.values()), default=1.0)
         self.steps_per_epoch = max(1, math.ceil(largest))
 
@@ -130,6 +131,7 @@ class MinibatchSampler:
                 self.perm[p], self.pos[p] = torch.randperm(n, generator=self.gen), 0
             out[p] = self.perm[p][self.pos[p] : self.pos[p] + b]
             self.pos[p] += b
+        self.last = out
         return out
 
     def state(self) -> dict:
@@ -232,7 +234,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
             epoch = (step - 1) // sampler.steps_per_epoch
             value = float(bound)
             if not math.isfinite(value):
-                raise NumericalError(f"The objective became {value} at step {step}; try a smaller --lr.")
+                raise _nonfinite(value, step, model, guide, data, sampler)
             if validator is not None and validator.due(step, total):
                 stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
             if step % config.log_every == 0 or step == total or stopped:
@@ -253,6 +255,24 @@ def _fit(compiled, data, config, run, resume, progress, valid):
         result.validation, result.best_step = list(validator.records), validator.best_step
         result.stopped_step = validator.records[-1][0] if validator.stopped else None
     return result
+
+
+def _nonfinite(value, step, model, guide, data, sampler) -> Exception:
+    """The error for a non-finite objective: a density argument out of its support where one is found;
+    the step size only when the parameters themselves diverged or nothing else explains it."""
+    from zsdsl.runtime.diagnose import explain_fit, nonfinite_parameters
+
+    bad = nonfinite_parameters(model, guide)
+    if bad:
+        return NumericalError(f"The parameters became non-finite at step {step} ({', '.join(bad[:3])}); the steps "
+                              "diverged: try a smaller --lr or --clip.")  # fmt: skip
+    found = explain_fit(model, guide, data, sampler.last, step)
+    if found is not None:
+        return found
+    return NumericalError(
+        f"The objective became {value} at step {step} with finite parameters and no density argument out of "
+        "its support on fresh draws; try a smaller --lr or more --particles."
+    )
 
 
 def training_step(objective, model, guide, data, subsample, opt, params, clip=None) -> torch.Tensor:
