@@ -235,7 +235,9 @@ def test_infinite_values_in_json_and_csv_are_data_errors(tmp_path):
     assert code == 1 and "Field 'y' holds NaN at index [2]" in one_line_error(out, f"{csv}: data error")
 
 
-UNCONSTRAINED_SCALE = "data:\n  N: int\n  y: real[N]\nmu ~ Normal(0, 5)\ns ~ Normal(0, 1)\nplate n in N:\n  y[n] ~ Normal(mu, s)\n"
+UNCONSTRAINED_SCALE = (
+    "data:\n  N: int\n  y: real[N]\nmu ~ Normal(0, 5)\ns ~ Normal(0, 1)\nplate n in N:\n  y[n] ~ Normal(mu, s)\n"
+)
 
 
 def test_an_unconstrained_latent_as_a_scale_warns_at_check_and_fails_naming_the_site(tmp_path):
@@ -295,7 +297,9 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
         load_checkpoint(latest)
     code, out = run("fit", "--resume", cut, "--steps", "40")
     assert code == 0, out
-    assert "step-000000030.pt cannot be read: it is truncated or corrupt" in out and "Using the checkpoint before" in out
+    assert (
+        "step-000000030.pt cannot be read: it is truncated or corrupt" in out and "Using the checkpoint before" in out
+    )
     a = torch.load(ref / "checkpoints" / "step-000000040.pt", weights_only=True)
     b = torch.load(cut / "checkpoints" / "step-000000040.pt", weights_only=True)
     for key in a["guide"]:
