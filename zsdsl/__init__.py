@@ -7,7 +7,7 @@ only when a model is loaded, so ``zsdsl check`` stays fast.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from zsdsl.version import __version__
 
 
 def compile_text(text: str, file: str = "<string>"):

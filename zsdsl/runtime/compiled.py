@@ -40,19 +40,8 @@ class CompiledModel:
         self.ir = ir  # for tooling (graph, checks); engines use the methods below only
         self.text = text
         self.module = load_generated_module(source, file)
-        self.model_class = next(
-            v
-            for v in vars(self.module).values()
-            if isinstance(v, type)
-            and v.__module__ == self.module.__name__
-            and issubclass(v, torch.nn.Module)
-            and hasattr(v, "_model")
-        )
-        self.guide_classes = {
-            v.name: v
-            for v in vars(self.module).values()
-            if isinstance(v, type) and v.__module__ == self.module.__name__ and hasattr(v, "_guide")
-        }
+        self.model_class = self.module.MODEL_CLASS  # the generated module's exports (see emit_module)
+        self.guide_classes = dict(self.module.GUIDE_CLASSES)
 
     @property
     def name(self) -> str:

@@ -147,8 +147,8 @@ def create_run(path: Path, kind: str, spec: str, spec_text: str, data_path: str,
             if child.name == LOCK:
                 continue
             shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-    from zsdsl import __version__
     from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.version import __version__
 
     run.record = {
         "kind": kind,

@@ -75,3 +75,6 @@ class BlrModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
+
+MODEL_CLASS = BlrModel
+GUIDE_CLASSES = {}

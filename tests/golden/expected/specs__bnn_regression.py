@@ -98,3 +98,6 @@ class BnnRegressionModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * zl.lift(log_prec, 1, 0)))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
+
+MODEL_CLASS = BnnRegressionModel
+GUIDE_CLASSES = {}

@@ -81,3 +81,6 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)
         return out
 
+
+MODEL_CLASS = EightSchoolsCenteredModel
+GUIDE_CLASSES = {}

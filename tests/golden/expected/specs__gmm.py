@@ -80,3 +80,6 @@ class GmmModel(zl.ModelBase):
         idx_n = None
         return out
 
+
+MODEL_CLASS = GmmModel
+GUIDE_CLASSES = {}

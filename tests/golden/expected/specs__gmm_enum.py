@@ -88,3 +88,6 @@ class GmmEnumModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
+
+MODEL_CLASS = GmmEnumModel
+GUIDE_CLASSES = {}

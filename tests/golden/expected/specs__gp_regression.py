@@ -80,3 +80,6 @@ class GpRegressionModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), (*sample_shape,), True)
         return out
 
+
+MODEL_CLASS = GpRegressionModel
+GUIDE_CLASSES = {}

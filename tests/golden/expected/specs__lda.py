@@ -80,3 +80,6 @@ class LdaModel(zl.ModelBase):
         counts = out['counts'] = zl.dist.draw(zl.dist.Multinomial(total_count=zl.sum(zl.take_plate(counts, idx_d, 2), 1), probs=zl.vecmat(theta, zl.lift(phi, 1, 2))), (*sample_shape, zl.plate_size(idx_d, d["D"]),), False)
         return out
 
+
+MODEL_CLASS = LdaModel
+GUIDE_CLASSES = {}

@@ -75,3 +75,6 @@ class LogisticRegressionModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(w, 1, 1)) + zl.lift(b, 1, 0))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False)
         return out
 
+
+MODEL_CLASS = LogisticRegressionModel
+GUIDE_CLASSES = {}

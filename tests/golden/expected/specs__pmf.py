@@ -96,3 +96,6 @@ class PmfModel(zl.ModelBase):
         rating = out['rating'] = zl.dist.draw(zl.dist.Normal(loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_r, d["R"]),), True)
         return out
 
+
+MODEL_CLASS = PmfModel
+GUIDE_CLASSES = {}

@@ -88,3 +88,6 @@ class ArKModel(zl.ModelBase):
         y_next = out['y_next'] = zl.dist.draw(zl.dist.Normal(loc=mu, scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_t, d["T"]-d["K"]),), True)
         return out
 
+
+MODEL_CLASS = ArKModel
+GUIDE_CLASSES = {}

@@ -85,3 +85,6 @@ class DiamondsModel(zl.ModelBase):
         Y = out['Y'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(Intercept, 1, 0) + zl.matvec(Xc, b)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = DiamondsModel
+GUIDE_CLASSES = {}

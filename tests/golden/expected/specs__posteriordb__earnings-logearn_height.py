@@ -71,3 +71,6 @@ class LogearnHeightModel(zl.ModelBase):
         log_earn = out['log_earn'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * height)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = LogearnHeightModel
+GUIDE_CLASSES = {}

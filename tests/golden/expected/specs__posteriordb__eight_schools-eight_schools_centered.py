@@ -75,3 +75,6 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=sigma), (*sample_shape, d["J"],), True)
         return out
 
+
+MODEL_CLASS = EightSchoolsCenteredModel
+GUIDE_CLASSES = {}

@@ -78,3 +78,6 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=sigma), (*sample_shape, d["J"],), True)
         return out
 
+
+MODEL_CLASS = EightSchoolsNoncenteredModel
+GUIDE_CLASSES = {}

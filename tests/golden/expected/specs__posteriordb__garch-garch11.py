@@ -90,3 +90,6 @@ class Garch11Model(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.lift(mu, 1, 0), scale=sigma), (*sample_shape, d["T"],), True)
         return out
 
+
+MODEL_CLASS = Garch11Model
+GUIDE_CLASSES = {}

@@ -80,3 +80,6 @@ class GpPoisRegrModel(zl.ModelBase):
         k = out['k'] = zl.dist.draw(zl.dist.Poisson(log_rate=f), (*sample_shape, d["N"],), False)
         return out
 
+
+MODEL_CLASS = GpPoisRegrModel
+GUIDE_CLASSES = {}

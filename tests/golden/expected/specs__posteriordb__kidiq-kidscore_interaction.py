@@ -72,3 +72,6 @@ class KidscoreInteractionModel(zl.ModelBase):
         kid_score = out['kid_score'] = zl.dist.draw(zl.dist.Normal(loc=(((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_hs)) + (zl.lift(beta[..., 2], 1, 0) * mom_iq)) + (zl.lift(beta[..., 3], 1, 0) * inter)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = KidscoreInteractionModel
+GUIDE_CLASSES = {}

@@ -68,3 +68,6 @@ class KidscoreMomiqModel(zl.ModelBase):
         kid_score = out['kid_score'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_iq)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = KidscoreMomiqModel
+GUIDE_CLASSES = {}

@@ -80,3 +80,6 @@ class LowDimGaussMixModel(zl.ModelBase):
         idx_n = None
         return out
 
+
+MODEL_CLASS = LowDimGaussMixModel
+GUIDE_CLASSES = {}

@@ -77,3 +77,6 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
         log_weight = out['log_weight'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * log_canopy_volume)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = LogmesquiteLogvolumeModel
+GUIDE_CLASSES = {}

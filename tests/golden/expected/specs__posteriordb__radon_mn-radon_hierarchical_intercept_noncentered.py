@@ -103,3 +103,6 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
         log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=((zl.gather(zl.lift(alpha, 1, 1), 1, 0, (zl.take_plate(county_idx, idx_n, 1) - 1), 0) + (zl.take_plate(log_uppm, idx_n, 1) * zl.lift(beta, 1, 1)[..., 0])) + (zl.take_plate(floor_measure, idx_n, 1) * zl.lift(beta, 1, 1)[..., 1])), scale=zl.lift(sigma_y, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
+
+MODEL_CLASS = RadonHierarchicalInterceptNoncenteredModel
+GUIDE_CLASSES = {}

@@ -81,3 +81,6 @@ class RadonPooledModel(zl.ModelBase):
         log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(alpha, 1, 0) + (zl.lift(beta, 1, 0) * zl.take_plate(floor_measure, idx_n, 1))), scale=zl.lift(sigma_y, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 
+
+MODEL_CLASS = RadonPooledModel
+GUIDE_CLASSES = {}

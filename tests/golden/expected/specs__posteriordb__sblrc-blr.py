@@ -69,3 +69,6 @@ class BlrModel(zl.ModelBase):
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.matvec(X, beta), scale=zl.lift(sigma, 1, 0)), (*sample_shape, d["N"],), True)
         return out
 
+
+MODEL_CLASS = BlrModel
+GUIDE_CLASSES = {}

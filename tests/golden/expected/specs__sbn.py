@@ -130,3 +130,6 @@ class QGuide(zl.GuideBase):
         h3 = values['h3'] = zl.given(given, 'h3', lambda: zl.dist.draw(q_h3, (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         lq['h3'] = scale_n * zl.site_log_prob(q_h3, h3, 1)
         return values, lq, fac
+
+MODEL_CLASS = SbnModel
+GUIDE_CLASSES = {'q': QGuide}

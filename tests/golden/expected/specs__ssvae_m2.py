@@ -148,3 +148,6 @@ class QGuide(zl.GuideBase):
         z_u = values['z_u'] = zl.given(given, 'z_u', lambda: zl.dist.draw(q_z_u, (*sample_shape, zl.plate_size(idx_m, d["U"]), 50,), True))
         lq['z_u'] = scale_m * zl.site_log_prob(q_z_u, z_u, 1)
         return values, lq, fac
+
+MODEL_CLASS = SsvaeM2Model
+GUIDE_CLASSES = {'q': QGuide}

@@ -127,3 +127,6 @@ class QGuide(zl.GuideBase):
         u = values['u'] = zl.given(given, 'u', lambda: zl.dist.draw(q_u, (*sample_shape,), True))
         lq['u'] = zl.site_log_prob(q_u, u, 0)
         return values, lq, fac
+
+MODEL_CLASS = SvgpModel
+GUIDE_CLASSES = {'q': QGuide}

@@ -97,3 +97,6 @@ class QGuide(zl.GuideBase):
         z = values['z'] = zl.given(given, 'z', lambda: zl.dist.draw(q_z, (*sample_shape, zl.plate_size(idx_n, d["N"]), 40,), True))
         lq['z'] = scale_n * zl.site_log_prob(q_z, z, 1)
         return values, lq, fac
+
+MODEL_CLASS = VaeModel
+GUIDE_CLASSES = {'q': QGuide}

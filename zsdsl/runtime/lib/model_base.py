@@ -1,7 +1,8 @@
 """Base classes of generated models and guides, and the ``Site`` record of a latent.
 
-Generated subclasses implement ``_model`` / ``_sample`` / ``sites`` (models) and
-``_guide`` (guides); the public methods here give them their calling conventions.
+Generated subclasses (or models written by hand) implement ``_model`` / ``_sample`` / ``sites`` /
+``plate_sizes`` (models) and ``_guide`` (guides); the public methods here are the protocol the
+engines use (``zsdsl.runtime.protocol``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Site:
     enum_size: int | None = None  # values 0..enum_size-1 of an enumerated discrete site
 
 
-def _total(terms: dict, per_site: bool, kept: set = frozenset()):
+def total_of_terms(terms: dict, per_site: bool, kept: set = frozenset()):
     """The sum of all terms (a kept plate dim summed too) and, with ``per_site``, the terms."""
     if not terms:
         zero = torch.zeros(())
@@ -43,7 +44,7 @@ def _total(terms: dict, per_site: bool, kept: set = frozenset()):
     return (total, terms) if per_site else total
 
 
-def _kept(term_plates: dict, keep: str | None) -> set:
+def terms_in_plate(term_plates: dict, keep: str | None) -> set:
     return {name for name, plates in term_plates.items() if keep is not None and keep in plates}
 
 
@@ -74,8 +75,15 @@ class ModelBase(torch.nn.Module):
         ``keep`` (a plate name) the terms inside that plate keep its dim (last), e.g. for
         per-datapoint learning signals; use ``per_site`` to tell them apart.
         """
-        lp, _ = self._model(values, data, subsample)
-        return _total(reduce_terms(lp, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
+        lp, _ = self.log_terms(values, data, subsample)
+        return total_of_terms(
+            reduce_terms(lp, self.term_plates, keep), per_site, terms_in_plate(self.term_plates, keep)
+        )
+
+    def log_terms(self, values: dict, data: dict, subsample: dict | None = None, priors: dict | None = None):
+        """(terms, deterministics): the log-density term of each site and factor, unreduced over plates;
+        ``priors`` (a dict) receives each latent's prior distribution, for analytic KL terms."""
+        return self._model(values, data, subsample, dists=priors)
 
     def transformed(self, data: dict, name: str, compute):
         """A transformed-data node (Stan's ``transformed data``): computed on the first call with this
@@ -90,7 +98,7 @@ class ModelBase(torch.nn.Module):
 
     def deterministics(self, values: dict, data: dict, subsample: dict | None = None) -> dict:
         """The deterministic nodes computed from ``values``."""
-        return self._model(values, data, subsample)[1]
+        return self.log_terms(values, data, subsample)[1]
 
     def sample(self, data: dict, n: int | None = None, values: dict | None = None) -> dict:
         """Ancestral draws of all sites (prior, and prior predictive of observed data).
@@ -133,10 +141,18 @@ class GuideBase(torch.nn.Module):
         ignored for the sites given); ``keep`` keeps one plate's dim as in ``ModelBase.log_joint``;
         a ``dists`` dict receives each site's guide distribution.
         """
-        values, lq, fac = self._guide(data, tuple(sample_shape), subsample, values, dists)
-        log_q = _total(reduce_terms(lq, self.term_plates, keep), per_site, _kept(self.term_plates, keep))
-        factor = _total(reduce_terms(fac, self.term_plates, None), False) if fac else 0.0
+        values, lq, fac = self.guide_terms(data, sample_shape, subsample, values, dists)
+        log_q = total_of_terms(
+            reduce_terms(lq, self.term_plates, keep), per_site, terms_in_plate(self.term_plates, keep)
+        )
+        factor = total_of_terms(reduce_terms(fac, self.term_plates, None), False) if fac else 0.0
         return values, log_q, factor
+
+    def guide_terms(self, data: dict, sample_shape=(), subsample: dict | None = None, given: dict | None = None,
+                    dists: dict | None = None):  # fmt: skip
+        """(values, terms, factor terms): the draws (``given`` ones scored instead), each site's log q
+        term unreduced over plates, and the guide's factors; ``dists`` receives each site's distribution."""
+        return self._guide(data, tuple(sample_shape), subsample, given, dists)
 
     def forward(self, data, sample_shape=(), subsample=None):
         return self.sample_and_log_prob(data, sample_shape, subsample)

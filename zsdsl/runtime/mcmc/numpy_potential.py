@@ -98,8 +98,8 @@ def _same(traced: TracedFunction, z, U, grad) -> bool:
 class NumpyPotential:
     def __init__(self, potential):
         model = potential.model
-        fn = type(model)._model
-        if "zl" not in fn.__globals__:
+        fn = getattr(type(model), "_model", None)
+        if fn is None or "zl" not in getattr(fn, "__globals__", {}):
             raise Unsupported("generated code without zl")
         if any(True for _ in model.parameters()):
             raise Unsupported("networks and learnable parameters (PyTorch modules)")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.runtime.checkpoint import atomic_write_text
-from zsdsl.runtime.mcmc.sampler import STAT_NAMES, MCMCResult
+
+STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
 
 def _elements(shape) -> list[tuple]:
@@ -37,7 +38,7 @@ def flat_columns(values: dict, sep_open="[", sep_close="]", sep=",") -> dict[str
     return out
 
 
-def write_outputs(result: MCMCResult, run: Path) -> dict:
+def write_outputs(result, run: Path) -> dict:
     run.mkdir(parents=True, exist_ok=True)
     values = result.values()
     cols = flat_columns(values, ".", "", ".")
@@ -65,7 +66,7 @@ def write_outputs(result: MCMCResult, run: Path) -> dict:
     return values
 
 
-def to_inference_data(result: MCMCResult, values: dict | None = None):
+def to_inference_data(result, values: dict | None = None):
     import arviz as az
 
     values = values if values is not None else result.values()

@@ -122,7 +122,7 @@ class Potential:
             site, K = self.enum[0]
             shape = tuple(site.shape)
             values[site.name] = torch.arange(K).reshape((K,) + (1,) * len(shape)).expand((K, *shape))
-        terms, _ = self.model._model(values, self.data, subsample)
+        terms, _ = self.model.log_terms(values, self.data, subsample)
         if self.enum:
             marginal, terms = self._sum_out(terms)
             total = marginal if total is None else total + marginal

@@ -22,10 +22,9 @@ import torch
 from zsdsl.errors import ModelError, NumericalError, OptionError
 from zsdsl.runtime.mcmc.adapt import DualAveraging, MetricEstimator, init_step_size, slow_window_ends
 from zsdsl.runtime.mcmc.nuts import Metric, State, hmc_transition, nuts_transition
+from zsdsl.runtime.mcmc.output import STAT_NAMES, flat_columns, summarize, to_inference_data
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.tuning import tune_allocator
-
-STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
 
 @dataclass
@@ -86,14 +85,10 @@ class MCMCResult:
 
     def summary(self) -> dict:
         """Stan's summary per scalar quantity (``theta[1]``, ...), computed with ArviZ."""
-        from zsdsl.runtime.mcmc.output import flat_columns, summarize
-
         return summarize(flat_columns(self.values()))
 
     def to_inference_data(self):
         """ArviZ ``InferenceData`` with ``posterior`` and ``sample_stats``."""
-        from zsdsl.runtime.mcmc.output import to_inference_data
-
         return to_inference_data(self)
 
     def values(self) -> dict:

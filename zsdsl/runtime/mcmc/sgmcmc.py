@@ -30,8 +30,9 @@ import numpy as np
 import torch
 
 from zsdsl.errors import ModelError, NumericalError, OptionError
+from zsdsl.runtime.mcmc.output import STAT_NAMES
 from zsdsl.runtime.mcmc.potential import Potential
-from zsdsl.runtime.mcmc.sampler import STAT_NAMES, ChainResult, MCMCResult, chain_seed
+from zsdsl.runtime.mcmc.sampler import ChainResult, MCMCResult, chain_seed
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.train import MinibatchSampler
 

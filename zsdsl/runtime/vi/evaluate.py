@@ -20,9 +20,10 @@ import torch
 
 from zsdsl.errors import DataError, ModelError, OptionError, RunDirError
 from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
-from zsdsl.runtime.lib.model_base import _kept
+from zsdsl.runtime.lib.model_base import terms_in_plate
 from zsdsl.runtime.vi.guides import make_guide
-from zsdsl.runtime.vi.objectives import _split, latent_plates
+from zsdsl.runtime.vi.objectives import latent_plates
+from zsdsl.runtime.vi.terms import split_terms
 
 
 def restore_run(compiled, data: dict, config, run):
@@ -88,7 +89,7 @@ def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk
     sizes = model.plate_sizes()
     others = {p: torch.arange(1) for p in plates if p != plate and int(sizes[p]) > 0}
     n = int(sizes[plate])
-    kept = _kept(model.term_plates, plate)  # the model's terms inside the plate
+    kept = terms_in_plate(model.term_plates, plate)  # the model's terms inside the plate
     lls, elbos = [], []
     for start in range(0, n, batch):
         idx = torch.arange(start, min(start + batch, n))
@@ -103,7 +104,7 @@ def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk
             values, (_, q_terms), _ = guide.sample_and_log_prob(data, (runs,), sub, per_site=True, keep=plate,
                                                                  values=given)  # fmt: skip
             _, p_terms = model.log_joint(values, data, sub, per_site=True, keep=plate)
-            lw = (_split(p_terms, plate, runs, kept)[0] - _split(q_terms, plate, runs)[0]) / scale
+            lw = (split_terms(p_terms, plate, runs, kept)[0] - split_terms(q_terms, plate, runs)[0]) / scale
             log_w.append(lw.view(classes, c, -1))
             if enum and qk is None:  # log q(k | x_b), the same in every chunk
                 qk = (q_terms[enum[0]] / scale).view(classes, c, -1)[:, 0]

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zsdsl.errors import ModelError
-from zsdsl.runtime.vi.guides import _require_global_continuous
+from zsdsl.runtime.vi.site_checks import require_global_continuous
 
 
 class FlatGuide(nn.Module):
@@ -28,7 +28,7 @@ class FlatGuide(nn.Module):
         self.slots = []
         offset = 0
         for s in self.sites:
-            _require_global_continuous(s, self.name)
+            require_global_continuous(s, self.name)
             shape = tuple(s.bijector.unconstrained_shape(tuple(s.shape)))
             size = math.prod(shape)
             self.slots.append((s, shape, offset, size))

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 
 from zsdsl.errors import ModelError
-from zsdsl.runtime.lib.model_base import _kept
+from zsdsl.runtime.lib.model_base import terms_in_plate
 from zsdsl.runtime.lib.plates import reduce_terms
-from zsdsl.runtime.vi.objectives import _split
+from zsdsl.runtime.vi.terms import split_terms
 
 
 def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,8 +42,8 @@ def enumerated_elbo(objective, model, guide, data, subsample) -> tuple[torch.Ten
         values, (_, q_terms), factor = guide.sample_and_log_prob(data, (runs,), subsample, per_site=True, keep=plate,
                                                                  values=given)  # fmt: skip
         _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=plate)
-    p_loc, p_glob = _split(p_terms, plate, runs, _kept(model.term_plates, plate))
-    q_loc, q_glob = _split(q_terms, plate, runs)
+    p_loc, p_glob = split_terms(p_terms, plate, runs, terms_in_plate(model.term_plates, plate))
+    q_loc, q_glob = split_terms(q_terms, plate, runs)
     weights = (q_terms[name] / scale).exp().view(K, P, n)  # q(y_b = k | x_b), summing to 1 over k
     bound = (p_glob - q_glob).mean() + (weights * (p_loc - q_loc).view(K, P, n)).sum(0).mean(0).sum()
     return bound, factor

@@ -12,7 +12,8 @@ import math
 import torch
 from torch import nn
 
-from zsdsl.errors import ModelError, OptionError
+from zsdsl.errors import OptionError
+from zsdsl.runtime.vi.site_checks import require_global_continuous
 
 
 class AutoNormal(nn.Module):
@@ -27,7 +28,7 @@ class AutoNormal(nn.Module):
         self.locs = nn.ParameterDict()
         self.log_scales = nn.ParameterDict()
         for s in self.sites:
-            _require_global_continuous(s, self.name)
+            require_global_continuous(s, self.name)
             shape = s.bijector.unconstrained_shape(tuple(s.shape))
             key = _key(s.name)
             self.locs[key] = nn.Parameter(torch.zeros(shape))
@@ -81,21 +82,6 @@ def _key(name: str) -> str:
     return name.replace(".", "__")
 
 
-def _require_global_continuous(site, guide: str) -> None:
-    if site.discrete:
-        raise ModelError(
-            f"The latent '{site.name}' is discrete; {guide} covers continuous latents only. "
-            "Write a guide block for it (nvil, vimco or rws estimate its gradient) or mark it 'enumerate'."
-        )
-    if site.subsample_plate is not None:
-        raise ModelError(
-            f"The latent '{site.name}' is local to the subsampled plate '{site.subsample_plate}'; it needs an "
-            "amortized guide (a guide block with an encoder net) rather than " + guide + "."
-        )
-    if site.bijector is None:
-        raise ModelError(f"The latent '{site.name}' has no transform to unconstrained space.")
-
-
 class AutoDelta(nn.Module):
     """Point masses at learnable values (MAP): the guide's log-density is 0, so maximising the
     ELBO maximises the log joint itself (in the constrained space, no Jacobian, like Stan's MAP)."""
@@ -108,7 +94,7 @@ class AutoDelta(nn.Module):
         self.sites = list(sites)
         self.values = nn.ParameterDict()
         for s in self.sites:
-            _require_global_continuous(s, self.name)
+            require_global_continuous(s, self.name)
             self.values[_key(s.name)] = nn.Parameter(torch.zeros(s.bijector.unconstrained_shape(tuple(s.shape))))
 
     def start_at(self, starts: dict) -> None:

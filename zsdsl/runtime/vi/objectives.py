@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 
 from zsdsl.errors import ModelError, OptionError
-from zsdsl.runtime.lib.model_base import _kept
+from zsdsl.runtime.lib.model_base import terms_in_plate
+from zsdsl.runtime.vi.terms import split_terms
 
 SIGNALS = ("downstream", "joint")  # a score-function site's learning signal: its downstream terms, or all
 
@@ -43,19 +44,6 @@ class Weights:
 
 def _logmeanexp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
     return torch.logsumexp(x, dim) - math.log(x.shape[dim])
-
-
-def _split(terms: dict, keep: str | None, k: int, kept=frozenset()):
-    """Sum per-site terms into ([k, B] local, [k] global) parts. ``kept`` names the terms inside the
-    plate ``keep`` (``_kept(model.term_plates, keep)``): one that involves no draw is [B], not [k, B]."""
-    is_local = {n: keep is not None and (t.dim() == 2 or n in kept) for n, t in terms.items()}
-    local = [t if t.dim() == 2 else t.expand(k, -1) for n, t in terms.items() if is_local[n]]
-    glob = [t for n, t in terms.items() if not is_local[n]]
-    loc = sum(local) if local else None
-    g = sum(glob) if glob else torch.zeros(k)
-    if keep is None:  # no decomposition: the whole model is one "element"
-        return g.reshape(k, 1), torch.zeros(k)
-    return (loc if loc is not None else torch.zeros(k, 1)), g
 
 
 def downstream_terms(model_latents: dict, guide_latents: dict, sites, score_sites) -> dict:
@@ -157,13 +145,13 @@ class Objective:
         else:
             values, (_, q_terms), factor = guide.sample_and_log_prob(data, (k,), subsample, per_site=True, keep=keep)
         _, p_terms = model.log_joint(values, data, subsample, per_site=True, keep=keep)
-        p_loc, p_glob = _split(p_terms, keep, k, _kept(model.term_plates, keep))
-        q_loc, q_glob = _split(q_terms, keep, k)
+        p_loc, p_glob = split_terms(p_terms, keep, k, terms_in_plate(model.term_plates, keep))
+        q_loc, q_glob = split_terms(q_terms, keep, k)
         sf_terms = {n: t for n, t in q_terms.items() if n in self.discrete_sites}
-        log_q_sf = _split(sf_terms, keep, k)[0] if sf_terms else None
+        log_q_sf = split_terms(sf_terms, keep, k)[0] if sf_terms else None
         per_site = None
         if sf_terms and self.score_sites(model):
-            per_site = self._per_site(p_terms, q_terms, keep, k, _kept(model.term_plates, keep))
+            per_site = self._per_site(p_terms, q_terms, keep, k, terms_in_plate(model.term_plates, keep))
         return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site)
 
     def _per_site(self, p_terms, q_terms, keep, k, kept) -> list:
@@ -283,12 +271,14 @@ class SGVB(Objective):
         return -(surrogate + _mean(w.factor)), elbo.detach()
 
     def _loss_analytic_kl(self, model, guide, data, subsample):
-        from zsdsl.runtime.lib.model_base import _total
+        from zsdsl.runtime.lib.model_base import total_of_terms
         from zsdsl.runtime.lib.plates import reduce_terms
 
         _, lp, lq, factor = self.terms_with_kl(model, guide, data, subsample, self.particles)
         p_terms = reduce_terms(lp, model.term_plates)
-        elbo = (_total(p_terms, False) - _total(reduce_terms(lq, guide.guide.term_plates), False)).mean()
+        elbo = (
+            total_of_terms(p_terms, False) - total_of_terms(reduce_terms(lq, guide.guide.term_plates), False)
+        ).mean()
         surrogate = self._annealed(elbo, p_terms) if self.beta < 1 else elbo
         return -(surrogate + _mean(factor)), elbo.detach()
 
@@ -298,14 +288,14 @@ class SGVB(Objective):
         (scaled like its terms) and log q = 0. Enumerated sites keep their Monte Carlo terms."""
         import torch.distributions as td
 
-        from zsdsl.runtime.lib.model_base import _total
+        from zsdsl.runtime.lib.model_base import total_of_terms
         from zsdsl.runtime.lib.plates import reduce_terms
 
         q_dists, p_dists = {}, {}
         inner = guide.guide  # the compiled guide block (analytic KL needs one)
-        values, lq, fac = inner._guide(data, (runs,), subsample, given, q_dists)
-        factor = _total(reduce_terms(fac, inner.term_plates, None), False) if fac else 0.0
-        lp, _ = model._model(values, data, subsample, dists=p_dists)
+        values, lq, fac = inner.guide_terms(data, (runs,), subsample, given, q_dists)
+        factor = total_of_terms(reduce_terms(fac, inner.term_plates, None), False) if fac else 0.0
+        lp, _ = model.log_terms(values, data, subsample, priors=p_dists)
         sizes = model.plate_sizes()
         for name, q in q_dists.items():
             if name not in p_dists or name in self.enumerated:
