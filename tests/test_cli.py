@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import pytest
 from click.testing import CliRunner
 from golden_util import GOLDEN, ROOT
@@ -128,3 +129,33 @@ def test_help_lists_commands():
     assert code == 0
     for cmd in ("check", "compile", "graph"):
         assert cmd in out
+
+
+def _defaults(command) -> dict:
+    return {p.name: p.default for p in command.params if isinstance(p, click.Option) and not p.is_flag}
+
+
+def test_the_cli_defaults_are_the_engine_configurations_defaults():
+    """Options are passed to the engines only when given; the defaults --help shows must be theirs."""
+    import dataclasses
+
+    from zsdsl.runtime.mcmc.sampler import SamplerConfig
+    from zsdsl.runtime.mcmc.sgmcmc import SGMCMCConfig
+    from zsdsl.runtime.vi.train import FitConfig
+
+    def check(command, *configs, rename=None):
+        rename = rename or {}
+        fields = {}
+        for cfg in reversed(configs):
+            fields.update({f.name: f.default for f in dataclasses.fields(cfg)})
+        compared = 0
+        for name, default in _defaults(command).items():
+            field = rename.get(name, name)
+            if field in fields and default is not None:
+                assert default == fields[field], (command.name, name, default, fields[field])
+                compared += 1
+        return compared
+
+    assert check(main.commands["fit"], FitConfig) >= 12
+    assert check(main.commands["sample"], SamplerConfig) >= 7
+    assert check(main.commands["sample"], SGMCMCConfig, rename={"warmup": "burnin", "chains": "-"}) >= 4

@@ -1,0 +1,5 @@
+"""``python -m zsdsl.cli``."""
+
+from zsdsl.cli import main
+
+main()

@@ -1,0 +1,287 @@
+"""``zsdsl fit``, ``zsdsl evaluate`` and ``zsdsl generate``: variational runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from zsdsl.cli.app import handle_errors, main
+from zsdsl.cli.common import given_options, load_spec, load_spec_with_data
+from zsdsl.errors import OptionError, RunDirError
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Data file: JSON, CSV or NPZ.")
+@click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil, rws or map.")
+@click.option(
+    "--guide",
+    default=None,
+    help="A guide block of the spec, or auto-normal, auto-mvn, auto-planar, auto-iaf (default: the spec's first).",
+)
+@click.option("--particles", type=int, default=None, help="Samples per step (iwae/vimco: k).")
+@click.option("--steps", type=int, default=None, help="Optimizer steps (default 1000).")
+@click.option("--epochs", type=int, default=None, help="Passes over the largest subsampled plate.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--optimizer", default="adam", show_default=True, help="adam, adamw, sgd, rmsprop or adagrad.")
+@click.option("--schedule", default="constant", show_default=True, help="constant, cosine or exponential.")
+@click.option("--clip", type=float, default=None, help="Clip the gradient norm.")
+@click.option("--analytic-kl", is_flag=True, help="sgvb: closed-form KL(q || prior) where the pair has one.")
+@click.option(
+    "--anneal",
+    type=int,
+    default=None,
+    metavar="STEPS",
+    help="sgvb: weight the latent terms (the KL) by min(1, step/STEPS) in the loss: KL annealing, warm-up.",
+)
+@click.option("--baseline", default="moving", show_default=True, help="nvil: moving or learned (input-dependent).")
+@click.option(
+    "--signals",
+    default="downstream",
+    show_default=True,
+    help="nvil, sgvb: a discrete site's learning signal is the terms downstream of it, or joint (all terms).",
+)
+@click.option(
+    "--init",
+    default="zero",
+    show_default=True,
+    help="Automatic guides start at: zero, uniform (U(-2, 2) unconstrained, as Stan) or sample (a prior draw).",
+)
+@click.option(
+    "--init-scale",
+    type=float,
+    default=0.1,
+    show_default=True,
+    help="Automatic Gaussian guides' starting sd (unconstrained scale); Bayesian networks fit better from 1e-5.",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
+)
+@click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
+@click.option("--checkpoint-every", type=int, default=500, show_default=True)
+@click.option("--keep", type=int, default=3, show_default=True, help="How many of the latest checkpoints to keep.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option(
+    "--valid",
+    "valid_path",
+    default=None,
+    help="Held-out data (a file or PATH:SPLIT) scored during the fit; the run keeps the best parameters.",
+)
+@click.option("--valid-every", type=int, default=None, help="Steps between validations (default: one epoch).")
+@click.option(
+    "--valid-particles",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Importance samples per element for the validation score (1: the ELBO), or predictive draws.",
+)
+@click.option(
+    "--early-stop",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Stop after K validations in a row without a new best (needs --valid).",
+)
+@handle_errors
+def fit(
+    spec,
+    data_path,
+    infer,
+    guide,
+    particles,
+    steps,
+    epochs,
+    lr,
+    optimizer,
+    schedule,
+    clip,
+    seed,
+    out,
+    resume,
+    checkpoint_every,
+    device,
+    analytic_kl,
+    baseline,
+    signals,
+    init,
+    init_scale,
+    valid_path,
+    valid_every,
+    valid_particles,
+    early_stop,
+    anneal,
+    keep,
+    overwrite,
+):
+    """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory.
+
+    A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
+    continues a run with the same model, data and fixed options (--steps or --epochs may extend it)."""
+    from zsdsl.runtime.rundir import default_run_path, open_run
+    from zsdsl.runtime.vi.train import resume_config
+
+    options = given_options(exclude=("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide"))
+    if resume:
+        if out:
+            raise OptionError("Give --resume RUN or --out RUN, not both.")
+        open_run(Path(resume), ("vi",), "zsdsl fit --resume continues")
+        saved = resume_config(Path(resume))
+        spec = spec or saved.spec
+        run = Path(resume)
+    elif spec is None:
+        raise OptionError("Give a model file to fit, or --resume RUN.")
+    else:
+        run = Path(out) if out else default_run_path(spec, infer)
+    cm = load_spec(spec)
+    given = given_options(include=("infer", "guide"))
+    result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
+                    resume=bool(resume), overwrite=overwrite, valid=valid_path, **options)  # fmt: skip
+    config = result.config
+    click.echo(
+        f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
+        f"after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
+    )
+    if result.validation:
+        best = max(result.validation, key=lambda r: r[2])
+        stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
+        click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
+    _print_guide_summary(result, result.data)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--data", "data_path", required=True, help="Evaluation data (a file or PATH:SPLIT).")
+@click.option("--particles", type=int, default=1000, show_default=True, help="Importance samples / posterior draws.")
+@click.option("--batch", type=int, default=100, show_default=True, help="Elements per evaluation minibatch.")
+@click.option("--classify", default=None, metavar="SITE=FIELD",
+              help="Also the error of argmax q(SITE | x) against the labels in data field FIELD.")  # fmt: skip
+@handle_errors
+def evaluate(run, data_path, particles, batch, classify):
+    """Evaluate a fitted RUN: IS log-likelihood and ELBO, or predictive log-likelihood and RMSE; prints JSON."""
+    from pathlib import Path
+
+    from zsdsl.runtime.checkpoint import atomic_write_text, fitted_checkpoint
+    from zsdsl.runtime.rundir import open_run
+    from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
+    from zsdsl.runtime.vi.evaluate import restore_run
+    from zsdsl.runtime.vi.train import resume_config
+
+    if particles < 1 or batch < 1:
+        raise OptionError("--particles and --batch must be at least 1.")
+    open_run(Path(run), ("vi",), "zsdsl evaluate reads")
+    config = resume_config(Path(run))
+    cm, data = load_spec_with_data(config.spec, data_path)
+    model, guide = restore_run(cm, data, config, Path(run))
+    result = {"run": str(run), "data": str(data_path), "checkpoint": fitted_checkpoint(Path(run)).name}
+    if classify:  # the classifier only (the semi-supervised model's likelihood needs both plates' data)
+        from zsdsl.runtime.vi.evaluate import classification_error
+
+        site, eq, field = classify.partition("=")
+        if not eq or field not in data:
+            raise OptionError(f"--classify takes SITE=FIELD with FIELD in the data; got '{classify}'.")
+        result["classification"] = classification_error(model, guide, data, site, data[field], batch)
+    else:
+        result.update(run_evaluate(model, guide, data, particles, batch=batch))
+    text = json.dumps(result, indent=2)
+    atomic_write_text(Path(run) / "evaluation.json", text + "\n")
+    click.echo(text)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("-n", "count", type=int, default=64, show_default=True, help="How many draws.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid or a .npz of draws.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@handle_errors
+def generate(run, count, output, seed):
+    """Draw COUNT new data points from a fitted RUN's model (prior predictive with learned nets)."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
+    from zsdsl.runtime.rundir import open_run
+    from zsdsl.runtime.vi.train import resume_config
+
+    if count < 1:
+        raise OptionError("-n must be at least 1.")
+    open_run(Path(run), ("vi",), "zsdsl generate reads")
+    config = resume_config(Path(run))
+    cm, data = load_spec_with_data(config.spec, config.data or None)
+    model = cm.model(data)
+    path = fitted_checkpoint(Path(run))
+    if path is None:
+        raise RunDirError(f"{run} has no checkpoint.")
+    model.load_state_dict(load_checkpoint(path)["model"])
+    for plate, size in model.plate_dims.items():
+        if model.plate_subsample.get(plate):
+            model.dims[size] = count  # a new batch of data points
+    torch.manual_seed(seed)
+    draws = model.sample(data)
+    observed = [name for name in model.observed if name in draws]
+    if not observed:
+        raise OptionError("The model observes no data to generate.")
+    x = draws[observed[0]].detach().cpu().double().numpy()
+    if output.endswith(".npz"):
+        np.savez(output, **{k: v.detach().cpu().numpy() for k, v in draws.items()})
+    elif output.endswith(".png"):
+        _save_grid(x[:count], output)
+    else:
+        raise OptionError("Write the draws to a .png (image grid) or a .npz file.")
+    click.echo(f"wrote {output} ({min(count, len(x))} draws of '{observed[0]}')")
+
+
+def _save_grid(x, output: str) -> None:
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    side = int(round(math.sqrt(x.shape[-1])))
+    if x.ndim != 2 or side * side != x.shape[-1]:
+        raise OptionError(f"A .png grid needs square images; the draws have shape {list(x.shape)} (use .npz).")
+    cols = int(math.ceil(math.sqrt(len(x))))
+    rows = int(math.ceil(len(x) / cols))
+    grid = np.ones((rows * (side + 2), cols * (side + 2)))
+    for i, img in enumerate(x):
+        r, c = divmod(i, cols)
+        grid[r * (side + 2) + 1 : r * (side + 2) + 1 + side, c * (side + 2) + 1 : c * (side + 2) + 1 + side] = (
+            img.reshape(side, side)
+        )
+    plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)
+
+
+def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:
+    import math
+
+    import torch
+
+    sizes = [math.prod(s.shape) for s in result.model.sites(data)]
+    if sum(sizes) * draws > 5_000_000:
+        return  # many (local) latents: the run directory holds the fit; `zsdsl evaluate` reports on it
+    with torch.no_grad():
+        values, _, _ = result.guide.sample_and_log_prob(data, (draws,))
+    rows = []
+    for name, v in values.items():
+        flat = v.reshape(draws, -1)
+        if flat.shape[1] > max_elems:
+            rows.append((name, f"{flat.shape[1]} elements", "", ""))
+            continue
+        for i in range(flat.shape[1]):
+            label = name if flat.shape[1] == 1 else f"{name}[{i + 1}]"
+            col = flat[:, i].double()
+            rows.append((label, f"{col.mean():.4g}", f"{col.std():.4g}", ""))
+    if rows:
+        click.echo("posterior (guide draws):")
+        width = max(len(r[0]) for r in rows)
+        click.echo(f"  {'':<{width}}  {'mean':>10}  {'sd':>10}")
+        for label, mean, sd, _ in rows:
+            click.echo(f"  {label:<{width}}  {mean:>10}  {sd:>10}")

@@ -1,0 +1,90 @@
+"""``zsdsl check``, ``zsdsl compile`` and ``zsdsl graph``: the model file and its intermediate forms."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+from zsdsl.cli.app import handle_errors, main
+from zsdsl.cli.common import show_warnings, write_or_echo
+from zsdsl.errors import OptionError
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Check this data file against the model.")
+@handle_errors
+def check(spec, data_path):
+    """Parse and check SPEC (names, types, shapes, supports); with --data, the data too."""
+    from zsdsl.compiler.pipeline import compile_file
+
+    t0 = time.perf_counter()
+    compiled = compile_file(spec)
+    show_warnings(compiled.warnings, compiled.text)
+    msg = f"{spec}: ok ({len(compiled.ir.latents)} latent sites, {len(compiled.ir.guides)} guides)"
+    if data_path:
+        from zsdsl.compiler.data_check import check_data
+        from zsdsl.runtime.data import load_data
+
+        sizes = check_data(compiled.ir, load_data(data_path), data_path)
+        msg += f"; data {data_path}: ok ({', '.join(f'{k}={v}' for k, v in sorted(sizes.items()))})"
+    click.echo(f"{msg} [{(time.perf_counter() - t0) * 1000:.0f} ms]")
+
+
+@main.command(name="compile")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--emit", type=click.Choice(["ast", "ir", "python", "gradient"]), default="python", show_default=True)
+@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="The data (for --emit gradient).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+@handle_errors
+def compile_cmd(spec, emit, data_path, output):
+    """Compile SPEC and print an intermediate form: the AST, the IR (JSON), the generated Python, or
+    (with --data) the NumPy code NUTS runs for the potential and its gradient."""
+    from zsdsl.compiler.ir import dump_ir
+    from zsdsl.compiler.pipeline import compile_file
+    from zsdsl.grammar.ast import dump_ast
+
+    compiled = compile_file(spec)
+    if emit == "gradient":
+        if not data_path:
+            raise OptionError("--emit gradient needs --data: the traced code depends on the data's sizes and values.")
+        import torch
+
+        import zsdsl
+        from zsdsl.runtime.data import load_data
+
+        torch.set_default_dtype(torch.float64)
+        backend, code = zsdsl.load(spec).gradient_code(load_data(data_path))
+        if code is None:
+            code = f"# This model's gradient is computed by {backend}: it has no traced NumPy code.\n"
+        write_or_echo(code, output)
+        return
+    if emit == "ast":
+        text = json.dumps(dump_ast(compiled.ast), indent=2, sort_keys=True) + "\n"
+    elif emit == "ir":
+        text = dump_ir(compiled.ir) + "\n"
+    else:
+        text = compiled.source
+    write_or_echo(text, output)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file: .dot, .svg or .png.")
+@handle_errors
+def graph(spec, output):
+    """Draw the model's DAG with plates as boxes and observed nodes shaded (DOT; SVG/PNG via Graphviz)."""
+    from zsdsl.compiler.graph import graph_dot, render
+    from zsdsl.compiler.pipeline import compile_file
+
+    dot = graph_dot(compile_file(spec).ir)
+    if not output:
+        click.echo(dot, nl=False)
+        return
+    if os.path.splitext(output)[1].lower() not in (".dot", ".gv", ".svg", ".png", ".pdf"):
+        raise OptionError(f"Unknown graph format for '{output}'; use .dot, .svg or .png.")
+    path = render(dot, output)
+    click.echo(f"wrote {path}")

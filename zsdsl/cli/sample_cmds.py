@@ -1,0 +1,213 @@
+"""``zsdsl sample``, ``zsdsl sbc`` and ``zsdsl summary``: MCMC runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from zsdsl.cli.app import handle_errors, main
+from zsdsl.cli.common import given_options, load_spec, load_spec_with_data
+from zsdsl.errors import OptionError, RunDirError
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False), required=False)
+@click.option("--data", "data_path", default=None, help="Data file: JSON, CSV, NPZ or PATH:SPLIT.")
+@click.option("--nuts", "method", flag_value="nuts", default=True, help="The No-U-Turn sampler (default).")
+@click.option("--hmc", "method", flag_value="hmc", help="Static HMC with --steps leapfrogs.")
+@click.option("--sgld", "method", flag_value="sgld", help="Stochastic-gradient Langevin dynamics (minibatches).")
+@click.option("--psgld", "method", flag_value="psgld", help="Preconditioned SGLD.")
+@click.option("--sghmc", "method", flag_value="sghmc", help="Stochastic-gradient HMC with --friction.")
+@click.option("--sgnht", "method", flag_value="sgnht", help="Stochastic-gradient Nose-Hoover thermostat.")
+@click.option("--lr", type=float, default=1e-4, show_default=True, help="SG-MCMC step size.")
+@click.option("--schedule", default="constant", show_default=True, help="SG-MCMC step sizes: constant or poly.")
+@click.option("--friction", type=float, default=0.1, show_default=True, help="SGHMC friction / SGNHT initial xi.")
+@click.option("--thin", type=int, default=1, show_default=True, help="SG-MCMC: keep every k-th draw.")
+@click.option("--chains", type=int, default=4, show_default=True)
+@click.option("--cores", type=int, default=None, help="Processes for the chains [default: min(chains, CPUs)].")
+@click.option("--warmup", type=int, default=1000, show_default=True)
+@click.option("--draws", type=int, default=1000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--metric", default="diag", show_default=True, help="diag, dense or unit.")
+@click.option("--target-accept", type=float, default=0.8, show_default=True)
+@click.option("--max-depth", type=int, default=10, show_default=True)
+@click.option("--steps", "hmc_steps", type=int, default=20, show_default=True, help="Leapfrogs per HMC transition.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
+@click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
+@click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
+@click.option("--compile", "use_compile", is_flag=True,
+              help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
+@handle_errors
+def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores, warmup, draws, seed, metric,
+           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every, use_compile, overwrite):  # fmt: skip
+    """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
+
+    NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
+    continues them and gives the same draws as a run that never stopped. SG-MCMC (--sgld, --psgld,
+    --sghmc, --sgnht) uses minibatches over the plates declared with subsample=; --warmup is its burn-in.
+    A new run refuses a directory that holds another run (--overwrite replaces it).
+    """
+    from zsdsl.runtime.rundir import default_run_path, open_run
+
+    options = given_options(exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile"))
+    if given_options(include=("use_compile",)):
+        options["compile"] = True
+    method_given = bool(given_options(include=("method",)))
+    if resume:
+        if out:
+            raise OptionError("Give --resume RUN or --out RUN, not both.")
+        saved = open_run(Path(resume), ("mcmc",), "zsdsl sample --resume continues").config
+        spec, run = spec or saved["spec"], Path(resume)
+    elif spec is None:
+        raise OptionError("Give a model file to sample, or --resume RUN.")
+    else:
+        run = Path(out) if out else default_run_path(spec, method)
+    cm = load_spec(spec)
+    method = method if method_given or not resume else None
+    total = _total_iterations(options, resume, run)
+    with _ChainProgress(options.get("chains", 4) if not resume else total[0], total[1]) as bar:
+        result = cm.sample(data_path, method, out=run, resume=bool(resume), overwrite=overwrite,
+                           progress=bar.update if bar.live else None, **options)  # fmt: skip
+    cfg = result.config
+    if hasattr(cfg, "max_depth"):
+        what = f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)"
+    else:
+        what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
+    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
+
+
+def _total_iterations(options: dict, resume, run: Path) -> tuple[int, int]:
+    """(chains, iterations per chain) for the progress bars."""
+    if resume:
+        saved = json.loads((run / "config.json").read_text())
+        return int(saved.get("chains", 4)), int(saved.get("warmup", 0)) + int(saved.get("draws", 0))
+    return int(options.get("chains", 4)), int(options.get("warmup", 1000)) + int(options.get("draws", 1000))
+
+
+def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
+    """Write the run directory (CSVs, posterior.nc, summary.json), print the summary and Stan's warnings."""
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize
+
+    cols, stats = read_run(run)
+    summary = summarize(cols)
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
+    wall = max(c.wall_s for c in result.chains)
+    backend = result.potential.backend
+    click.echo(
+        f"{result.config.method}: {what}, slowest chain {wall:.1f} s (gradients: {backend}); run directory {run}"
+    )
+    _print_summary(summary)
+    for msg in diagnostics_warnings(stats, summary, max_depth):
+        click.echo(f"warning: {msg}", err=True)
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    "data_path",
+    default=None,
+    help="The data file: its observed fields give sizes and are replaced by simulations.",
+)
+@click.option("--sims", type=int, default=100, show_default=True, help="Simulations.")
+@click.option("--draws", "L", type=int, default=99, show_default=True, help="Posterior draws per rank (ranks 0..L).")
+@click.option("--thin", type=int, default=2, show_default=True, help="NUTS draws per kept draw.")
+@click.option("--warmup", type=int, default=300, show_default=True)
+@click.option("--bins", type=int, default=20, show_default=True, help="Histogram bins (L + 1 must be a multiple).")
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Output directory (default runs/<spec>-sbc)."
+)
+@click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
+@handle_errors
+def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out, overwrite):
+    """Simulation-based calibration of NUTS on SPEC: rank statistics, a uniformity test per parameter
+    and rank histograms (sbc.json and ranks.png in the output directory)."""
+    from pathlib import Path
+
+    import torch
+
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.mcmc.sbc import plot_ranks, run_sbc
+
+    torch.set_default_dtype(torch.float64)
+    from zsdsl.runtime.rundir import create_run, default_run_path, spec_text
+
+    if sims < 1 or L < 1 or thin < 1 or bins < 1:
+        raise OptionError("--sims, --draws, --thin and --bins must be at least 1.")
+    cm, data = load_spec_with_data(spec, data_path)
+    run = Path(out) if out else default_run_path(spec, "sbc")
+    create_run(run, "sbc", spec, spec_text(cm), data_path or "", data, overwrite)
+    result = run_sbc(cm, data, sims=sims, L=L, thin=thin, warmup=warmup, bins=bins, seed=seed)
+    atomic_write_text(run / "sbc.json", json.dumps(result.to_json()) + "\n")
+    plot_ranks(result, run / "ranks.png")
+    width = max(len(k) for k in result.p_values)
+    click.echo(f"SBC: {sims} simulations, ranks 0..{L}, chi-square over {bins} bins; {run}/ranks.png")
+    click.echo(f"{'parameter':<{width}}  p-value")
+    for name, p in result.p_values.items():
+        click.echo(f"{name:<{width}}  {p:.4f}{'  <- not uniform at 1%' if p < 0.01 else ''}")
+
+
+class _ChainProgress:
+    """One rich progress bar per chain on a terminal; nothing otherwise."""
+
+    def __init__(self, chains: int, total: int):
+        self.live = sys.stderr.isatty()
+        self.chains, self.total = chains, total
+
+    def __enter__(self):
+        if self.live:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), transient=True)  # fmt: skip
+            self.tasks = [self.bar.add_task(f"chain {c + 1}", total=self.total) for c in range(self.chains)]
+            self.bar.start()
+        return self
+
+    def update(self, chain: int, done: int) -> None:
+        self.bar.update(self.tasks[chain], completed=done)
+
+    def __exit__(self, *exc):
+        if self.live:
+            self.bar.stop()
+        return False
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handle_errors
+def summary(run, fmt):
+    """Stan's summary table of an MCMC RUN: mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat."""
+    from pathlib import Path
+
+    from zsdsl.runtime.mcmc.output import read_run, summarize
+    from zsdsl.runtime.rundir import open_run
+
+    open_run(Path(run), ("mcmc", "sgmcmc"), "zsdsl summary reads")
+    try:
+        cols, _ = read_run(Path(run))
+    except FileNotFoundError as exc:
+        raise RunDirError(f"{run} holds no draws yet ({exc.filename} is missing): the run has not finished.") from None
+    table = summarize(cols)
+    if fmt == "json":
+        click.echo(json.dumps(table, indent=1))
+    else:
+        _print_summary(table)
+
+
+def _print_summary(table: dict, limit: int = 40) -> None:
+    keys = ["mean", "mcse_mean", "sd", "5%", "50%", "95%", "ess_bulk", "ess_tail", "r_hat"]
+    width = max([len(k) for k in table] + [4])
+    click.echo(f"{'':<{width}} " + " ".join(f"{k:>9}" for k in keys))
+    for i, (name, row) in enumerate(table.items()):
+        if i == limit:
+            click.echo(f"... {len(table) - limit} more (zsdsl summary RUN --format json)")
+            break
+        click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))
