@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.errors import RunDirError
+from zsdsl.runtime.options import flag
 
 MANIFEST = "run.json"
 LOCK = ".lock"
@@ -218,7 +219,10 @@ def check_resume(run: Run, spec_text: str, data: dict, saved: dict, given: dict,
         if name in changeable or name not in saved:
             continue
         if _norm(saved[name]) != _norm(value):
-            diffs.append(f"--{name.replace('_', '-')} {value} (the run has {saved[name]})")
+            if name == "method":  # given as a flag: --hmc, --nuts, ...
+                diffs.append(f"--{value} (the run used --{saved[name]})")
+            else:
+                diffs.append(f"{flag(name)} {value} (the run has {saved[name]})")
     if diffs:
         raise RunDirError(f"Cannot resume {run.path}: " + "; ".join(diffs) + ". Start a new run with another --out "
                           "(or --overwrite) to change these.")  # fmt: skip

@@ -36,7 +36,6 @@ def sample_session(compiled, data, method: str | None, out, resume, overwrite, d
             given["method"] = method  # refused below by check_resume, naming both
         method = saved_method
     method = method or "nuts"
-    check_mcmc_options(given, method)
     if resume:
         if method in SG_METHODS:
             raise OptionError("--resume continues NUTS and HMC runs; SG-MCMC runs are not checkpointed.")
@@ -44,6 +43,7 @@ def sample_session(compiled, data, method: str | None, out, resume, overwrite, d
             raise OptionError("resume=True needs the run directory (out=RUN).")
         run, cfg, prepared = _reopen(compiled, data, Path(out), method, given, data_label)
     else:
+        check_mcmc_options(given, method)
         cfg = _config(method, options)
         cfg.validate()
         prepared = compiled.load_data(data, data_label)
@@ -107,6 +107,7 @@ def _reopen(compiled, data, out: Path, method: str, given: dict, data_label):
     prepared = compiled.load_data(source, data_label)
     for note in check_resume(run, spec_text(compiled), prepared, saved, given, RESUME_CHANGEABLE):
         print(f"note: {note}", file=sys.stderr)
+    check_mcmc_options(given, method)  # (after: a changed method is named as such first)
     run.lock()
     fields = {f.name for f in dataclasses.fields(SamplerConfig)}
     cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
