@@ -87,40 +87,12 @@ from zsdsl.errors import OptionError, RunDirError
     help="Stop after K validations in a row without a new best (needs --valid).",
 )
 @handle_errors
-def fit(
-    spec,
-    data_path,
-    infer,
-    guide,
-    particles,
-    steps,
-    epochs,
-    lr,
-    optimizer,
-    schedule,
-    clip,
-    seed,
-    out,
-    resume,
-    checkpoint_every,
-    device,
-    analytic_kl,
-    baseline,
-    signals,
-    init,
-    init_scale,
-    valid_path,
-    valid_every,
-    valid_particles,
-    early_stop,
-    anneal,
-    keep,
-    overwrite,
-):
+def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, **_engine_options):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory.
 
     A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
     continues a run with the same model, data and fixed options (--steps or --epochs may extend it)."""
+    # The engine's options arrive in **_engine_options; given_options passes on those set explicitly.
     from zsdsl.runtime.rundir import default_run_path, open_run
     from zsdsl.runtime.vi.train import resume_config
 

@@ -42,8 +42,7 @@ from zsdsl.errors import OptionError, RunDirError
               help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @handle_errors
-def sample(spec, data_path, method, lr, schedule, friction, thin, chains, cores, warmup, draws, seed, metric,
-           target_accept, max_depth, hmc_steps, out, resume, checkpoint_every, use_compile, overwrite):  # fmt: skip
+def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
