@@ -177,6 +177,18 @@ def test_a_run_being_written_is_locked_against_a_second_writer(vi_run):
         holder.release()
 
 
+def test_a_run_that_fails_before_saving_anything_leaves_no_directory_behind(tmp_path):
+    spec = tmp_path / "m.zs"
+    spec.write_text("data:\n  y: real\nz ~ Bernoulli(probs=0.5)\ny ~ Normal(z, 1)\n")
+    data = tmp_path / "d.json"
+    data.write_text('{"y": 0.3}')
+    out = tmp_path / "r"
+    for command in (("fit", "--steps", "5"), ("sample", *QUICK_SAMPLE)):
+        code, text = run(command[0], spec, "--data", data, *command[1:], "--out", out)
+        assert code == 1 and "The latent 'z' is discrete" in text
+        assert not out.exists(), command  # the same command can run again once the spec is fixed
+
+
 # 4 -------------------------------------------------------------------------------------------
 def test_one_based_indices_are_a_data_error_naming_field_value_and_position(tmp_path):
     spec = tmp_path / "hier.zs"

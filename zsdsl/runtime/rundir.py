@@ -50,6 +50,7 @@ class Run:
     kind: str
     record: dict = field(default_factory=dict)
     _lock_fd: int | None = None
+    created: bool = False  # this process made the directory (it held nothing before)
 
     @property
     def config(self) -> dict:
@@ -72,6 +73,24 @@ class Run:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
         return self
+
+    def discard_if_unused(self) -> None:
+        """After a run that failed before it saved anything (no checkpoint, no draws): remove what
+        ``create_run`` wrote, so that the same command can be run again once the cause is fixed."""
+        if not self.created or any((self.path / "checkpoints").glob("*")) or any(self.path.glob("chain_*.csv")):
+            return
+        metrics = self.path / "metrics.csv"
+        if metrics.exists() and len(metrics.read_text().splitlines()) > 1:
+            return  # steps were logged: keep them
+        for name in (MANIFEST, "config.json", "metrics.csv", "valid.csv"):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in (self.path / "checkpoints",):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        self.release()
+        (self.path / LOCK).unlink(missing_ok=True)
+        if not any(self.path.iterdir()):
+            self.path.rmdir()
 
     def release(self) -> None:
         if self._lock_fd is not None:
@@ -141,8 +160,10 @@ def create_run(path: Path, kind: str, spec: str, spec_text: str, data_path: str,
         if _kind_of(path) is None:
             raise RunDirError(f"{path} holds files that are not a zsdsl run; --overwrite empties run directories "
                               "only. Choose another --out. Nothing was changed.")  # fmt: skip
+    created = not _holds_files(path)
     path.mkdir(parents=True, exist_ok=True)
-    run = Run(path, kind).lock()  # before emptying: a run being written by another process is left alone
+    # locked before emptying: a run being written by another process is left alone
+    run = Run(path, kind, created=created).lock()
     if overwrite:
         for child in path.iterdir():
             if child.name == LOCK:

@@ -56,6 +56,10 @@ def sample_session(compiled, data, method: str | None, out, resume, overwrite, d
             atomic_write_text(run.path / "config.json", json.dumps(config, indent=2) + "\n")
     try:
         return _run(compiled, prepared, method, cfg, run.path if run is not None else None, resume, progress, every_s)
+    except BaseException:
+        if run is not None and not resume:
+            run.discard_if_unused()
+        raise
     finally:
         if run is not None:
             run.release()

@@ -51,6 +51,10 @@ def fit_session(compiled, data, infer, guide, out, resume, overwrite, valid, dat
         run = create_run(Path(out), "vi", compiled.file, spec_text(compiled), label, prepared, overwrite)
     try:
         return fit(compiled, prepared, config, run.path if run else None, False, progress=progress, valid=held_out)
+    except BaseException:
+        if run is not None:
+            run.discard_if_unused()
+        raise
     finally:
         if run is not None:
             run.release()
