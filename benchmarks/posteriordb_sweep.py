@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="Posterior names (default: every spec).")
+    parser.add_argument("--quick", action="store_true", help="Eight schools only, 2 chains of 100 + 100.")
     args = parser.parse_args()
+    if args.quick:
+        args.only = ["eight_schools-eight_schools_noncentered"]
+    sizes = {"chains": 2, "warmup": 100, "draws": 100} if args.quick else {}
     rows = []
     for spec in sorted((ROOT / "specs" / "posteriordb").glob("*.zs")):
         if args.only and spec.stem not in args.only:
@@ -36,7 +40,7 @@ def main() -> None:
             rows.append({"posterior": spec.stem, "status": "no reference"})
             continue
         t0 = time.perf_counter()
-        failures, result = check_reference(spec, folder)
+        failures, result = check_reference(spec, folder, **sizes)
         rows.append({
             "posterior": spec.stem,
             "status": "pass" if not failures else "fail",
@@ -46,7 +50,8 @@ def main() -> None:
             "failures": failures,
         })  # fmt: skip
         print(json.dumps(rows[-1]), file=sys.stderr)
-    print(json.dumps({"command": command(), "machine": machine(), "results": rows}, indent=1))
+    out = {"benchmark": "posteriordb_sweep", "command": command(), "machine": machine(), "results": rows}
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vi_ssl_m2.py", "vae_step.py", "sbn_step.py", "gradient.py", "nuts.py",
-           "compile.py"]  # fmt: skip
+           "compile.py", "posteriordb_sweep.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

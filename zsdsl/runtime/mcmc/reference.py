@@ -36,8 +36,9 @@ def compare(table: dict, ref: dict) -> list[str]:
     return failures
 
 
-def check_reference(spec: Path, folder: Path, seed: int = 1) -> tuple[list[str], object]:
-    """NUTS (4 chains, 1000 + 1000) on ``spec`` with the posterior's data; (failures, result)."""
+def check_reference(spec: Path, folder: Path, seed: int = 1, chains: int = 4, warmup: int = 1000,
+                    draws: int = 1000) -> tuple[list[str], object]:  # fmt: skip
+    """NUTS (4 chains, 1000 + 1000 by default) on ``spec`` with the posterior's data; (failures, result)."""
     import zsdsl
     from zsdsl.runtime.mcmc.output import flat_columns, summarize
     from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample
@@ -45,7 +46,7 @@ def check_reference(spec: Path, folder: Path, seed: int = 1) -> tuple[list[str],
     torch.set_default_dtype(torch.float64)
     cm = zsdsl.load(spec)
     data = cm.load_data(data_file(folder))
-    config = SamplerConfig(chains=4, warmup=1000, draws=1000, seed=seed, **SETTINGS.get(folder.name, {}))
+    config = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed, **SETTINGS.get(folder.name, {}))
     result = sample(cm.model(data), data, config)
     table = summarize(flat_columns(result.values()))
     ref = json.loads((folder / "reference.json").read_text())["parameters"]
