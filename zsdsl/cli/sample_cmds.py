@@ -67,8 +67,8 @@ def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
         run = Path(out) if out else default_run_path(spec, method)
     cm = load_spec(spec)
     method = method if method_given or not resume else None
-    total = _total_iterations(options, resume, run)
-    with _ChainProgress(options.get("chains", 4) if not resume else total[0], total[1]) as bar:
+    chains, iterations = _total_iterations(saved if resume else options)
+    with _ChainProgress(chains, iterations) as bar:
         result = cm.sample(data_path, method, out=run, resume=bool(resume), overwrite=overwrite,
                            progress=bar.update if bar.live else None, **options)  # fmt: skip
     cfg = result.config
@@ -79,11 +79,8 @@ def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
     _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
 
 
-def _total_iterations(options: dict, resume, run: Path) -> tuple[int, int]:
-    """(chains, iterations per chain) for the progress bars."""
-    if resume:
-        saved = json.loads((run / "config.json").read_text())
-        return int(saved.get("chains", 4)), int(saved.get("warmup", 0)) + int(saved.get("draws", 0))
+def _total_iterations(options: dict) -> tuple[int, int]:
+    """(chains, iterations per chain) for the progress bars, from the options given or a run's config."""
     return int(options.get("chains", 4)), int(options.get("warmup", 1000)) + int(options.get("draws", 1000))
 
 

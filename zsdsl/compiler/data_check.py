@@ -192,24 +192,14 @@ def _fmt_offset(offset: int) -> str:
 
 def _index_uses(program: ir.ProgramIR):
     """(indexed expression, axis, data field, constant offset) for each gather by an integer data field."""
-    found = []
-    _walk(program, found)
-    return found
-
-
-def _walk(obj, found) -> None:
-    if isinstance(obj, ir.Index):
-        for axis, item in enumerate(obj.items):
+    for node in ir.walk(program):
+        if not isinstance(node, ir.Index) or not isinstance(node.base, ir.Ref):
+            continue
+        for axis, item in enumerate(node.items[: len(node.base.ty.shape)]):
             if item.mode == "gather" and item.index is not None:
                 use = _data_offset(item.index)
-                if use is not None and isinstance(obj.base, ir.Ref) and axis < len(obj.base.ty.shape):
-                    found.append((obj.base, axis, *use))
-    if isinstance(obj, ir.Rec):
-        for name in type(obj).model_fields:
-            _walk(getattr(obj, name), found)
-    elif isinstance(obj, tuple):
-        for item in obj:
-            _walk(item, found)
+                if use is not None:
+                    yield (node.base, axis, *use)
 
 
 def _data_offset(expr) -> tuple[str, int] | None:

@@ -265,6 +265,17 @@ def dump_ir(program: ProgramIR) -> str:
     return json.dumps(program.model_dump(mode="json"), indent=2, sort_keys=True)
 
 
+def walk(obj):
+    """Every IR record in ``obj`` (a record or a tuple of them), depth first, ``obj`` first."""
+    if isinstance(obj, BaseModel):
+        yield obj
+        for name in type(obj).model_fields:
+            yield from walk(getattr(obj, name))
+    elif isinstance(obj, tuple):
+        for item in obj:
+            yield from walk(item)
+
+
 def expr_refs(expr) -> set[str]:
     """Names of the nodes an expression reads."""
     found: set[str] = set()
@@ -273,8 +284,10 @@ def expr_refs(expr) -> set[str]:
 
 
 def _collect(obj, found: set[str]) -> None:
+    # direct recursion that stops at a Ref, not ``walk``: the checker calls this for every node,
+    # and the generator costs about a tenth of the compile time
     if isinstance(obj, Ref):
-        if obj.role not in ("plate_index",):
+        if obj.role != "plate_index":
             found.add(obj.name)
         return
     if isinstance(obj, NetCall):

@@ -57,28 +57,29 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _map_leaves(obj, leaf):
+    """``obj`` with ``leaf`` applied to everything that is not a dict, list or tuple."""
+    if isinstance(obj, dict):
+        return {k: _map_leaves(v, leaf) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_map_leaves(v, leaf) for v in obj)
+    return leaf(obj)
+
+
+def _plain_leaf(x):
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.array(x))
+    return x.item() if isinstance(x, np.generic) else x
+
+
 def to_plain(obj):
     """``obj`` with NumPy arrays as tensors and NumPy scalars as Python numbers (``weights_only`` safe)."""
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.array(obj))
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, dict):
-        return {k: to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(to_plain(v) for v in obj)
-    return obj
+    return _map_leaves(obj, _plain_leaf)
 
 
 def to_numpy(obj):
     """The inverse of ``to_plain`` for states that hold NumPy arrays (an MCMC chain's)."""
-    if torch.is_tensor(obj):
-        return obj.numpy()
-    if isinstance(obj, dict):
-        return {k: to_numpy(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(to_numpy(v) for v in obj)
-    return obj
+    return _map_leaves(obj, lambda x: x.numpy() if torch.is_tensor(x) else x)
 
 
 def atomic_save(obj, path: Path) -> None:

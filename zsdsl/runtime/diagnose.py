@@ -1,7 +1,7 @@
 """Why a log density or an objective became non-finite, in the user's terms.
 
 The hot path never checks distribution arguments (that costs time on every step). When an
-engine sees a non-finite value, ``explain_nonfinite`` evaluates the model (and guide) once more
+engine sees a non-finite value, ``explain_fit`` (or ``explain_model``) evaluates the model (and guide) once more
 with every density's arguments checked against torch's constraints for that distribution:
 an argument out of its support (a negative scale, a negative rate) is reported as a
 ``SupportError`` naming the site, the argument, the value and where it was found, never as
@@ -47,13 +47,12 @@ def _first_bad(value, constraint) -> str:
 
 
 def _checked_lpdf(name: str, fn):
-    params = inspect.signature(fn).parameters
+    signature = inspect.signature(fn)
     cls = getattr(td, name)
 
     @functools.wraps(fn)
     def checked(*args, **kwargs):
-        bound = inspect.signature(fn).bind(*args, **kwargs)
-        for arg, value in bound.arguments.items():
+        for arg, value in signature.bind(*args, **kwargs).arguments.items():
             constraint = cls.arg_constraints.get(arg) if arg != "value" else None
             if constraint is not None and value is not None:
                 detail = _first_bad(value, constraint)
@@ -61,7 +60,6 @@ def _checked_lpdf(name: str, fn):
                     raise ArgumentOutOfSupport(name, arg, detail)
         return fn(*args, **kwargs)
 
-    assert "value" in params
     return checked
 
 

@@ -9,6 +9,7 @@ silently. ``given`` is what the user set explicitly (command-line options, or th
 from __future__ import annotations
 
 from zsdsl.errors import OptionError
+from zsdsl.runtime.mcmc.sgmcmc import METHODS as _SG
 
 # VI (FitConfig fields): the objectives each applies to; absent = all.
 VI_APPLIES = {
@@ -22,7 +23,6 @@ VI_NEEDS_VALID = ("valid_every", "valid_particles", "early_stop")
 VI_AUTO_GUIDE = ("init", "init_scale")
 
 # MCMC (SamplerConfig and SGMCMCConfig fields, by the CLI's names): the methods each applies to.
-_SG = ("sgld", "psgld", "sghmc", "sgnht")
 MCMC_APPLIES = {
     "max_depth": ("nuts",),
     "hmc_steps": ("hmc",),
@@ -36,7 +36,7 @@ MCMC_APPLIES = {
     "thin": _SG,
     "friction": ("sghmc", "sgnht"),
 }
-_FLAG = {"hmc_steps": "steps", "compile": "compile"}
+_FLAG = {"hmc_steps": "steps"}
 
 
 def flag(name: str) -> str:

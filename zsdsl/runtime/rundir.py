@@ -39,7 +39,6 @@ KINDS = {
     "sbc": "a simulation-based calibration (zsdsl sbc)",
 }
 _CONTINUE = {"vi": "zsdsl fit --resume", "mcmc": "zsdsl sample --resume"}
-_SG_METHODS = ("sgld", "psgld", "sghmc", "sgnht")
 
 
 @dataclass
@@ -84,9 +83,9 @@ class Run:
             return  # steps were logged: keep them
         for name in (MANIFEST, "config.json", "metrics.csv", "valid.csv"):
             (self.path / name).unlink(missing_ok=True)
-        for folder in (self.path / "checkpoints",):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
+        ckdir = self.path / "checkpoints"
+        if ckdir.is_dir() and not any(ckdir.iterdir()):
+            ckdir.rmdir()
         self.release()
         (self.path / LOCK).unlink(missing_ok=True)
         if not any(self.path.iterdir()):
@@ -140,11 +139,6 @@ def _holds_files(path: Path) -> bool:
     return path.is_dir() and any(path.iterdir())
 
 
-def _describe(path: Path) -> str:
-    kind = _kind_of(path)
-    return KINDS.get(kind, "files that are not a zsdsl run") if kind else "files that are not a zsdsl run"
-
-
 def create_run(path: Path, kind: str, spec: str, spec_text: str, data_path: str, data: dict,
                overwrite: bool = False) -> Run:  # fmt: skip
     """Start a new run in ``path`` (created if missing) and lock it."""
@@ -152,12 +146,13 @@ def create_run(path: Path, kind: str, spec: str, spec_text: str, data_path: str,
     if path.exists() and not path.is_dir():
         raise RunDirError(f"{path} is a file, not a directory; choose another --out.")
     if _holds_files(path):
-        what = _describe(path)
+        held = _kind_of(path)
         if not overwrite:
-            hint = f", {_CONTINUE[_kind_of(path)]} {path} to continue it" if _kind_of(path) in _CONTINUE else ""
+            what = KINDS[held] if held else "files that are not a zsdsl run"
+            hint = f", {_CONTINUE[held]} {path} to continue it" if held in _CONTINUE else ""
             raise RunDirError(f"{path} already holds {what}; use --overwrite to replace it{hint}, or another --out. "
                               "Nothing was changed.")  # fmt: skip
-        if _kind_of(path) is None:
+        if held is None:
             raise RunDirError(f"{path} holds files that are not a zsdsl run; --overwrite empties run directories "
                               "only. Choose another --out. Nothing was changed.")  # fmt: skip
     created = not _holds_files(path)
@@ -197,7 +192,9 @@ def _kind_of(path: Path) -> str | None:
         return "sbc" if (path / "sbc.json").exists() else None
     if "infer" in config:
         return "vi"
-    return "sgmcmc" if config.get("method") in _SG_METHODS else "mcmc" if "method" in config else None
+    from zsdsl.runtime.mcmc.sgmcmc import METHODS
+
+    return "sgmcmc" if config.get("method") in METHODS else "mcmc" if "method" in config else None
 
 
 def open_run(path: Path, kinds: tuple[str, ...], purpose: str) -> Run:

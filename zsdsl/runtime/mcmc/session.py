@@ -17,32 +17,26 @@ import torch
 
 from zsdsl.errors import OptionError
 from zsdsl.runtime.checkpoint import atomic_write_text
+from zsdsl.runtime.mcmc.sgmcmc import METHODS as SG_METHODS
 from zsdsl.runtime.options import check_mcmc_options
 from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
 
 RESUME_CHANGEABLE = ("cores", "compile", "checkpoint_every")
-SG_METHODS = ("sgld", "psgld", "sghmc", "sgnht")
 
 
 def sample_session(compiled, data, method: str | None, out, resume, overwrite, data_label, progress, options: dict):
     """Run (or continue) one MCMC run; returns the ``MCMCResult`` (outputs written when ``out`` is given)."""
     torch.set_default_dtype(torch.float64)
+    given = dict(options)
     options = dict(options)
     every_s = options.pop("checkpoint_every", None)
-    given = dict(options, **({"checkpoint_every": every_s} if every_s is not None else {}))
-    if resume and out is not None:
-        saved_method = open_run(Path(out), ("mcmc",), "zsdsl sample --resume continues").config.get("method")
-        if method is not None and method != saved_method:
-            given["method"] = method  # refused below by check_resume, naming both
-        method = saved_method
-    method = method or "nuts"
     if resume:
-        if method in SG_METHODS:
-            raise OptionError("--resume continues NUTS and HMC runs; SG-MCMC runs are not checkpointed.")
         if out is None:
             raise OptionError("resume=True needs the run directory (out=RUN).")
         run, cfg, prepared = _reopen(compiled, data, Path(out), method, given, data_label)
+        method = cfg.method
     else:
+        method = method or "nuts"
         check_mcmc_options(given, method)
         cfg = _config(method, options)
         cfg.validate()
@@ -92,26 +86,26 @@ def _config(method: str, options: dict):
         if "warmup" in options:
             options["burnin"] = options.pop("warmup")
         options.setdefault("chains", 4)  # as for NUTS: the CLI's and sample()'s default
-        cls, fixed = SGMCMCConfig, {"method": method}
-    else:
-        cls, fixed = SamplerConfig, {"method": method}
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(options) - names
+    cls = SGMCMCConfig if method in SG_METHODS else SamplerConfig
+    unknown = set(options) - {f.name for f in dataclasses.fields(cls)}
     if unknown:
         raise OptionError(f"Unknown option(s) for {method}: {', '.join(sorted(unknown))}.")
-    return cls(**fixed, **options)
+    return cls(method=method, **options)
 
 
-def _reopen(compiled, data, out: Path, method: str, given: dict, data_label):
+def _reopen(compiled, data, out: Path, method: str | None, given: dict, data_label):
+    """The run in ``out``, its saved configuration and data, checked against what is given now."""
     from zsdsl.runtime.mcmc.sampler import SamplerConfig
 
-    run = open_run(out, ("mcmc",), "zsdsl sample --resume continues")
+    run = open_run(out, ("mcmc",), "zsdsl sample --resume continues")  # (an SG-MCMC run is refused here)
     saved = run.config
+    if method is not None and method != saved.get("method"):
+        given = dict(given, method=method)  # refused by check_resume, naming both
     source = data if data is not None else (saved.get("data") or None)
     prepared = compiled.load_data(source, data_label)
     for note in check_resume(run, spec_text(compiled), prepared, saved, given, RESUME_CHANGEABLE):
         print(f"note: {note}", file=sys.stderr)
-    check_mcmc_options(given, method)  # (after: a changed method is named as such first)
+    check_mcmc_options(given, saved["method"])  # (after: a changed method is named as such first)
     run.lock()
     fields = {f.name for f in dataclasses.fields(SamplerConfig)}
     cfg = SamplerConfig(**{k: v for k, v in saved.items() if k in fields})
