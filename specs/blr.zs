@@ -12,3 +12,7 @@ beta ~ Normal(0, 10), event=[D]
 sigma: real in (0, inf) ~ Normal(0, 10)
 plate n in N:
   y[n] ~ Normal(X[n] @ beta, sigma)
+
+generated:
+  plate n in N:
+    y_rep[n] ~ Normal(X[n] @ beta, sigma)   # the posterior predictive, for zsdsl plot --kind ppc

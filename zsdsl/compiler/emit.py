@@ -338,6 +338,28 @@ def enum_dependent(program: ir.ProgramIR) -> tuple[str, ...]:
     return tuple(out)
 
 
+def value_dims(program: ir.ProgramIR) -> dict[str, tuple[str, ...]]:
+    """The name of every axis of every reported value (data, latents, deterministics, generated nodes),
+    plates first: a plate's axis is named by its index (``j``); a named size by the index of the one
+    plate over it, else by the size (``K``); any other size ``NAME_dim_K``, as ArviZ names them. The
+    runtime labels InferenceData dims and coordinates with these."""
+    over: dict[str, list[str]] = {}
+    for pl in program.plates:
+        over.setdefault(str(pl.size), []).append(pl.name)
+    out = {}
+    nodes = [*program.nodes, *program.generated]
+    for name, ty in [(dn.name, dn.ty) for dn in program.data] + [(n.name, n.ty) for n in nodes]:
+        axes = list(ty.plates)
+        for k, size in enumerate(ty.shape):
+            if isinstance(size, str) and size.isidentifier():
+                plates = over.get(size, [])
+                axes.append(plates[0] if len(plates) == 1 else size)
+            else:
+                axes.append(f"{name}_dim_{len(ty.plates) + k}")
+        out[name] = tuple(axes)
+    return out
+
+
 class _ModelEmitter(_BaseEmitter):
     def __init__(self, program: ir.ProgramIR, w: _Writer):
         super().__init__(program, w, program.nets, program.params)
@@ -363,6 +385,10 @@ class _ModelEmitter(_BaseEmitter):
         dependent = enum_dependent(p)
         if dependent:
             w(f"enum_dependent = {dependent!r}", 1)
+        w(f"value_dims = {value_dims(p)!r}", 1)
+        if p.generated:
+            draws = tuple(n.name for n in p.generated if isinstance(n, ir.SampleNode))
+            w(f"generated_draws = {draws!r}", 1)
         w()
         self.emit_init(1)
         w("def plate_sizes(self):", 1)

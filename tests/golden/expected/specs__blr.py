@@ -23,6 +23,8 @@ class BlrModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'beta': (), 'sigma': (), 'y': ('n',)}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'y': ('beta', 'sigma')}
+    value_dims = {'N': (), 'D': (), 'X': ('n', 'D'), 'y': ('n',), 'beta': ('D',), 'sigma': (), 'y_rep': ('n',)}
+    generated_draws = ('y_rep',)
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -73,6 +75,19 @@ class BlrModel(zl.ModelBase):
         # plate n in N
         idx_n = None
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
+        return out
+
+    def _generate(self, values, data):
+        """The generated block: quantities and predictive draws computed from one set of latent values."""
+        d = self.dims
+        out = {}
+        sample_shape = zl.leading_shape(values['beta'], 1)
+        X = data["X"]
+        beta = values['beta']
+        sigma = values['sigma']
+        # plate n in N
+        idx_n = None
+        y_rep = out['y_rep'] = zl.given(values, 'y_rep', lambda: zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True))
         return out
 
 

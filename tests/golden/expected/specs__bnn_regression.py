@@ -23,6 +23,7 @@ class BnnRegressionModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'f.W0': (), 'f.b0': (), 'f.W1': (), 'f.b1': (), 'log_prec': (), 'y': ('n',)}
     term_latents = {'f.W0': ('f.W0',), 'f.b0': ('f.b0',), 'f.W1': ('f.W1',), 'f.b1': ('f.b1',), 'log_prec': ('log_prec',), 'y': ('log_prec',)}
+    value_dims = {'X': ('n', 'D'), 'y': ('n',), 'f.W0': ('f.W0_dim_0', 'D'), 'f.b0': ('f.b0_dim_0',), 'f.W1': ('f.W1_dim_0', 'f.W1_dim_1'), 'f.b1': ('f.b1_dim_0',), 'log_prec': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     plate_dims = {'j': 'J'}
     term_plates = {'mu': (), 'tau': (), 'theta': ('j',), 'y': ('j',)}
     term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta': ('mu', 'tau', 'theta'), 'y': ('theta',)}
+    value_dims = {'J': (), 'y': ('j',), 'sigma': ('j',), 'mu': (), 'tau': (), 'theta': ('j',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,8 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
     plate_dims = {'j': 'J'}
     term_plates = {'mu': (), 'tau': (), 'theta_trans': ('j',), 'y': ('j',)}
     term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta_trans': ('theta_trans',), 'y': ('mu', 'tau', 'theta_trans')}
+    value_dims = {'J': (), 'y': ('j',), 'sigma': ('j',), 'mu': (), 'tau': (), 'theta_trans': ('j',), 'theta': ('j',), 'y_rep': ('j',), 'effect_0_minus_1': ()}
+    generated_draws = ('y_rep',)
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -82,6 +84,19 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         theta_trans = out['theta_trans'] = zl.given(values, 'theta_trans', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
         theta = out['theta'] = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)
+        return out
+
+    def _generate(self, values, data):
+        """The generated block: quantities and predictive draws computed from one set of latent values."""
+        d = self.dims
+        out = {}
+        sample_shape = zl.leading_shape(values['mu'], 0)
+        sigma = data["sigma"]
+        theta = values['theta']
+        # plate j in J
+        idx_j = None
+        y_rep = out['y_rep'] = zl.given(values, 'y_rep', lambda: zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
+        effect_0_minus_1 = out['effect_0_minus_1'] = (theta[..., 0] - theta[..., 1])
         return out
 
 

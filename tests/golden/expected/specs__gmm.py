@@ -24,6 +24,7 @@ class GmmModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'mu': (), 'sigma': (), 'theta': (), 'factor_1': ('n',)}
     term_latents = {'mu': ('mu',), 'sigma': ('sigma',), 'theta': ('theta',), 'factor_1': ('mu', 'sigma', 'theta')}
+    value_dims = {'N': (), 'y': ('n',), 'mu': ('mu_dim_0',), 'sigma': ('sigma_dim_0',), 'theta': (), 'factor_1': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)

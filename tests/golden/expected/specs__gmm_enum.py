@@ -24,6 +24,7 @@ class GmmEnumModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'mu': (), 'sigma': (), 'theta': (), 'z': ('n',), 'y': ('n',)}
     term_latents = {'mu': ('mu',), 'sigma': ('sigma',), 'theta': ('theta',), 'z': ('theta', 'z'), 'y': ('mu', 'sigma', 'z')}
+    value_dims = {'N': (), 'y': ('n',), 'mu': ('mu_dim_0',), 'sigma': ('sigma_dim_0',), 'theta': (), 'z': ('n',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class GpPoisRegrModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'f_tilde': (), 'k': ()}
     term_latents = {'rho': ('rho',), 'alpha': ('alpha',), 'f_tilde': ('f_tilde',), 'k': ('alpha', 'f_tilde', 'rho')}
+    value_dims = {'N': (), 'x': ('N',), 'k': ('N',), 'rho': (), 'alpha': (), 'f_tilde': ('N',), 'L_cov': ('N', 'N'), 'f': ('N',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class GpRegressionModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'rho': (), 'alpha': (), 'sigma': (), 'y': ()}
     term_latents = {'rho': ('rho',), 'alpha': ('alpha',), 'sigma': ('sigma',), 'y': ('alpha', 'rho', 'sigma')}
+    value_dims = {'N': (), 'x': ('N',), 'y': ('N',), 'rho': (), 'alpha': (), 'sigma': (), 'K': ('N', 'N')}
 
     def __init__(self, dims):
         super().__init__(dims)

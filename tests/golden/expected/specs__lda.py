@@ -24,6 +24,7 @@ class LdaModel(zl.ModelBase):
     plate_dims = {'d': 'D'}
     term_plates = {'phi': ('k',), 'theta': ('d',), 'counts': ('d',)}
     term_latents = {'phi': ('phi',), 'theta': ('theta',), 'counts': ('phi', 'theta')}
+    value_dims = {'counts': ('d', 'V'), 'phi': ('k', 'V'), 'theta': ('d', 'theta_dim_1')}
 
     def __init__(self, dims):
         super().__init__(dims)

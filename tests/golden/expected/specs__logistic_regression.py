@@ -23,6 +23,7 @@ class LogisticRegressionModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'w': (), 'b': (), 'y': ('n',)}
     term_latents = {'w': ('w',), 'b': ('b',), 'y': ('b', 'w')}
+    value_dims = {'N': (), 'D': (), 'X': ('n', 'D'), 'y': ('n',), 'w': ('D',), 'b': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

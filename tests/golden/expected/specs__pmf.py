@@ -25,6 +25,7 @@ class PmfModel(zl.ModelBase):
     plate_dims = {'u': 'U', 'i': 'I', 'r': 'R'}
     term_plates = {'sigma': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
     term_latents = {'sigma': ('sigma',), 'P': ('P',), 'Q': ('Q',), 'rating': ('P', 'Q', 'sigma')}
+    value_dims = {'user': ('r',), 'item': ('r',), 'rating': ('r',), 'sigma': (), 'P': ('u', 'P_dim_1'), 'Q': ('i', 'Q_dim_1')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class ArKModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'alpha': (), 'beta': (), 'sigma': (), 'y_next': ('t',)}
     term_latents = {'alpha': ('alpha',), 'beta': ('beta',), 'sigma': ('sigma',), 'y_next': ('alpha', 'beta', 'sigma')}
+    value_dims = {'K': (), 'T': (), 'y': ('T',), 'alpha': (), 'beta': ('K',), 'sigma': (), 'y_next': ('t',), 'mu': ('t',)}
 
     def __init__(self, dims):
         super().__init__(dims)

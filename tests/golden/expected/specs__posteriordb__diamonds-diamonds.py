@@ -24,6 +24,7 @@ class DiamondsModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'b': (), 'Intercept': (), 'sigma': (), 'Y': ()}
     term_latents = {'b': ('b',), 'Intercept': ('Intercept',), 'sigma': ('sigma',), 'Y': ('Intercept', 'b', 'sigma')}
+    value_dims = {'N': (), 'Y': ('N',), 'K': (), 'X': ('N', 'K'), 'prior_only': (), 'Xs': ('N', 'Xs_dim_1'), 'means_X': ('means_X_dim_0',), 'Xc': ('N', 'Xc_dim_1'), 'b': ('b_dim_0',), 'Intercept': (), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class LogearnHeightModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'log_earn': ()}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'log_earn': ('beta', 'sigma')}
+    value_dims = {'N': (), 'earn': ('N',), 'height': ('N',), 'log_earn': ('N',), 'beta': ('beta_dim_0',), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

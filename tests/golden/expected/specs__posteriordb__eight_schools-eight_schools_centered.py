@@ -22,6 +22,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'mu': (), 'tau': (), 'theta': (), 'y': ()}
     term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta': ('mu', 'tau', 'theta'), 'y': ('theta',)}
+    value_dims = {'J': (), 'y': ('J',), 'sigma': ('J',), 'mu': (), 'tau': (), 'theta': ('J',)}
 
     def __init__(self, dims):
         super().__init__(dims)

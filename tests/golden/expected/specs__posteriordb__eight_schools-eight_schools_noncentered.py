@@ -22,6 +22,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'mu': (), 'tau': (), 'theta_trans': (), 'y': ()}
     term_latents = {'mu': ('mu',), 'tau': ('tau',), 'theta_trans': ('theta_trans',), 'y': ('mu', 'tau', 'theta_trans')}
+    value_dims = {'J': (), 'y': ('J',), 'sigma': ('J',), 'mu': (), 'tau': (), 'theta_trans': ('J',), 'theta': ('J',)}
 
     def __init__(self, dims):
         super().__init__(dims)

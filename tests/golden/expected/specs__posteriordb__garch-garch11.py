@@ -22,6 +22,7 @@ class Garch11Model(zl.ModelBase):
     plate_dims = {}
     term_plates = {'mu': (), 'alpha0': (), 'alpha1': (), 'beta1_raw': (), 'factor_1': (), 'y': ()}
     term_latents = {'mu': ('mu',), 'alpha0': ('alpha0',), 'alpha1': ('alpha1',), 'beta1_raw': ('beta1_raw',), 'factor_1': ('alpha1',), 'y': ('alpha0', 'alpha1', 'beta1_raw', 'mu')}
+    value_dims = {'T': (), 'y': ('T',), 'sigma1': (), 'mu': (), 'alpha0': (), 'alpha1': (), 'beta1_raw': (), 'beta1': (), 'factor_1': (), 'sigma': ('T',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class KidscoreMomiqModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'kid_score': ()}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'kid_score': ('beta', 'sigma')}
+    value_dims = {'N': (), 'kid_score': ('N',), 'mom_iq': ('N',), 'beta': ('beta_dim_0',), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class LogmesquiteLogvolumeModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'log_weight': ()}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'log_weight': ('beta', 'sigma')}
+    value_dims = {'N': (), 'weight': ('N',), 'diam1': ('N',), 'diam2': ('N',), 'canopy_height': ('N',), 'log_weight': ('N',), 'log_canopy_volume': ('N',), 'beta': ('beta_dim_0',), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -22,6 +22,7 @@ class NesModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'partyid7': ()}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'partyid7': ('beta', 'sigma')}
+    value_dims = {'N': (), 'partyid7': ('N',), 'real_ideo': ('N',), 'race_adj': ('N',), 'educ1': ('N',), 'gender': ('N',), 'income': ('N',), 'age_discrete': ('N',), 'age30_44': ('N',), 'age45_64': ('N',), 'age65up': ('N',), 'beta': ('beta_dim_0',), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class RadonHierarchicalInterceptNoncenteredModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'alpha_raw': (), 'beta': (), 'mu_alpha': (), 'sigma_alpha': (), 'sigma_y': (), 'log_radon': ('n',)}
     term_latents = {'alpha_raw': ('alpha_raw',), 'beta': ('beta',), 'mu_alpha': ('mu_alpha',), 'sigma_alpha': ('sigma_alpha',), 'sigma_y': ('sigma_y',), 'log_radon': ('alpha_raw', 'beta', 'mu_alpha', 'sigma_alpha', 'sigma_y')}
+    value_dims = {'J': (), 'N': (), 'county_idx': ('n',), 'log_uppm': ('n',), 'floor_measure': ('n',), 'log_radon': ('n',), 'alpha_raw': ('J',), 'beta': ('beta_dim_0',), 'mu_alpha': (), 'sigma_alpha': (), 'sigma_y': (), 'alpha': ('J',)}
 
     def __init__(self, dims):
         super().__init__(dims)

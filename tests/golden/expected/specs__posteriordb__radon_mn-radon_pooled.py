@@ -22,6 +22,7 @@ class RadonPooledModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'alpha': (), 'beta': (), 'sigma_y': (), 'log_radon': ('n',)}
     term_latents = {'alpha': ('alpha',), 'beta': ('beta',), 'sigma_y': ('sigma_y',), 'log_radon': ('alpha', 'beta', 'sigma_y')}
+    value_dims = {'N': (), 'floor_measure': ('n',), 'log_radon': ('n',), 'alpha': (), 'beta': (), 'sigma_y': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class BlrModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'beta': (), 'sigma': (), 'y': ()}
     term_latents = {'beta': ('beta',), 'sigma': ('sigma',), 'y': ('beta', 'sigma')}
+    value_dims = {'N': (), 'D': (), 'X': ('N', 'D'), 'y': ('N',), 'beta': ('D',), 'sigma': ()}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -24,6 +24,7 @@ class SbnModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'h3': ('n',), 'h2': ('n',), 'h1': ('n',), 'x': ('n',)}
     term_latents = {'h3': ('h3',), 'h2': ('h2', 'h3'), 'h1': ('h1', 'h2'), 'x': ('h1',)}
+    value_dims = {'x': ('n', 'x_dim_1'), 'h3': ('n', 'h3_dim_1'), 'h2': ('n', 'h2_dim_1'), 'h1': ('n', 'h1_dim_1')}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -25,6 +25,7 @@ class SsvaeM2Model(zl.ModelBase):
     plate_dims = {'n': 'L', 'm': 'U'}
     term_plates = {'z_l': ('n',), 'y_l': ('n',), 'x_l': ('n',), 'z_u': ('m',), 'y_u': ('m',), 'x_u': ('m',)}
     term_latents = {'z_l': ('z_l',), 'y_l': (), 'x_l': ('z_l',), 'z_u': ('z_u',), 'y_u': ('y_u',), 'x_u': ('y_u', 'z_u')}
+    value_dims = {'x_l': ('n', 'x_l_dim_1'), 'y_l': ('n',), 'x_u': ('m', 'x_u_dim_1'), 'z_l': ('n', 'z_l_dim_1'), 'z_u': ('m', 'z_u_dim_1'), 'y_u': ('m',)}
 
     def __init__(self, dims):
         super().__init__(dims)

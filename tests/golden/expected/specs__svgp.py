@@ -26,6 +26,7 @@ class SvgpModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'u': (), 'y': ('n',)}
     term_latents = {'u': ('u',), 'y': ('u',)}
+    value_dims = {'X': ('n', 'D'), 'y': ('n',), 'u': ('u_dim_0',)}
 
     def __init__(self, dims):
         super().__init__(dims)

@@ -23,6 +23,7 @@ class VaeModel(zl.ModelBase):
     plate_dims = {'n': 'N'}
     term_plates = {'z': ('n',), 'x': ('n',)}
     term_latents = {'z': ('z',), 'x': ('z',)}
+    value_dims = {'x': ('n', 'x_dim_1'), 'z': ('n', 'z_dim_1')}
 
     def __init__(self, dims):
         super().__init__(dims)

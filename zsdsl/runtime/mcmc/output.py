@@ -1,13 +1,15 @@
 """MCMC outputs: Stan-style CSV per chain, ArviZ InferenceData (NetCDF), adaptation results, and
 the summary table (mean, mcse_mean, sd, mcse_sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat) via ArviZ.
 
-Element names are 1-based like Stan and posteriordb: ``theta[1]`` in summaries, ``theta.1`` in CSV.
+Element names are 0-based like the language and the InferenceData coordinates: ``theta[0]`` in
+summaries. The chain CSVs keep Stan's own 1-based ``theta.1`` columns, so that Stan tooling
+(``arviz.from_cmdstan``, CmdStanPy) reads them as it reads Stan's; ``read_run`` maps them back.
+The CSVs and the summary hold the latents, the deterministics and the generated quantities.
 """
 
 from __future__ import annotations
 
 import csv
-import itertools
 import json
 import warnings
 from pathlib import Path
@@ -15,33 +17,30 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.runtime.checkpoint import atomic_write_text
+from zsdsl.runtime.posterior import element_labels
 
 STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
 
-def _elements(shape) -> list[tuple]:
-    return list(itertools.product(*[range(d) for d in shape]))
-
-
-def flat_columns(values: dict, sep_open="[", sep_close="]", sep=",") -> dict[str, np.ndarray]:
-    """name -> [C, S] arrays, one per scalar element, named with 1-based indices."""
+def flat_columns(values: dict, stan: bool = False) -> dict[str, np.ndarray]:
+    """name -> [C, S] arrays, one per scalar element: ``theta[0]``.. (0-based), or with ``stan`` the
+    Stan CSV columns ``theta.1``.. (1-based)."""
     out = {}
     for name, v in values.items():
-        arr = v.detach().cpu().double().numpy()
+        arr = v.detach().cpu().double().numpy() if hasattr(v, "detach") else np.asarray(v, dtype=np.float64)
         shape = arr.shape[2:]
-        if not shape:
-            out[name] = arr
-            continue
-        for idx in _elements(shape):
-            label = sep.join(str(i + 1) for i in idx)
-            out[f"{name}{sep_open}{label}{sep_close}"] = arr[(slice(None), slice(None), *idx)]
+        labels = element_labels(name, shape, base=1, style="stan") if stan else element_labels(name, shape)
+        for label, idx in zip(labels, np.ndindex(*shape), strict=True):
+            out[label] = arr[(slice(None), slice(None), *idx)]
     return out
 
 
 def write_outputs(result, run: Path) -> dict:
+    """The chain CSVs (with the generated quantities), adaptation.json and posterior.nc."""
     run.mkdir(parents=True, exist_ok=True)
-    values = result.values()
-    cols = flat_columns(values, ".", "", ".")
+    derived = result.derived()
+    values = derived.reported()
+    cols = flat_columns(values, stan=True)
     for c, chain in enumerate(result.chains):
         path = run / f"chain_{c + 1}.csv"
         tmp = path.with_name(path.name + ".tmp")
@@ -58,7 +57,7 @@ def write_outputs(result, run: Path) -> dict:
         for c, ch in enumerate(result.chains)
     }
     atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
-    idata = to_inference_data(result, values)
+    idata = to_inference_data(result)
     try:
         idata.to_netcdf(str(run / "posterior.nc"))
     except Exception as exc:  # NetCDF writing needs h5netcdf/netCDF4; the CSVs hold the draws anyway
@@ -66,11 +65,10 @@ def write_outputs(result, run: Path) -> dict:
     return values
 
 
-def to_inference_data(result, values: dict | None = None):
-    import arviz as az
+def to_inference_data(result):
+    """The run's InferenceData: every group ArviZ knows that the run has (see ``posterior.inference_data``)."""
+    from zsdsl.runtime.posterior import inference_data
 
-    values = values if values is not None else result.values()
-    posterior = {k: v.detach().cpu().double().numpy() for k, v in values.items()}
     stats = {
         "lp": result.stat("lp__").numpy(),
         "acceptance_rate": result.stat("accept_stat__").numpy(),
@@ -80,9 +78,8 @@ def to_inference_data(result, values: dict | None = None):
         "diverging": result.stat("divergent__").numpy().astype(bool),
         "energy": result.stat("energy__").numpy(),
     }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return az.from_dict(posterior=posterior, sample_stats=stats)
+    attrs = {"inference_library": "zsdsl", "method": result.config.method}
+    return inference_data(result.potential.model, result.potential.data, result.derived(), stats, attrs=attrs)
 
 
 def read_run(run: Path) -> tuple[dict, dict]:
@@ -106,10 +103,11 @@ def read_run(run: Path) -> tuple[dict, dict]:
 
 
 def _bracket(name: str) -> str:
+    """Stan's ``theta.2.1`` (1-based) as the summary's ``theta[1,0]`` (0-based)."""
     if name.endswith("__") or "." not in name:
         return name
     base, *idx = name.split(".")
-    return f"{base}[{','.join(idx)}]"
+    return f"{base}[{','.join(str(int(i) - 1) for i in idx)}]"
 
 
 def _scalar(v) -> float:

@@ -24,11 +24,20 @@ def data_file(folder: Path) -> Path:
     return plain if plain.exists() else folder / "data.json.gz"
 
 
+def zero_based(name: str) -> str:
+    """posteriordb's 1-based ``theta[1,2]`` as the summary's 0-based ``theta[0,1]``."""
+    if not name.endswith("]"):
+        return name
+    base, idx = name[:-1].split("[", 1)
+    return f"{base}[{','.join(str(int(i) - 1) for i in idx.split(','))}]"
+
+
 def compare(table: dict, ref: dict) -> list[str]:
-    """The reference parameters whose mean or sd the draws' summary ``table`` misses."""
+    """The reference parameters whose mean or sd the draws' summary ``table`` misses (the failures
+    name the parameters as posteriordb does, 1-based)."""
     failures = []
     for name, want in ref.items():
-        got = table[name]
+        got = table[zero_based(name)]
         if abs(got["mean"] - want["mean"]) > 0.1 * want["sd"] + 3 * got["mcse_mean"]:
             failures.append(f"{name}: mean {got['mean']:.4g} vs {want['mean']:.4g} (sd {want['sd']:.3g})")
         if abs(got["sd"] / want["sd"] - 1) > max(0.1, 3 * got["mcse_sd"] / got["sd"]):

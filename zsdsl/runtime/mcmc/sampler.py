@@ -75,6 +75,7 @@ class MCMCResult:
     potential: Potential
     chains: list = field(default_factory=list)
     config: SamplerConfig | None = None
+    _derived: object = field(default=None, repr=False)
 
     @property
     def u(self) -> torch.Tensor:
@@ -84,12 +85,29 @@ class MCMCResult:
         return torch.stack([c.stats[name] for c in self.chains])
 
     def summary(self) -> dict:
-        """Stan's summary per scalar quantity (``theta[1]``, ...), computed with ArviZ."""
-        return summarize(flat_columns(self.values()))
+        """Stan's summary per scalar quantity (``theta[0]``, ...; generated quantities included),
+        computed with ArviZ."""
+        return summarize(flat_columns(self.derived().reported()))
 
     def to_inference_data(self):
-        """ArviZ ``InferenceData`` with ``posterior`` and ``sample_stats``."""
+        """ArviZ ``InferenceData``: posterior (with deterministics and generated quantities),
+        posterior_predictive, log_likelihood, sample_stats, observed_data and constant_data."""
         return to_inference_data(self)
+
+    def derived(self):
+        """Deterministics, generated quantities, predictive draws and pointwise log-likelihoods of the
+        draws (``zsdsl.runtime.posterior.Derived``), computed once."""
+        if self._derived is None:
+            from zsdsl.runtime.posterior import derive
+
+            pot = self.potential
+            enumerated = tuple(s.name for s, _ in pot.enum)
+            seed = (self.config.seed if self.config is not None else 0) + 7919  # not the chains' own streams
+            values = self.values()
+            C, S = self.u.shape[:2]
+            values.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in pot.enum_placeholders((C * S,)).items()})
+            self._derived = derive(pot.model, pot.data, values, seed=seed, enumerated=enumerated)
+        return self._derived
 
     def values(self) -> dict:
         """Constrained draws per site, [C, S, *shape], and the deterministic nodes."""

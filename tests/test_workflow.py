@@ -1,0 +1,148 @@
+"""The Bayesian workflow on a run: generated quantities, posterior predictive, complete InferenceData,
+LOO and comparison, one index convention (summary labels, CSV columns, ArviZ coordinates)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pytest
+
+import zsdsl
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHOOLS = ROOT / "specs" / "data" / "eight_schools.json"
+QUICK = dict(chains=2, warmup=200, draws=200, seed=3)
+
+
+@pytest.fixture(scope="module")
+def schools_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "schools"
+    result = zsdsl.load(ROOT / "specs" / "eight_schools_noncentered.zs").sample(SCHOOLS, out=out, **QUICK)
+    return out, result
+
+
+@pytest.fixture(scope="module")
+def blr_run(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5]) + 0.7 * rng.normal(size=40)
+    data = {"N": 40, "D": 3, "X": X.tolist(), "y": y.tolist()}
+    out = tmp_path_factory.mktemp("runs") / "blr"
+    zsdsl.load(ROOT / "specs" / "blr.zs").sample(data, out=out, **QUICK)
+    return out
+
+
+def _idata(run: Path):
+    return az.from_netcdf(str(run / "posterior.nc"))
+
+
+def test_the_run_file_holds_every_group_with_named_dims(schools_run):
+    idata = _idata(schools_run[0])
+    assert set(idata.groups()) >= {"posterior", "posterior_predictive", "log_likelihood", "sample_stats",
+                                   "observed_data", "constant_data"}  # fmt: skip
+    post, pp = idata.posterior, idata.posterior_predictive
+    assert post["theta"].dims == ("chain", "draw", "j") and list(post["j"].values) == list(range(8))
+    assert "effect_0_minus_1" in post and "y_rep" in pp and "y" in pp
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "j")
+    assert idata.observed_data["y"].dims == ("j",) and idata.constant_data["sigma"].dims == ("j",)
+    assert set(idata.sample_stats) >= {"lp", "diverging", "tree_depth", "energy", "step_size", "n_steps",
+                                       "acceptance_rate"}  # fmt: skip
+    diff = post["theta"].sel(j=0) - post["theta"].sel(j=1)
+    np.testing.assert_allclose(post["effect_0_minus_1"], diff)
+
+
+def test_the_observed_replicate_is_drawn_given_each_draw(schools_run):
+    """y_rep (the generated block) and the automatic replicate of y are both N(theta, sigma) given a draw:
+    their means per school agree with theta's within Monte Carlo error."""
+    idata = _idata(schools_run[0])
+    sigma = idata.constant_data["sigma"].values
+    theta = idata.posterior["theta"].values.reshape(-1, 8)
+    for name in ("y", "y_rep"):
+        rep = idata.posterior_predictive[name].values.reshape(-1, 8)
+        resid = (rep - theta) / sigma  # standard normal given the draw, independent across draws
+        assert abs(resid.mean()) < 4 / math.sqrt(resid.size), name
+        assert abs(resid.std() - 1) < 4 / math.sqrt(2 * resid.size), name
+
+
+def test_loo_waic_compare_and_ppc_work_on_the_file_as_it_is(schools_run, blr_run, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    noncentered = _idata(schools_run[0])
+    centered_run = tmp_path / "centered"
+    zsdsl.load(ROOT / "specs" / "eight_schools_centered.zs").sample(SCHOOLS, out=centered_run, **QUICK)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ warns about Pareto k on eight schools, as it should
+        loo = az.loo(noncentered, pointwise=True)
+        assert loo.loo_i.shape == (8,) and -40 < loo.elpd_loo < -25  # eight schools: about -31 (Stan's loo)
+        assert np.isfinite(az.waic(noncentered).elpd_waic)
+        table = az.compare({"noncentered": noncentered, "centered": _idata(centered_run)})
+        assert set(table.index) == {"noncentered", "centered"} and table["elpd_loo"].notna().all()
+        blr = _idata(blr_run)
+        assert az.loo(blr).n_data_points == 40
+        axes = az.plot_ppc(blr, num_pp_samples=20)
+    assert axes is not None
+
+
+def test_summary_labels_are_the_coordinates_and_csv_columns_are_stan_1_based(schools_run):
+    run, result = schools_run
+    idata = _idata(run)
+    table = result.summary()
+    assert "theta[0]" in table and "theta[8]" not in table and "y_rep[7]" in table and "effect_0_minus_1" in table
+    with open(run / "chain_2.csv", newline="") as fh:
+        rows = list(csv.reader(line for line in fh if not line.startswith("#")))
+    header, first = rows[0], [float(v) for v in rows[1]]
+    for col, value in zip(header, first, strict=True):
+        if col.endswith("__"):
+            continue
+        name, *idx = col.split(".")
+        group = idata.posterior if name in idata.posterior else idata.posterior_predictive
+        coords = {dim: int(i) - 1 for dim, i in zip(group[name].dims[2:], idx, strict=True)}
+        label = f"{name}[{','.join(str(c) for c in coords.values())}]" if idx else name
+        assert label in table, col
+        got = float(group[name].sel(chain=1, draw=0, **coords))
+        assert got == pytest.approx(value, rel=1e-5, abs=1e-5), col
+        assert table[label]["mean"] == pytest.approx(float(group[name].sel(**coords).mean()), rel=1e-4, abs=1e-6)
+
+
+CONJUGATE = """model conjugate
+data:
+  y: real[N]
+mu ~ Normal(1, 2)
+plate n in N:
+  y[n] ~ Normal(mu, 0.5)
+generated:
+  y_new ~ Normal(mu, 0.5)
+"""
+
+
+def test_posterior_predictive_of_a_conjugate_normal_matches_its_closed_form(tmp_path):
+    """mu ~ N(1, 2^2), y_n ~ N(mu, 0.5^2): the predictive of a new y is N(m, v + 0.25) with the posterior's
+    m and v in closed form. Tolerances: four Monte Carlo standard errors, from the draws' ESS."""
+    spec = tmp_path / "conjugate.zs"
+    spec.write_text(CONJUGATE)
+    y = np.random.default_rng(5).normal(2.0, 0.5, size=20)
+    precision = 1 / 4 + len(y) / 0.25
+    m, v = (1 / 4 + y.sum() / 0.25) / precision, 1 / precision
+    result = zsdsl.load(spec).sample({"y": y.tolist()}, chains=4, warmup=300, draws=1000, seed=11)
+    pp = result.to_inference_data().posterior_predictive
+    for draws in (pp["y_new"].values, pp["y"].values[..., 0]):
+        ess = float(az.ess(draws))
+        sd = math.sqrt(v + 0.25)
+        assert abs(draws.mean() - m) < 4 * sd / math.sqrt(ess)
+        assert abs(draws.var() / (v + 0.25) - 1) < 4 * math.sqrt(2 / ess)
+
+
+def test_enumerated_models_say_why_they_have_no_predictive():
+    rng = np.random.default_rng(1)
+    y = np.concatenate([rng.normal(-2, 1, 30), rng.normal(2, 1, 30)])
+    result = zsdsl.load(ROOT / "specs" / "gmm_enum.zs").sample({"N": 60, "y": y.tolist()}, chains=1, warmup=100,
+                                                               draws=50, seed=2)  # fmt: skip
+    derived = result.derived()
+    assert not derived.log_likelihood and not derived.predictive
+    assert any("enumerated z" in note for note in derived.notes), derived.notes

@@ -1,0 +1,173 @@
+"""What follows from draws of the latents, for every engine: deterministics, the ``generated:`` block,
+the posterior predictive and the pointwise log-likelihood; and the ArviZ ``InferenceData`` of a run.
+
+``derive(model, data, latents)`` takes draws shaped ``[chains, draws, *site shape]`` (NUTS, HMC,
+SG-MCMC chains, or draws from a fitted guide as one chain) and returns ``Derived``:
+
+- ``posterior``: the latents, the model's deterministic nodes and the generated block's ``=`` nodes;
+- ``predictive``: the generated block's ``~`` nodes and a replicate of every observed site drawn
+  given the latents (named as the site, as NumPyro's ``Predictive`` and ArviZ's ``plot_ppc`` expect);
+- ``log_likelihood``: per observed site, its log-density per element of its plates (as LOO needs);
+- ``notes``: what was left out and why (never silently).
+
+The draws are processed in chunks so that memory stays bounded; a variable larger than
+``MAX_VALUES`` numbers in all is left out, with a note. ``inference_data`` names the dims after the
+model's plates and sizes (``value_dims``, emitted by the compiler) with 0-based integer coordinates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+MAX_VALUES = 50_000_000  # per variable (chains x draws x elements): 400 MB as float64
+CHUNK = 256  # draws evaluated at once
+
+
+@dataclass
+class Derived:
+    posterior: dict = field(default_factory=dict)  # name -> np.ndarray [C, S, ...]
+    predictive: dict = field(default_factory=dict)
+    log_likelihood: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    generated_names: tuple = ()  # the generated block's nodes (``=`` in posterior, ``~`` in predictive)
+
+    def reported(self) -> dict:
+        """What a summary and the Stan CSVs report: the posterior group and the generated ``~`` nodes
+        (not the replicates of observed sites, which Stan's output does not have either)."""
+        extra = {k: v for k, v in self.predictive.items() if k in self.generated_names}
+        return {**self.posterior, **extra}
+
+
+def _numpy(t) -> np.ndarray:
+    arr = t.detach().cpu().numpy() if torch.is_tensor(t) else np.asarray(t)
+    return arr.astype(np.float64) if arr.dtype.kind == "f" else arr
+
+
+def derive(model, data: dict, values: dict, seed: int = 0, predictive: bool = True, enumerated: tuple = ()) -> Derived:
+    """Deterministics, generated quantities, predictive draws and pointwise log-likelihoods for the draws
+    ``values`` (name -> [C, S, ...]; latents, deterministics may be among them). ``enumerated`` names the
+    latents summed out by the sampler (``values`` holds placeholders for them, which are not reported):
+    the predictive and the log-likelihood, which would need their conditional draws, are then left out
+    with a note."""
+    first = next(iter(values.values()))
+    C, S = first.shape[:2]
+    latents = {s.name for s in model.sites(data)}
+    gen_draws = tuple(getattr(model, "generated_draws", ()))
+    out = Derived()
+    parts: dict[str, list] = {}
+    groups: dict[str, str] = {}
+    flat = {k: v.reshape(C * S, *v.shape[2:]) for k, v in values.items()}
+    observed = tuple(model.observed) if predictive and not enumerated else ()
+    if predictive and enumerated and model.observed:
+        out.notes.append(f"no posterior predictive or log-likelihood: the enumerated {', '.join(enumerated)} "
+                         "would need its conditional draws, which the sampler does not make")  # fmt: skip
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        for lo in range(0, C * S, CHUNK):
+            chunk = {k: v[lo : lo + CHUNK] for k, v in flat.items()}
+            for group, name, value in _chunk_values(model, data, chunk, latents, observed, gen_draws, enumerated):
+                parts.setdefault(name, []).append(_numpy(value))
+                groups[name] = group
+                if group.startswith("generated"):
+                    out.generated_names += () if name in out.generated_names else (name,)
+    for name, pieces in parts.items():
+        arr = np.concatenate(pieces).reshape(C, S, *pieces[0].shape[1:])
+        if arr.size > MAX_VALUES:
+            out.notes.append(f"'{name}' left out: {arr.size:,} values ({C} x {S} draws of {arr.shape[2:]})")
+            continue
+        key = {"ll": "log_likelihood", "generated": "posterior", "generated_draw": "predictive"}.get(groups[name])
+        getattr(out, key or groups[name])[name.removeprefix("ll:")] = arr
+    return out
+
+
+def _chunk_values(model, data, chunk, latents, observed, gen_draws, enumerated):
+    """(group, name, value) for one chunk of draws; group: posterior, predictive, ll (a log-likelihood),
+    generated or generated_draw (the generated block's ``=`` and ``~`` nodes)."""
+    lp, dets = model.log_terms({k: v for k, v in chunk.items() if k in latents}, data)
+    skip = set(getattr(model, "enum_dependent", ()))
+    values = dict(chunk)
+    values.update({k: v for k, v in dets.items() if torch.is_tensor(v)})
+    for name, v in values.items():
+        if name not in skip and name not in enumerated:
+            yield "posterior", name, v
+    n = next(iter(chunk.values())).shape[0]
+    for name, v in model.generate(values, data).items():
+        yield ("generated_draw" if name in gen_draws else "generated"), name, _lead(v, n)
+    if observed:
+        replicate = model.sample(data, n, values={k: v for k, v in values.items() if k in latents})
+        for name in observed:
+            yield "predictive", name, replicate[name]
+            yield "ll", f"ll:{name}", _lead(lp[name], n)
+
+
+def _lead(v, n: int):
+    """A value with the chunk's draw dim first (a generated constant is broadcast to it)."""
+    v = torch.as_tensor(v)
+    if v.dim() == 0 or v.shape[0] != n:
+        v = v.expand(n, *v.shape)
+    return v
+
+
+# ---------------------------------------------------------------- InferenceData
+
+
+def inference_data(model, data: dict, derived: Derived, sample_stats: dict | None = None,
+                   prior: Derived | None = None, attrs: dict | None = None):  # fmt: skip
+    """ArviZ ``InferenceData``: posterior, posterior_predictive, log_likelihood, sample_stats,
+    observed_data, constant_data (and prior, prior_predictive when ``prior`` is given), with dims
+    named after the model's plates and sizes and 0-based coordinates."""
+    import arviz as az
+
+    groups = {
+        "posterior": derived.posterior,
+        "posterior_predictive": derived.predictive,
+        "log_likelihood": derived.log_likelihood,
+        "sample_stats": sample_stats or {},
+    }
+    if prior is not None:
+        groups["prior"], groups["prior_predictive"] = prior.posterior, prior.predictive
+    observed = {k: _numpy(data[k]) for k in model.observed if k in data}
+    constant = {k: _numpy(v) for k, v in data.items() if k not in observed and k in model.data_dtypes}
+    dims, coords = _dims_and_coords(model, [(g, 2) for g in groups.values()] + [(observed, 0), (constant, 0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ's FutureWarnings about its own next version
+        idata = az.from_dict(**{k: v for k, v in groups.items() if v}, observed_data=observed or None,
+                             constant_data=constant or None, dims=dims, coords=coords, attrs=attrs)  # fmt: skip
+    return idata
+
+
+def _dims_and_coords(model, groups):
+    """Dims per variable from ``model.value_dims`` where they fit the array (``groups``: (variables,
+    number of leading sample dims)); a variable whose dims would give a dim name a second size keeps
+    ArviZ's numbered dims instead."""
+    named = getattr(model, "value_dims", {})
+    sizes: dict[str, int] = {}
+    dims: dict[str, list] = {}
+    for group, lead in groups:
+        for name, arr in group.items():
+            axes = named.get(name)
+            shape = np.shape(arr)[lead:]
+            if axes is None or len(axes) != len(shape) or name in dims:
+                continue
+            if any(sizes.get(a, n) != n for a, n in zip(axes, shape, strict=True)):
+                continue
+            sizes.update(zip(axes, shape, strict=True))
+            dims[name] = list(axes)
+    coords = {a: np.arange(n) for a, n in sizes.items()}
+    return dims, coords
+
+
+def element_labels(name: str, shape: tuple, base: int = 0, style: str = "bracket") -> list[str]:
+    """Labels of the scalar elements of a value: ``theta[0]``.. (0-based, as the language and ArviZ
+    coordinates) or, with ``style="stan"`` and ``base=1``, Stan CSV's ``theta.1``."""
+    if not shape:
+        return [name]
+    out = []
+    for idx in np.ndindex(*shape):
+        label = ",".join(str(i + base) for i in idx)
+        out.append(f"{name}.{label.replace(',', '.')}" if style == "stan" else f"{name}[{label}]")
+    return out
