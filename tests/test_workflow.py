@@ -4,6 +4,7 @@ LOO and comparison, one index convention (summary labels, CSV columns, ArviZ coo
 from __future__ import annotations
 
 import csv
+import json
 import math
 import warnings
 from pathlib import Path
@@ -146,3 +147,41 @@ def test_enumerated_models_say_why_they_have_no_predictive():
     derived = result.derived()
     assert not derived.log_likelihood and not derived.predictive
     assert any("enumerated z" in note for note in derived.notes), derived.notes
+
+
+def test_a_vi_run_writes_its_guide_draws_summary_and_pareto_k(tmp_path):
+    from click.testing import CliRunner
+
+    from zsdsl.cli import main
+
+    run = tmp_path / "vi"
+    args = ["fit", str(ROOT / "specs" / "eight_schools_noncentered.zs"), "--data", str(SCHOOLS), "--steps", "300",
+            "--lr", "0.05", "--draws", "400", "--out", str(run)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "ELBO" in result.output and "per data point, 8 points" in result.output
+    assert "theta[7]" in result.output and "y_rep[0]" in result.output and "Pareto k" in result.output
+    header = (run / "metrics.csv").read_text().splitlines()[0]
+    assert header == "step,epoch,elbo,elbo_per_point,wall_s"
+    last = (run / "metrics.csv").read_text().splitlines()[-1].split(",")
+    assert float(last[3]) == pytest.approx(float(last[2]) / 8, rel=1e-4)
+    idata = _idata(run)
+    assert idata.posterior["theta"].shape == (1, 400, 8) and idata.posterior["theta"].dims[2] == "j"
+    assert "y_rep" in idata.posterior_predictive and idata.log_likelihood["y"].shape == (1, 400, 8)
+    info = json.loads((run / "draws.json").read_text())
+    assert 0 < info["pareto_k"] < 2 and info["draws"] == 400
+    summary = CliRunner().invoke(main, ["summary", str(run), "--format", "json"])
+    table = json.loads(summary.output)
+    assert set(table["mu"]) == {"mean", "sd", "5%", "50%", "95%"}
+    assert table["theta[0]"]["mean"] == pytest.approx(float(idata.posterior["theta"].sel(j=0).mean()), rel=1e-6)
+
+
+def test_a_vae_sized_posterior_leaves_out_what_does_not_fit_and_says_so(monkeypatch):
+    import zsdsl.runtime.vi.draws as vi_draws
+
+    monkeypatch.setattr(vi_draws, "MAX_VALUES", 1000)  # theta_trans: 8 values a draw; 200 draws do not fit
+    cm = zsdsl.load(ROOT / "specs" / "eight_schools_noncentered.zs")
+    result = cm.fit(SCHOOLS, steps=20, draws=200)
+    derived, diagnostic = result.posterior()
+    assert set(derived.posterior) == {"mu", "tau"} and not derived.predictive
+    assert "theta_trans left out" in derived.notes[0] and "pareto_k" not in diagnostic

@@ -81,7 +81,7 @@ def test_fit_prints_a_posterior_table(tmp_path):
                                     "--out", str(tmp_path / "r")])  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "sgvb with guide auto-normal" in res.output
-    assert "theta_trans[8]" in res.output
+    assert "theta_trans[7]" in res.output
     assert (tmp_path / "r" / "config.json").exists() and (tmp_path / "r" / "metrics.csv").exists()
 
 

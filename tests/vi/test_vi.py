@@ -172,7 +172,7 @@ def test_resume_gives_the_same_parameters(tmp_path):
         assert torch.equal(a[key], b[key]), key
     assert part.history[-1][0] == 20 and resumed.history[-1][0] == 40
     lines = (tmp_path / "part" / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "step,epoch,objective,wall_s" and len(lines) == 1 + 4
+    assert lines[0] == "step,epoch,elbo,elbo_per_point,wall_s" and len(lines) == 1 + 4
 
 
 def test_minibatch_fit_of_logistic_regression_improves(tmp_path):

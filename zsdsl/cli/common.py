@@ -51,3 +51,17 @@ def write_or_echo(text: str, output: str | None) -> None:
         os.replace(tmp, output)
     else:
         click.echo(text, nl=False)
+
+
+def print_summary(table: dict, limit: int = 40, more: str = "zsdsl summary RUN --format json") -> None:
+    """A summary table (rows of equal keys: Stan's columns for MCMC, mean/sd/quantiles for VI)."""
+    if not table:
+        return
+    keys = list(next(iter(table.values())))
+    width = max([len(k) for k in table] + [4])
+    click.echo(f"{'':<{width}} " + " ".join(f"{k:>9}" for k in keys))
+    for i, (name, row) in enumerate(table.items()):
+        if i == limit:
+            click.echo(f"... {len(table) - limit} more ({more})")
+            break
+        click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))

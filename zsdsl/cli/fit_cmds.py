@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import given_options, load_spec, load_spec_with_data
+from zsdsl.cli.common import given_options, load_spec, load_spec_with_data, print_summary
 from zsdsl.errors import OptionError, RunDirError
 
 
@@ -57,6 +57,8 @@ from zsdsl.errors import OptionError, RunDirError
     help="Automatic Gaussian guides' starting sd (unconstrained scale); Bayesian networks fit better from 1e-5.",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--draws", type=int, default=1000, show_default=True,
+              help="Draws from the fitted guide written to the run (posterior.nc, summary.json); 0: none.")  # fmt: skip
 @click.option(
     "--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-<infer>)."
 )
@@ -113,15 +115,34 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, **_en
     result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
                     resume=bool(resume), overwrite=overwrite, valid=valid_path, **options)  # fmt: skip
     config = result.config
+    name, value = _BOUND_LABELS.get(result.bound_name, result.bound_name), result.final_objective
     click.echo(
-        f"{config.infer} with guide {config.guide}: final objective {result.final_objective:.4f} "
-        f"after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
+        f"{config.infer} with guide {config.guide}: {name} {value:.6g} ({value / result.points:.6g} per data point, "
+        f"{result.points:,} points) after {result.history[-1][0] if result.history else 0} steps; run directory {run}"
     )
     if result.validation:
         best = max(result.validation, key=lambda r: r[2])
         stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
-    _print_guide_summary(result, result.data)
+    if config.draws:
+        _print_vi_summary(run)
+
+
+_BOUND_LABELS = {"elbo": "ELBO", "iwae_bound": "IWAE bound", "log_joint": "log joint"}
+
+
+def _print_vi_summary(run: Path) -> None:
+    """The guide draws' summary and Pareto k, as written to the run."""
+    table = json.loads((run / "summary.json").read_text())
+    info = json.loads((run / "draws.json").read_text())
+    if table:
+        click.echo(f"posterior ({info['draws']} draws from the guide):")
+        print_summary(table)
+    if "pareto_k" in info:
+        click.echo(f"Pareto k of the importance weights p/q: {info['pareto_k']:.2f} ({info['meaning']})")
+    for note in [info.get("note"), *info.get("notes", ())]:
+        if note:
+            click.echo(f"note: {note}", err=True)
 
 
 @main.command()
@@ -229,31 +250,3 @@ def _save_grid(x, output: str) -> None:
             img.reshape(side, side)
         )
     plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)
-
-
-def _print_guide_summary(result, data, draws: int = 1000, max_elems: int = 12) -> None:
-    import math
-
-    import torch
-
-    sizes = [math.prod(s.shape) for s in result.model.sites(data)]
-    if sum(sizes) * draws > 5_000_000:
-        return  # many (local) latents: the run directory holds the fit; `zsdsl evaluate` reports on it
-    with torch.no_grad():
-        values, _, _ = result.guide.sample_and_log_prob(data, (draws,))
-    rows = []
-    for name, v in values.items():
-        flat = v.reshape(draws, -1)
-        if flat.shape[1] > max_elems:
-            rows.append((name, f"{flat.shape[1]} elements", "", ""))
-            continue
-        for i in range(flat.shape[1]):
-            label = name if flat.shape[1] == 1 else f"{name}[{i + 1}]"
-            col = flat[:, i].double()
-            rows.append((label, f"{col.mean():.4g}", f"{col.std():.4g}", ""))
-    if rows:
-        click.echo("posterior (guide draws):")
-        width = max(len(r[0]) for r in rows)
-        click.echo(f"  {'':<{width}}  {'mean':>10}  {'sd':>10}")
-        for label, mean, sd, _ in rows:
-            click.echo(f"  {label:<{width}}  {mean:>10}  {sd:>10}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import given_options, load_spec, load_spec_with_data
+from zsdsl.cli.common import given_options, load_spec, load_spec_with_data, print_summary
 from zsdsl.errors import OptionError, RunDirError
 
 
@@ -85,19 +85,17 @@ def _total_iterations(options: dict) -> tuple[int, int]:
 
 
 def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
-    """Write the run directory (CSVs, posterior.nc, summary.json), print the summary and Stan's warnings."""
-    from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run, summarize
+    """Print the summary the run wrote and Stan's warnings."""
+    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run
 
-    cols, stats = read_run(run)
-    summary = summarize(cols)
-    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
+    _, stats = read_run(run)
+    summary = json.loads((run / "summary.json").read_text())
     wall = max(c.wall_s for c in result.chains)
     backend = result.potential.backend
     click.echo(
         f"{result.config.method}: {what}, slowest chain {wall:.1f} s (gradients: {backend}); run directory {run}"
     )
-    _print_summary(summary)
+    print_summary(summary)
     for msg in diagnostics_warnings(stats, summary, max_depth):
         click.echo(f"warning: {msg}", err=True)
 
@@ -180,30 +178,35 @@ class _ChainProgress:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handle_errors
 def summary(run, fmt):
-    """Stan's summary table of an MCMC RUN: mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat."""
-    from pathlib import Path
-
-    from zsdsl.runtime.mcmc.output import read_run, summarize
+    """The summary table of a RUN: Stan's (mean, mcse_mean, sd, 5%, 50%, 95%, ess_bulk, ess_tail, r_hat) for
+    MCMC; mean, sd, quantiles and the Pareto k of the guide for VI. Labels are 0-based, as in the language."""
     from zsdsl.runtime.rundir import open_run
 
-    open_run(Path(run), ("mcmc", "sgmcmc"), "zsdsl summary reads")
-    try:
-        cols, _ = read_run(Path(run))
-    except FileNotFoundError as exc:
-        raise RunDirError(f"{run} holds no draws yet ({exc.filename} is missing): the run has not finished.") from None
-    table = summarize(cols)
+    kind = open_run(Path(run), ("mcmc", "sgmcmc", "vi"), "zsdsl summary reads").kind
+    saved = Path(run) / "summary.json"
+    if saved.exists():
+        table = json.loads(saved.read_text())
+    elif kind == "vi":
+        raise RunDirError(f"{run} holds no draws from its guide (summary.json is missing): the fit has not "
+                          f"finished, or ran with --draws 0.")  # fmt: skip
+    else:
+        table = _summary_from_csv(Path(run))
     if fmt == "json":
         click.echo(json.dumps(table, indent=1))
-    else:
-        _print_summary(table)
+        return
+    print_summary(table)
+    info = Path(run) / "draws.json"
+    if kind == "vi" and info.exists():
+        found = json.loads(info.read_text())
+        if "pareto_k" in found:
+            click.echo(f"Pareto k of the importance weights p/q: {found['pareto_k']:.2f} ({found['meaning']})")
 
 
-def _print_summary(table: dict, limit: int = 40) -> None:
-    keys = ["mean", "mcse_mean", "sd", "5%", "50%", "95%", "ess_bulk", "ess_tail", "r_hat"]
-    width = max([len(k) for k in table] + [4])
-    click.echo(f"{'':<{width}} " + " ".join(f"{k:>9}" for k in keys))
-    for i, (name, row) in enumerate(table.items()):
-        if i == limit:
-            click.echo(f"... {len(table) - limit} more (zsdsl summary RUN --format json)")
-            break
-        click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))
+def _summary_from_csv(run: Path) -> dict:
+    from zsdsl.runtime.mcmc.output import read_run, summarize
+
+    try:
+        cols, _ = read_run(run)
+    except FileNotFoundError as exc:
+        raise RunDirError(f"{run} holds no draws yet ({exc.filename} is missing): the run has not finished.") from None
+    return summarize(cols)

@@ -9,7 +9,11 @@ silently. ``given`` is what the user set explicitly (command-line options, or th
 from __future__ import annotations
 
 from zsdsl.errors import OptionError
-from zsdsl.runtime.mcmc.sgmcmc import METHODS as _SG
+
+# The SG-MCMC methods (zsdsl.runtime.mcmc.sgmcmc implements them): named here, where nothing heavier
+# than the errors is imported, so that commands that only read a run start fast.
+SG_METHODS = ("sgld", "psgld", "sghmc", "sgnht")
+_SG = SG_METHODS
 
 # VI (FitConfig fields): the objectives each applies to; absent = all.
 VI_APPLIES = {

@@ -171,3 +171,27 @@ def element_labels(name: str, shape: tuple, base: int = 0, style: str = "bracket
         label = ",".join(str(i + base) for i in idx)
         out.append(f"{name}.{label.replace(',', '.')}" if style == "stan" else f"{name}[{label}]")
     return out
+
+
+def flat_columns(values: dict, stan: bool = False) -> dict[str, np.ndarray]:
+    """name -> [C, S] arrays, one per scalar element: ``theta[0]``.. (0-based), or with ``stan`` the
+    Stan CSV columns ``theta.1``.. (1-based)."""
+    out = {}
+    for name, v in values.items():
+        arr = v.detach().cpu().double().numpy() if hasattr(v, "detach") else np.asarray(v, dtype=np.float64)
+        shape = arr.shape[2:]
+        labels = element_labels(name, shape, base=1, style="stan") if stan else element_labels(name, shape)
+        for label, idx in zip(labels, np.ndindex(*shape), strict=True):
+            out[label] = arr[(slice(None), slice(None), *idx)]
+    return out
+
+
+def summarize_draws(cols: dict) -> dict:
+    """Mean, sd and the 5/50/95 % quantiles per scalar column (independent draws: a fitted guide's)."""
+    out = {}
+    for name, arr in cols.items():
+        x = np.asarray(arr, dtype=np.float64).reshape(-1)
+        q5, q50, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+        sd = float(x.std(ddof=1)) if x.size > 1 else float("nan")
+        out[name] = {"mean": float(x.mean()), "sd": sd, "5%": float(q5), "50%": float(q50), "95%": float(q95)}
+    return out

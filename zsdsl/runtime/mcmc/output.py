@@ -17,26 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.runtime.checkpoint import atomic_write_text
-from zsdsl.runtime.posterior import element_labels
+from zsdsl.runtime.posterior import flat_columns
 
 STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
 
-def flat_columns(values: dict, stan: bool = False) -> dict[str, np.ndarray]:
-    """name -> [C, S] arrays, one per scalar element: ``theta[0]``.. (0-based), or with ``stan`` the
-    Stan CSV columns ``theta.1``.. (1-based)."""
-    out = {}
-    for name, v in values.items():
-        arr = v.detach().cpu().double().numpy() if hasattr(v, "detach") else np.asarray(v, dtype=np.float64)
-        shape = arr.shape[2:]
-        labels = element_labels(name, shape, base=1, style="stan") if stan else element_labels(name, shape)
-        for label, idx in zip(labels, np.ndindex(*shape), strict=True):
-            out[label] = arr[(slice(None), slice(None), *idx)]
-    return out
-
-
 def write_outputs(result, run: Path) -> dict:
-    """The chain CSVs (with the generated quantities), adaptation.json and posterior.nc."""
+    """The chain CSVs (with the generated quantities), adaptation.json, posterior.nc and summary.json."""
     run.mkdir(parents=True, exist_ok=True)
     derived = result.derived()
     values = derived.reported()
@@ -62,6 +49,8 @@ def write_outputs(result, run: Path) -> dict:
         idata.to_netcdf(str(run / "posterior.nc"))
     except Exception as exc:  # NetCDF writing needs h5netcdf/netCDF4; the CSVs hold the draws anyway
         warnings.warn(f"could not write posterior.nc: {exc}", stacklevel=2)
+    summary = summarize(flat_columns(values))
+    atomic_write_text(run / "summary.json", json.dumps(summary, indent=1) + "\n")
     return values
 
 

@@ -33,10 +33,11 @@ from zsdsl.errors import ModelError, NumericalError, OptionError
 from zsdsl.runtime.mcmc.output import STAT_NAMES
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.mcmc.sampler import ChainResult, MCMCResult, chain_seed
+from zsdsl.runtime.options import SG_METHODS
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.train import MinibatchSampler
 
-METHODS = ("sgld", "psgld", "sghmc", "sgnht")
+METHODS = SG_METHODS
 
 
 @dataclass

@@ -18,7 +18,7 @@ from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
 from zsdsl.runtime.vi.train import FitConfig, fit, resume_config
 
 # Options a resumed fit may change: how long it runs and how it saves, not what it fits.
-RESUME_CHANGEABLE = ("steps", "epochs", "checkpoint_every", "keep", "log_every", "device")
+RESUME_CHANGEABLE = ("steps", "epochs", "checkpoint_every", "keep", "log_every", "device", "draws")
 
 
 def default_guide(compiled, infer: str) -> str:
@@ -50,7 +50,9 @@ def fit_session(compiled, data, infer, guide, out, resume, overwrite, valid, dat
     if out is not None:
         run = create_run(Path(out), "vi", compiled.file, spec_text(compiled), label, prepared, overwrite)
     try:
-        return fit(compiled, prepared, config, run.path if run else None, False, progress=progress, valid=held_out)
+        result = fit(compiled, prepared, config, run.path if run else None, False, progress=progress, valid=held_out)
+        _write_draws(result)
+        return result
     except BaseException:
         if run is not None:
             run.discard_if_unused()
@@ -81,6 +83,16 @@ def _resume(compiled, data, out: Path, given: dict, data_label, progress, valid)
         raise OptionError(f"{out} was validated on data given as a dict; give it again (valid=...) to resume.")
     held_out = compiled.load_data(valid) if valid is not None else None
     try:
-        return fit(compiled, prepared, config, out, True, progress=progress, valid=held_out)
+        result = fit(compiled, prepared, config, out, True, progress=progress, valid=held_out)
+        _write_draws(result)
+        return result
     finally:
         run.release()
+
+
+def _write_draws(result) -> None:
+    """The guide's draws into the run (posterior.nc, summary.json, draws.json), unless draws=0."""
+    if result.run is not None and result.config.draws > 0:
+        from zsdsl.runtime.vi.draws import write_vi_outputs
+
+        write_vi_outputs(result, result.run)

@@ -68,6 +68,7 @@ class FitConfig:
     valid_particles: int = 1  # importance samples (local latents; 1 = the ELBO) or predictive draws
     early_stop: int | None = None  # stop after this many validations without a new best
     anneal: int | None = None  # sgvb: weight the latent terms by min(1, step / anneal) (KL annealing)
+    draws: int = 1000  # draws from the fitted guide written to the run (posterior.nc, summary.json); 0: none
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -87,6 +88,8 @@ class FitConfig:
             raise OptionError(f"Unknown baseline '{self.baseline}'; use moving or learned.")
         if self.signals not in SIGNALS:
             raise OptionError(f"Unknown learning signals '{self.signals}'; use {' or '.join(SIGNALS)}.")
+        if self.draws < 0:
+            raise OptionError(f"--draws (from the fitted guide) must be at least 0, not {self.draws}.")
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
         if self.steps is not None and self.epochs is not None:
@@ -153,10 +156,48 @@ class FitResult:
     best_step: int | None = None  # the step whose parameters the result holds, when validated
     stopped_step: int | None = None  # where early stopping ended the fit
     data: dict | None = None  # the prepared data the fit used
+    points: int = 1  # data points the per-point bound divides by (``data_points``)
+
+    _posterior: tuple | None = field(default=None, repr=False)
 
     @property
     def final_objective(self) -> float:
+        """The last logged value of the bound (``bound_name``: the ELBO for sgvb), over all the data."""
         return self.history[-1][2] if self.history else float("nan")
+
+    @property
+    def bound_name(self) -> str:
+        return bound_name(self.config.infer)
+
+    def posterior(self, draws: int | None = None, seed: int | None = None):
+        """(``Derived``, diagnostic): ``draws`` from the fitted guide (default: the config's) with the
+        deterministics, generated quantities, predictive and log-likelihood, and the Pareto k̂ of the
+        importance weights (``zsdsl.runtime.vi.draws``); computed once for the config's draws."""
+        from zsdsl.runtime.vi.draws import guide_posterior
+
+        default = draws is None and seed is None
+        if default and self._posterior is not None:
+            return self._posterior
+        n = self.config.draws if draws is None else draws
+        if n < 1:
+            raise OptionError(f"Draws from the guide must be at least 1, not {n}.")
+        found = guide_posterior(self.model, self.guide, self.data, n, self.config.seed + 1 if seed is None else seed)
+        if default:
+            self._posterior = found
+        return found
+
+    def summary(self) -> dict:
+        """Mean, sd, 5 %, 50 %, 95 % per scalar of the guide's draws (deterministics and generated
+        quantities included), 0-based labels."""
+        from zsdsl.runtime.posterior import flat_columns, summarize_draws
+
+        return summarize_draws(flat_columns(self.posterior()[0].reported()))
+
+    def to_inference_data(self):
+        """ArviZ ``InferenceData`` of the guide's draws (one chain), with the same groups as MCMC's."""
+        from zsdsl.runtime.posterior import inference_data
+
+        return inference_data(self.model, self.data, self.posterior()[0])
 
 
 def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume: bool = False, progress=None,
@@ -181,6 +222,23 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
 
 def _on(device, data: dict) -> dict:
     return {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
+
+
+# What each objective's reported value is (the metrics column and the printed line name it).
+BOUND_NAMES = {"sgvb": "elbo", "nvil": "elbo", "iwae": "iwae_bound", "vimco": "iwae_bound", "rws": "iwae_bound",
+               "map": "log_joint"}  # fmt: skip
+
+
+def bound_name(infer: str) -> str:
+    return BOUND_NAMES.get(infer, "objective")
+
+
+def data_points(model) -> int:
+    """The number of data points a bound is divided by for its per-point value: the elements of the
+    largest plate an observed site is in (images, rows, ratings); 1 for a model without plates."""
+    sizes = model.plate_sizes()
+    counts = [math.prod(int(sizes[p]) for p in model.term_plates.get(o, ())) for o in model.observed]
+    return max(counts, default=1) or 1
 
 
 def _fit(compiled, data, config, run, resume, progress, valid):
@@ -219,10 +277,13 @@ def _fit(compiled, data, config, run, resume, progress, valid):
         sites = model.sites(data)
         write_config(run, {**dataclasses.asdict(config), "total_steps": total,
                            "estimators": objective.estimators(sites)})  # fmt: skip
-        log = MetricsLog(run / "metrics.csv", resume_step=start if resume else None)
+        name = bound_name(config.infer)
+        log = MetricsLog(run / "metrics.csv", resume_step=start if resume else None,
+                         fields=("step", "epoch", name, f"{name}_per_point", "wall_s"))  # fmt: skip
+    points = data_points(model)
     show = sys.stderr.isatty() if progress is None else progress
     t0 = time.perf_counter()
-    bar = _Progress(total, start, show)
+    bar = _Progress(total, start, show, bound_name(config.infer).replace("_", " "))
     stopped = validator is not None and validator.stopped  # a resumed run that had stopped early
     last = start if stopped else total
     try:
@@ -240,7 +301,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
             if step % config.log_every == 0 or step == total or stopped:
                 history.append((step, epoch, value, time.perf_counter() - t0))
                 if run is not None:
-                    log.append(step, epoch, f"{value:.6g}", f"{time.perf_counter() - t0:.3f}")
+                    log.append(step, epoch, f"{value:.6g}", f"{value / points:.6g}", f"{time.perf_counter() - t0:.3f}")
             bar.update(step, value)
             if run is not None and (step % config.checkpoint_every == 0 or step == total or stopped):
                 _save(run, step, model, guide, opt, sampler, sched, objective, history, config.keep, validator)
@@ -248,7 +309,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                 break
     finally:
         bar.close()
-    result = FitResult(model, guide, history, run, config, data=data)
+    result = FitResult(model, guide, history, run, config, data=data, points=points)
     if validator is not None:
         validator.save_best()  # (again: a resumed run may not have re-reached its best)
         validator.restore_best(model, guide)
@@ -339,7 +400,7 @@ def resume_config(run: Path) -> FitConfig:
 class _Progress:
     """A rich progress bar on a terminal; silent otherwise."""
 
-    def __init__(self, total: int, start: int, show: bool):
+    def __init__(self, total: int, start: int, show: bool, label: str = "objective"):
         self.bar = None
         if show:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -348,7 +409,7 @@ class _Progress:
                 TextColumn("fit"),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
-                TextColumn("objective {task.fields[obj]}"),
+                TextColumn(label + " {task.fields[obj]}"),
                 TimeRemainingColumn(),
                 transient=True,
             )
