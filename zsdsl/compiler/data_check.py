@@ -12,13 +12,16 @@ from zsdsl.compiler.shapes import fmt_shape
 from zsdsl.errors import DataError, ErrorGroup, Span
 
 
-def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>") -> dict:
-    """Returns the resolved sizes; raises ``ErrorGroup`` of ``DataError``s."""
+def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional: tuple = ()) -> dict:
+    """Returns the resolved sizes; raises ``ErrorGroup`` of ``DataError``s. The fields in ``optional``
+    may be missing (the observed fields of data to predict on)."""
     span = Span(file=file)
     errors: list[DataError] = []
     sizes = _bind_sizes(program, data, errors, span)
     for node in program.data:
         if node.name not in data:
+            if node.name in optional:
+                continue
             errors.append(DataError(f"Field '{node.name}' is missing from the data.", span))
             continue
         arr = np.asarray(data[node.name])

@@ -51,10 +51,11 @@ class CompiledModel:
     def guide_names(self) -> tuple[str, ...]:
         return tuple(self.guide_classes)
 
-    def load_data(self, source, label: str | None = None) -> dict:
+    def load_data(self, source, label: str | None = None, predicting: bool = False) -> dict:
         """Data from a file (``PATH`` or ``PATH:SPLIT``) or a dict, checked against the spec's
         declarations (``DataError`` naming the field) and converted to tensors. The one path the
-        CLI and the Python API share; ``None`` is no data."""
+        CLI and the Python API share; ``None`` is no data. With ``predicting`` the observed fields
+        may be left out (data to predict on)."""
         from zsdsl.compiler.data_check import check_data
         from zsdsl.runtime.data import load_data
 
@@ -65,7 +66,7 @@ class CompiledModel:
         else:
             raw, label = load_data(str(source)), label or str(source)
         if self.ir is not None:
-            check_data(self.ir, raw, label)
+            check_data(self.ir, raw, label, optional=self.model_class.observed if predicting else ())
         return self.prepare_data(raw)
 
     def prepare_data(self, data: dict) -> dict:

@@ -86,22 +86,31 @@ def derive(model, data: dict, values: dict, seed: int = 0, predictive: bool = Tr
 
 def _chunk_values(model, data, chunk, latents, observed, gen_draws, enumerated):
     """(group, name, value) for one chunk of draws; group: posterior, predictive, ll (a log-likelihood),
-    generated or generated_draw (the generated block's ``=`` and ``~`` nodes)."""
-    lp, dets = model.log_terms({k: v for k, v in chunk.items() if k in latents}, data)
+    generated or generated_draw (the generated block's ``=`` and ``~`` nodes). Observed fields missing
+    from ``data`` (new covariates to predict at) get no log-likelihood; the deterministics then come
+    from the ancestral pass that draws their replicates."""
+    n = next(iter(chunk.values())).shape[0]
+    given = {k: v for k, v in chunk.items() if k in latents}
+    drawn = None
+    if any(o not in data for o in model.observed):
+        drawn = model.sample(data, n, values=given)
+        lp, dets = {}, {k: v for k, v in drawn.items() if k not in latents and k not in model.observed}
+    else:
+        lp, dets = model.log_terms(given, data)
     skip = set(getattr(model, "enum_dependent", ()))
     values = dict(chunk)
     values.update({k: v for k, v in dets.items() if torch.is_tensor(v)})
     for name, v in values.items():
         if name not in skip and name not in enumerated:
             yield "posterior", name, v
-    n = next(iter(chunk.values())).shape[0]
     for name, v in model.generate(values, data).items():
         yield ("generated_draw" if name in gen_draws else "generated"), name, _lead(v, n)
     if observed:
-        replicate = model.sample(data, n, values={k: v for k, v in values.items() if k in latents})
+        replicate = drawn if drawn is not None else model.sample(data, n, values=given)
         for name in observed:
             yield "predictive", name, replicate[name]
-            yield "ll", f"ll:{name}", _lead(lp[name], n)
+            if name in lp:
+                yield "ll", f"ll:{name}", _lead(lp[name], n)
 
 
 def _lead(v, n: int):

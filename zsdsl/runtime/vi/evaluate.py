@@ -124,26 +124,18 @@ def _plate_likelihood(model, guide, data, sites, plates, plate, particles, chunk
 
 
 def _predictive(model, guide, data, draws: int) -> dict:
-    values, _, _ = guide.sample_and_log_prob(data, (draws,))
-    observed = [o for o in model.observed if o in data]
-    if not observed:
+    """Predictive scores on ``data`` from ``draws`` guide draws: the same computation as ``zsdsl predict``
+    (``zsdsl.runtime.predict.scores``) on draws made here."""
+    from zsdsl.runtime.posterior import derive
+    from zsdsl.runtime.predict import scores
+
+    if not [o for o in model.observed if o in data]:
         raise DataError("There is no observed data in the evaluation data to predict.")
-    out = {"kind": "predictive", "draws": draws}
-    scale = float(data["y_std"]) if "y_std" in data else 1.0  # standardised targets (UCI splits)
-    plates = model.term_plates
-    for name in observed:
-        keep = plates.get(name, ())[0] if plates.get(name) else None
-        _, terms = model.log_joint(values, data, per_site=True, keep=keep)
-        term = terms[name]  # [S, n] per observed element (or [S])
-        ll = torch.logsumexp(term, 0) - math.log(draws)
-        pred = model.sample(data, values=values)[name].double().mean(0)
-        err = (pred - data[name].double()).pow(2).mean().sqrt()
-        out[name] = {
-            "log_likelihood": float(ll.mean() - math.log(scale)) if ll.dim() else float(ll),
-            "rmse": float(err * scale),
-            "n": int(term.shape[-1]) if term.dim() > 1 else 1,
-        }
-    return out
+    values, _, _ = guide.sample_and_log_prob(data, (draws,))
+    derived = derive(model, data, {k: v[None] for k, v in values.items()})
+    found = scores(derived, model, data)
+    return {"kind": "predictive", "draws": draws, **{k: {f: v[f] for f in ("log_likelihood", "rmse", "n")}
+                                                     for k, v in found.items()}}  # fmt: skip
 
 
 @torch.no_grad()

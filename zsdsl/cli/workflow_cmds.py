@@ -1,0 +1,167 @@
+"""``zsdsl predict``, ``zsdsl loo`` and ``zsdsl compare``: working with a finished run's draws."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+
+from zsdsl.cli.app import handle_errors, main
+from zsdsl.cli.common import load_spec, print_summary
+from zsdsl.errors import OptionError, RunDirError
+
+RUN_KINDS = ("mcmc", "sgmcmc", "vi")
+
+
+def _run_spec(run: Path):
+    """(kind, compiled spec, the run's data source) of a finished run."""
+    from zsdsl.runtime.rundir import open_run
+
+    opened = open_run(run, RUN_KINDS, "this command reads")
+    record = opened.config if (run / "config.json").exists() else {}
+    spec = record.get("spec") or opened.record.get("spec")
+    if not spec or not Path(spec).exists():
+        raise RunDirError(f"The spec of {run} ({spec or 'unrecorded'}) is not found from here; run from the directory "
+                          "the run was started in.")  # fmt: skip
+    return opened.kind, load_spec(spec), record.get("data") or opened.record.get("data") or None
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--data", "data_path", default=None,
+              help="New data to predict on (held-out covariates; observed fields optional) [default: the run's].")  # fmt: skip
+@click.option("--draws", type=int, default=None, help="Posterior draws to use, spread over the chains [default: all].")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--name",
+    default=None,
+    help="Writes RUN/predictions/NAME.nc [default: the data file's stem, the split of PATH:SPLIT, or 'own'].",
+)
+@handle_errors
+def predict(run, data_path, draws, seed, name):
+    """Draw the posterior predictive of a finished RUN (MCMC or VI) on its data or on new data.
+
+    Writes RUN/predictions/NAME.nc (posterior_predictive: a replicate of each observed site and the generated
+    block's ~ nodes; posterior: the draws with deterministics and generated = nodes on this data;
+    log_likelihood where the data hold the observed values) and prints a summary; with observed values,
+    also the mean log predictive density and the RMSE of the predictive mean, as `zsdsl evaluate` does."""
+    import torch
+
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws
+    from zsdsl.runtime.predict import predict as run_predict
+    from zsdsl.runtime.predict import scores
+
+    if draws is not None and draws < 1:
+        raise OptionError(f"--draws must be at least 1, not {draws}.")
+    torch.set_default_dtype(torch.float64)
+    run = Path(run)
+    kind, cm, own = _run_spec(run)
+    source = data_path or own
+    data = cm.load_data(source, predicting=True)
+    derived, model = run_predict(cm, run, kind, data, draws, seed)
+    name = name or _prediction_name(data_path)
+    out = run / "predictions"
+    out.mkdir(exist_ok=True)
+    idata = inference_data(model, data, derived, attrs={"inference_library": "zsdsl", "data": str(source or "")})
+    idata.to_netcdf(str(out / f"{name}.nc"))
+    found = scores(derived, model, data) if any(o in data for o in model.observed) else {}
+    atomic_write_text(out / f"{name}.json", json.dumps({"data": str(source or ""), "scores": found}, indent=1) + "\n")
+    S = next(iter(derived.predictive.values())).shape[:2] if derived.predictive else (0, 0)
+    click.echo(f"posterior predictive on {source or 'the run data'}: {S[0] * S[1]} draws; wrote {out / name}.nc")
+    print_summary(summarize_draws(flat_columns(derived.predictive)), limit=20, more=f"{out / name}.nc")
+    for site, row in found.items():
+        click.echo(f"{site}: log predictive density {row['log_likelihood']:.4f} per point, RMSE {row['rmse']:.4f} "
+                   f"({row['n']} points)")  # fmt: skip
+    for note in derived.notes:
+        click.echo(f"note: {note}", err=True)
+
+
+def _prediction_name(data_path) -> str:
+    """``own`` for the run's data; a split's name for ``PATH:SPLIT``; else the file's stem."""
+    if not data_path:
+        return "own"
+    path, _, split = str(data_path).rpartition(":") if ":" in str(data_path) else (str(data_path), "", "")
+    return split or Path(path).stem
+
+
+def _idata(run: Path):
+    import arviz as az
+
+    from zsdsl.runtime.rundir import open_run
+
+    open_run(run, RUN_KINDS, "this command reads")
+    path = run / "posterior.nc"
+    if not path.exists():
+        raise RunDirError(f"{run} has no posterior.nc: the run has not finished (or a fit ran with --draws 0).")
+    idata = az.from_netcdf(str(path))
+    if "log_likelihood" not in idata.groups():
+        raise RunDirError(f"{run}/posterior.nc has no log_likelihood group (a model with no observed site, or one "
+                          "whose enumerated latent the sampler summed out); LOO needs it.")  # fmt: skip
+    return idata
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@handle_errors
+def loo(run):
+    """PSIS-LOO of a finished RUN (ArviZ's loo): elpd_loo, its se, p_loo and the Pareto k counts."""
+    import arviz as az
+
+    idata = _idata(Path(run))
+    for var in idata.log_likelihood.data_vars:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = az.loo(idata, var_name=var, pointwise=True)
+        k = res.pareto_k.values.reshape(-1)
+        click.echo(f"{var}: elpd_loo {res.elpd_loo:.2f} (se {res.se:.2f}), p_loo {res.p_loo:.2f}; "
+                   f"{res.n_samples} draws, {res.n_data_points} data points")  # fmt: skip
+        good, bad = float(res.good_k), 1.0
+        for label, lo, hi in (("good", -float("inf"), good), ("bad", good, bad), ("very bad", bad, float("inf"))):
+            n = int(((k > lo) & (k <= hi)).sum())
+            click.echo(f"  Pareto k in ({lo:.2f}, {hi:.2f}] ({label}): {n} ({100 * n / k.size:.1f}%)")
+        if (k > good).any():
+            worst = [int(i) for i in k.argsort()[::-1][: min(5, int((k > good).sum()))]]
+            click.echo(f"warning: {int((k > good).sum())} points have Pareto k above {good:.2f} (e.g. elements "
+                       f"{worst}, 0-based): PSIS-LOO is unreliable for them; consider K-fold CV or a more robust "
+                       "model.", err=True)  # fmt: skip
+        elif caught:
+            click.echo(f"warning: {caught[0].message}", err=True)
+
+
+def _data_points(log_likelihood) -> int:
+    draws = log_likelihood.sizes["chain"] * log_likelihood.sizes["draw"]
+    return sum(log_likelihood[n].size for n in log_likelihood.data_vars) // draws
+
+
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@handle_errors
+def compare(runs):
+    """Compare finished RUNs by PSIS-LOO (ArviZ's compare): rank, elpd_loo, p_loo, elpd_diff, weight, se, dse."""
+    import arviz as az
+
+    if len(runs) < 2:
+        raise OptionError("Give at least two runs to compare.")
+    models = {}
+    for r in runs:
+        label = Path(r).name if Path(r).name not in models else str(r)
+        models[label] = _idata(Path(r))
+    sizes = {k: _data_points(v.log_likelihood) for k, v in models.items()}
+    if len(set(sizes.values())) > 1:
+        raise OptionError(f"The runs were fitted to different numbers of data points ({sizes}); LOO compares models of "
+                          "the same data.")  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = az.compare(models)
+    cols = ["rank", "elpd_loo", "p_loo", "elpd_diff", "weight", "se", "dse", "warning"]
+    width = max(len(k) for k in table.index)
+    click.echo(f"{'':<{width}} " + " ".join(f"{c:>9}" for c in cols))
+    for name, row in table.iterrows():
+        cells = [f"{row[c]:>9}" if c in ("rank", "warning") else f"{row[c]:>9.2f}" for c in cols]
+        click.echo(f"{name:<{width}} " + " ".join(cells))
+    if table["warning"].any() or caught:
+        click.echo("warning: some Pareto k are high: zsdsl loo RUN names the points; the comparison may be off.",
+                   err=True)  # fmt: skip
