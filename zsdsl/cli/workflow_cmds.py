@@ -31,7 +31,7 @@ def _run_spec(run: Path):
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option("--data", "data_path", default=None,
-              help="New data to predict on (held-out covariates; observed fields optional) [default: the run's].")  # fmt: skip
+              help="New data to predict on (observed fields optional) [default: the run's].")  # fmt: skip
 @click.option("--draws", type=int, default=None, help="Posterior draws to use, spread over the chains [default: all].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
