@@ -95,3 +95,31 @@ def test_predict_on_held_out_bnn_data_gives_the_rmse_of_evaluate(tmp_path):
     assert predicted["rmse"] == pytest.approx(evaluated["rmse"], rel=0.03)
     assert predicted["log_likelihood"] == pytest.approx(evaluated["log_likelihood"], abs=0.05)
     assert f"RMSE {predicted['rmse']:.4f}" in out
+
+
+def test_sample_prior_writes_prior_and_prior_predictive(tmp_path):
+    run = tmp_path / "prior"
+    code, out = cli("sample", ROOT / "specs" / "eight_schools_noncentered.zs", "--prior", "--data", SCHOOLS,
+                    "--draws", "800", "--out", run)  # fmt: skip
+    assert code == 0, out
+    idata = az.from_netcdf(str(run / "prior.nc"))
+    assert {"prior", "prior_predictive", "observed_data"} <= set(idata.groups()) and "posterior" not in idata.groups()
+    mu = idata.prior["mu"].values
+    assert mu.shape == (1, 800) and abs(mu.mean()) < 4 * 5 / np.sqrt(800)  # mu ~ Normal(0, 5)
+    assert abs(mu.std() / 5 - 1) < 4 / np.sqrt(2 * 800)
+    assert idata.prior_predictive["y_rep"].dims == ("chain", "draw", "j")
+    code, out = cli("summary", run)
+    assert code == 0 and "mu" in out
+    code, out = cli("sample", ROOT / "specs" / "eight_schools_noncentered.zs", "--prior", "--chains", "2")
+    assert code == 1 and "--prior draws from the prior; it takes --data, --draws, --seed and --out, not --chains" in out
+
+
+def test_generate_draws_count_posterior_predictive_data_sets(schools_runs, tmp_path):
+    code, out = cli("generate", schools_runs[0], "-n", "5", "-o", tmp_path / "g.npz")
+    assert code == 0 and "5 posterior predictive draws of the data set, 'y' of shape [8] each" in out, out
+    drawn = np.load(tmp_path / "g.npz")
+    assert drawn["y"].shape == (5, 8)
+    posterior_mu = az.from_netcdf(str(schools_runs[0] / "posterior.nc")).posterior["mu"].values.reshape(-1)
+    assert all(np.isclose(posterior_mu, m).any() for m in drawn["mu"])  # each draw uses a posterior draw
+    code, out = cli("generate", schools_runs[0], "-n", "3", "-o", tmp_path / "p.npz", "--prior")
+    assert code == 0 and "3 prior predictive draws" in out

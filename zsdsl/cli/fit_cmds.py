@@ -1,4 +1,4 @@
-"""``zsdsl fit``, ``zsdsl evaluate`` and ``zsdsl generate``: variational runs."""
+"""``zsdsl fit`` and ``zsdsl evaluate``: variational runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import given_options, load_spec, load_spec_with_data, print_summary
-from zsdsl.errors import OptionError, RunDirError
+from zsdsl.errors import OptionError
 
 
 @main.command()
@@ -182,71 +182,3 @@ def evaluate(run, data_path, particles, batch, classify):
     text = json.dumps(result, indent=2)
     atomic_write_text(Path(run) / "evaluation.json", text + "\n")
     click.echo(text)
-
-
-@main.command()
-@click.argument("run", type=click.Path(file_okay=False))
-@click.option("-n", "count", type=int, default=64, show_default=True, help="How many draws.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid or a .npz of draws.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@handle_errors
-def generate(run, count, output, seed):
-    """Draw COUNT new data points from a fitted RUN's model (prior predictive with learned nets)."""
-    from pathlib import Path
-
-    import numpy as np
-    import torch
-
-    from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
-    from zsdsl.runtime.rundir import open_run
-    from zsdsl.runtime.vi.train import resume_config
-
-    if count < 1:
-        raise OptionError("-n must be at least 1.")
-    open_run(Path(run), ("vi",), "zsdsl generate reads")
-    config = resume_config(Path(run))
-    cm, data = load_spec_with_data(config.spec, config.data or None)
-    model = cm.model(data)
-    path = fitted_checkpoint(Path(run))
-    if path is None:
-        raise RunDirError(f"{run} has no checkpoint.")
-    model.load_state_dict(load_checkpoint(path)["model"])
-    for plate, size in model.plate_dims.items():
-        if model.plate_subsample.get(plate):
-            model.dims[size] = count  # a new batch of data points
-    torch.manual_seed(seed)
-    draws = model.sample(data)
-    observed = [name for name in model.observed if name in draws]
-    if not observed:
-        raise OptionError("The model observes no data to generate.")
-    x = draws[observed[0]].detach().cpu().double().numpy()
-    if output.endswith(".npz"):
-        np.savez(output, **{k: v.detach().cpu().numpy() for k, v in draws.items()})
-    elif output.endswith(".png"):
-        _save_grid(x[:count], output)
-    else:
-        raise OptionError("Write the draws to a .png (image grid) or a .npz file.")
-    click.echo(f"wrote {output} ({min(count, len(x))} draws of '{observed[0]}')")
-
-
-def _save_grid(x, output: str) -> None:
-    import math
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    side = int(round(math.sqrt(x.shape[-1])))
-    if x.ndim != 2 or side * side != x.shape[-1]:
-        raise OptionError(f"A .png grid needs square images; the draws have shape {list(x.shape)} (use .npz).")
-    cols = int(math.ceil(math.sqrt(len(x))))
-    rows = int(math.ceil(len(x) / cols))
-    grid = np.ones((rows * (side + 2), cols * (side + 2)))
-    for i, img in enumerate(x):
-        r, c = divmod(i, cols)
-        grid[r * (side + 2) + 1 : r * (side + 2) + 1 + side, c * (side + 2) + 1 : c * (side + 2) + 1 + side] = (
-            img.reshape(side, side)
-        )
-    plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)

@@ -41,8 +41,10 @@ from zsdsl.errors import OptionError, RunDirError
 @click.option("--compile", "use_compile", is_flag=True,
               help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
+@click.option("--prior", is_flag=True,
+              help="Draw --draws times from the prior and the prior predictive instead (writes prior.nc).")  # fmt: skip
 @handle_errors
-def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
+def sample(spec, data_path, method, out, resume, overwrite, prior, **_engine_options):
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
@@ -52,7 +54,11 @@ def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
     """
     from zsdsl.runtime.rundir import default_run_path, open_run
 
-    options = given_options(exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile"))
+    options = given_options(
+        exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile", "prior")
+    )
+    if prior:
+        return _sample_prior(spec, data_path, out, overwrite, options, given_options(include=("method", "resume")))
     if given_options(include=("use_compile",)):
         options["compile"] = True
     method_given = bool(given_options(include=("method",)))
@@ -77,6 +83,38 @@ def sample(spec, data_path, method, out, resume, overwrite, **_engine_options):
     else:
         what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
     _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
+
+
+def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -> None:
+    """``zsdsl sample SPEC --prior``: prior and prior-predictive draws into a run directory."""
+    from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.posterior import flat_columns, summarize_draws
+    from zsdsl.runtime.rundir import create_run, default_run_path, spec_text
+
+    extra = sorted(set(options) - {"draws", "seed"}) + sorted(other)
+    if extra:
+        names = ", ".join("--" + n.replace("_", "-") for n in extra)
+        raise OptionError(f"--prior draws from the prior; it takes --data, --draws, --seed and --out, not {names}.")
+    if spec is None:
+        raise OptionError("Give a model file to draw from its prior.")
+    cm = load_spec(spec)
+    draws, seed = int(options.get("draws", 1000)), int(options.get("seed", 1))
+    idata, derived = cm.prior(data_path, draws=draws, seed=seed)
+    run = Path(out) if out else default_run_path(spec, "prior")
+    data = cm.load_data(data_path, predicting=True)
+    handle = create_run(run, "prior", spec, spec_text(cm), data_path or "", data, overwrite)
+    try:
+        idata.to_netcdf(str(run / "prior.nc"))
+        table = summarize_draws(flat_columns(derived.reported()))
+        atomic_write_text(run / "summary.json", json.dumps(table, indent=1) + "\n")
+        config = {"spec": spec, "data": data_path or "", "method": "prior", "draws": draws, "seed": seed}
+        atomic_write_text(run / "config.json", json.dumps(config, indent=2) + "\n")
+    finally:
+        handle.release()
+    click.echo(f"prior: {draws} draws of the latents and the prior predictive; run directory {run} (prior.nc)")
+    print_summary(table)
+    for note in derived.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 def _total_iterations(options: dict) -> tuple[int, int]:
@@ -182,7 +220,7 @@ def summary(run, fmt):
     MCMC; mean, sd, quantiles and the Pareto k of the guide for VI. Labels are 0-based, as in the language."""
     from zsdsl.runtime.rundir import open_run
 
-    kind = open_run(Path(run), ("mcmc", "sgmcmc", "vi"), "zsdsl summary reads").kind
+    kind = open_run(Path(run), ("mcmc", "sgmcmc", "vi", "prior"), "zsdsl summary reads").kind
     saved = Path(run) / "summary.json"
     if saved.exists():
         table = json.loads(saved.read_text())

@@ -1,4 +1,4 @@
-"""``zsdsl predict``, ``zsdsl loo`` and ``zsdsl compare``: working with a finished run's draws."""
+"""``zsdsl predict``, ``zsdsl generate``, ``zsdsl loo``, ``zsdsl compare``: using a finished run's draws."""
 
 from __future__ import annotations
 
@@ -165,3 +165,69 @@ def compare(runs):
     if table["warning"].any() or caught:
         click.echo("warning: some Pareto k are high: zsdsl loo RUN names the points; the comparison may be off.",
                    err=True)  # fmt: skip
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("-n", "count", type=int, default=64, show_default=True, help="How many draws.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="A .png grid or a .npz of draws.")
+@click.option("--prior", is_flag=True, help="Global latents from the prior instead of the run's posterior draws.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@handle_errors
+def generate(run, count, output, prior, seed):
+    """Draw COUNT new data from a finished RUN (MCMC or VI): new data points with their own latents from
+    the prior for a model like a VAE (a subsampled plate of local latents; the nets as fitted), else COUNT
+    posterior predictive draws of the data set (--prior: prior predictive)."""
+    import numpy as np
+    import torch
+
+    from zsdsl.runtime.predict import model_for, run_latents
+    from zsdsl.runtime.prior import new_data, new_points_plates
+
+    if count < 1:
+        raise OptionError("-n must be at least 1.")
+    if not output.endswith((".png", ".npz")):
+        raise OptionError("Write the draws to a .png (image grid) or a .npz file.")
+    torch.set_default_dtype(torch.float64)
+    run = Path(run)
+    kind, cm, own = _run_spec(run)
+    data = cm.load_data(own)
+    model = model_for(cm, run, kind, data)
+    latents = None if prior or new_points_plates(model, data) else run_latents(run, model.sites(data))
+    draws, what = new_data(model, data, count, latents, seed)
+    observed = [name for name in model.observed if name in draws]
+    if not observed:
+        raise OptionError("The model observes no data to generate.")
+    x = draws[observed[0]].detach().cpu().double().numpy()
+    if output.endswith(".npz"):
+        np.savez(output, **{k: v.detach().cpu().numpy() for k, v in draws.items()})
+    else:
+        _save_grid(x[:count], output)
+    click.echo(f"wrote {output}: {len(x)} {what}, '{observed[0]}' of shape {list(x.shape[1:])} each")
+
+
+def _save_grid(x, output: str, min_pixels: int = 640) -> None:
+    """Square images in a grid with a one-pixel border, each pixel scaled up so that the grid is at least
+    ``min_pixels`` wide (a 28 x 28 digit must be visible)."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    side = int(round(math.sqrt(x.shape[-1])))
+    if x.ndim != 2 or side * side != x.shape[-1]:
+        raise OptionError(f"A .png grid needs square images; the draws have shape {list(x.shape)} (use .npz).")
+    cols = int(math.ceil(math.sqrt(len(x))))
+    rows = int(math.ceil(len(x) / cols))
+    grid = np.ones((rows * (side + 2), cols * (side + 2)))
+    for i, img in enumerate(x):
+        r, c = divmod(i, cols)
+        grid[r * (side + 2) + 1 : r * (side + 2) + 1 + side, c * (side + 2) + 1 : c * (side + 2) + 1 + side] = (
+            img.reshape(side, side)
+        )
+    scale = max(1, math.ceil(min_pixels / grid.shape[1]))
+    grid = np.kron(grid, np.ones((scale, scale)))  # nearest-neighbour: each pixel a scale x scale block
+    plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)

@@ -120,6 +120,22 @@ class CompiledModel:
 
         return sample_session(self, data, method, out, resume, overwrite, data_label, progress, options)
 
+    def prior(self, data=None, draws: int = 1000, seed: int = 0, data_label: str | None = None):
+        """Prior and prior-predictive draws as ArviZ ``InferenceData`` (groups ``prior``,
+        ``prior_predictive``, ``observed_data``, ``constant_data``); the observed fields of ``data``
+        may be left out (they give sizes only)."""
+        from zsdsl.errors import OptionError
+        from zsdsl.runtime.posterior import inference_data
+        from zsdsl.runtime.prior import prior_draws
+
+        if draws < 1:
+            raise OptionError(f"--draws must be at least 1, not {draws}.")
+        torch.set_default_dtype(torch.float64)
+        prepared = self.load_data(data, data_label, predicting=True)
+        model = self.model(prepared)
+        derived = prior_draws(model, prepared, draws, seed)
+        return inference_data(model, prepared, None, prior=derived, attrs={"inference_library": "zsdsl"}), derived
+
     def gradient_code(self, data: dict) -> tuple[str, str | None]:
         """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``)
         and, where the NumPy path traced it, the straight-line code of the potential and its gradient."""

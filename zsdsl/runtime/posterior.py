@@ -124,13 +124,15 @@ def _lead(v, n: int):
 # ---------------------------------------------------------------- InferenceData
 
 
-def inference_data(model, data: dict, derived: Derived, sample_stats: dict | None = None,
+def inference_data(model, data: dict, derived: Derived | None, sample_stats: dict | None = None,
                    prior: Derived | None = None, attrs: dict | None = None):  # fmt: skip
     """ArviZ ``InferenceData``: posterior, posterior_predictive, log_likelihood, sample_stats,
-    observed_data, constant_data (and prior, prior_predictive when ``prior`` is given), with dims
+    observed_data, constant_data (and prior, prior_predictive when ``prior`` is given; ``derived`` is
+    None for prior draws only), with dims
     named after the model's plates and sizes and 0-based coordinates."""
     import arviz as az
 
+    derived = derived or Derived()
     groups = {
         "posterior": derived.posterior,
         "posterior_predictive": derived.predictive,

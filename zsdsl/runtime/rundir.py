@@ -37,6 +37,7 @@ KINDS = {
     "mcmc": "an MCMC run (zsdsl sample --nuts/--hmc)",
     "sgmcmc": "an SG-MCMC run (zsdsl sample --sgld/--psgld/--sghmc/--sgnht)",
     "sbc": "a simulation-based calibration (zsdsl sbc)",
+    "prior": "prior draws (zsdsl sample --prior)",
 }
 _CONTINUE = {"vi": "zsdsl fit --resume", "mcmc": "zsdsl sample --resume"}
 
@@ -192,9 +193,9 @@ def _kind_of(path: Path) -> str | None:
         return "sbc" if (path / "sbc.json").exists() else None
     if "infer" in config:
         return "vi"
-    from zsdsl.runtime.mcmc.sgmcmc import METHODS
+    from zsdsl.runtime.options import SG_METHODS
 
-    return "sgmcmc" if config.get("method") in METHODS else "mcmc" if "method" in config else None
+    return "sgmcmc" if config.get("method") in SG_METHODS else "mcmc" if "method" in config else None
 
 
 def open_run(path: Path, kinds: tuple[str, ...], purpose: str) -> Run:
