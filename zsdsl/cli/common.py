@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -65,3 +66,58 @@ def print_summary(table: dict, limit: int = 40, more: str = "zsdsl summary RUN -
             click.echo(f"... {len(table) - limit} more ({more})")
             break
         click.echo(f"{name:<{width}} " + " ".join(f"{row[k]:>9.4g}" for k in keys))
+
+
+PLOTS_ENV = "ZSDSL_PLOTS"  # "0": no plots at the end of a run, as --no-plots (batch jobs, the test suite)
+
+
+def no_plots_option(fn):
+    return click.option("--no-plots", is_flag=True, help=f"Do not write RUN/plots/*.png at the end ({PLOTS_ENV}=0 "
+                        "does the same).")(fn)  # fmt: skip
+
+
+def end_of_run_plots(run, kind: str, no_plots: bool) -> None:
+    """The run's main plots (``zsdsl.runtime.plots.default_kinds``) and where they are; a plot that fails
+    is reported and the run stays as it is."""
+    if no_plots or os.environ.get(PLOTS_ENV) == "0":
+        return
+    from zsdsl.errors import ZsdslError
+    from zsdsl.runtime.plots import write_default_plots
+
+    try:
+        paths, skipped = write_default_plots(Path(run), kind, image_draws(Path(run), kind))
+    except (ZsdslError, Exception) as exc:  # the run is complete: a plot must not turn it into a failure
+        click.echo(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc}); the run is complete; "
+                   f"try zsdsl plot {run}", err=True)  # fmt: skip
+        return
+    if paths:
+        click.echo(f"plots: {', '.join(p.name for p in paths)} in {Path(run) / 'plots'} (zsdsl plot {run} for all)")
+    for why in skipped:
+        click.echo(f"note: plot not drawn, {why}", err=True)
+
+
+def image_draws(run: Path, kind: str, count: int = 36):
+    """New data points from a fitted VI run of a model like a VAE whose data points are square images
+    (for the ``samples`` plot), else None."""
+    if kind != "vi":
+        return None
+    import math
+
+    import torch
+
+    from zsdsl.runtime.predict import model_for
+    from zsdsl.runtime.prior import new_data, new_points_plates
+    from zsdsl.runtime.rundir import open_run
+
+    config = open_run(run, ("vi",), "the samples plot reads").config
+    cm = load_spec(config["spec"])
+    data = cm.load_data(config.get("data") or None)
+    model = model_for(cm, run, kind, data)
+    if not new_points_plates(model, data):
+        return None
+    with torch.random.fork_rng():
+        draws, _ = new_data(model, data, count, None, seed=0)
+    x = next((draws[o] for o in model.observed if o in draws), None)
+    if x is None or x.dim() != 2 or math.isqrt(x.shape[1]) ** 2 != x.shape[1] or x.shape[1] < 16:
+        return None
+    return x.detach().cpu().double().numpy()

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import given_options, load_spec, load_spec_with_data, print_summary
+from zsdsl.cli.common import (
+    end_of_run_plots,
+    given_options,
+    load_spec,
+    load_spec_with_data,
+    no_plots_option,
+    print_summary,
+)
 from zsdsl.errors import OptionError
 
 
@@ -88,8 +95,9 @@ from zsdsl.errors import OptionError
     metavar="K",
     help="Stop after K validations in a row without a new best (needs --valid).",
 )
+@no_plots_option
 @handle_errors
-def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, **_engine_options):
+def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_plots, **_engine_options):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory.
 
     A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
@@ -98,7 +106,8 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, **_en
     from zsdsl.runtime.rundir import default_run_path, open_run
     from zsdsl.runtime.vi.train import resume_config
 
-    options = given_options(exclude=("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide"))
+    cli_only = ("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide", "no_plots")
+    options = given_options(exclude=cli_only)
     if resume:
         if out:
             raise OptionError("Give --resume RUN or --out RUN, not both.")
@@ -126,6 +135,8 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, **_en
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
     if config.draws:
         _print_vi_summary(run)
+    end_of_run_plots(run, "vi", no_plots)
+    click.echo(f"next: zsdsl summary {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")
 
 
 _BOUND_LABELS = {"elbo": "ELBO", "iwae_bound": "IWAE bound", "log_joint": "log joint"}

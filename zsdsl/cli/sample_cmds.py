@@ -9,7 +9,14 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import given_options, load_spec, load_spec_with_data, print_summary
+from zsdsl.cli.common import (
+    end_of_run_plots,
+    given_options,
+    load_spec,
+    load_spec_with_data,
+    no_plots_option,
+    print_summary,
+)
 from zsdsl.errors import OptionError, RunDirError
 
 
@@ -43,8 +50,9 @@ from zsdsl.errors import OptionError, RunDirError
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @click.option("--prior", is_flag=True,
               help="Draw --draws times from the prior and the prior predictive instead (writes prior.nc).")  # fmt: skip
+@no_plots_option
 @handle_errors
-def sample(spec, data_path, method, out, resume, overwrite, prior, **_engine_options):
+def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, **_engine_options):
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
@@ -54,11 +62,11 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, **_engine_opt
     """
     from zsdsl.runtime.rundir import default_run_path, open_run
 
-    options = given_options(
-        exclude=("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile", "prior")
-    )
+    cli_only = ("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile", "prior", "no_plots")
+    options = given_options(exclude=cli_only)
     if prior:
-        return _sample_prior(spec, data_path, out, overwrite, options, given_options(include=("method", "resume")))
+        run = _sample_prior(spec, data_path, out, overwrite, options, given_options(include=("method", "resume")))
+        return end_of_run_plots(run, "prior", no_plots)
     if given_options(include=("use_compile",)):
         options["compile"] = True
     method_given = bool(given_options(include=("method",)))
@@ -83,9 +91,11 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, **_engine_opt
     else:
         what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
     _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
+    end_of_run_plots(run, "mcmc" if hasattr(cfg, "max_depth") else "sgmcmc", no_plots)
+    click.echo(f"next: zsdsl loo {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")
 
 
-def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -> None:
+def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -> Path:
     """``zsdsl sample SPEC --prior``: prior and prior-predictive draws into a run directory."""
     from zsdsl.runtime.checkpoint import atomic_write_text
     from zsdsl.runtime.posterior import flat_columns, summarize_draws
@@ -115,6 +125,7 @@ def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -
     print_summary(table)
     for note in derived.notes:
         click.echo(f"note: {note}", err=True)
+    return run
 
 
 def _total_iterations(options: dict) -> tuple[int, int]:

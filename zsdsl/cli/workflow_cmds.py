@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import load_spec, print_summary
+from zsdsl.cli.common import image_draws, load_spec, print_summary
 from zsdsl.errors import OptionError, RunDirError
 
 RUN_KINDS = ("mcmc", "sgmcmc", "vi")
@@ -231,3 +231,24 @@ def _save_grid(x, output: str, min_pixels: int = 640) -> None:
     scale = max(1, math.ceil(min_pixels / grid.shape[1]))
     grid = np.kron(grid, np.ones((scale, scale)))  # nearest-neighbour: each pixel a scale x scale block
     plt.imsave(output, grid, cmap="gray", vmin=0.0, vmax=1.0)
+
+
+@main.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="trace, rank, posterior, pair, forest, energy, ppc, loo-pit, elbo or samples; repeat for several "
+                   "[default: every kind that applies to the run].")  # fmt: skip
+@click.option("--var", "var_names", multiple=True, help="Variables to plot (repeat) [default: the small ones].")
+@handle_errors
+def plot(run, kinds, var_names):
+    """Plot a finished RUN into RUN/plots/KIND.png (ArviZ and matplotlib)."""
+    from zsdsl.runtime.plots import applicable, run_idata, run_kind_of
+    from zsdsl.runtime.plots import plot as draw
+
+    run = Path(run)
+    kind = run_kind_of(run)
+    images = image_draws(run, kind) if not kinds or "samples" in kinds else None
+    if not kinds:
+        kinds = applicable(run, kind, run_idata(run, kind), images is not None)
+    for k in kinds:
+        click.echo(f"wrote {draw(run, kind, k, list(var_names) or None, images=images)}")

@@ -25,6 +25,7 @@ import torch
 
 MAX_VALUES = 50_000_000  # per variable (chains x draws x elements): 400 MB as float64
 CHUNK = 256  # draws evaluated at once
+MAX_DATA_VALUES = 5_000_000  # a data field larger than this is not copied into InferenceData
 
 
 @dataclass
@@ -141,8 +142,19 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
     }
     if prior is not None:
         groups["prior"], groups["prior_predictive"] = prior.posterior, prior.predictive
-    observed = {k: _numpy(data[k]) for k in model.observed if k in data}
-    constant = {k: _numpy(v) for k, v in data.items() if k not in observed and k in model.data_dtypes}
+    fields = {k: v for k, v in data.items() if k in model.data_dtypes}
+    large = sorted(k for k, v in fields.items() if np.size(_numpy(v)) > MAX_DATA_VALUES)
+    if large:  # 60 000 images would make every run file hundreds of megabytes; the data file has them
+        attrs = dict(attrs or {}, left_out_data=", ".join(large))
+        derived.notes.append(f"data {', '.join(large)} left out of observed_data/constant_data (over "
+                             f"{MAX_DATA_VALUES:,} values; the data file holds them)")  # fmt: skip
+    observed = {k: _numpy(data[k]) for k in model.observed if k in fields and k not in large}
+    constant = {k: _numpy(v) for k, v in fields.items() if k not in observed and k not in large}
+    for name in model.observed:  # replicates of integer data as integers (ArviZ draws counts as histograms)
+        if model.data_dtypes.get(name) == "int":
+            for group in ("posterior_predictive", "prior_predictive"):
+                if name in groups.get(group, {}):
+                    groups[group] = {**groups[group], name: np.rint(groups[group][name]).astype(np.int64)}
     dims, coords = _dims_and_coords(model, [(g, 2) for g in groups.values()] + [(observed, 0), (constant, 0)])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ's FutureWarnings about its own next version
