@@ -47,7 +47,9 @@ def handle_errors(fn):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_USER)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
+            ctx = click.get_current_context(silent=True)
+            hint = ctx.meta.get("zsdsl_interrupt_hint") if ctx is not None else None
+            click.echo(hint() if hint else "interrupted", err=True)
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
@@ -60,7 +62,22 @@ def handle_errors(fn):
     return wrapper
 
 
+def _quiet_third_party_warnings() -> None:
+    """Warnings meant for library authors stay out of the CLI's output (``ZSDSL_DEBUG=1`` shows them):
+    ArviZ's and xarray's FutureWarnings, and NumPy's overflow warnings inside the NumPy potential, where a
+    trajectory that leaves the typical set (a divergence, reported as such) overflows by design."""
+    import warnings
+
+    if os.environ.get(DEBUG_ENV):
+        return
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"zsdsl\.runtime\.lib\..*")
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"numpy\..*")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zsdsl")
 def main():
     """zsdsl: write a probabilistic model once, as a file; check it, compile it to PyTorch, fit it."""
+    _quiet_third_party_warnings()

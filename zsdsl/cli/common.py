@@ -121,3 +121,24 @@ def image_draws(run: Path, kind: str, count: int = 36):
     if x is None or x.dim() != 2 or math.isqrt(x.shape[1]) ** 2 != x.shape[1] or x.shape[1] < 16:
         return None
     return x.detach().cpu().double().numpy()
+
+
+def quiet_option(fn):
+    return click.option("--quiet", is_flag=True, help="No progress and no summary table: the closing line, "
+                        "warnings and errors only.")(fn)  # fmt: skip
+
+
+def interrupt_hint(run, command: str, resumable: bool) -> None:
+    """What Ctrl-C prints for this command (``handle_errors`` shows it): the command that resumes the run
+    when it saved a checkpoint, else that nothing was kept."""
+    ctx = click.get_current_context()
+
+    def hint() -> str:
+        saved = Path(run, "checkpoints").is_dir() and any(Path(run, "checkpoints").iterdir())
+        if resumable and saved:
+            return f"interrupted; the run is saved up to its last checkpoint. Resume: zsdsl {command} --resume {run}"
+        if not resumable:
+            return "interrupted; SG-MCMC runs are not checkpointed: run the same command again."
+        return "interrupted before the first checkpoint; nothing was kept: run the same command again."
+
+    ctx.meta["zsdsl_interrupt_hint"] = hint

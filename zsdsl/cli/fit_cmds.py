@@ -11,11 +11,14 @@ from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import (
     end_of_run_plots,
     given_options,
+    interrupt_hint,
     load_spec,
     load_spec_with_data,
     no_plots_option,
     print_summary,
+    quiet_option,
 )
+from zsdsl.cli.progress import FitProgress
 from zsdsl.errors import OptionError
 
 
@@ -96,17 +99,18 @@ from zsdsl.errors import OptionError
     help="Stop after K validations in a row without a new best (needs --valid).",
 )
 @no_plots_option
+@quiet_option
 @handle_errors
-def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_plots, **_engine_options):
+def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_plots, quiet, **_engine_options):
     """Fit SPEC by variational inference; writes config, metrics and checkpoints to a run directory.
 
     A new run refuses a directory that holds another run (--overwrite replaces it); --resume RUN
     continues a run with the same model, data and fixed options (--steps or --epochs may extend it)."""
     # The engine's options arrive in **_engine_options; given_options passes on those set explicitly.
     from zsdsl.runtime.rundir import default_run_path, open_run
-    from zsdsl.runtime.vi.train import resume_config
+    from zsdsl.runtime.vi.train import bound_name, resume_config
 
-    cli_only = ("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide", "no_plots")
+    cli_only = ("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide", "no_plots", "quiet")
     options = given_options(exclude=cli_only)
     if resume:
         if out:
@@ -121,8 +125,11 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
         run = Path(out) if out else default_run_path(spec, infer)
     cm = load_spec(spec)
     given = given_options(include=("infer", "guide"))
+    interrupt_hint(run, "fit", resumable=True)
+    label = _BOUND_LABELS.get(bound_name(saved.infer if resume else infer), "objective")
     result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
-                    resume=bool(resume), overwrite=overwrite, valid=valid_path, **options)  # fmt: skip
+                    resume=bool(resume), overwrite=overwrite, valid=valid_path,
+                    progress=FitProgress(label, quiet), **options)  # fmt: skip
     config = result.config
     name, value = _BOUND_LABELS.get(result.bound_name, result.bound_name), result.final_objective
     click.echo(
@@ -133,7 +140,7 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
         best = max(result.validation, key=lambda r: r[2])
         stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
-    if config.draws:
+    if config.draws and not quiet:
         _print_vi_summary(run)
     end_of_run_plots(run, "vi", no_plots)
     click.echo(f"next: zsdsl summary {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")

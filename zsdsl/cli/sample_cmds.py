@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -12,12 +11,16 @@ from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import (
     end_of_run_plots,
     given_options,
+    interrupt_hint,
     load_spec,
     load_spec_with_data,
     no_plots_option,
     print_summary,
+    quiet_option,
 )
+from zsdsl.cli.progress import ChainProgress
 from zsdsl.errors import OptionError, RunDirError
+from zsdsl.runtime.options import SG_METHODS
 
 
 @main.command()
@@ -51,8 +54,9 @@ from zsdsl.errors import OptionError, RunDirError
 @click.option("--prior", is_flag=True,
               help="Draw --draws times from the prior and the prior predictive instead (writes prior.nc).")  # fmt: skip
 @no_plots_option
+@quiet_option
 @handle_errors
-def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, **_engine_options):
+def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, quiet, **_engine_options):
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
@@ -62,7 +66,18 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, **_
     """
     from zsdsl.runtime.rundir import default_run_path, open_run
 
-    cli_only = ("spec", "data_path", "method", "out", "resume", "overwrite", "use_compile", "prior", "no_plots")
+    cli_only = (
+        "spec",
+        "data_path",
+        "method",
+        "out",
+        "resume",
+        "overwrite",
+        "use_compile",
+        "prior",
+        "no_plots",
+        "quiet",
+    )
     options = given_options(exclude=cli_only)
     if prior:
         run = _sample_prior(spec, data_path, out, overwrite, options, given_options(include=("method", "resume")))
@@ -81,16 +96,16 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, **_
         run = Path(out) if out else default_run_path(spec, method)
     cm = load_spec(spec)
     method = method if method_given or not resume else None
-    chains, iterations = _total_iterations(saved if resume else options)
-    with _ChainProgress(chains, iterations) as bar:
+    interrupt_hint(run, "sample", resumable=method not in SG_METHODS)
+    with ChainProgress(*_sizes(saved if resume else options), quiet=quiet) as bar:
         result = cm.sample(data_path, method, out=run, resume=bool(resume), overwrite=overwrite,
-                           progress=bar.update if bar.live else None, **options)  # fmt: skip
+                           progress=bar.callback, **options)  # fmt: skip
     cfg = result.config
     if hasattr(cfg, "max_depth"):
         what = f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)"
     else:
         what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
-    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10))
+    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10), quiet)
     end_of_run_plots(run, "mcmc" if hasattr(cfg, "max_depth") else "sgmcmc", no_plots)
     click.echo(f"next: zsdsl loo {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")
 
@@ -128,12 +143,13 @@ def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -
     return run
 
 
-def _total_iterations(options: dict) -> tuple[int, int]:
-    """(chains, iterations per chain) for the progress bars, from the options given or a run's config."""
-    return int(options.get("chains", 4)), int(options.get("warmup", 1000)) + int(options.get("draws", 1000))
+def _sizes(options: dict) -> tuple[int, int, int]:
+    """(chains, warmup, draws) for the progress lines, from the options given or a run's config."""
+    warmup = options.get("warmup", options.get("burnin", 1000))
+    return int(options.get("chains", 4)), int(warmup), int(options.get("draws", 1000))
 
 
-def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
+def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False) -> None:
     """Print the summary the run wrote and Stan's warnings."""
     from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run
 
@@ -141,10 +157,14 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10) -> None:
     summary = json.loads((run / "summary.json").read_text())
     wall = max(c.wall_s for c in result.chains)
     backend = result.potential.backend
+    divergent = int(stats["divergent__"].sum())
+    ess = min((min(r["ess_bulk"], r["ess_tail"]) for r in summary.values()), default=float("nan"))
     click.echo(
-        f"{result.config.method}: {what}, slowest chain {wall:.1f} s (gradients: {backend}); run directory {run}"
+        f"{result.config.method}: {what}, slowest chain {wall:.1f} s (gradients: {backend}); {divergent} divergent; "
+        f"min ESS {ess:.0f} ({ess / max(wall, 1e-9):.1f}/s); run directory {run}"
     )
-    print_summary(summary)
+    if not quiet:
+        print_summary(summary)
     for msg in diagnostics_warnings(stats, summary, max_depth):
         click.echo(f"warning: {msg}", err=True)
 
@@ -194,32 +214,6 @@ def sbc(spec, data_path, sims, L, thin, warmup, bins, seed, out, overwrite):
     click.echo(f"{'parameter':<{width}}  p-value")
     for name, p in result.p_values.items():
         click.echo(f"{name:<{width}}  {p:.4f}{'  <- not uniform at 1%' if p < 0.01 else ''}")
-
-
-class _ChainProgress:
-    """One rich progress bar per chain on a terminal; nothing otherwise."""
-
-    def __init__(self, chains: int, total: int):
-        self.live = sys.stderr.isatty()
-        self.chains, self.total = chains, total
-
-    def __enter__(self):
-        if self.live:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(), transient=True)  # fmt: skip
-            self.tasks = [self.bar.add_task(f"chain {c + 1}", total=self.total) for c in range(self.chains)]
-            self.bar.start()
-        return self
-
-    def update(self, chain: int, done: int) -> None:
-        self.bar.update(self.tasks[chain], completed=done)
-
-    def __exit__(self, *exc):
-        if self.live:
-            self.bar.stop()
-        return False
 
 
 @main.command()

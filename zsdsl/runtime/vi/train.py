@@ -281,9 +281,10 @@ def _fit(compiled, data, config, run, resume, progress, valid):
         log = MetricsLog(run / "metrics.csv", resume_step=start if resume else None,
                          fields=("step", "epoch", name, f"{name}_per_point", "wall_s"))  # fmt: skip
     points = data_points(model)
-    show = sys.stderr.isatty() if progress is None else progress
+    show = sys.stderr.isatty() if progress is None else progress  # True/False, or a factory (the CLI's)
     t0 = time.perf_counter()
-    bar = _Progress(total, start, show, bound_name(config.infer).replace("_", " "))
+    label = bound_name(config.infer).replace("_", " ")
+    bar = show(total, start, points) if callable(show) else _Progress(total, start, show, label)
     stopped = validator is not None and validator.stopped  # a resumed run that had stopped early
     last = start if stopped else total
     try:
