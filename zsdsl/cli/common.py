@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
 from pathlib import Path
 
 import click
 
-from zsdsl.errors import render_error
+from zsdsl.errors import EXIT_USER, OptionError, render_error
+
+DATA_PARAMS = ("data_path", "data_set")  # the data, not engine options (see data_options)
 
 
 def given_options(include: tuple | None = None, exclude: tuple = ()) -> dict:
@@ -17,7 +21,7 @@ def given_options(include: tuple | None = None, exclude: tuple = ()) -> dict:
     ctx = click.get_current_context()
     out = {}
     for name, value in ctx.params.items():
-        if name in exclude or (include is not None and name not in include):
+        if name in exclude or name in DATA_PARAMS or (include is not None and name not in include):
             continue
         if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             out[name] = value
@@ -142,3 +146,26 @@ def interrupt_hint(run, command: str, resumable: bool) -> None:
         return "interrupted before the first checkpoint; nothing was kept: run the same command again."
 
     ctx.meta["zsdsl_interrupt_hint"] = hint
+
+
+def data_options(help_text: str):
+    """``--data`` (repeatable: files merged, e.g. a CSV of columns and a JSON of sizes) and ``--set
+    NAME=VALUE`` (repeatable, numbers), passed to the command as one ``data_path`` string."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, data_path=(), data_set=(), **kwargs):
+            for item in data_set:
+                name, eq, _ = item.partition("=")
+                if not eq or not name.isidentifier():  # (outside the command's handle_errors: said here)
+                    click.echo(render_error(OptionError(f"--set takes NAME=VALUE, not '{item}'."), None), err=True)
+                    sys.exit(EXIT_USER)
+            items = [*data_path, *data_set]
+            return fn(*args, data_path=",".join(items) if items else None, **kwargs)
+
+        wrapper = click.option("--set", "data_set", multiple=True, metavar="NAME=VALUE",
+                               help="A data scalar, e.g. --set K=3 (repeatable).")(wrapper)  # fmt: skip
+        return click.option("--data", "data_path", multiple=True, help=help_text + " Repeat to "
+                            "merge several files (e.g. a CSV of columns and a JSON of sizes).")(wrapper)  # fmt: skip
+
+    return decorate

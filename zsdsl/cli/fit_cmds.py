@@ -9,6 +9,7 @@ import click
 
 from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import (
+    data_options,
     end_of_run_plots,
     given_options,
     interrupt_hint,
@@ -24,7 +25,7 @@ from zsdsl.errors import OptionError
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Data file: JSON, CSV or NPZ.")
+@data_options("Data file: JSON, YAML, CSV, NPZ or PATH:SPLIT.")
 @click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil, rws or map.")
 @click.option(
     "--guide",

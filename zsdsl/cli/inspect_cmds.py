@@ -9,13 +9,13 @@ import time
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import show_warnings, write_or_echo
+from zsdsl.cli.common import data_options, show_warnings, write_or_echo
 from zsdsl.errors import OptionError
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="Check this data file against the model.")
+@data_options("Check this data against the model.")
 @handle_errors
 def check(spec, data_path):
     """Parse and check SPEC (names, types, shapes, supports); with --data, the data too."""
@@ -27,9 +27,10 @@ def check(spec, data_path):
     msg = f"{spec}: ok ({len(compiled.ir.latents)} latent sites, {len(compiled.ir.guides)} guides)"
     if data_path:
         from zsdsl.compiler.data_check import check_data
-        from zsdsl.runtime.data import load_data
+        from zsdsl.runtime.data import load_sources, usable
 
-        sizes = check_data(compiled.ir, load_data(data_path), data_path)
+        used = {d.name for d in compiled.ir.data} | {d.name for d in compiled.ir.dims}
+        sizes = check_data(compiled.ir, usable(load_sources(data_path)[0], used)[0], data_path)
         msg += f"; data {data_path}: ok ({', '.join(f'{k}={v}' for k, v in sorted(sizes.items()))})"
     click.echo(f"{msg} [{(time.perf_counter() - t0) * 1000:.0f} ms]")
 

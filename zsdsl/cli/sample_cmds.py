@@ -9,6 +9,7 @@ import click
 
 from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import (
+    data_options,
     end_of_run_plots,
     given_options,
     interrupt_hint,
@@ -25,7 +26,7 @@ from zsdsl.runtime.options import SG_METHODS
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
-@click.option("--data", "data_path", default=None, help="Data file: JSON, CSV, NPZ or PATH:SPLIT.")
+@data_options("Data file: JSON, YAML, CSV, NPZ or PATH:SPLIT.")
 @click.option("--nuts", "method", flag_value="nuts", default=True, help="The No-U-Turn sampler (default).")
 @click.option("--hmc", "method", flag_value="hmc", help="Static HMC with --steps leapfrogs.")
 @click.option("--sgld", "method", flag_value="sgld", help="Stochastic-gradient Langevin dynamics (minibatches).")

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from zsdsl.cli.app import handle_errors, main
-from zsdsl.cli.common import image_draws, load_spec, print_summary
+from zsdsl.cli.common import data_options, image_draws, load_spec, print_summary
 from zsdsl.errors import OptionError, RunDirError
 
 RUN_KINDS = ("mcmc", "sgmcmc", "vi")
@@ -30,8 +30,7 @@ def _run_spec(run: Path):
 
 @main.command()
 @click.argument("run", type=click.Path(file_okay=False))
-@click.option("--data", "data_path", default=None,
-              help="New data to predict on (observed fields optional) [default: the run's].")  # fmt: skip
+@data_options("New data to predict on (observed fields optional) [default: the run's].")
 @click.option("--draws", type=int, default=None, help="Posterior draws to use, spread over the chains [default: all].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
@@ -83,7 +82,8 @@ def _prediction_name(data_path) -> str:
     """``own`` for the run's data; a split's name for ``PATH:SPLIT``; else the file's stem."""
     if not data_path:
         return "own"
-    path, _, split = str(data_path).rpartition(":") if ":" in str(data_path) else (str(data_path), "", "")
+    first = str(data_path).split(",")[0]
+    path, _, split = first.rpartition(":") if ":" in first else (first, "", "")
     return split or Path(path).stem
 
 

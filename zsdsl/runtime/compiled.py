@@ -52,22 +52,38 @@ class CompiledModel:
         return tuple(self.guide_classes)
 
     def load_data(self, source, label: str | None = None, predicting: bool = False) -> dict:
-        """Data from a file (``PATH`` or ``PATH:SPLIT``) or a dict, checked against the spec's
-        declarations (``DataError`` naming the field) and converted to tensors. The one path the
-        CLI and the Python API share; ``None`` is no data. With ``predicting`` the observed fields
-        may be left out (data to predict on)."""
-        from zsdsl.compiler.data_check import check_data
-        from zsdsl.runtime.data import load_data
+        """Data from files or a dict, checked against the spec's declarations (``DataError`` naming the
+        field) and converted to tensors: the one path the CLI and the Python API share; ``None`` is no data.
 
+        ``source`` is a dict, a pandas DataFrame (one field per column), or a string of comma-separated
+        files (``PATH`` or ``PATH:SPLIT``) and ``NAME=VALUE`` settings, merged (``zsdsl.runtime.data``).
+        Fields and CSV columns the model does not use are left out with a note on stderr. With
+        ``predicting`` the observed fields may be missing (data to predict on)."""
+        from zsdsl.compiler.data_check import check_data
+        from zsdsl.runtime.data import from_frame, load_sources, usable
+
+        origins: list = []
         if source is None:
             raw, label = {}, label or "<no data>"
         elif isinstance(source, dict):
-            raw, label = source, label or "<data>"
+            raw, label = dict(source), label or "<data>"
+        elif hasattr(source, "columns") and hasattr(source, "iloc"):
+            raw, label = from_frame(source), label or "<DataFrame>"
         else:
-            raw, label = load_data(str(source)), label or str(source)
+            raw, origins = load_sources(str(source))
+            label = label or str(source)
+        used = set(self.model_class.data_dtypes) | self._size_names()
+        raw, text = usable(raw, used)
+        unused = sorted([*text, *(k for k in raw if k not in used and not k.startswith("_"))])
+        if unused and any(".csv" in str(o) for o in origins):
+            print(f"note: {label}: {', '.join(unused)} not used by the model (left out)", file=sys.stderr)
+            raw = {k: v for k, v in raw.items() if k not in unused}
         if self.ir is not None:
             check_data(self.ir, raw, label, optional=self.model_class.observed if predicting else ())
         return self.prepare_data(raw)
+
+    def _size_names(self) -> set:
+        return {d.name for d in self.ir.dims} if self.ir is not None else set()
 
     def prepare_data(self, data: dict) -> dict:
         """Convert data values to tensors: declared int fields to int64, real fields to the default float."""
