@@ -45,10 +45,12 @@ class CompiledModel:
 
     @property
     def name(self) -> str:
+        """The model's name (``model NAME`` in the file)."""
         return self.model_class.name
 
     @property
     def guide_names(self) -> tuple[str, ...]:
+        """The spec's ``guide NAME:`` blocks, in order (the first is ``fit``'s default guide)."""
         return tuple(self.guide_classes)
 
     def load_data(self, source, label: str | None = None, predicting: bool = False) -> dict:
@@ -101,6 +103,7 @@ class CompiledModel:
         return out
 
     def bind_dims(self, data: dict) -> dict:
+        """The model's sizes (constants, data scalars, axes of data fields) bound from ``data``."""
         return self.module.bind_dims(data)
 
     def model(self, data: dict):
@@ -162,6 +165,7 @@ class CompiledModel:
         return potential.backend, potential.gradient_source
 
     def guide(self, name: str, data: dict):
+        """A new module of the spec's guide ``name``, sizes bound from ``data`` and parameters initialised."""
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"
             raise KeyError(f"no guide named {name!r} (the spec defines: {known})")

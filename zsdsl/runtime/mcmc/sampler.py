@@ -79,9 +79,11 @@ class MCMCResult:
 
     @property
     def u(self) -> torch.Tensor:
+        """The draws on the unconstrained scale, [chains, draws, dimension]."""
         return torch.stack([c.u for c in self.chains])  # [C, S, D]
 
     def stat(self, name: str) -> torch.Tensor:
+        """A sampler statistic by its Stan name (``lp__``, ``divergent__``, ...), [chains, draws]."""
         return torch.stack([c.stats[name] for c in self.chains])
 
     def summary(self) -> dict:

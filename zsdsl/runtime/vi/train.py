@@ -167,6 +167,7 @@ class FitResult:
 
     @property
     def bound_name(self) -> str:
+        """What ``final_objective`` is: ``elbo``, ``iwae_bound`` or ``log_joint`` (map)."""
         return bound_name(self.config.infer)
 
     def posterior(self, draws: int | None = None, seed: int | None = None):
