@@ -185,3 +185,21 @@ def test_a_vae_sized_posterior_leaves_out_what_does_not_fit_and_says_so(monkeypa
     derived, diagnostic = result.posterior()
     assert set(derived.posterior) == {"mu", "tau"} and not derived.predictive
     assert "theta_trans left out" in derived.notes[0] and "pareto_k" not in diagnostic
+
+
+def test_save_warmup_writes_the_warmup_groups(tmp_path):
+    cm = zsdsl.load(ROOT / "specs" / "eight_schools_noncentered.zs")
+    cm.sample(SCHOOLS, chains=2, warmup=60, draws=40, seed=2, save_warmup=True, out=tmp_path / "r")
+    idata = _idata(tmp_path / "r")
+    assert idata.warmup_posterior["theta"].shape == (2, 60, 8) and idata.posterior["theta"].shape == (2, 40, 8)
+    assert idata.warmup_sample_stats["diverging"].dtype == bool
+    # the warmup's step sizes adapt; the sampling phase uses the one final step size per chain
+    assert np.unique(idata.warmup_sample_stats["step_size"].values[0]).size > 1
+    assert np.unique(idata.sample_stats["step_size"].values[0]).size == 1
+
+
+def test_sg_mcmc_draws_run_the_generated_block_too():
+    cm = zsdsl.load(ROOT / "specs" / "eight_schools_noncentered.zs")
+    result = cm.sample(SCHOOLS, method="sgld", chains=1, warmup=50, draws=50, lr=1e-3, seed=1)
+    idata = result.to_inference_data()
+    assert idata.posterior_predictive["y_rep"].shape == (1, 50, 8) and "effect_0_minus_1" in idata.posterior

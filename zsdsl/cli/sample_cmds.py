@@ -51,6 +51,7 @@ from zsdsl.runtime.options import SG_METHODS
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
 @click.option("--compile", "use_compile", is_flag=True,
               help="torch.compile the log density: much faster per gradient, seconds to compile once.")  # fmt: skip
+@click.option("--save-warmup", is_flag=True, help="Keep the warmup draws (posterior.nc's warmup_* groups).")
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @click.option("--prior", is_flag=True,
               help="Draw --draws times from the prior and the prior predictive instead (writes prior.nc).")  # fmt: skip

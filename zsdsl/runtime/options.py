@@ -34,6 +34,7 @@ MCMC_APPLIES = {
     "target_accept": ("nuts", "hmc"),
     "cores": ("nuts", "hmc"),
     "compile": ("nuts", "hmc"),
+    "save_warmup": ("nuts", "hmc"),
     "checkpoint_every": ("nuts", "hmc"),
     "lr": _SG,
     "schedule": _SG,

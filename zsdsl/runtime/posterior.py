@@ -126,11 +126,12 @@ def _lead(v, n: int):
 
 
 def inference_data(model, data: dict, derived: Derived | None, sample_stats: dict | None = None,
-                   prior: Derived | None = None, attrs: dict | None = None):  # fmt: skip
+                   prior: Derived | None = None, attrs: dict | None = None, warmup: tuple | None = None):  # fmt: skip
     """ArviZ ``InferenceData``: posterior, posterior_predictive, log_likelihood, sample_stats,
     observed_data, constant_data (and prior, prior_predictive when ``prior`` is given; ``derived`` is
-    None for prior draws only), with dims
-    named after the model's plates and sizes and 0-based coordinates."""
+    None for prior draws only; ``warmup``: (posterior, sample_stats) of the warmup draws, for the
+    ``warmup_posterior`` and ``warmup_sample_stats`` groups), with dims named after the model's plates
+    and sizes and 0-based coordinates."""
     import arviz as az
 
     derived = derived or Derived()
@@ -142,6 +143,8 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
     }
     if prior is not None:
         groups["prior"], groups["prior_predictive"] = prior.posterior, prior.predictive
+    if warmup is not None:
+        groups["warmup_posterior"], groups["warmup_sample_stats"] = warmup
     fields = {k: v for k, v in data.items() if k in model.data_dtypes}
     large = sorted(k for k, v in fields.items() if np.size(_numpy(v)) > MAX_DATA_VALUES)
     if large:  # 60 000 images would make every run file hundreds of megabytes; the data file has them
@@ -159,7 +162,8 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ's FutureWarnings about its own next version
         idata = az.from_dict(**{k: v for k, v in groups.items() if v}, observed_data=observed or None,
-                             constant_data=constant or None, dims=dims, coords=coords, attrs=attrs)  # fmt: skip
+                             constant_data=constant or None, dims=dims, coords=coords, attrs=attrs,
+                             save_warmup=warmup is not None)  # fmt: skip
     return idata
 
 

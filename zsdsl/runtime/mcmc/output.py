@@ -58,17 +58,24 @@ def to_inference_data(result):
     """The run's InferenceData: every group ArviZ knows that the run has (see ``posterior.inference_data``)."""
     from zsdsl.runtime.posterior import inference_data
 
-    stats = {
-        "lp": result.stat("lp__").numpy(),
-        "acceptance_rate": result.stat("accept_stat__").numpy(),
-        "step_size": result.stat("stepsize__").numpy(),
-        "tree_depth": result.stat("treedepth__").numpy(),
-        "n_steps": result.stat("n_leapfrog__").numpy(),
-        "diverging": result.stat("divergent__").numpy().astype(bool),
-        "energy": result.stat("energy__").numpy(),
-    }
+    stats = _arviz_stats({k: result.stat(k).numpy() for k in STAT_NAMES})
     attrs = {"inference_library": "zsdsl", "method": result.config.method}
-    return inference_data(result.potential.model, result.potential.data, result.derived(), stats, attrs=attrs)
+    pot = result.potential
+    warmup = None
+    chains = result.chains
+    if getattr(result.config, "save_warmup", False) and chains[0].warmup_u is not None and len(chains[0].warmup_u):
+        ws = {k: np.stack([c.warmup_stats[k].numpy() for c in chains]) for k in STAT_NAMES}
+        warmup = (result.derived(warmup=True).posterior, _arviz_stats(ws))
+    return inference_data(pot.model, pot.data, result.derived(), stats, attrs=attrs, warmup=warmup)
+
+
+def _arviz_stats(stan: dict) -> dict:
+    """Stan's sampler statistics ([C, S] arrays by Stan name) under ArviZ's names."""
+    names = {"lp__": "lp", "accept_stat__": "acceptance_rate", "stepsize__": "step_size", "treedepth__": "tree_depth",
+             "n_leapfrog__": "n_steps", "divergent__": "diverging", "energy__": "energy"}  # fmt: skip
+    out = {names[k]: np.asarray(v) for k, v in stan.items()}
+    out["diverging"] = out["diverging"].astype(bool)
+    return out
 
 
 def read_run(run: Path) -> tuple[dict, dict]:

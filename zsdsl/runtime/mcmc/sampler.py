@@ -41,6 +41,7 @@ class SamplerConfig:
     init_radius: float = 2.0
     cores: int | None = None  # processes for the chains; None: min(chains, CPUs)
     compile: bool = False  # torch.compile the potential (fast per call, seconds to compile)
+    save_warmup: bool = False  # keep the warmup draws (InferenceData's warmup_posterior, warmup_sample_stats)
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
@@ -68,6 +69,8 @@ class ChainResult:
     step_size: float
     inv_metric: torch.Tensor
     wall_s: float
+    warmup_u: torch.Tensor | None = None  # [warmup, D] with save_warmup
+    warmup_stats: dict | None = None
 
 
 @dataclass
@@ -96,24 +99,29 @@ class MCMCResult:
         posterior_predictive, log_likelihood, sample_stats, observed_data and constant_data."""
         return to_inference_data(self)
 
-    def derived(self):
+    def derived(self, warmup: bool = False):
         """Deterministics, generated quantities, predictive draws and pointwise log-likelihoods of the
-        draws (``zsdsl.runtime.posterior.Derived``), computed once."""
-        if self._derived is None:
+        draws (``zsdsl.runtime.posterior.Derived``), computed once; ``warmup``: the posterior group of
+        the warmup draws kept with ``save_warmup`` (no predictive)."""
+        if warmup or self._derived is None:
             from zsdsl.runtime.posterior import derive
 
             pot = self.potential
             enumerated = tuple(s.name for s, _ in pot.enum)
             seed = (self.config.seed if self.config is not None else 0) + 7919  # not the chains' own streams
-            values = self.values()
-            C, S = self.u.shape[:2]
+            values = self.values(warmup)
+            C, S = next(iter(values.values())).shape[:2]
             values.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in pot.enum_placeholders((C * S,)).items()})
-            self._derived = derive(pot.model, pot.data, values, seed=seed, enumerated=enumerated)
+            found = derive(pot.model, pot.data, values, seed=seed, enumerated=enumerated, predictive=not warmup)
+            if warmup:
+                return found
+            self._derived = found
         return self._derived
 
-    def values(self) -> dict:
-        """Constrained draws per site, [C, S, *shape], and the deterministic nodes."""
-        u = self.u
+    def values(self, warmup: bool = False) -> dict:
+        """Constrained draws per site, [C, S, *shape], and the deterministic nodes (``warmup``: of the
+        warmup draws kept with ``save_warmup``)."""
+        u = torch.stack([c.warmup_u for c in self.chains]) if warmup else self.u
         C, S, D = u.shape
         pot = self.potential
         with torch.no_grad():
@@ -161,6 +169,8 @@ class Chain:
         self.est = MetricEstimator(D, cfg.metric == "dense")
         self.rows: list = []
         self.draws: list = []
+        self.warmup_rows: list = []  # with save_warmup only
+        self.warmup_draws: list = []
 
     @property
     def total(self) -> int:
@@ -198,6 +208,9 @@ class Chain:
         if it >= cfg.warmup:
             self.draws.append(self.state.z)
             self.rows.append(row)
+        elif cfg.save_warmup:
+            self.warmup_draws.append(self.state.z)
+            self.warmup_rows.append(row)
         self.it += 1
         self.wall_s += time.perf_counter() - t0
         return self.state.z, row
@@ -212,15 +225,23 @@ class Chain:
                                                      cfg.hmc_steps)  # fmt: skip
 
     def result(self) -> ChainResult:
-        stats = {k: torch.tensor([r[k] for r in self.rows], dtype=torch.float64) for k in STAT_NAMES}
-        u = torch.from_numpy(np.stack(self.draws)) if self.draws else torch.zeros(0, self.potential.dim)
-        return ChainResult(u, stats, self.eps, torch.from_numpy(self.metric.inv), self.wall_s)
+        stats, u = self._collect(self.rows, self.draws)
+        out = ChainResult(u, stats, self.eps, torch.from_numpy(self.metric.inv), self.wall_s)
+        if self.cfg.save_warmup:
+            out.warmup_stats, out.warmup_u = self._collect(self.warmup_rows, self.warmup_draws)
+        return out
+
+    def _collect(self, rows: list, draws: list) -> tuple[dict, torch.Tensor]:
+        stats = {k: torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in STAT_NAMES}
+        u = torch.from_numpy(np.stack(draws)) if draws else torch.zeros(0, self.potential.dim)
+        return stats, u
 
     def state_dict(self) -> dict:
         return {"seed": self.seed, "it": self.it, "wall_s": self.wall_s, "rng": self.rng.bit_generator.state,
                 "z": self.state.z, "U": self.state.U, "grad": self.state.grad, "eps": self.eps,
                 "inv_metric": self.metric.inv, "da": dict(vars(self.da)), "est": dict(vars(self.est)),
-                "rows": self.rows, "draws": self.draws}  # fmt: skip
+                "rows": self.rows, "draws": self.draws, "warmup_rows": self.warmup_rows,
+                "warmup_draws": self.warmup_draws}  # fmt: skip
 
     def load_state_dict(self, sd: dict) -> None:
         self.seed, self.it, self.wall_s = sd["seed"], sd["it"], sd["wall_s"]
@@ -230,6 +251,7 @@ class Chain:
         self.da.__dict__.update(sd["da"])
         self.est.__dict__.update(sd["est"])
         self.rows, self.draws = list(sd["rows"]), list(sd["draws"])
+        self.warmup_rows, self.warmup_draws = list(sd.get("warmup_rows", ())), list(sd.get("warmup_draws", ()))
 
 
 def chain_seed(cfg, c: int) -> int:

@@ -97,14 +97,20 @@ def plot_ranks(result: SBCResult, path, max_panels: int = 24) -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
     sims = len(result.ranks[names[0]])
     lo, hi = binom.ppf([0.005, 0.995], sims, 1 / result.bins)
-    for ax, name in zip(axes.flat, names):
+    for i, (ax, name) in enumerate(zip(axes.flat, names)):
         counts = np.bincount(result.ranks[name] * result.bins // (result.L + 1), minlength=result.bins)
-        ax.axhspan(lo, hi, color="0.85")
+        ax.axhspan(lo, hi, color="0.85", label="99% range of a uniform count")
         ax.bar(np.arange(result.bins), counts, width=0.9, color="C0")
-        ax.set_title(f"{name}  p={result.p_values[name]:.3f}", fontsize=9)
-        ax.set_xticks([])
+        ax.set_title(f"{name}  (chi-square p = {result.p_values[name]:.3f})", fontsize=9)
+        ax.set_xticks([0, result.bins - 1], ["0", str(result.L)], fontsize=8)
+        if i % cols == 0:
+            ax.set_ylabel("simulations", fontsize=8)
+        if i >= len(names) - cols:
+            ax.set_xlabel("rank of the true value among the posterior draws", fontsize=8)
     for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
+    fig.suptitle(f"SBC rank histograms: {sims} simulations, {result.bins} bins; a calibrated posterior keeps every "
+                 "bar inside the grey band (the 99% range of a uniform bin count)", fontsize=10)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
