@@ -1,5 +1,6 @@
 """Write the generated reference pages: ``docs/cli.md`` (from the click commands), ``docs/api.md`` (from
-the public API's docstrings) and ``docs/errors.md`` (from the golden bad cases in ``tests/golden/bad``).
+the public API's docstrings), ``docs/errors.md`` (from the golden bad cases in ``tests/golden/bad``) and
+``docs/distributions.md`` (from the compiler's signature table, with an example each).
 
     python docs/generate.py          # rewrite the three pages
     python docs/generate.py --check  # exit 1 if a page is stale (tests/test_docs.py runs this)
@@ -110,6 +111,55 @@ def main(argv: list[str]) -> int:
         print(f"stale: {', '.join(stale)}; run python docs/generate.py", file=sys.stderr)
         return 1
     return 0
+
+
+ARG = {("real", 0): "0.5", ("real", 1): "zeros(3)", ("positive", 0): "2.0", ("positive", 1): "ones(3)",
+       ("unit_closed", 0): "0.3", ("simplex", 1): "full(3, 1.0 / 3)", ("int_nonneg", 0): "10",
+       ("lower_cholesky", 2): "eye(3)", ("pos_def", 2): "eye(3)"}  # fmt: skip
+SPECIAL_ARGS = {"Uniform": "0, 1", "LKJCholesky": "3, 2.0", "Multinomial": "10, probs=full(3, 1.0 / 3)"}
+DATA_DECL = {"boolean": "int[N] in {0, 1}", "int_nonneg": "int[N] in [0, inf)", "int_range": "int[N] in [0, 3)",
+             "one_hot": "int[N, 3] in {0, 1}", "count_vector": "int[N, 3] in [0, inf)"}  # fmt: skip
+
+
+def distribution_example(d) -> str:
+    """A small model that uses ``d``: a latent for a continuous distribution, observed data for a discrete one."""
+    if d.name in SPECIAL_ARGS:
+        args = SPECIAL_ARGS[d.name]
+    else:
+        skip = {g[i] for g in d.alternatives for i in range(1, len(g))}  # the first of each alternative group
+        args = ", ".join(f"{p.name}={ARG[(p.support, p.event_rank)]}" for p in d.params
+                         if p.default is None and p.name not in skip)  # fmt: skip
+    if d.discrete:
+        return f"data:\n  y: {DATA_DECL[d.support]}\nplate n in N:\n  y[n] ~ {d.name}({args})\n"
+    decl = {"interval": ": real in (0, 1)"}.get(d.support, "")
+    return f"x{decl} ~ {d.name}({args})\n"
+
+
+def distributions_page() -> str:
+    from zsdsl.compiler.signatures import DISTRIBUTIONS
+
+    out = ["# Distributions", "", "Generated from the compiler's signature table (`zsdsl/compiler/signatures.py`) "
+           "by `python docs/generate.py`; each example compiles (`tests/test_docs.py`). Arguments are positional "
+           "in the order listed, or by keyword; of the arguments joined by `|` give exactly one.", ""]  # fmt: skip
+    for d in DISTRIBUTIONS.values():
+        params = []
+        for p in d.params:
+            text = f"`{p.name}` ({p.support}{', per draw a vector' if p.event_rank == 1 else ''}"
+            text += ", a matrix" if p.event_rank == 2 else ""
+            text += f", default {p.default:g})" if p.default is not None else ")"
+            params.append(text)
+        groups = " ; ".join(" | ".join(f"`{n}`" for n in g) for g in d.alternatives)
+        kind = "discrete" if d.discrete else ("continuous, reparameterised" if d.reparam else "continuous")
+        out += [f"## {d.name}", ""] + ([d.doc[0].upper() + d.doc[1:] + ".", ""] if d.doc else [])
+        out += [f"- Arguments: {', '.join(params) or 'none'}."]
+        if groups:
+            out += [f"- Exactly one of: {groups}."]
+        out += [f"- Values: {d.support} ({kind}{'; can be enumerated' if d.finite else ''}).", "", "```zs",
+                distribution_example(d).rstrip("\n"), "```", ""]  # fmt: skip
+    return "\n".join(out)
+
+
+PAGES["distributions.md"] = distributions_page
 
 
 if __name__ == "__main__":
