@@ -203,3 +203,27 @@ def test_sg_mcmc_draws_run_the_generated_block_too():
     result = cm.sample(SCHOOLS, method="sgld", chains=1, warmup=50, draws=50, lr=1e-3, seed=1)
     idata = result.to_inference_data()
     assert idata.posterior_predictive["y_rep"].shape == (1, 50, 8) and "effect_0_minus_1" in idata.posterior
+
+
+TINY_VAE = """data:
+  x: int[N, 16] in {0, 1}
+nets:
+  dec = MLP(2 -> 8 -> 16, act=tanh)
+plate n in N, subsample=8:
+  z[n] ~ Normal(0, 1), event=[2]
+  x[n] ~ Bernoulli(logits=dec(z[n])), event=[16]
+guide q:
+  nets:
+    enc = MLP(16 -> 8 -> 4, act=tanh)
+  plate n in N:
+    h = enc(x[n])
+    z[n] ~ Normal(h[:2], softplus(h[2:])), event=[2]
+"""
+
+
+def test_an_amortised_fit_is_not_drawn_and_says_why(tmp_path):
+    x = (np.random.default_rng(0).random((32, 16)) < 0.5).astype(np.int64)
+    result = zsdsl.loads(TINY_VAE, "tiny_vae.zs").fit({"x": x}, steps=5, out=tmp_path / "r")
+    info = json.loads((tmp_path / "r" / "draws.json").read_text())
+    assert "z are local to the subsampled plate 'n'" in info["notes"][0] and "zsdsl evaluate" in info["notes"][0]
+    assert not (tmp_path / "r" / "posterior.nc").exists() and result.summary() == {}

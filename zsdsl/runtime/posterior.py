@@ -66,23 +66,37 @@ def derive(model, data: dict, values: dict, seed: int = 0, predictive: bool = Tr
     if predictive and enumerated and model.observed:
         out.notes.append(f"no posterior predictive or log-likelihood: the enumerated {', '.join(enumerated)} "
                          "would need its conditional draws, which the sampler does not make")  # fmt: skip
+    dropped: set[str] = set()
     with torch.random.fork_rng(), torch.no_grad():
         torch.manual_seed(seed)
-        for lo in range(0, C * S, CHUNK):
-            chunk = {k: v[lo : lo + CHUNK] for k, v in flat.items()}
-            for group, name, value in _chunk_values(model, data, chunk, latents, observed, gen_draws, enumerated):
-                parts.setdefault(name, []).append(_numpy(value))
+        # the first chunk is one draw: it measures every variable, and those that would not fit in
+        # MAX_VALUES for all the draws are dropped before they cost memory (60 000 replicated images)
+        starts = [0, *range(1, C * S, CHUNK)]
+        for lo, hi in zip(starts, [*starts[1:], C * S], strict=True):
+            chunk = {k: v[lo:hi] for k, v in flat.items()}
+            wanted = tuple(o for o in observed if o not in dropped or f"ll:{o}" not in dropped)
+            for group, name, value in _chunk_values(model, data, chunk, latents, wanted, gen_draws, enumerated):
+                if name in dropped:
+                    continue
+                arr = _numpy(value)
+                if lo == 0 and arr.size * C * S > MAX_VALUES:
+                    dropped.add(name)
+                    out.notes.append(_left_out(name, arr, C, S))
+                    continue
+                parts.setdefault(name, []).append(arr)
                 groups[name] = group
                 if group.startswith("generated"):
                     out.generated_names += () if name in out.generated_names else (name,)
     for name, pieces in parts.items():
         arr = np.concatenate(pieces).reshape(C, S, *pieces[0].shape[1:])
-        if arr.size > MAX_VALUES:
-            out.notes.append(f"'{name}' left out: {arr.size:,} values ({C} x {S} draws of {arr.shape[2:]})")
-            continue
         key = {"ll": "log_likelihood", "generated": "posterior", "generated_draw": "predictive"}.get(groups[name])
         getattr(out, key or groups[name])[name.removeprefix("ll:")] = arr
     return out
+
+
+def _left_out(name: str, arr: np.ndarray, C: int, S: int) -> str:
+    what = f"the log-likelihood of '{name[3:]}'" if name.startswith("ll:") else f"'{name}'"
+    return f"{what} left out: {arr.size * C * S:,} values ({C} x {S} draws of {list(arr.shape[1:])})"
 
 
 def _chunk_values(model, data, chunk, latents, observed, gen_draws, enumerated):

@@ -7,9 +7,10 @@ Pareto k̂ of the importance weights p(x, z) / q(z) over the draws (PSIS, Yao et
 ``psis_diagnostic``): below 0.5 the guide is close to the posterior for importance sampling, up to
 0.7 usable, above 0.7 the summary's moments are not to be trusted.
 
-A model whose latents, for that many draws, hold more than ``MAX_VALUES`` numbers (a VAE's local
-``z`` over 60 000 images) keeps only the latents that fit, with a note naming the others; nothing
-is derived from draws that are not all there.
+A model with latents local to a subsampled plate (a VAE's per-image ``z``) is not drawn: each draw
+would be a pass over all the data, for quantities ``zsdsl evaluate`` reports better; a note says so.
+A model whose latents, for that many draws, hold more than ``MAX_VALUES`` numbers keeps only the
+latents that fit, with a note naming the others; nothing is derived from draws that are not all there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ from zsdsl.runtime.posterior import CHUNK, MAX_VALUES, Derived, derive
 def guide_posterior(model, guide, data: dict, draws: int = 1000, seed: int = 0) -> tuple[Derived, dict]:
     """(derived, diagnostic): ``diagnostic`` holds ``pareto_k`` (or a ``note`` why there is none)."""
     sites = model.sites(data)
+    local = [s.name for s in sites if s.subsample_plate]
+    if local:  # amortised / minibatch models: a draw is a pass over all the data, for latents nobody reads so
+        plate = next(s.subsample_plate for s in sites if s.subsample_plate)
+        return Derived(notes=[f"no draws from the guide: {', '.join(local)} are local to the subsampled plate "
+                              f"'{plate}' (a draw per data point, a pass over all the data per draw); zsdsl "
+                              "evaluate RUN --data D scores such a fit and zsdsl generate draws from it"]), {
+            "note": "no Pareto k: the guide was not drawn"}  # fmt: skip
     too_big = [s.name for s in sites if draws * math.prod(s.shape) > MAX_VALUES]
     parts: dict[str, list] = {}
     log_w = []
@@ -80,7 +88,8 @@ def write_vi_outputs(result, run) -> dict:
 
     derived, diagnostic = result.posterior()
     attrs = {"inference_library": "zsdsl", "method": result.config.infer, "guide": result.config.guide}
-    inference_data(result.model, result.data, derived, attrs=attrs).to_netcdf(str(run / "posterior.nc"))
+    if derived.posterior:  # (nothing drawn: no posterior.nc, and draws.json says why)
+        inference_data(result.model, result.data, derived, attrs=attrs).to_netcdf(str(run / "posterior.nc"))
     table = summarize_draws(flat_columns(derived.reported()))
     atomic_write_text(run / "summary.json", json.dumps(table, indent=1) + "\n")
     info = {"draws": result.config.draws, **diagnostic, "notes": derived.notes}
