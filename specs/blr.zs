@@ -1,4 +1,4 @@
-# Data: ../shared/data/posteriordb/sblrc-blr/data.json (Bayesian linear regression, posteriordb sblrc-blr).
+# Data: ../shared/data/posteriordb/sblrc-blr/data.json (Bayesian linear regression, posteriordb sblrc-blr); also specs/data/regression.json (synthetic, shipped).
 # Engine: nuts.
 model blr
 
