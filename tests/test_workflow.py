@@ -227,3 +227,9 @@ def test_an_amortised_fit_is_not_drawn_and_says_why(tmp_path):
     info = json.loads((tmp_path / "r" / "draws.json").read_text())
     assert "z are local to the subsampled plate 'n'" in info["notes"][0] and "zsdsl evaluate" in info["notes"][0]
     assert not (tmp_path / "r" / "posterior.nc").exists() and result.summary() == {}
+    from click.testing import CliRunner
+
+    from zsdsl.cli import main
+
+    shown = CliRunner().invoke(main, ["summary", str(tmp_path / "r")])
+    assert shown.exit_code == 0 and "note: no draws from the guide: z are local" in shown.output

@@ -245,6 +245,8 @@ def summary(run, fmt):
         found = json.loads(info.read_text())
         if "pareto_k" in found:
             click.echo(f"Pareto k of the importance weights p/q: {found['pareto_k']:.2f} ({found['meaning']})")
+        for note in found.get("notes", ()):
+            click.echo(f"note: {note}", err=True)
 
 
 def _summary_from_csv(run: Path) -> dict:
