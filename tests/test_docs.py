@@ -58,6 +58,17 @@ def test_every_model_block_compiles(page, index, code):
     zsdsl.loads(code, f"{page.name}-block-{index}.zs")
 
 
+def test_every_builtin_example_compiles():
+    sys.path.insert(0, str(ROOT / "docs"))
+    import generate
+
+    for name, (expr, _) in generate.FUNCTIONS.items():
+        try:
+            zsdsl.loads(generate.function_example(expr), f"{name}.zs")
+        except Exception as exc:
+            raise AssertionError(f"the example of {name}, {expr}, does not compile: {exc}") from exc
+
+
 def test_the_generated_reference_pages_are_up_to_date():
     done = subprocess.run([sys.executable, str(ROOT / "docs" / "generate.py"), "--check"], capture_output=True,
                           text=True, cwd=ROOT)  # fmt: skip
