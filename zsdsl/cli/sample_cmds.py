@@ -159,6 +159,8 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool 
     summary = json.loads((run / "summary.json").read_text())
     wall = max(c.wall_s for c in result.chains)
     backend = result.potential.backend
+    if backend == "torch":  # the slow path: say why (the NumPy path is the default where it applies)
+        backend = f"torch, because {result.potential.backend_reason}"
     divergent = int(stats["divergent__"].sum())
     ess = min((min(r["ess_bulk"], r["ess_tail"]) for r in summary.values()), default=float("nan"))
     click.echo(

@@ -136,8 +136,18 @@ class NumpyPotential:
     @classmethod
     def build(cls, potential, points: int = 3, seed: int = 0) -> NumpyPotential | None:
         """A checked NumPy potential for ``potential``, or None where PyTorch must stay."""
-        if os.environ.get("ZSDSL_NUMPY_POTENTIAL", "1") == "0" or potential.enum or potential.dim == 0:
-            return None
+        return cls.build_with_reason(potential, points, seed)[0]
+
+    @classmethod
+    def build_with_reason(cls, potential, points: int = 3, seed: int = 0) -> tuple[NumpyPotential | None, str]:
+        """(a checked NumPy potential or None, why): the reason says why PyTorch stays, or how the NumPy
+        path evaluates (traced straight-line code, or the tape where the recorder could not follow)."""
+        if os.environ.get("ZSDSL_NUMPY_POTENTIAL", "1") == "0":
+            return None, "ZSDSL_NUMPY_POTENTIAL=0 is set"
+        if potential.enum:
+            return None, "the model has an enumerated site (summed out by the PyTorch path only)"
+        if potential.dim == 0:
+            return None, "the model has no continuous latents"
         try:
             me = cls(potential)
             rng = np.random.default_rng(seed)
@@ -156,15 +166,18 @@ class NumpyPotential:
                 if abs(U_n - U_t) > tol * scale or not np.allclose(g_n, g_t, rtol=100 * tol, atol=tol * scale):
                     warnings.warn("the NumPy potential disagrees with PyTorch for this model; using PyTorch.",
                                   stacklevel=2)  # fmt: skip
-                    return None
+                    return None, "the NumPy potential disagreed with PyTorch autograd at a check point"
                 if traced is not None and not _same(traced, z, U_n, g_n):
                     traced = None
                 compared += 1
+            if not compared:
+                return None, "no check point had a finite log density to compare the NumPy path at"
             if traced is not None:
                 me._traced, me.traced_source = traced.traced, traced.source
-            return me if compared else None
-        except Exception:  # noqa: BLE001 - anything the NumPy library cannot run: PyTorch stays
-            return None
+                return me, "traced straight-line NumPy code, checked against PyTorch autograd"
+            return me, "NumPy reverse mode (the recorder could not trace this model), checked against autograd"
+        except Exception as exc:  # noqa: BLE001 - anything the NumPy library cannot run: PyTorch stays, and says why
+            return None, f"the NumPy library cannot run this model ({type(exc).__name__}: {exc})"
 
     def _potential(self, z):
         """(U, dU/dz) as arrays, by npad: what ``value_and_grad`` returns and ``nptrace`` records."""

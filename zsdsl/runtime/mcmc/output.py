@@ -43,6 +43,8 @@ def write_outputs(result, run: Path) -> dict:
         f"chain_{c + 1}": {"step_size": ch.step_size, "inv_metric": ch.inv_metric.tolist(), "wall_s": ch.wall_s}
         for c, ch in enumerate(result.chains)
     }
+    pot = result.potential  # which maths evaluated the gradients, and why (nothing chosen silently)
+    adaptation["gradients"] = {"backend": pot.backend, "reason": pot.backend_reason}
     atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
     idata = to_inference_data(result)
     try:

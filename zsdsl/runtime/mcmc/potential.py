@@ -44,6 +44,7 @@ class Potential:
         self._compiled = None
         self._numpy = None  # a NumpyPotential once built (see ``backend``)
         self._numpy_tried = False
+        self._numpy_reason = ""
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
                       for s, shape, offset, size in self.slots]  # fmt: skip
 
@@ -173,8 +174,16 @@ class Potential:
         if not self._numpy_tried:
             from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential
 
-            self._numpy, self._numpy_tried = NumpyPotential.build(self), True
+            (self._numpy, self._numpy_reason), self._numpy_tried = NumpyPotential.build_with_reason(self), True
         return "numpy" if self._numpy is not None else "torch"
+
+    @property
+    def backend_reason(self) -> str:
+        """Why ``backend`` is what it is (a sentence): how the NumPy path runs, or why PyTorch stays."""
+        backend = self.backend
+        if backend == "compiled":
+            return "torch.compile of the log density (--compile)"
+        return self._numpy_reason or "PyTorch autograd"
 
     @property
     def gradient_source(self) -> str | None:

@@ -1,0 +1,55 @@
+"""Which maths evaluates NUTS's gradients is reported with its reason, never chosen silently: in
+``adaptation.json`` and in ``zsdsl sample``'s closing line (issue 17's first slice)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from click.testing import CliRunner
+
+import zsdsl
+from zsdsl.cli import main
+from zsdsl.runtime.mcmc.potential import Potential
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "specs" / "eight_schools_noncentered.zs"
+DATA = ROOT / "specs" / "data" / "eight_schools.json"
+QUICK = ["--chains", "1", "--warmup", "30", "--draws", "30", "--quiet", "--no-plots"]
+
+
+def _potential(text: str, data: dict) -> Potential:
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.loads(text, "m.zs")
+    prepared = cm.load_data(data)
+    return Potential(cm.model(prepared), prepared)
+
+
+def test_the_numpy_path_and_why_are_in_the_run(tmp_path):
+    result = CliRunner().invoke(main, ["sample", str(SPEC), "--data", str(DATA), *QUICK, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    assert "(gradients: numpy)" in result.output
+    gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
+    assert gradients["backend"] == "numpy"
+    assert gradients["reason"] == "traced straight-line NumPy code, checked against PyTorch autograd"
+
+
+def test_when_pytorch_stays_the_closing_line_says_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSDSL_NUMPY_POTENTIAL", "0")
+    result = CliRunner().invoke(main, ["sample", str(SPEC), "--data", str(DATA), *QUICK, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0 and "(gradients: torch, because ZSDSL_NUMPY_POTENTIAL=0 is set)" in result.output
+
+
+def test_a_model_the_numpy_library_cannot_run_names_what_it_lacks():
+    pot = _potential("data:\n  y: int[N] in [0, 3)\nw: simplex[3] ~ Dirichlet(ones(3))\nplate n in N:\n"
+                     "  y[n] ~ Categorical(probs=w)\n", {"y": [0, 1, 2]})  # fmt: skip
+    assert pot.backend == "torch"
+    assert pot.backend_reason == "the NumPy library cannot run this model (Unsupported: the Simplex transform)"
+
+
+def test_an_enumerated_model_says_it_stays_on_pytorch():
+    pot = _potential("data:\n  y: real[N]\ntheta: real in (0, 1) ~ Beta(2, 2)\nloc: ordered[2] ~ Normal(0, 3)\n"
+                     "plate n in N:\n  z[n] ~ Categorical(probs=stack(theta, 1 - theta)), enumerate\n"
+                     "  y[n] ~ Normal(loc[z[n]], 1)\n", {"y": [0.1, 2.0]})  # fmt: skip
+    assert pot.backend == "torch" and "enumerated site" in pot.backend_reason
