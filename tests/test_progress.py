@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import zsdsl.cli.progress as progress
+import zsdsl.runtime.progress as progress
 from zsdsl.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

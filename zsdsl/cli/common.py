@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -80,17 +81,16 @@ def no_plots_option(fn):
                         "does the same).")(fn)  # fmt: skip
 
 
-def end_of_run_plots(run, kind: str, no_plots: bool) -> None:
+def end_of_run_plots(run, kind: str, no_plots: bool, fitted: tuple | None = None) -> None:
     """The run's main plots (``zsdsl.runtime.plots.default_kinds``) and where they are; a plot that fails
-    is reported and the run stays as it is."""
+    is reported and the run stays as it is. ``fitted``: a VI fit's (model, data), not loaded again."""
     if no_plots or os.environ.get(PLOTS_ENV) == "0":
         return
-    from zsdsl.errors import ZsdslError
     from zsdsl.runtime.plots import write_default_plots
 
     try:
-        paths, skipped = write_default_plots(Path(run), kind, image_draws(Path(run), kind))
-    except (ZsdslError, Exception) as exc:  # the run is complete: a plot must not turn it into a failure
+        paths, skipped = write_default_plots(Path(run), kind, image_draws(Path(run), kind, fitted))
+    except Exception as exc:  # the run is complete: a plot must not turn it into a failure
         click.echo(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc}); the run is complete; "
                    f"try zsdsl plot {run}", err=True)  # fmt: skip
         return
@@ -100,23 +100,18 @@ def end_of_run_plots(run, kind: str, no_plots: bool) -> None:
         click.echo(f"note: plot not drawn, {why}", err=True)
 
 
-def image_draws(run: Path, kind: str, count: int = 36):
+def image_draws(run: Path, kind: str, fitted: tuple | None = None, count: int = 36):
     """New data points from a fitted VI run of a model like a VAE whose data points are square images
-    (for the ``samples`` plot), else None."""
+    (for the ``samples`` plot), else None; ``fitted`` is the fit's (model, data), else read from the run."""
     if kind != "vi":
         return None
     import math
 
     import torch
 
-    from zsdsl.runtime.predict import model_for
     from zsdsl.runtime.prior import new_data, new_points_plates
-    from zsdsl.runtime.rundir import open_run
 
-    config = open_run(run, ("vi",), "the samples plot reads").config
-    cm = load_spec(config["spec"])
-    data = cm.load_data(config.get("data") or None)
-    model = model_for(cm, run, kind, data)
+    model, data = fitted if fitted is not None else _fitted_model(run)
     if not new_points_plates(model, data):
         return None
     with torch.random.fork_rng():
@@ -125,6 +120,30 @@ def image_draws(run: Path, kind: str, count: int = 36):
     if x is None or x.dim() != 2 or math.isqrt(x.shape[1]) ** 2 != x.shape[1] or x.shape[1] < 16:
         return None
     return x.detach().cpu().double().numpy()
+
+
+def _fitted_model(run: Path) -> tuple:
+    """A VI run's model with its fitted nets and params, and its data."""
+    from zsdsl.runtime.predict import model_for
+    from zsdsl.runtime.rundir import open_run
+
+    config = open_run(run, ("vi",), "the samples plot reads").config
+    cm = load_spec(config["spec"])
+    data = cm.load_data(config.get("data") or None)
+    return model_for(cm, run, "vi", data), data
+
+
+def print_guide_diagnostic(run: Path) -> None:
+    """A VI run's Pareto k of p/q and its notes, from ``draws.json`` (nothing for a run without one)."""
+    path = Path(run) / "draws.json"
+    if not path.exists():
+        return
+    info = json.loads(path.read_text())
+    if "pareto_k" in info:
+        click.echo(f"Pareto k of the importance weights p/q: {info['pareto_k']:.2f} ({info['meaning']})")
+    for note in [info.get("note"), *info.get("notes", ())]:
+        if note:
+            click.echo(f"note: {note}", err=True)
 
 
 def quiet_option(fn):

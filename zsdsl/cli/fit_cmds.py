@@ -16,11 +16,12 @@ from zsdsl.cli.common import (
     load_spec,
     load_spec_with_data,
     no_plots_option,
+    print_guide_diagnostic,
     print_summary,
     quiet_option,
 )
-from zsdsl.cli.progress import FitProgress
 from zsdsl.errors import OptionError
+from zsdsl.runtime.progress import FitProgress
 
 
 @main.command()
@@ -143,7 +144,7 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
     if config.draws and not quiet:
         _print_vi_summary(run)
-    end_of_run_plots(run, "vi", no_plots)
+    end_of_run_plots(run, "vi", no_plots, fitted=(result.model.eval(), result.data))
     click.echo(f"next: zsdsl summary {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")
 
 
@@ -157,11 +158,7 @@ def _print_vi_summary(run: Path) -> None:
     if table:
         click.echo(f"posterior ({info['draws']} draws from the guide):")
         print_summary(table)
-    if "pareto_k" in info:
-        click.echo(f"Pareto k of the importance weights p/q: {info['pareto_k']:.2f} ({info['meaning']})")
-    for note in [info.get("note"), *info.get("notes", ())]:
-        if note:
-            click.echo(f"note: {note}", err=True)
+    print_guide_diagnostic(run)
 
 
 @main.command()

@@ -16,12 +16,13 @@ from zsdsl.cli.common import (
     load_spec,
     load_spec_with_data,
     no_plots_option,
+    print_guide_diagnostic,
     print_summary,
     quiet_option,
 )
-from zsdsl.cli.progress import ChainProgress
 from zsdsl.errors import OptionError, RunDirError
 from zsdsl.runtime.options import SG_METHODS
+from zsdsl.runtime.progress import ChainProgress
 
 
 @main.command()
@@ -126,9 +127,9 @@ def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -
         raise OptionError("Give a model file to draw from its prior.")
     cm = load_spec(spec)
     draws, seed = int(options.get("draws", 1000)), int(options.get("seed", 1))
-    idata, derived = cm.prior(data_path, draws=draws, seed=seed)
+    data = cm.load_data(data_path, predicting=True)  # read once: drawn from, and digested for run.json
+    idata, derived = cm.prior(data, draws=draws, seed=seed, data_label=data_path)
     run = Path(out) if out else default_run_path(spec, "prior")
-    data = cm.load_data(data_path, predicting=True)
     handle = create_run(run, "prior", spec, spec_text(cm), data_path or "", data, overwrite)
     try:
         idata.to_netcdf(str(run / "prior.nc"))
@@ -153,9 +154,9 @@ def _sizes(options: dict) -> tuple[int, int, int]:
 
 def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False) -> None:
     """Print the summary the run wrote and Stan's warnings."""
-    from zsdsl.runtime.mcmc.output import diagnostics_warnings, read_run
+    from zsdsl.runtime.mcmc.output import STAT_NAMES, diagnostics_warnings
 
-    _, stats = read_run(run)
+    stats = {k: result.stat(k).numpy() for k in STAT_NAMES}
     summary = json.loads((run / "summary.json").read_text())
     wall = max(c.wall_s for c in result.chains)
     backend = result.potential.backend
@@ -242,13 +243,8 @@ def summary(run, fmt):
         click.echo(json.dumps(table, indent=1))
         return
     print_summary(table)
-    info = Path(run) / "draws.json"
-    if kind == "vi" and info.exists():
-        found = json.loads(info.read_text())
-        if "pareto_k" in found:
-            click.echo(f"Pareto k of the importance weights p/q: {found['pareto_k']:.2f} ({found['meaning']})")
-        for note in found.get("notes", ()):
-            click.echo(f"note: {note}", err=True)
+    if kind == "vi":
+        print_guide_diagnostic(Path(run))
 
 
 def _summary_from_csv(run: Path) -> dict:

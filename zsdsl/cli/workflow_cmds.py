@@ -88,15 +88,11 @@ def _prediction_name(data_path) -> str:
 
 
 def _idata(run: Path):
-    import arviz as az
-
+    from zsdsl.runtime.posterior import read_inference_data
     from zsdsl.runtime.rundir import open_run
 
     open_run(run, RUN_KINDS, "this command reads")
-    path = run / "posterior.nc"
-    if not path.exists():
-        raise RunDirError(f"{run} has no posterior.nc: the run has not finished (or a fit ran with --draws 0).")
-    idata = az.from_netcdf(str(path))
+    idata = read_inference_data(run)
     if "log_likelihood" not in idata.groups():
         raise RunDirError(f"{run}/posterior.nc has no log_likelihood group (a model with no observed site, or one "
                           "whose enumerated latent the sampler summed out); LOO needs it.")  # fmt: skip
@@ -249,6 +245,6 @@ def plot(run, kinds, var_names):
     kind = run_kind_of(run)
     images = image_draws(run, kind) if not kinds or "samples" in kinds else None
     if not kinds:
-        kinds = applicable(run, kind, run_idata(run, kind), images is not None)
+        kinds = applicable(kind, run_idata(run, kind), images is not None)
     for k in kinds:
         click.echo(f"wrote {draw(run, kind, k, list(var_names) or None, images=images)}")

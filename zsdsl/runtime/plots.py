@@ -1,6 +1,6 @@
 """Plots of a finished run, through ArviZ and matplotlib, written as PNGs into ``RUN/plots/``.
 
-``plot(run, kind)`` draws one kind and returns its path; ``applicable(run)`` lists the kinds that
+``plot(run, kind)`` draws one kind and returns its path; ``applicable(run_kind, idata)`` lists the kinds that
 apply to the run (``trace``, ``rank`` and ``energy`` need MCMC chains, ``elbo`` a VI fit's metrics,
 ``ppc`` and ``loo-pit`` a posterior predictive and log-likelihood, ``samples`` a model whose data
 points are square images, drawn anew by the caller);
@@ -25,15 +25,13 @@ MAX_VARS = 6
 
 
 def run_idata(run: Path, kind: str):
-    import arviz as az
+    """The run's InferenceData: ``prior.nc`` for a prior run, else ``posterior.nc``."""
+    from zsdsl.runtime.posterior import read_inference_data
 
-    path = run / ("prior.nc" if kind == "prior" else "posterior.nc")
-    if not path.exists():
-        raise RunDirError(f"{run} has no {path.name}: the run has not finished (or a fit ran with --draws 0).")
-    return az.from_netcdf(str(path))
+    return read_inference_data(run, "prior.nc" if kind == "prior" else "posterior.nc")
 
 
-def applicable(run: Path, run_kind: str, idata=None, images: bool = False) -> list[str]:
+def applicable(run_kind: str, idata=None, images: bool = False) -> list[str]:
     """The plot kinds that apply to this run (``images``: the caller can draw new square images)."""
     if run_kind == "prior":
         return ["posterior", "ppc"]
@@ -78,7 +76,7 @@ def plot(run: Path, run_kind: str, kind: str, var_names: list[str] | None = None
     if kind not in KINDS:
         raise OptionError(f"Unknown plot kind '{kind}'; choose one of {', '.join(KINDS)}.")
     idata = None if kind in ("elbo", "samples") else run_idata(run, run_kind)
-    kinds = applicable(run, run_kind, idata, images=images is not None)
+    kinds = applicable(run_kind, idata, images=images is not None)
     if kind not in kinds:
         raise OptionError(f"--kind {kind} does not apply to {run} ({_why_not(kind)}); it has: {', '.join(kinds)}.")
     out = run / "plots"
@@ -278,7 +276,7 @@ def write_default_plots(run: Path, run_kind: str, images=None) -> tuple[list[Pat
     """The plots a run writes when it ends (``default_kinds``): (paths, why a kind was not drawn)."""
     found = (run / ("prior.nc" if run_kind == "prior" else "posterior.nc")).exists()
     idata = run_idata(run, run_kind) if found else None
-    kinds = applicable(run, run_kind, idata, images is not None)
+    kinds = applicable(run_kind, idata, images is not None)
     if idata is None:
         kinds = [k for k in kinds if k in ("elbo", "samples")]
     paths, skipped = [], []

@@ -159,14 +159,14 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
         groups["prior"], groups["prior_predictive"] = prior.posterior, prior.predictive
     if warmup is not None:
         groups["warmup_posterior"], groups["warmup_sample_stats"] = warmup
-    fields = {k: v for k, v in data.items() if k in model.data_dtypes}
-    large = sorted(k for k, v in fields.items() if np.size(_numpy(v)) > MAX_DATA_VALUES)
+    fields = {k: _numpy(v) for k, v in data.items() if k in model.data_dtypes}
+    large = sorted(k for k, v in fields.items() if v.size > MAX_DATA_VALUES)
     if large:  # 60 000 images would make every run file hundreds of megabytes; the data file has them
         attrs = dict(attrs or {}, left_out_data=", ".join(large))
         derived.notes.append(f"data {', '.join(large)} left out of observed_data/constant_data (over "
                              f"{MAX_DATA_VALUES:,} values; the data file holds them)")  # fmt: skip
-    observed = {k: _numpy(data[k]) for k in model.observed if k in fields and k not in large}
-    constant = {k: _numpy(v) for k, v in fields.items() if k not in observed and k not in large}
+    observed = {k: fields[k] for k in model.observed if k in fields and k not in large}
+    constant = {k: v for k, v in fields.items() if k not in observed and k not in large}
     for name in model.observed:  # replicates of integer data as integers (ArviZ draws counts as histograms)
         if model.data_dtypes.get(name) == "int":
             for group in ("posterior_predictive", "prior_predictive"):
@@ -179,6 +179,18 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
                              constant_data=constant or None, dims=dims, coords=coords, attrs=attrs,
                              save_warmup=warmup is not None)  # fmt: skip
     return idata
+
+
+def read_inference_data(run, name: str = "posterior.nc"):
+    """A run's InferenceData file (``posterior.nc``, ``prior.nc``); a ``RunDirError`` when it is missing."""
+    import arviz as az
+
+    from zsdsl.errors import RunDirError
+
+    path = run / name
+    if not path.exists():
+        raise RunDirError(f"{run} has no {name}: the run has not finished (or a fit ran with --draws 0).")
+    return az.from_netcdf(str(path))
 
 
 def _dims_and_coords(model, groups):

@@ -21,17 +21,12 @@ import numpy as np
 import torch
 
 from zsdsl.errors import DataError, ModelError, RunDirError
-from zsdsl.runtime.posterior import Derived, derive
+from zsdsl.runtime.posterior import Derived, derive, read_inference_data
 
 
 def run_latents(run: Path, sites) -> dict:
     """The latent draws of ``run`` as tensors [C, S, ...], read from its ``posterior.nc``."""
-    import arviz as az
-
-    path = run / "posterior.nc"
-    if not path.exists():
-        raise RunDirError(f"{run} has no posterior.nc (the run has not finished, or a fit ran with --draws 0).")
-    posterior = az.from_netcdf(str(path)).posterior
+    posterior = read_inference_data(run).posterior
     missing = [s.name for s in sites if s.name not in posterior and not s.enumerate]
     if missing:
         raise RunDirError(f"{run}/posterior.nc lacks the latents {', '.join(missing)} (left out when the run was "
@@ -74,12 +69,19 @@ def predict(compiled, run: Path, kind: str, data: dict, draws: int | None = None
     return derive(model, data, latents, seed=seed, enumerated=enumerated), model
 
 
+def spread(total: int, count: int) -> np.ndarray:
+    """``count`` indices spread evenly over ``total`` draws (cycling through them when there are fewer)."""
+    if count <= total:
+        return np.linspace(0, total - 1, count).round().astype(int)
+    return np.arange(count) % total
+
+
 def _thin(latents: dict, draws: int) -> dict:
     """``draws`` draws spread evenly over the chains' draws (all of them when there are fewer)."""
     C, S = next(iter(latents.values())).shape[:2]
     if draws >= C * S:
         return latents
-    keep = np.linspace(0, C * S - 1, draws).round().astype(int)
+    keep = spread(C * S, draws)
     return {k: v.reshape(C * S, *v.shape[2:])[keep][None] for k, v in latents.items()}
 
 

@@ -14,10 +14,10 @@ from the posterior predictive (``latents``: the run's draws), or from the prior 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from zsdsl.runtime.posterior import Derived, derive
+from zsdsl.runtime.predict import spread
 
 
 @torch.no_grad()
@@ -44,12 +44,17 @@ def new_data(model, data: dict, count: int, latents: dict | None, seed: int = 0)
     torch.manual_seed(seed)
     plates = new_points_plates(model, data)
     if plates:
-        for plate in plates:
-            model.dims[model.plate_dims[plate]] = count  # a new batch of data points
-        return model.sample(data), f"new data points (latents local to plate {', '.join(plates)} from their prior)"
+        saved = dict(model.dims)
+        try:
+            for plate in plates:
+                model.dims[model.plate_dims[plate]] = count  # a new batch of data points
+            drawn = model.sample(data)
+        finally:
+            model.dims = saved  # the model keeps the sizes of its data
+        return drawn, f"new data points (latents local to plate {', '.join(plates)} from their prior)"
     if latents is None:
         return model.sample(data, count), "prior predictive draws of the data set"
     C, S = next(iter(latents.values())).shape[:2]
-    keep = np.linspace(0, C * S - 1, count).round().astype(int) if count <= C * S else np.arange(count) % (C * S)
+    keep = spread(C * S, count)
     given = {k: v.reshape(C * S, *v.shape[2:])[keep] for k, v in latents.items()}
     return model.sample(data, count, values=given), "posterior predictive draws of the data set"

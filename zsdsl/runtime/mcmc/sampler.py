@@ -109,7 +109,7 @@ class MCMCResult:
             pot = self.potential
             enumerated = tuple(s.name for s, _ in pot.enum)
             seed = (self.config.seed if self.config is not None else 0) + 7919  # not the chains' own streams
-            values = self.values(warmup)
+            values = self.latents(warmup)  # (derive computes the deterministics itself)
             C, S = next(iter(values.values())).shape[:2]
             values.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in pot.enum_placeholders((C * S,)).items()})
             found = derive(pot.model, pot.data, values, seed=seed, enumerated=enumerated, predictive=not warmup)
@@ -118,17 +118,25 @@ class MCMCResult:
             self._derived = found
         return self._derived
 
+    def latents(self, warmup: bool = False) -> dict:
+        """Constrained draws per site, [C, S, *shape] (``warmup``: of the warmup draws kept with
+        ``save_warmup``)."""
+        u = torch.stack([c.warmup_u for c in self.chains]) if warmup else self.u
+        C, S, D = u.shape
+        with torch.no_grad():
+            vals, _ = self.potential.constrain(u.reshape(C * S, D))
+        return {k: v.reshape(C, S, *v.shape[1:]) for k, v in vals.items()}
+
     def values(self, warmup: bool = False) -> dict:
         """Constrained draws per site, [C, S, *shape], and the deterministic nodes (``warmup``: of the
         warmup draws kept with ``save_warmup``)."""
-        u = torch.stack([c.warmup_u for c in self.chains]) if warmup else self.u
-        C, S, D = u.shape
+        out = self.latents(warmup)
+        C, S = next(iter(out.values())).shape[:2]
         pot = self.potential
+        flat = {k: v.reshape(C * S, *v.shape[2:]) for k, v in out.items()}
         with torch.no_grad():
-            vals, _ = pot.constrain(u.reshape(C * S, D))
-            dets = pot.model.deterministics({**vals, **pot.enum_placeholders((C * S,))}, pot.data)
+            dets = pot.model.deterministics({**flat, **pot.enum_placeholders((C * S,))}, pot.data)
         skip = set(pot.model.enum_dependent)
-        out = {k: v.reshape(C, S, *v.shape[1:]) for k, v in vals.items()}
         out.update({k: v.reshape(C, S, *v.shape[1:]) for k, v in dets.items() if torch.is_tensor(v) and k not in skip})
         return out
 

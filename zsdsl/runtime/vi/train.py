@@ -26,6 +26,7 @@ from zsdsl.runtime.checkpoint import (
     save_checkpoint,
     write_config,
 )
+from zsdsl.runtime.progress import FitProgress
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
 from zsdsl.runtime.vi.objectives import OBJECTIVES, SIGNALS, make_objective
@@ -285,7 +286,9 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     show = sys.stderr.isatty() if progress is None else progress  # True/False, or a factory (the CLI's)
     t0 = time.perf_counter()
     label = bound_name(config.infer).replace("_", " ")
-    bar = show(total, start, points) if callable(show) else _Progress(total, start, show, label)
+    if not callable(show):  # the Python API: a bar (on a terminal by default), no plain progress lines
+        show = FitProgress(label, live=bool(show), log=False)
+    bar = show(total, start, points)
     stopped = validator is not None and validator.stopped  # a resumed run that had stopped early
     last = start if stopped else total
     try:
@@ -397,31 +400,3 @@ def resume_config(run: Path) -> FitConfig:
     cfg = read_config(run)
     fields = {f.name for f in dataclasses.fields(FitConfig)}
     return FitConfig(**{k: v for k, v in cfg.items() if k in fields})
-
-
-class _Progress:
-    """A rich progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, total: int, start: int, show: bool, label: str = "objective"):
-        self.bar = None
-        if show:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(
-                TextColumn("fit"),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total}"),
-                TextColumn(label + " {task.fields[obj]}"),
-                TimeRemainingColumn(),
-                transient=True,
-            )
-            self.task = self.bar.add_task("fit", total=total, completed=start, obj="-")
-            self.bar.start()
-
-    def update(self, step: int, value: float) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, completed=step, obj=f"{value:.4g}")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()

@@ -1,16 +1,15 @@
 """Progress of long loops: rich bars on a terminal; off a terminal (a log file, CI, a batch job) one
-plain line about every ``EVERY_S`` seconds; nothing with ``--quiet``.
+plain line about every ``EVERY_S`` seconds on stderr; nothing with ``--quiet``.
 
 ``ChainProgress`` follows MCMC chains (warmup, then sampling), ``FitProgress`` a VI fit's steps and
-its bound. Both are context managers whose ``update`` the engines call.
+its bound; the engines call their ``update``. The CLI uses both as above; the VI trainer's default
+(the Python API) is a ``FitProgress`` with the bar only.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-
-import click
 
 EVERY_S = 10.0
 
@@ -63,7 +62,7 @@ class ChainProgress:
             self.bar.update(self.tasks[chain], completed=done)
         elif self.log and self.lines.due():
             parts = [f"chain {c + 1} {self._phase(d)}" for c, d in enumerate(self.done)]
-            click.echo(f"[{self.lines.elapsed():.0f} s] " + "; ".join(parts), err=True)
+            print(f"[{self.lines.elapsed():.0f} s] " + "; ".join(parts), file=sys.stderr)
 
     def _phase(self, done: int) -> str:
         if done < self.warmup:
@@ -79,9 +78,10 @@ class ChainProgress:
 class FitProgress:
     """A rich bar on a terminal; otherwise a line per ~10 s: step, epoch, the bound in total and per point."""
 
-    def __init__(self, label: str, quiet: bool = False):
-        self.live = sys.stderr.isatty() and not quiet
-        self.log = not sys.stderr.isatty() and not quiet
+    def __init__(self, label: str, quiet: bool = False, live: bool | None = None, log: bool | None = None):
+        """The CLI's by default; ``live``/``log`` set the bar and the plain lines explicitly."""
+        self.live = (sys.stderr.isatty() and not quiet) if live is None else live
+        self.log = (not sys.stderr.isatty() and not quiet) if log is None else log
         self.label = label
 
     def __call__(self, total: int, start: int, points: int):
@@ -102,8 +102,8 @@ class FitProgress:
         if self.live:
             self.bar.update(self.task, completed=step, obj=f"{value:.4g}")
         elif self.log and (self.lines.due() or step == self.total):
-            click.echo(f"[{self.lines.elapsed():.0f} s] fit step {step}/{self.total}: {self.label} {value:.6g} "
-                       f"({value / self.points:.6g} per data point)", err=True)  # fmt: skip
+            print(f"[{self.lines.elapsed():.0f} s] fit step {step}/{self.total}: {self.label} {value:.6g} "
+                  f"({value / self.points:.6g} per data point)", file=sys.stderr)  # fmt: skip
 
     def close(self) -> None:
         if self.live:
