@@ -1,9 +1,9 @@
 """Microseconds per log-density + gradient evaluation on the unconstrained vector (the HMC/NUTS hot
 path): zsdsl's ``Potential.value_and_grad_np`` vs the same density written by hand in PyTorch, both
 taking and returning float64 NumPy vectors as the sampler does. zsdsl's figure is its default path
-(``backend``: NumPy reverse mode for the models its NumPy library covers, "numpy, traced" where that
-evaluation runs as traced straight-line code, else PyTorch autograd);
-``zsdsl_torch_us`` is its PyTorch autograd path on the same model.
+(``backend`` and ``reason``: the compiler's emitted NumPy value-and-gradient code where it covers the
+model, else PyTorch autograd); ``traced_us`` is the previous fast path (the NumPy twin library traced
+into straight-line code) on the same model in the same run, ``zsdsl_torch_us`` its PyTorch autograd path.
 
 Models: eight schools (noncentered), logistic regression (N=5000, D=25 synthetic, seed 0) and
 posteriordb's radon hierarchical-intercept model (85 counties, 919 houses). Both sides are timed
@@ -32,6 +32,7 @@ from _common import ROOT, SHARED, machine  # noqa: E402
 
 import zsdsl  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
+from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential  # noqa: E402
 from zsdsl.runtime.mcmc.potential import Potential  # noqa: E402
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -140,6 +141,9 @@ def main() -> None:
         agree = abs(Uz - Uh) <= 1e-8 * max(1.0, abs(Uh)) and np.allclose(gz, gh, rtol=1e-8, atol=1e-8)
         # zsdsl's default path (NumPy for the models it covers) and its PyTorch autograd path
         fns = {"zsdsl": potential.value_and_grad_np, "zsdsl_torch": potential._torch_value_and_grad, "torch": hand}
+        traced = NumpyPotential.build(potential)  # the previous fast path (traced NumPy library), same run
+        if traced is not None:
+            fns["zsdsl_traced"] = traced.value_and_grad
         times = {k: [] for k in fns}
         for fn in fns.values():
             for _ in range(max(5, args.per_round // 10)):
@@ -151,9 +155,10 @@ def main() -> None:
                     fn(u)
                 times[k].append((time.perf_counter() - t0) / args.per_round * 1e6)
         z, t, zt = (statistics.median(times[k]) for k in ("zsdsl", "torch", "zsdsl_torch"))
+        tr = statistics.median(times["zsdsl_traced"]) if traced is not None else None
         results.append({"model": name, "dim": potential.dim, "zsdsl_us": round(z, 2), "torch_us": round(t, 2),
-                        "ratio": round(z / t, 3),
-                        "backend": potential.backend + (", traced" if potential.gradient_source else ""),
+                        "ratio": round(z / t, 3), "backend": potential.backend, "reason": potential.backend_reason,
+                        "traced_us": tr and round(tr, 2), "zsdsl_over_traced": tr and round(z / tr, 3),
                         "zsdsl_torch_us": round(zt, 2), "zsdsl_torch_ratio": round(zt / t, 3),
                         "same_value_and_gradient": bool(agree)})  # fmt: skip
     print(json.dumps({"benchmark": "gradient", "machine": machine(), "dtype": "float64", "rounds": args.rounds,

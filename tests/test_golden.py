@@ -39,12 +39,18 @@ def test_good_spec_stages(path):
     assert_golden(dump_ir(compiled.ir) + "\n", GOLDEN / "expected" / f"{_key(path)}.ir.json")
     assert_golden(compiled.source, GOLDEN / "expected" / f"{_key(path)}.py")
     compile(compiled.source, "<golden>", "exec")  # the emitted source is valid Python
+    gradient = compiled.gradient
+    text = gradient.source if gradient.source is not None else f"# no emitted gradient: {gradient.reason}\n"
+    assert_golden(text, GOLDEN / "expected" / f"{_key(path)}.grad.py")
+    compile(text, "<golden>", "exec")
 
 
 @pytest.mark.parametrize("path", GOOD, ids=_key)
 def test_emission_is_deterministic(path):
     text = path.read_text()
-    assert compile_text(text, _rel(path)).source == compile_text(text, _rel(path)).source
+    a, b = compile_text(text, _rel(path)), compile_text(text, _rel(path))
+    assert a.source == b.source
+    assert a.gradient == b.gradient
 
 
 def test_enough_bad_cases():

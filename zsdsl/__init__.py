@@ -23,7 +23,9 @@ def load(path):
     from zsdsl.runtime.compiled import CompiledModel
 
     compiled = compile_file(path)
-    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings)
+    return CompiledModel(
+        compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings, compiled.gradient
+    )
 
 
 def loads(text: str, file: str = "<string>"):
@@ -31,7 +33,9 @@ def loads(text: str, file: str = "<string>"):
     from zsdsl.runtime.compiled import CompiledModel
 
     compiled = compile_text(text, file)
-    return CompiledModel(compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings)
+    return CompiledModel(
+        compiled.source, compiled.file, compiled.ir, compiled.text, compiled.warnings, compiled.gradient
+    )
 
 
 __all__ = ["__version__", "compile_text", "load", "loads"]

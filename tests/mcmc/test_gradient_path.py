@@ -32,7 +32,9 @@ def test_the_numpy_path_and_why_are_in_the_run(tmp_path):
     assert "(gradients: numpy)" in result.output
     gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
     assert gradients["backend"] == "numpy"
-    assert gradients["reason"] == "traced straight-line NumPy code, checked against PyTorch autograd"
+    assert gradients["reason"] == (
+        "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd"
+    )
 
 
 def test_when_pytorch_stays_the_closing_line_says_why(tmp_path, monkeypatch):
@@ -45,7 +47,10 @@ def test_a_model_the_numpy_library_cannot_run_names_what_it_lacks():
     pot = _potential("data:\n  y: int[N] in [0, 3)\nw: simplex[3] ~ Dirichlet(ones(3))\nplate n in N:\n"
                      "  y[n] ~ Categorical(probs=w)\n", {"y": [0, 1, 2]})  # fmt: skip
     assert pot.backend == "torch"
-    assert pot.backend_reason == "the NumPy library cannot run this model (Unsupported: the Simplex transform)"
+    assert pot.backend_reason == (
+        "the emitted gradient has no rule for the simplex transform (of 'w'); "
+        "the NumPy library cannot run this model (Unsupported: the Simplex transform)"
+    )
 
 
 def test_an_enumerated_model_says_it_stays_on_pytorch():

@@ -10,7 +10,7 @@ import click
 
 from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import data_options, show_warnings, write_or_echo
-from zsdsl.errors import OptionError
+from zsdsl.errors import ModelError, OptionError
 
 
 @main.command()
@@ -38,30 +38,20 @@ def check(spec, data_path):
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--emit", type=click.Choice(["ast", "ir", "python", "gradient"]), default="python", show_default=True)
-@click.option("--data", "data_path", type=click.Path(dir_okay=False), help="The data (for --emit gradient).")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False),
+              help="With --emit gradient: also check the code on this data and say which path NUTS takes.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @handle_errors
 def compile_cmd(spec, emit, data_path, output):
     """Compile SPEC and print an intermediate form: the AST, the IR (JSON), the generated Python, or
-    (with --data) the NumPy code NUTS runs for the potential and its gradient."""
+    the NumPy code NUTS runs for the potential and its gradient (emitted from the IR; no data needed)."""
     from zsdsl.compiler.ir import dump_ir
     from zsdsl.compiler.pipeline import compile_file
     from zsdsl.grammar.ast import dump_ast
 
     compiled = compile_file(spec)
     if emit == "gradient":
-        if not data_path:
-            raise OptionError("--emit gradient needs --data: the traced code depends on the data's sizes and values.")
-        import torch
-
-        import zsdsl
-        from zsdsl.runtime.data import load_data
-
-        torch.set_default_dtype(torch.float64)
-        backend, code = zsdsl.load(spec).gradient_code(load_data(data_path))
-        if code is None:
-            code = f"# This model's gradient is computed by {backend}: it has no traced NumPy code.\n"
-        write_or_echo(code, output)
+        _emit_gradient(spec, compiled, data_path, output)
         return
     if emit == "ast":
         text = json.dumps(dump_ast(compiled.ast), indent=2, sort_keys=True) + "\n"
@@ -70,6 +60,24 @@ def compile_cmd(spec, emit, data_path, output):
     else:
         text = compiled.source
     write_or_echo(text, output)
+
+
+def _emit_gradient(spec, compiled, data_path, output) -> None:
+    """The emitted value-and-gradient module; a model without one is refused with the reason."""
+    gradient = compiled.gradient
+    if gradient.source is None:
+        raise ModelError(f"{spec} has no emitted gradient: {gradient.reason}. NUTS and HMC differentiate it "
+                         "with PyTorch autograd.")  # fmt: skip
+    write_or_echo(gradient.source, output)
+    if data_path:
+        import torch
+
+        import zsdsl
+        from zsdsl.runtime.data import load_data
+
+        torch.set_default_dtype(torch.float64)
+        backend, reason = zsdsl.load(spec).gradient_path(load_data(data_path))
+        click.echo(f"On {data_path}: gradients by {backend}: {reason}.", err=True)
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""The compiler driver: parse → check (to IR) → passes → verify → emit.
+"""The compiler driver: parse → check (to IR) → passes → verify → emit (PyTorch; NumPy gradient).
 
 ``compile_text`` is the one function that sequences the stages; every
 intermediate form is kept on the result so the CLI can print it.
@@ -12,6 +12,7 @@ from pathlib import Path
 from zsdsl.compiler import ir
 from zsdsl.compiler.check import check_program
 from zsdsl.compiler.emit import emit_module
+from zsdsl.compiler.gradient import GradientProgram, emit_gradient
 from zsdsl.compiler.passes import run_passes
 from zsdsl.compiler.verify import verify_ir
 from zsdsl.errors import FileError
@@ -27,6 +28,7 @@ class Compiled:
     ir: ir.ProgramIR
     source: str
     warnings: tuple = ()  # SpecWarnings: legal but likely wrong, shown at their spans
+    gradient: GradientProgram | None = None  # NUTS's value-and-gradient code, or why the model has none
 
 
 def parse_file_text(text: str, file: str) -> A.Program:
@@ -46,7 +48,9 @@ def compile_text(text: str, file: str = "<string>") -> Compiled:
     verify_ir(checked)
     optimized = run_passes(checked, verify=verify_ir)
     source = emit_module(optimized, Path(file).name)
-    return Compiled(file=file, text=text, ast=program, ir=optimized, source=source, warnings=tuple(warnings))
+    gradient = emit_gradient(optimized, file)
+    return Compiled(file=file, text=text, ast=program, ir=optimized, source=source, warnings=tuple(warnings),
+                    gradient=gradient)  # fmt: skip
 
 
 def read_spec(path: str | Path) -> str:

@@ -33,8 +33,10 @@ def load_generated_module(source: str, label: str) -> types.ModuleType:
 class CompiledModel:
     """A compiled spec: generated module, model and guide classes, data preparation."""
 
-    def __init__(self, source: str, file: str = "<spec>", ir=None, text: str | None = None, warnings=()):
+    def __init__(self, source: str, file: str = "<spec>", ir=None, text: str | None = None, warnings=(),
+                 gradient=None):  # fmt: skip
         self.source = source
+        self.gradient = gradient  # the compiler's GradientProgram: NUTS's NumPy value-and-gradient code
         self.warnings = tuple(warnings)  # the checker's SpecWarnings (the CLI shows them)
         self.file = file
         self.ir = ir  # for tooling (graph, checks); engines use the methods below only
@@ -109,6 +111,7 @@ class CompiledModel:
     def model(self, data: dict):
         """A new model module with sizes bound from ``data`` and parameters initialised."""
         model = self.model_class(self.bind_dims(data))
+        model.gradient_program = self.gradient  # strings only: the model still pickles for chain processes
         if hasattr(model, "init_params"):
             model.init_params(data)
         return model
@@ -155,14 +158,14 @@ class CompiledModel:
         derived = prior_draws(model, prepared, draws, seed)
         return inference_data(model, prepared, None, prior=derived, attrs={"inference_library": "zsdsl"}), derived
 
-    def gradient_code(self, data: dict) -> tuple[str, str | None]:
-        """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``)
-        and, where the NumPy path traced it, the straight-line code of the potential and its gradient."""
+    def gradient_path(self, data: dict) -> tuple[str, str]:
+        """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``) and
+        why (the emitted code, checked against autograd; or the reason PyTorch autograd stays)."""
         from zsdsl.runtime.mcmc.potential import Potential
 
         prepared = self.prepare_data(data)
         potential = Potential(self.model(prepared), prepared)
-        return potential.backend, potential.gradient_source
+        return potential.backend, potential.backend_reason
 
     def guide(self, name: str, data: dict):
         """A new module of the spec's guide ``name``, sizes bound from ``data`` and parameters initialised."""

@@ -172,10 +172,27 @@ class Potential:
         if self._compiled is not None:
             return "compiled"
         if not self._numpy_tried:
-            from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential
-
-            (self._numpy, self._numpy_reason), self._numpy_tried = NumpyPotential.build_with_reason(self), True
+            self._numpy, self._numpy_reason = self._build_numpy()
+            self._numpy_tried = True
         return "numpy" if self._numpy is not None else "torch"
+
+    def _build_numpy(self):
+        """The emitted gradient where the compiler produced one; else the traced NumPy library (until
+        the emitted path covers every model it covered), the reason naming both."""
+        import os
+
+        from zsdsl.runtime.mcmc.emitted_potential import EmittedPotential
+        from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential
+
+        if os.environ.get("ZSDSL_NUMPY_POTENTIAL", "1") == "0":
+            return None, "ZSDSL_NUMPY_POTENTIAL=0 is set"
+        emitted, why = EmittedPotential.build_with_reason(self)
+        if emitted is not None:
+            return emitted, why
+        traced, how = NumpyPotential.build_with_reason(self)
+        if traced is None:
+            return None, f"{why}; {how}"
+        return traced, f"{how} ({why})"
 
     @property
     def backend_reason(self) -> str:
@@ -188,7 +205,9 @@ class Potential:
     @property
     def gradient_source(self) -> str | None:
         """The traced NumPy code of the potential and its gradient, where that path is used."""
-        return self._numpy.traced_source if self.backend == "numpy" and self._numpy._traced else None
+        if self.backend != "numpy":
+            return None
+        return getattr(self._numpy, "source", None) or (self._numpy.traced_source if self._numpy._traced else None)
 
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with

@@ -1,0 +1,194 @@
+"""Primitive form → Python source of ``make(data, d)``, which returns ``value_and_grad(z)``.
+
+``make`` computes everything that depends on data alone once per data set (the data-only values,
+sizes, the layout of the gradient). ``value_and_grad`` is straight-line code: the forward pass,
+then the adjoints in reverse order, one rule per primitive (``rules``). Scalars are Python floats
+computed with ``math`` in the fast variant; where that raises (an overflow, a log of 0), the same
+code with NumPy scalars under ``np.errstate`` gives the IEEE result (inf, nan), so such a point is
+a divergence for the sampler rather than an error. Adjoints of broadcast values stay as small as
+they are (a scalar adjoint is not expanded) until a rule needs the full shape.
+"""
+
+from __future__ import annotations
+
+import re
+
+from zsdsl.compiler.gradient import rules
+from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
+
+_NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
+
+
+_BARE = re.compile(r"^(g_[vc]\d+|-?\d+\.\d+)$")
+
+
+class _Reverse:
+    """Adjoint accumulators of one variant. ``acc[value] = [code, shape, owned]``: the code reads the
+    adjoint (its variable, or another adjoint or literal it aliases), shape its symbolic shape (it may
+    be smaller than the value's: broadcast), owned whether it is an array only this accumulator holds."""
+
+    def __init__(self, vals: dict, lines: list):
+        self.vals, self.lines = vals, lines
+        self.acc: dict[str, list] = {}
+
+    def code(self, name: str) -> str:
+        return self.acc[name][0]
+
+    def shape_of(self, code: str) -> tuple:
+        shape: tuple = ()
+        for m in _NAME.finditer(code):
+            name = m.group(2)
+            if m.group(1):
+                shape = broadcast(shape, self.acc[name][1])
+            elif name in self.vals:
+                shape = broadcast(shape, self.vals[name].shape)
+        return shape
+
+    def add(self, arg: Val, code: str, cshape: tuple) -> None:
+        code, cshape = _unbroadcast(code, cshape, arg.shape)
+        name = f"g_{arg.name}"
+        if arg.name not in self.acc:
+            if _BARE.match(code):
+                self.acc[arg.name] = [code, cshape, False]  # an alias: no line
+                return
+            self.lines.append(f"{name} = {code}")
+            self.acc[arg.name] = [name, cshape, not _BARE.match(code) and bool(cshape)]
+        else:
+            prev, pshape, _ = self.acc[arg.name]
+            self.lines.append(f"{name} = {prev} + {code}")
+            self.acc[arg.name] = [name, broadcast(pshape, cshape), bool(broadcast(pshape, cshape))]
+
+    def scatter(self, arg: Val, index: str, code: str) -> None:
+        name = f"g_{arg.name}"
+        if arg.name not in self.acc:
+            self.lines.append(f"{name} = np.zeros_like({arg.name})")
+        else:
+            prev, pshape, owned = self.acc[arg.name]
+            if not owned or pshape != arg.shape or prev != name:
+                self.lines.append(f"{name} = {prev} + np.zeros_like({arg.name})")
+        self.lines.append(f"{name}[{index}] += {code}")
+        self.acc[arg.name] = [name, arg.shape, True]
+
+    def exact(self, val: Val) -> str:
+        """The adjoint of ``val`` at its full shape."""
+        code, shape, _ = self.acc[val.name]
+        if shape == val.shape:
+            return code
+        name = f"g_{val.name}"
+        self.lines.append(f"{name} = np.broadcast_to({code}, np.shape({val.name}))")
+        self.acc[val.name] = [name, val.shape, False]
+        return name
+
+
+def _unbroadcast(code: str, cs: tuple, ts: tuple) -> tuple[str, tuple]:
+    """Sum a contribution of shape ``cs`` down to something broadcastable to the argument's ``ts``."""
+    lead = len(cs) - len(ts)
+    if lead <= 0 and all(c == 1 or c == t for c, t in zip(cs, ts[len(ts) - len(cs) :])):
+        return code, cs
+    if not ts:
+        return f"({code}).sum()", ()
+    axes = list(range(lead))
+    keep = [lead + i for i, t in enumerate(ts) if t == 1 and cs[lead + i] != 1]
+    if axes:
+        code = f"({code}).sum(axis={tuple(axes)!r})"
+    if keep:
+        code = f"({code}).sum(axis={tuple(k - lead for k in keep)!r}, keepdims=True)"
+    return code, tuple(1 if t == 1 else c for c, t in zip(cs[lead:], ts))
+
+
+def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, vals: dict) -> list[str]:
+    lines: list[str] = []
+    if fast and any(v.scalar for _, v, _ in sites):
+        lines.append("zs = z.tolist()")
+    for _name, v, offset in sites:
+        if v.scalar:
+            lines.append(f"{v.name} = {'zs' if fast else 'z'}[{offset}]")
+        else:
+            reshape = f".reshape({v.name}_shape)" if len(v.shape) > 1 else ""
+            lines.append(f"{v.name} = z[{v.name}_lo:{v.name}_hi]{reshape}")
+    for op in ops:
+        args = [a.name for a in op.args]
+        lines.append(f"{op.out.name} = {rules.forward(op, args, fast and op.out.scalar)}")
+    back = _Reverse(vals, lines)
+    if total.data:
+        lines.append(f"return -{total.name}, np.zeros({dim_code})")
+        return lines
+    back.acc[total.name] = ["1.0", (), False]
+    for op in reversed(ops):
+        if op.out.name not in back.acc:
+            continue
+        out = op.out
+        for i, arg in enumerate(op.args):
+            if arg.data:
+                continue
+            f = fast and out.scalar
+            probe = rules.adjoint(op, i, "G", out.name, [a.name for a in op.args], f)
+            if probe is None:
+                continue
+            g = back.exact(out) if probe.exact_g else back.code(out.name)
+            adj = rules.adjoint(op, i, g, out.name, [a.name for a in op.args], f)
+            lines.extend(adj.setup)
+            if adj.scatter is not None:
+                back.scatter(arg, adj.scatter, adj.code)
+            elif adj.exact_g:
+                cshape = arg.shape
+                if op.prim == "sum":
+                    cshape = out.shape + (1,) * len(op.attrs[0])
+                back.add(arg, adj.code, cshape)
+            else:
+                back.add(arg, adj.code, back.shape_of(adj.code))
+    lines.append(f"gr = np.empty({dim_code})")
+    for _name, v, offset in sites:
+        if v.name not in back.acc:
+            target = f"gr[{offset}]" if v.scalar else f"gr[{v.name}_lo:{v.name}_hi]"
+            lines.append(f"{target} = 0.0")
+        elif v.scalar:
+            lines.append(f"gr[{offset}] = -{back.code(v.name)}")
+        else:
+            code, shape, _ = back.acc[v.name]
+            g = code if shape == v.shape else f"np.broadcast_to({code}, {v.name}_shape)"
+            lines.append(f"gr[{v.name}_lo:{v.name}_hi] = -{g if len(v.shape) == 1 else f'np.ravel({g})'}")
+    lines.append(f"return -{total.name}, gr")
+    return lines
+
+
+def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: list[Op], sites: list, total: Val,
+                dim_code: str, layout: str) -> str:  # fmt: skip
+    """The module text. ``sites``: (name, z value, offset code); ``data_lines`` bind fields and sizes."""
+    vals = {op.out.name: op.out for op in data_ops + z_ops}
+    vals.update({v.name: v for _, v, _ in sites})
+    out = [header, "", "import math", "", "import numpy as np", "from scipy import special as sp", "", layout, "", ""]
+    out.append("def make(data, d):")
+    out.append('    """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""')
+    body = list(data_lines)
+    for op in data_ops:
+        body.append(f"{op.out.name} = {rules.forward(op, [a.name for a in op.args], False)}")
+    has_fast = any(op.out.scalar for op in z_ops) or any(v.scalar for _, v, _ in sites)
+    out += ["    " + line for line in body]
+    out.append("")
+    variants = [("fast", True), ("safe", False)] if has_fast else [("safe", False)]
+    for name, fast in variants:
+        out.append(f"    def {name}(z):")
+        lines = _variant(z_ops, sites, total, fast, dim_code, vals)
+        if not fast:
+            out.append("        with np.errstate(all='ignore'):")
+            out += ["            " + line for line in lines]
+        else:
+            out += ["        " + line for line in lines]
+        out.append("")
+    if has_fast:
+        out += [
+            "    def value_and_grad(z):",
+            "        try:",
+            "            return fast(z)",
+            "        except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy",
+            "            return safe(z)",
+            "",
+            f"    return value_and_grad, {dim_code}",
+        ]
+    else:
+        out.append(f"    return safe, {dim_code}")
+    return "\n".join(out) + "\n"
+
+
+__all__ = ["emit_source", "Unsupported"]

@@ -1,0 +1,429 @@
+"""Checked IR → primitive form: the log density of a model on the unconstrained vector ``z``.
+
+Each latent site takes its slice of ``z`` (sites in declaration order, plates first, as
+``ModelBase.sites``), goes through its bijector (the log-Jacobian is a term), and every sample and
+factor node adds its log density summed over its plates and event dims. Densities come from the
+one table (``densities``); builtins lower to primitives. The sizes stay symbolic: the result prints
+without data. What has no rule raises ``Unsupported`` naming the construct and the node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zsdsl.compiler import ir
+from zsdsl.compiler.emit_expr import dim_code
+from zsdsl.compiler.gradient import densities
+from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val, broadcast
+
+_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "tanh", "sigmoid", "softplus", "lgamma", "digamma",
+          "abs", "sin", "cos", "erf"}  # fmt: skip
+_ALIAS = {"inv_logit": "sigmoid"}
+_BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "<": "lt", "<=": "le", ">": "gt",
+           ">=": "ge", "==": "eq", "!=": "ne"}  # fmt: skip
+
+
+class _Math:
+    """The density table's maths namespace over symbolic values."""
+
+    def __init__(self, b: Builder):
+        self.b = b
+
+    def log(self, x):
+        return self.b.unary("log", x)
+
+    def log1p(self, x):
+        return self.b.unary("log1p", x)
+
+    def exp(self, x):
+        return self.b.unary("exp", x)
+
+    def lgamma(self, x):
+        return self.b.unary("lgamma", x)
+
+    def softplus(self, x):
+        return self.b.unary("softplus", x)
+
+    def xlogy(self, a, y):
+        a = self.b.lift(a)
+        if a.const is not None:
+            return 0.0 if a.const == 0 else a * self.log(y)
+        a, y = self.b.align_pair(a, self.b.lift(y))
+        return self.b.emit("xlogy", (a, y), broadcast(a.shape, y.shape), max(a.lead, y.lead), "real")
+
+    def nonneg(self, x, lp):
+        x, lp = self.b.lift(x), self.b.lift(lp)
+        if x.const is not None:
+            return lp if x.const >= 0 else float("-inf")
+        x, lp = self.b.align_pair(x, lp)
+        return self.b.emit("nonneg", (x, lp), broadcast(x.shape, lp.shape), max(x.lead, lp.lead), "real")
+
+
+@dataclass
+class Lowered:
+    builder: Builder
+    data_lines: list
+    sites: list  # (name, z value, offset code, size code, shape code)
+    total: Val
+    dim_code: str
+
+
+class Lowering:
+    def __init__(self, program: ir.ProgramIR):
+        self.p = program
+        self.b = Builder()
+        self.m = _Math(self.b)
+        self.values: dict[str, tuple[Val, tuple]] = {}  # node -> (value, the plates of its leading axes)
+        self.data_lines: list[str] = []
+        self.node = "?"
+
+    # ------------------------------------------------------------ sizes and data
+    def size(self, d) -> str:
+        return dim_code(d)
+
+    def shape_code(self, shape) -> str:
+        items = [self.size(x) for x in shape]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+    def full_shape(self, plates, shape) -> tuple:
+        return tuple(self.p.plate(pl).size for pl in plates) + tuple(shape)
+
+    def data(self, name: str) -> Val:
+        if name not in self.values:
+            node = next((n for n in self.p.data if n.name == name), None)
+            if node is None:
+                raise Unsupported(f"the data field '{name}'")
+            if node.ty.shape:
+                kind = "np.float64" if node.ty.dtype == "real" else "np.int64"
+                code = f"np.asarray(data[{name!r}], dtype={kind})"
+            else:
+                code = f"{'float' if node.ty.dtype == 'real' else 'int'}(data[{name!r}])"
+            v = self.b.emit("code", (), node.ty.shape, 0, node.ty.dtype, (code,), data=True)
+            self.values[name] = (v, ())
+        return self.values[name][0]
+
+    # ------------------------------------------------------------ the model
+    def run(self) -> Lowered:
+        p = self.p
+        if p.nets:
+            raise Unsupported("networks (their gradients stay with PyTorch autograd)")
+        if p.params:
+            raise Unsupported("learnable parameters (params:)")
+        terms, sites, offset = [], [], [0]  # an int and the symbolic sizes before the next site
+        for node in p.nodes:
+            self.node = node.name
+            if isinstance(node, ir.SampleNode) and not node.observed:
+                value, ladj, site = self.latent(node, " + ".join(str(x) for x in offset if x != 0) or "0")
+                sites.append(site)
+                if site[3] == "1":
+                    offset[0] += 1
+                else:
+                    offset.append(site[3])
+                if ladj is not None:
+                    terms.append(ladj)
+                terms.append(self.term(node.dist, value, node.ty.plates))
+            elif isinstance(node, ir.SampleNode):
+                value = self.observed(node)
+                terms.append(self.term(node.dist, value, node.ty.plates))
+            elif isinstance(node, ir.DetNode):
+                v = self.expr(node.expr, node.ty.plates)
+                self.values[node.name] = (v, node.ty.plates if v.lead else ())
+            elif isinstance(node, ir.FactorNode):
+                v = self.expr(node.expr, node.ty.plates)
+                terms.append(self.total_over(v, node.ty.plates))
+            else:
+                raise Unsupported(f"the node kind '{node.kind}'")
+        total = self.b.const(0.0)
+        for t in terms:
+            total = total + t
+        dim = " + ".join(str(x) for x in offset if x != 0) or "0"
+        return Lowered(self.b, self.data_lines, sites, total, dim)
+
+    def latent(self, node: ir.SampleNode, offset: str):
+        if node.discrete:
+            raise Unsupported(f"the discrete latent '{node.name}'")
+        shape = self.full_shape(node.ty.plates, node.ty.shape)
+        kind = node.bijector.kind if node.bijector is not None else "identity"
+        if kind not in ("identity", "positive", "lower", "upper", "interval", "ordered", "positive_ordered"):
+            raise Unsupported(f"the {kind} transform (of '{node.name}')")
+        u = Val(self.b, f"v{self.b._count + 1}", shape, len(node.ty.plates), "real", False)
+        self.b._count += 1
+        name = u.name
+        if shape:
+            self.data_lines.append(f"{name}_shape = {self.shape_code(shape)}")
+            self.data_lines.append(f"{name}_n = {' * '.join(self.size(x) for x in shape)}")
+            self.data_lines.append(f"{name}_lo, {name}_hi = {offset}, {offset} + {name}_n")
+        size = f"{name}_n" if shape else "1"
+        if not shape and not offset.isdigit():  # a scalar after arrays: its index, computed once
+            self.data_lines.append(f"{name}_at = {offset}")
+            offset = f"{name}_at"
+        x, ladj = self.bijector(kind, node, u)
+        self.values[node.name] = (x, node.ty.plates)
+        return x, ladj, (node.name, u, offset, size)
+
+    def bijector(self, kind: str, node, u: Val):
+        b = node.bijector
+        if kind == "identity":
+            return u, None
+        if kind == "positive":
+            return self.b.unary("exp", u), self.b.sum_all(u)
+        lo = self.expr(b.lower, ()) if b is not None and b.lower is not None else None
+        hi = self.expr(b.upper, ()) if b is not None and b.upper is not None else None
+        if kind == "lower":
+            return lo + self.b.unary("exp", u), self.b.sum_all(u)
+        if kind == "upper":
+            return hi - self.b.unary("exp", u), self.b.sum_all(u)
+        if kind == "interval":
+            width = hi - lo
+            s = self.b.unary("sigmoid", u)
+            ladj = self.b.sum_all(self.m.log(width) - self.m.softplus(-u) - self.m.softplus(u))
+            return lo + width * s, ladj
+        if not u.elem:
+            raise Unsupported(f"the {kind} transform of a scalar")
+        if kind == "ordered":
+            x = self.b.emit("ordered", (u,), u.shape, u.lead, "real")
+            tail = self.b.emit("index", (u,), u.shape[:-1] + (_minus_one(u.shape[-1]),), u.lead, "real", ("..., 1:",))
+            return x, self.b.sum_all(tail)
+        x = self.b.emit("cumsum", (self.b.unary("exp", u),), u.shape, u.lead, "real")
+        return x, self.b.sum_all(u)
+
+    def observed(self, node: ir.SampleNode) -> Val:
+        if node.name in self.values:
+            v, plates = self.values[node.name]
+            if not plates and node.ty.plates:  # transformed data: its leading axes are the site's plates
+                return Val(self.b, v.name, v.shape, len(node.ty.plates), v.dtype, v.data, v.const)
+            return self.align(v, plates, node.ty.plates)
+        v = self.data(node.name)
+        if node.ty.plates:  # a data field's leading axes are the plates of its observed site
+            v = Val(self.b, v.name, v.shape, len(node.ty.plates), v.dtype, True)
+        return v
+
+    def term(self, dist: ir.Dist, value: Val, plates: tuple) -> Val:
+        formula = densities.density(dist.name, [k for k, _ in dist.args])
+        if formula is None:
+            raise Unsupported(f"the density of {dist.name}({', '.join(k for k, _ in dist.args)})")
+        if any(r for _, r in dist.event_ranks):
+            raise Unsupported(f"the multivariate density {dist.name}")
+        args = {k: self.expr(e, plates) for k, e in dist.args}
+        lp = self.b.lift(formula(self.m, value, **args))
+        return self.total_over(lp, plates, value)
+
+    def total_over(self, lp: Val, plates: tuple, value: Val | None = None) -> Val:
+        """Sum over every axis; a plate the term does not vary over counts its size times."""
+        total = self.b.sum_all(lp)
+        for i, pl in enumerate(plates):
+            if not lp.lead or lp.shape[i] == 1:
+                total = total * self.b.emit("code", (), (), 0, "int", (self.size(self.p.plate(pl).size),), data=True)
+        return total
+
+    # ------------------------------------------------------------ expressions
+    def align(self, v: Val, have: tuple, E: tuple) -> Val:
+        """Give ``v`` (leading axes: the plates ``have``) one axis per plate of ``E``."""
+        if not have or tuple(have) == tuple(E):
+            return v
+        if any(pl not in E for pl in have):
+            raise Unsupported(f"a value read outside its plates (in '{self.node}')")
+        positions = [E.index(pl) for pl in have]
+        if positions != sorted(positions):
+            raise Unsupported(f"plates read in another order (in '{self.node}')")
+        index, shape, k = [], [], 0
+        for pl in E:
+            if pl in have:
+                index.append(":")
+                shape.append(v.shape[k])
+                k += 1
+            else:
+                index.append("None")
+                shape.append(1)
+        shape += list(v.shape[len(have) :])
+        return self.b.emit("reshape_plates", (v,), tuple(shape), len(E), v.dtype, (", ".join(index),))
+
+    def expr(self, e, E: tuple) -> Val:
+        method = getattr(self, "_" + e.kind, None)
+        if method is None:
+            raise Unsupported(f"the expression kind '{e.kind}' (in '{self.node}')")
+        return method(e, E)
+
+    def _const(self, e: ir.Const, E):
+        return self.b.const(float(e.value) if e.ty.dtype == "real" else int(e.value))
+
+    def _ref(self, e: ir.Ref, E):
+        if e.role == "dim":
+            return self.b.emit("code", (), (), 0, "int", (self.size(e.name),), data=True)
+        if e.role == "plate_index":
+            size = self.size(self.p.plate(e.name).size)
+            v = self.b.emit("code", (), (self.p.plate(e.name).size,), 1, "int", (f"np.arange({size})",), data=True)
+            return self.align(v, (e.name,), E)
+        if e.role == "data" and e.name not in self.values:
+            return self.data(e.name)
+        if e.name not in self.values:
+            raise Unsupported(f"the {e.role} '{e.name}' read before it is computed (in '{self.node}')")
+        v, plates = self.values[e.name]
+        return self.align(v, plates, E)
+
+    def _plate_slice(self, e: ir.PlateSlice, E):
+        if not isinstance(e.base, ir.Ref):
+            raise Unsupported(f"a plate slice of an expression (in '{self.node}')")
+        v = self._ref(e.base, ())
+        if v.lead:
+            raise Unsupported(f"a plate slice of a value already in plates (in '{self.node}')")
+        v = Val(self.b, v.name, v.shape, len(e.plates), v.dtype, v.data, v.const)
+        return self.align(v, e.plates, E)
+
+    def _binop(self, e: ir.BinOp, E):
+        if e.op not in _BINOPS:
+            raise Unsupported(f"the operator '{e.op}' (in '{self.node}')")
+        a, b = self.expr(e.left, E), self.expr(e.right, E)
+        if e.op == "%":
+            raise Unsupported("the operator %")
+        return self.b.binary(_BINOPS[e.op], a, b)
+
+    def _neg(self, e: ir.Neg, E):
+        return self.b.unary("neg", self.expr(e.operand, E))
+
+    def _list(self, e: ir.ListE, E):
+        items = [self.expr(x, E) for x in e.items]
+        if any(not x.scalar for x in items) or E and any(x.lead for x in items):
+            raise Unsupported(f"a list of arrays (in '{self.node}')")
+        return self.b.emit("stack", tuple(items), (len(items),), 0, "real")
+
+    def _index(self, e: ir.Index, E):
+        base = self.expr(e.base, E)
+        entries, gather, bounds = [], None, []
+        elem = list(base.shape[base.lead :])
+        pos = 0
+        for item in e.items:
+            if item.mode == "select":
+                idx = self.expr(item.index, E)
+                if idx.const is None:
+                    raise Unsupported(f"an index that is not a constant (in '{self.node}')")
+                entries.append(str(idx.const))
+                pos += 1
+            elif item.mode == "slice":
+                lo = self.expr(item.start, E) if item.start is not None else None
+                hi = self.expr(item.stop, E) if item.stop is not None else None
+                entries.append(f"{'' if lo is None else lo.name}:{'' if hi is None else hi.name}")
+                for bound in (lo, hi):
+                    if bound is not None and not bound.data:
+                        raise Unsupported(f"a slice bound that depends on the latents (in '{self.node}')")
+                    if bound is not None and bound.const is None:
+                        bounds.append(bound)
+                pos += 1
+            elif item.mode == "gather":
+                gather = (len(entries), item.index)
+                entries.append(":")
+                pos += 1
+            else:
+                entries.append(":")
+                pos += 1
+        shape = tuple(base.shape[: base.lead]) + tuple(e.ty.shape)
+        if gather is None:
+            if all(x == ":" for x in entries):
+                return base
+            return self.b.emit(
+                "index",
+                (base, *bounds),
+                tuple(shape),
+                base.lead,
+                base.dtype,
+                ("..., " + ", ".join(entries + [":"] * (len(elem) - pos)),),
+            )  # noqa: E501
+        if bounds:
+            raise Unsupported(f"a slice and an indexed read in one index (in '{self.node}')")
+        return self.gather(base, entries, gather, E, e)
+
+    def gather(self, base: Val, entries, gather, E, e: ir.Index):
+        pos, index = gather
+        if base.lead or pos != 0 or len(entries) != 1:
+            raise Unsupported(f"an indexed read of this form (in '{self.node}')")
+        idx = self.expr(index, E)
+        if not idx.data:
+            raise Unsupported(f"an index computed from the latents (in '{self.node}')")
+        shape = tuple(idx.shape[: idx.lead]) + tuple(e.ty.shape)
+        if base.data:
+            return self.b.emit("gather", (base, idx), shape, idx.lead, base.dtype)
+        flat = self.b.emit("ravel", (idx,), (), 0, "int")
+        return self.b.emit("gather", (base, idx, flat), shape, idx.lead, base.dtype)
+
+    def _call(self, e: ir.Call, E):
+        f = _ALIAS.get(e.func, e.func)
+        static = dict(e.static)
+        args = [self.expr(a, E) for a in e.args]
+        b = self.b
+        if f in _UNARY:
+            return b.unary(f, args[0])
+        if f == "to_real":
+            x = args[0]
+            return b.emit("to_real", (x,), x.shape, x.lead, "real")
+        if f == "pow":
+            return b.binary("pow", *args)
+        if f == "log_sum_exp" and len(args) == 2:
+            return self.logaddexp(*args)
+        if f == "log_mix":
+            theta, lp1, lp2 = args
+            return self.logaddexp(self.m.log(theta) + lp1, self.m.log1p(-theta) + lp2)
+        if f in ("sum", "mean") and "ndims" in static:
+            x, n = args[0], static["ndims"]
+            s = b.sum_last(x, n)
+            if f == "mean":
+                for dsize in x.shape[len(x.shape) - n :]:
+                    s = s / b.emit("code", (), (), 0, "int", (self.size(dsize),), data=True)
+            return s
+        if f in ("dot", "matvec"):
+            return self.dot(*args)
+        if f == "vecmat":
+            x, A = args
+            if x.lead or A.lead or len(x.shape) != 1 or len(A.shape) != 2:
+                raise Unsupported(f"vecmat of this form (in '{self.node}')")
+            return b.emit("vecmat", (x, A), A.shape[1:], 0, "real")
+        if f == "transpose":
+            (A,) = args
+            if A.lead or len(A.shape) != 2:
+                raise Unsupported(f"transpose of this form (in '{self.node}')")
+            return b.emit("transpose", (A,), A.shape[::-1], 0, A.dtype)
+        if f in ("ones", "zeros", "arange", "eye") and all(a.data for a in args):
+            return self.filled(f, e)
+        raise Unsupported(f"the function '{e.func}' (in '{self.node}')")
+
+    def filled(self, f: str, e: ir.Call) -> Val:
+        shape = e.ty.shape
+        code = {
+            "ones": f"np.ones({self.shape_code(shape)})",
+            "zeros": f"np.zeros({self.shape_code(shape)})",
+            "arange": f"np.arange({self.size(shape[0])})",
+            "eye": f"np.eye({self.size(shape[0])})",
+        }[f]
+        return self.b.emit("code", (), shape, 0, "int" if f == "arange" else "real", (code,), data=True)
+
+    def logaddexp(self, a, b):
+        a, b = self.b.align_pair(self.b.lift(a), self.b.lift(b))
+        return self.b.emit("logaddexp", (a, b), broadcast(a.shape, b.shape), max(a.lead, b.lead), "real")
+
+    def dot(self, a: Val, b: Val) -> Val:
+        """Sum over the last axis of a * b; a matrix (or rows in plates) times one vector is a matvec."""
+        if len(a.shape) == 1 and not a.lead and len(b.shape) == 2:
+            a, b = b, a
+        if len(b.shape) == 1 and not b.lead and len(a.shape) == 2 and a.shape[1] == b.shape[0]:
+            return self.b.emit("matvec", (a, b), a.shape[:1], a.lead, "real")
+        if len(a.shape) == 1 and len(b.shape) == 1 and not a.lead and not b.lead:
+            return self.b.emit("vdot", (a, b), (), 0, "real")
+        if not a.elem or not b.elem:
+            raise Unsupported(f"dot of a scalar (in '{self.node}')")
+        return self.b.sum_last(a * b, 1)
+
+    def _logpdf(self, e: ir.LogPdf, E):
+        formula = densities.density(e.dist.name, [k for k, _ in e.dist.args])
+        if formula is None:
+            raise Unsupported(f"the density of {e.dist.name} (in '{self.node}')")
+        value = self.expr(e.value, E)
+        args = {k: self.expr(x, E) for k, x in e.dist.args}
+        lp = self.b.lift(formula(self.m, value, **args))
+        return self.b.sum_last(lp, e.sum_rank) if e.sum_rank else lp
+
+
+def _minus_one(d):
+    return d - 1 if isinstance(d, int) else f"{d}-1"
+
+
+def lower_program(program: ir.ProgramIR) -> Lowered:
+    return Lowering(program).run()

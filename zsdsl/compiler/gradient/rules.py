@@ -1,0 +1,203 @@
+"""One forward and one adjoint rule per primitive, as Python source text.
+
+``forward(op, args, fast)`` is the expression computing ``op.out`` from the argument codes;
+``fast`` means the value is a Python scalar computed with ``math`` (the hot path of small models),
+otherwise NumPy (``np``, ``sp`` for ``scipy.special``) under ``np.errstate``. ``adjoint(op, i, ...)``
+is the contribution of ``op.out``'s adjoint ``g`` to argument ``i``: an ``Adj`` holding the code,
+whether it is a scatter into an index of the argument, and whether it needs ``g`` materialised at
+the output's full shape (the elementwise rules broadcast a smaller ``g`` for free). A primitive
+missing here has no gradient on this path and the lowering refuses the model, saying which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zsdsl.compiler.gradient.graph import COMPARE, Op, Unsupported
+
+_BIN = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", **COMPARE}
+_MATH = {"exp", "log", "log1p", "expm1", "sqrt", "tanh", "lgamma", "sin", "cos", "erf"}
+_NP = {"exp": "np.exp", "log": "np.log", "log1p": "np.log1p", "expm1": "np.expm1", "sqrt": "np.sqrt",
+       "tanh": "np.tanh", "lgamma": "sp.gammaln", "sin": "np.sin", "cos": "np.cos", "erf": "sp.erf",
+       "digamma": "sp.digamma", "sigmoid": "sp.expit"}  # fmt: skip
+NO_GRADIENT = {"to_real", "floor", *COMPARE, "arange", "ones", "zeros", "eye", "full", "ravel", "code"}
+
+
+@dataclass(frozen=True)
+class Adj:
+    code: str
+    scatter: str | None = None  # an index expression: the contribution goes to arg[scatter]
+    exact_g: bool = False  # the rule indexes or multiplies matrices with g: g at the output's shape
+    setup: tuple[str, ...] = ()  # statements run before (temporaries named from the output)
+
+
+def _f(name: str, fast: bool) -> str:
+    if fast and name in _MATH:
+        return f"math.{name}"
+    return _NP[name]
+
+
+def forward(op: Op, a: list[str], fast: bool) -> str:
+    p, at = op.prim, op.attrs
+    if p in _BIN:
+        return f"{a[0]} {_BIN[p]} {a[1]}"
+    if p == "neg":
+        return f"-{a[0]}"
+    if p == "square":
+        return f"{a[0]} * {a[0]}"
+    if p in _NP and p != "sigmoid":
+        return f"{_f(p, fast)}({a[0]})"
+    if p == "sigmoid":
+        return _sigmoid(a[0], fast)
+    if p == "softplus":
+        x = a[0]
+        if fast:
+            return f"(({x}) + math.log1p(math.exp(-({x}))) if {x} > 0.0 else math.log1p(math.exp({x})))"
+        return f"(np.maximum({x}, 0.0) + np.log1p(np.exp(-np.abs({x}))))"  # a third of np.logaddexp's time
+    if p == "abs":
+        return f"abs({a[0]})" if fast else f"np.abs({a[0]})"
+    if p == "logaddexp":
+        x, y = a
+        if fast:
+            return f"(max({x}, {y}) + math.log1p(math.exp(-abs({x} - {y}))))"
+        return f"np.logaddexp({x}, {y})"
+    if p == "xlogy":
+        return f"sp.xlogy({a[0]}, {a[1]})"
+    if p == "nonneg":
+        x, lp = a
+        if fast:
+            return f"({lp} if {x} >= 0.0 else -math.inf)"
+        return f"np.where({x} >= 0.0, {lp}, -np.inf)"
+    if p == "where":
+        c, x, y = a
+        return f"({x} if {c} else {y})" if fast else f"np.where({c}, {x}, {y})"
+    if p == "sum":
+        (axes,) = at
+        if len(axes) == len(op.args[0].shape):
+            return f"{a[0]}.sum()"
+        return f"{a[0]}.sum(axis={axes!r})"
+    if p == "expand":
+        lead, n = at
+        return f"{a[0]}[{':, ' * lead}{', '.join(['None'] * n)}]"
+    if p in ("index", "reshape_plates"):
+        return f"{a[0]}[{at[0]}]"
+    if p == "code":
+        return at[0]
+    if p == "gather":
+        return f"{a[0]}[{a[1]}]"
+    if p in ("matvec", "vdot"):
+        return f"{a[0]} @ {a[1]}"
+    if p == "vecmat":
+        return f"{a[0]} @ {a[1]}"
+    if p == "transpose":
+        return f"{a[0]}.T"
+    if p == "stack":
+        return f"np.array([{', '.join(a)}])" if not op.out.lead and len(op.out.shape) == 1 and all(
+            x.scalar for x in op.args) else f"np.stack([{', '.join(a)}], -1)"  # fmt: skip
+    if p == "cumsum":
+        return f"np.cumsum({a[0]}, -1)"
+    if p == "ordered":
+        u = a[0]
+        return f"np.concatenate([{u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)], -1)"
+    if p == "to_real":
+        return f"float({a[0]})" if op.out.scalar else f"np.asarray({a[0]}, dtype=np.float64)"
+    if p == "ravel":
+        return f"np.ravel({a[0]})"
+    raise Unsupported(f"the primitive '{p}'")
+
+
+def _sigmoid(x: str, fast: bool) -> str:
+    """sigmoid(x) = (1 + tanh(x/2)) / 2: no overflow for any x, and faster than scipy's expit on arrays."""
+    return f"(0.5 * {'math' if fast else 'np'}.tanh(0.5 * {x}) + 0.5)"
+
+
+def _rev_cumsum(g: str) -> str:
+    return f"np.flip(np.cumsum(np.flip({g}, -1), -1), -1)"
+
+
+def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj | None:
+    """The contribution to argument ``i`` (None: the output does not depend on it smoothly)."""
+    p = op.prim
+    x = a[0]
+    if p in NO_GRADIENT or p in COMPARE:
+        return None
+
+    def m(expr: str) -> str:  # g times expr, without the multiplication when g is 1
+        return expr if g == "1.0" else f"{g} * {expr}"
+
+    if p == "add":
+        return Adj(g)
+    if p == "sub":
+        return Adj(g if i == 0 else ("-1.0" if g == "1.0" else f"(-{g})"))
+    if p == "mul":
+        return Adj(m(a[1 - i]))
+    if p == "div":
+        return Adj(f"{g} / {a[1]}" if i == 0 else f"-{m(out)} / {a[1]}")
+    if p == "pow":
+        return Adj(m(f"{a[1]} * {x} ** ({a[1]} - 1.0)") if i == 0 else m(f"{out} * {_f('log', fast)}({x})"))
+    if p == "neg":
+        return Adj("-1.0" if g == "1.0" else f"(-{g})")
+    simple = {
+        "exp": m(out), "log": f"{g} / {x}", "log1p": f"{g} / (1.0 + {x})", "expm1": m(f"({out} + 1.0)"),
+        "sqrt": f"{g} * 0.5 / {out}", "square": m(f"(2.0 * {x})"), "tanh": m(f"(1.0 - {out} * {out})"),
+        "sigmoid": m(f"{out} * (1.0 - {out})"), "lgamma": m(f"sp.digamma({x})"),
+        "digamma": m(f"sp.polygamma(1, {x})"), "sin": m(f"{_f('cos', fast)}({x})"),
+        "cos": f"-{m(_f('sin', fast) + '(' + x + ')')}",
+    }  # fmt: skip
+    if p in simple:
+        return Adj(simple[p])
+    if p == "softplus":
+        return Adj(m(_sigmoid(x, fast)))
+    if p == "abs":
+        return Adj(f"({g} if {x} > 0.0 else -{g})" if fast else f"{g} * np.sign({x})")
+    if p == "logaddexp":
+        return Adj(f"{g} * {_f('exp', fast)}({a[i]} - {out})")
+    if p == "xlogy":
+        return Adj(f"{g} * {_f('log', fast)}({a[1]})" if i == 0 else f"{g} * {a[0]} / {a[1]}")
+    if p == "nonneg":
+        if i == 0:
+            return None
+        return Adj(f"({g} if {x} >= 0.0 else 0.0)" if fast else f"np.where({x} >= 0.0, {g}, 0.0)")
+    if p == "where":
+        if i == 0:
+            return None
+        c = a[0]
+        if fast:
+            return Adj(f"({g} if {c} else 0.0)" if i == 1 else f"(0.0 if {c} else {g})")
+        return Adj(f"np.where({c}, {g}, 0.0)" if i == 1 else f"np.where({c}, 0.0, {g})")
+    if p == "sum":
+        (axes,) = op.attrs
+        if len(axes) == len(op.args[0].shape):
+            return Adj(g)  # a scalar: broadcast by whatever consumes it
+        return Adj(f"{g}[..., {', '.join(['None'] * len(axes))}]", exact_g=True)
+    if p == "expand":
+        lead, n = op.attrs
+        return Adj(f"{g}[{':, ' * lead}{', '.join(['0'] * n)}]", exact_g=True)
+    if p == "index":
+        return Adj(g, scatter=op.attrs[0]) if i == 0 else None
+    if p == "reshape_plates":
+        return Adj(f"{g}[{op.attrs[0].replace('None', '0')}]", exact_g=True)
+    if p == "gather":
+        if i == 1:
+            return None
+        base = op.args[0]
+        if len(base.shape) == 1:
+            return Adj(f"np.bincount({a[2]}, np.ravel({g}), {x}.shape[0])", exact_g=True)
+        tmp = f"t_{out}"
+        return Adj(tmp, exact_g=True, setup=(f"{tmp} = np.zeros_like({x})", f"np.add.at({tmp}, {a[1]}, {g})"))
+    if p == "matvec":
+        return Adj(f"np.outer({g}, {a[1]})" if i == 0 else f"{g} @ {x}", exact_g=True)
+    if p == "vecmat":
+        return Adj(f"{a[1]} @ {g}" if i == 0 else f"np.outer({x}, {g})", exact_g=True)
+    if p == "vdot":
+        return Adj(f"{g} * {a[1 - i]}")
+    if p == "transpose":
+        return Adj(f"{g}.T", exact_g=True)
+    if p == "stack":
+        return Adj(f"{g}[..., {i}]", exact_g=True)
+    if p == "cumsum":
+        return Adj(_rev_cumsum(g), exact_g=True)
+    if p == "ordered":
+        tail = f"{_rev_cumsum(f'{g}[..., 1:]')} * np.exp({x}[..., 1:])"
+        return Adj(f"np.concatenate([{g}.sum(-1, keepdims=True), {tail}], -1)", exact_g=True)
+    raise Unsupported(f"the primitive '{p}' (no adjoint rule)")
