@@ -25,7 +25,9 @@ def float64():
     torch.set_default_dtype(old)
 
 
-@pytest.mark.parametrize("name, spec, data", [c[:3] for c in CASES if c[3] == "numpy"], ids=lambda x: str(x)[:30])
+@pytest.mark.parametrize(
+    "name, spec, data", [c[:3] for c in CASES if c[3] == "numpy" and c[0] != "garch11"], ids=lambda x: str(x)[:30]
+)
 def test_traced_code_gives_npads_value_and_gradient(name, spec, data):
     if not data.exists():
         pytest.skip(f"{data} not found")

@@ -7,27 +7,12 @@ tensors with the declared dtypes, and instantiates the model and its guides.
 
 from __future__ import annotations
 
-import itertools
-import linecache
 import sys
-import types
 
 import numpy as np
 import torch
 
-_counter = itertools.count(1)
-
-
-def load_generated_module(source: str, label: str) -> types.ModuleType:
-    """Execute generated source as a module; its file name is ``<zsdsl:LABEL#k>``."""
-    filename = f"<zsdsl:{label}#{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    module = types.ModuleType(f"zsdsl_generated_{abs(hash(filename))}")
-    module.__file__ = filename
-    sys.modules[module.__name__] = module  # importable by name (torch.compile looks modules up)
-    code = compile(source, filename, "exec")  # safe: source emitted by zsdsl.compiler from checked IR
-    exec(code, module.__dict__)  # safe: same generated code, never user text
-    return module
+from zsdsl.runtime.generated import load_generated_module
 
 
 class CompiledModel:

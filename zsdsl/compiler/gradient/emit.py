@@ -110,6 +110,7 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
         args = [a.name for a in op.args]
         lines.append(f"{op.out.name} = {rules.forward(op, args, fast and op.out.scalar)}")
     back = _Reverse(vals, lines)
+    done_setup: set = set()  # temporaries an op's rules share (computed once for all its arguments)
     if total.data:
         lines.append(f"return -{total.name}, np.zeros({dim_code})")
         return lines
@@ -127,7 +128,8 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
                 continue
             g = back.exact(out) if probe.exact_g else back.code(out.name)
             adj = rules.adjoint(op, i, g, out.name, [a.name for a in op.args], f)
-            lines.extend(adj.setup)
+            lines.extend(x for x in adj.setup if x not in done_setup)
+            done_setup.update(adj.setup)
             if adj.scatter is not None:
                 back.scatter(arg, adj.scatter, adj.code)
             elif adj.exact_g:
@@ -157,7 +159,10 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     """The module text. ``sites``: (name, z value, offset code); ``data_lines`` bind fields and sizes."""
     vals = {op.out.name: op.out for op in data_ops + z_ops}
     vals.update({v.name: v for _, v, _ in sites})
-    out = [header, "", "import math", "", "import numpy as np", "from scipy import special as sp", "", layout, "", ""]
+    imports = ["import numpy as np", "from scipy import special as sp"]
+    if any(op.prim == "recurrence" for op in data_ops + z_ops):
+        imports.append("from scipy import signal as sig")
+    out = [header, "", "import math", "", *imports, "", layout, "", ""]
     out.append("def make(data, d):")
     out.append('    """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""')
     body = list(data_lines)

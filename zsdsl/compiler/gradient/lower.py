@@ -381,6 +381,11 @@ class Lowering:
             if A.lead or len(A.shape) != 2:
                 raise Unsupported(f"transpose of this form (in '{self.node}')")
             return b.emit("transpose", (A,), A.shape[::-1], 0, A.dtype)
+        if f == "recurrence":
+            a, seq, init = args
+            if not (a.scalar and init.scalar and len(seq.shape) == 1 and not seq.lead):
+                raise Unsupported(f"recurrence inside a plate or over a matrix (in '{self.node}')")
+            return b.emit("recurrence", (a, seq, init), seq.shape, 0, "real")
         if f in ("ones", "zeros", "arange", "eye") and all(a.data for a in args):
             return self.filled(f, e)
         raise Unsupported(f"the function '{e.func}' (in '{self.node}')")

@@ -96,6 +96,9 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
             x.scalar for x in op.args) else f"np.stack([{', '.join(a)}], -1)"  # fmt: skip
     if p == "cumsum":
         return f"np.cumsum({a[0]}, -1)"
+    if p == "recurrence":  # s[0] = init, s[t] = a s[t-1] + b[t-1]: a first-order IIR filter, in C
+        x, b, init = a
+        return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
     if p == "ordered":
         u = a[0]
         return f"np.concatenate([{u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)], -1)"
@@ -197,6 +200,13 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(f"{g}[..., {i}]", exact_g=True)
     if p == "cumsum":
         return Adj(_rev_cumsum(g), exact_g=True)
+    if p == "recurrence":
+        # the adjoint filter runs backwards: l[t] = g[t] + a l[t+1]; then d/db[k] = l[k+1], d/dinit = l[0],
+        # d/da = sum over t >= 1 of l[t] s[t-1]
+        lam = f"l_{out}"
+        setup = (f"{lam} = sig.lfilter([1.0], [1.0, -{x}], {g}[::-1])[::-1]",)
+        code = [f"{lam}[1:] @ {out}[:-1]", f"np.append({lam}[1:], 0.0)", f"{lam}[0]"][i]
+        return Adj(code, exact_g=True, setup=setup)
     if p == "ordered":
         tail = f"{_rev_cumsum(f'{g}[..., 1:]')} * np.exp({x}[..., 1:])"
         return Adj(f"np.concatenate([{g}.sum(-1, keepdims=True), {tail}], -1)", exact_g=True)

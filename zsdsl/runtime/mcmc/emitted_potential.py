@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from zsdsl.runtime.compiled import load_generated_module
+from zsdsl.runtime.generated import load_generated_module
 
 HOW = "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd"
 
