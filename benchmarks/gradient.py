@@ -2,8 +2,10 @@
 path): zsdsl's ``Potential.value_and_grad_np`` vs the same density written by hand in PyTorch, both
 taking and returning float64 NumPy vectors as the sampler does. zsdsl's figure is its default path
 (``backend`` and ``reason``: the compiler's emitted NumPy value-and-gradient code where it covers the
-model, else PyTorch autograd); ``traced_us`` is the previous fast path (the NumPy twin library traced
-into straight-line code) on the same model in the same run, ``zsdsl_torch_us`` its PyTorch autograd path.
+model, else PyTorch autograd); ``zsdsl_torch_us`` is its PyTorch autograd path on the same model.
+``--previous DIR`` also runs this script from another checkout of zsdsl (e.g. the commit before a change,
+``git worktree add DIR COMMIT``) in a subprocess right before this one, and reports its ``zsdsl_us`` as
+``previous_us`` beside ours (``zsdsl_over_previous``).
 
 Models: eight schools (noncentered), logistic regression (N=5000, D=25 synthetic, seed 0) and
 posteriordb's radon hierarchical-intercept model (85 counties, 919 houses). Both sides are timed
@@ -11,6 +13,7 @@ in this process, interleaved, on the same points; each figure is the median over
 
     python benchmarks/gradient.py
     python benchmarks/gradient.py --quick
+    python benchmarks/gradient.py --previous /tmp/prev   # against an older checkout, back to back
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from _common import ROOT, SHARED, machine  # noqa: E402
 
 import zsdsl  # noqa: E402
 from zsdsl.runtime.data import load_data  # noqa: E402
-from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential  # noqa: E402
 from zsdsl.runtime.mcmc.potential import Potential  # noqa: E402
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -121,12 +123,27 @@ def hand_value_and_grad(log_density):
     return vg
 
 
+def _previous(args) -> dict:
+    """model -> zsdsl_us from this benchmark run by another checkout (its own zsdsl on the path)."""
+    import os
+    import subprocess
+
+    root = Path(args.previous).resolve()
+    cmd = [sys.executable, str(root / "benchmarks" / "gradient.py"), "--rounds", str(args.rounds),
+           "--per-round", str(args.per_round)]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(root))
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=root).stdout
+    return {r["model"]: r["zsdsl_us"] for r in json.loads(out.strip().splitlines()[-1])["results"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--per-round", type=int, default=200)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--previous", help="another zsdsl checkout to time first, in a subprocess")
     args = ap.parse_args()
+    previous = _previous(args) if args.previous else {}
     if args.quick:
         args.rounds, args.per_round = 2, 5
     torch.set_default_dtype(torch.float64)  # what `zsdsl sample` uses
@@ -141,9 +158,6 @@ def main() -> None:
         agree = abs(Uz - Uh) <= 1e-8 * max(1.0, abs(Uh)) and np.allclose(gz, gh, rtol=1e-8, atol=1e-8)
         # zsdsl's default path (NumPy for the models it covers) and its PyTorch autograd path
         fns = {"zsdsl": potential.value_and_grad_np, "zsdsl_torch": potential._torch_value_and_grad, "torch": hand}
-        traced = NumpyPotential.build(potential)  # the previous fast path (traced NumPy library), same run
-        if traced is not None:
-            fns["zsdsl_traced"] = traced.value_and_grad
         times = {k: [] for k in fns}
         for fn in fns.values():
             for _ in range(max(5, args.per_round // 10)):
@@ -155,12 +169,12 @@ def main() -> None:
                     fn(u)
                 times[k].append((time.perf_counter() - t0) / args.per_round * 1e6)
         z, t, zt = (statistics.median(times[k]) for k in ("zsdsl", "torch", "zsdsl_torch"))
-        tr = statistics.median(times["zsdsl_traced"]) if traced is not None else None
         results.append({"model": name, "dim": potential.dim, "zsdsl_us": round(z, 2), "torch_us": round(t, 2),
                         "ratio": round(z / t, 3), "backend": potential.backend, "reason": potential.backend_reason,
-                        "traced_us": tr and round(tr, 2), "zsdsl_over_traced": tr and round(z / tr, 3),
                         "zsdsl_torch_us": round(zt, 2), "zsdsl_torch_ratio": round(zt / t, 3),
                         "same_value_and_gradient": bool(agree)})  # fmt: skip
+        if name in previous:
+            results[-1].update(previous_us=previous[name], zsdsl_over_previous=round(z / previous[name], 3))
     print(json.dumps({"benchmark": "gradient", "machine": machine(), "dtype": "float64", "rounds": args.rounds,
                       "evals_per_round": args.per_round, "results": results,
                       "peers": {"note": "Pyro/NumPyro potentials not measured yet"}}))  # fmt: skip

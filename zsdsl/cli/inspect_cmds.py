@@ -66,8 +66,7 @@ def _emit_gradient(spec, compiled, data_path, output) -> None:
     """The emitted value-and-gradient module; a model without one is refused with the reason."""
     gradient = compiled.gradient
     if gradient.source is None:
-        raise ModelError(f"{spec} has no emitted gradient: {gradient.reason}. NUTS and HMC differentiate it "
-                         "with PyTorch autograd.")  # fmt: skip
+        raise ModelError(f"{spec}: {gradient.reason}. NUTS and HMC differentiate it with PyTorch autograd.")
     write_or_echo(gradient.source, output)
     if data_path:
         import torch

@@ -48,7 +48,7 @@ def compile_text(text: str, file: str = "<string>") -> Compiled:
     verify_ir(checked)
     optimized = run_passes(checked, verify=verify_ir)
     source = emit_module(optimized, Path(file).name)
-    gradient = emit_gradient(optimized, file)
+    gradient = emit_gradient(optimized, file, program)
     return Compiled(file=file, text=text, ast=program, ir=optimized, source=source, warnings=tuple(warnings),
                     gradient=gradient)  # fmt: skip
 

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('mu', 'tau', 'theta')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -19,7 +20,7 @@ def make(data, d):
     c28 = np.asarray(data['y'], dtype=np.float64)
     c29 = np.asarray(data['sigma'], dtype=np.float64)
     c34 = np.log(c29)
-    c39 = c34.sum()
+    c39 = add_reduce(c34, None)
 
     def fast(z):
         zs = z.tolist()
@@ -39,7 +40,7 @@ def make(data, d):
         v15 = v14 / v8
         v16 = v15 * v15
         v18 = math.log(v8)
-        v21 = v16.sum()
+        v21 = add_reduce(v16, None)
         v22 = -0.5 * v21
         v24 = v18 * c23
         v25 = v22 - v24
@@ -47,7 +48,7 @@ def make(data, d):
         v30 = c28 - v13
         v31 = v30 / c29
         v32 = v31 * v31
-        v37 = v32.sum()
+        v37 = add_reduce(v32, None)
         v38 = -0.5 * v37
         v40 = v38 - c39
         v41 = v40 - c26
@@ -62,9 +63,9 @@ def make(data, d):
         g_v8 = g_v18 / v8
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v8
-        g_v8 = g_v8 + (-g_v15 * v15 / v8).sum()
+        g_v8 = g_v8 + add_reduce(-g_v15 * v15 / v8, None)
         g_v13 = g_v13 + g_v14
-        g_v1 = ((-g_v14)).sum()
+        g_v1 = add_reduce((-g_v14), None)
         g_v10 = -1.0 / (1.0 + v10)
         g_v9 = g_v10 * (2.0 * v9)
         g_v8 = g_v8 + g_v9 / 5
@@ -95,7 +96,7 @@ def make(data, d):
             v15 = v14 / v8
             v16 = v15 * v15
             v18 = np.log(v8)
-            v21 = v16.sum()
+            v21 = add_reduce(v16, None)
             v22 = -0.5 * v21
             v24 = v18 * c23
             v25 = v22 - v24
@@ -103,7 +104,7 @@ def make(data, d):
             v30 = c28 - v13
             v31 = v30 / c29
             v32 = v31 * v31
-            v37 = v32.sum()
+            v37 = add_reduce(v32, None)
             v38 = -0.5 * v37
             v40 = v38 - c39
             v41 = v40 - c26
@@ -118,9 +119,9 @@ def make(data, d):
             g_v8 = g_v18 / v8
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v8
-            g_v8 = g_v8 + (-g_v15 * v15 / v8).sum()
+            g_v8 = g_v8 + add_reduce(-g_v15 * v15 / v8, None)
             g_v13 = g_v13 + g_v14
-            g_v1 = ((-g_v14)).sum()
+            g_v1 = add_reduce((-g_v14), None)
             g_v10 = -1.0 / (1.0 + v10)
             g_v9 = g_v10 * (2.0 * v9)
             g_v8 = g_v8 + g_v9 / 5

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('mu', 'tau', 'theta_trans')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -19,7 +20,7 @@ def make(data, d):
     c26 = np.asarray(data['y'], dtype=np.float64)
     c27 = np.asarray(data['sigma'], dtype=np.float64)
     c32 = np.log(c27)
-    c37 = c32.sum()
+    c37 = add_reduce(c32, None)
 
     def fast(z):
         zs = z.tolist()
@@ -37,7 +38,7 @@ def make(data, d):
         v13 = -2.061020617723555 - v11
         v14 = (v13 if v8 >= 0.0 else -math.inf)
         v16 = v15 * v15
-        v19 = v16.sum()
+        v19 = add_reduce(v16, None)
         v20 = -0.5 * v19
         v23 = v20 - c22
         v24 = v8 * v15
@@ -45,7 +46,7 @@ def make(data, d):
         v28 = c26 - v25
         v29 = v28 / c27
         v30 = v29 * v29
-        v35 = v30.sum()
+        v35 = add_reduce(v30, None)
         v36 = -0.5 * v35
         v38 = v36 - c37
         v39 = v38 - c22
@@ -56,8 +57,8 @@ def make(data, d):
         g_v29 = -0.5 * (2.0 * v29)
         g_v28 = g_v29 / c27
         g_v25 = (-g_v28)
-        g_v1 = (g_v25).sum()
-        g_v8 = (g_v25 * v15).sum()
+        g_v1 = add_reduce(g_v25, None)
+        g_v8 = add_reduce(g_v25 * v15, None)
         g_v15 = g_v25 * v8
         g_v15 = g_v15 + -0.5 * (2.0 * v15)
         g_v13 = (1.0 if v8 >= 0.0 else 0.0)
@@ -90,7 +91,7 @@ def make(data, d):
             v13 = -2.061020617723555 - v11
             v14 = np.where(v8 >= 0.0, v13, -np.inf)
             v16 = v15 * v15
-            v19 = v16.sum()
+            v19 = add_reduce(v16, None)
             v20 = -0.5 * v19
             v23 = v20 - c22
             v24 = v8 * v15
@@ -98,7 +99,7 @@ def make(data, d):
             v28 = c26 - v25
             v29 = v28 / c27
             v30 = v29 * v29
-            v35 = v30.sum()
+            v35 = add_reduce(v30, None)
             v36 = -0.5 * v35
             v38 = v36 - c37
             v39 = v38 - c22
@@ -109,8 +110,8 @@ def make(data, d):
             g_v29 = -0.5 * (2.0 * v29)
             g_v28 = g_v29 / c27
             g_v25 = (-g_v28)
-            g_v1 = (g_v25).sum()
-            g_v8 = (g_v25 * v15).sum()
+            g_v1 = add_reduce(g_v25, None)
+            g_v8 = add_reduce(g_v25 * v15, None)
             g_v15 = g_v25 * v8
             g_v15 = g_v15 + -0.5 * (2.0 * v15)
             g_v13 = np.where(v8 >= 0.0, 1.0, 0.0)

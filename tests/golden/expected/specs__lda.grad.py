@@ -1,1 +1,1 @@
-# no emitted gradient: the emitted gradient has no rule for the simplex transform (of 'phi')
+# no emitted gradient: the emitted gradient has no rule for the simplex transform (in 'phi', lda.zs:12:3)

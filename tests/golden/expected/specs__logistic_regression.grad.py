@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('w', 'b')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -26,7 +27,7 @@ def make(data, d):
         v1 = z[v1_lo:v1_hi]
         v10 = zs[v10_at]
         v2 = v1 * v1
-        v5 = v2.sum()
+        v5 = add_reduce(v2, None)
         v6 = -0.5 * v5
         v9 = v6 - c8
         v11 = v10 * v10
@@ -35,14 +36,14 @@ def make(data, d):
         v16 = c15 @ v1
         v17 = v16 + v10
         v20 = (np.maximum(v17, 0.0) + np.log1p(np.exp(-np.abs(v17))))
-        v22 = c18 @ v17
-        v23 = v20.sum()
+        v22 = np.dot(c18, v17)
+        v23 = add_reduce(v20, None)
         v24 = v22 - v23
         v25 = v9 + v13
         v26 = v25 + v24
         g_v17 = 1.0 * c18
         g_v17 = g_v17 + -1.0 * (0.5 * np.tanh(0.5 * v17) + 0.5)
-        g_v10 = (g_v17).sum()
+        g_v10 = add_reduce(g_v17, None)
         g_v1 = g_v17 @ c15
         g_v10 = g_v10 + -0.5 * (2.0 * v10)
         g_v1 = g_v1 + -0.5 * (2.0 * v1)
@@ -56,7 +57,7 @@ def make(data, d):
             v1 = z[v1_lo:v1_hi]
             v10 = z[v10_at]
             v2 = v1 * v1
-            v5 = v2.sum()
+            v5 = add_reduce(v2, None)
             v6 = -0.5 * v5
             v9 = v6 - c8
             v11 = v10 * v10
@@ -65,14 +66,14 @@ def make(data, d):
             v16 = c15 @ v1
             v17 = v16 + v10
             v20 = (np.maximum(v17, 0.0) + np.log1p(np.exp(-np.abs(v17))))
-            v22 = c18 @ v17
-            v23 = v20.sum()
+            v22 = np.dot(c18, v17)
+            v23 = add_reduce(v20, None)
             v24 = v22 - v23
             v25 = v9 + v13
             v26 = v25 + v24
             g_v17 = 1.0 * c18
             g_v17 = g_v17 + -1.0 * (0.5 * np.tanh(0.5 * v17) + 0.5)
-            g_v10 = (g_v17).sum()
+            g_v10 = add_reduce(g_v17, None)
             g_v1 = g_v17 @ c15
             g_v10 = g_v10 + -0.5 * (2.0 * v10)
             g_v1 = g_v1 + -0.5 * (2.0 * v1)

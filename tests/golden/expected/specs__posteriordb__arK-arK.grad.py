@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('alpha', 'beta', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -42,7 +43,7 @@ def make(data, d):
         v6 = v4 + -3.2215236261987186
         v8 = v7 / 10
         v9 = v8 * v8
-        v13 = v9.sum()
+        v13 = add_reduce(v9, None)
         v14 = -0.5 * v13
         v17 = v14 + c16
         v19 = math.exp(v18)
@@ -56,7 +57,7 @@ def make(data, d):
         v38 = v37 / v19
         v39 = v38 * v38
         v41 = math.log(v19)
-        v44 = v39.sum()
+        v44 = add_reduce(v39, None)
         v45 = -0.5 * v44
         v47 = v41 * c46
         v48 = v45 - v47
@@ -69,9 +70,9 @@ def make(data, d):
         g_v19 = g_v41 / v19
         g_v38 = -0.5 * (2.0 * v38)
         g_v37 = g_v38 / v19
-        g_v19 = g_v19 + (-g_v38 * v38 / v19).sum()
+        g_v19 = g_v19 + add_reduce(-g_v38 * v38 / v19, None)
         g_v36 = (-g_v37)
-        g_v1 = (g_v36).sum()
+        g_v1 = add_reduce(g_v36, None)
         g_v7 = g_v36 @ c34
         g_v21 = -1.0 / (1.0 + v21)
         g_v20 = g_v21 * (2.0 * v20)
@@ -98,7 +99,7 @@ def make(data, d):
             v6 = v4 + -3.2215236261987186
             v8 = v7 / 10
             v9 = v8 * v8
-            v13 = v9.sum()
+            v13 = add_reduce(v9, None)
             v14 = -0.5 * v13
             v17 = v14 + c16
             v19 = np.exp(v18)
@@ -112,7 +113,7 @@ def make(data, d):
             v38 = v37 / v19
             v39 = v38 * v38
             v41 = np.log(v19)
-            v44 = v39.sum()
+            v44 = add_reduce(v39, None)
             v45 = -0.5 * v44
             v47 = v41 * c46
             v48 = v45 - v47
@@ -125,9 +126,9 @@ def make(data, d):
             g_v19 = g_v41 / v19
             g_v38 = -0.5 * (2.0 * v38)
             g_v37 = g_v38 / v19
-            g_v19 = g_v19 + (-g_v38 * v38 / v19).sum()
+            g_v19 = g_v19 + add_reduce(-g_v38 * v38 / v19, None)
             g_v36 = (-g_v37)
-            g_v1 = (g_v36).sum()
+            g_v1 = add_reduce(g_v36, None)
             g_v7 = g_v36 @ c34
             g_v21 = -1.0 / (1.0 + v21)
             g_v20 = g_v21 * (2.0 * v20)

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('b', 'Intercept', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -36,7 +37,7 @@ def make(data, d):
         v19 = zs[v19_at]
         v27 = zs[v27_at]
         v11 = v10 * v10
-        v14 = v11.sum()
+        v14 = add_reduce(v11, None)
         v15 = -0.5 * v14
         v18 = v15 - c17
         v20 = v19 - 8
@@ -59,7 +60,7 @@ def make(data, d):
         v39 = v38 / v28
         v40 = v39 * v39
         v42 = math.log(v28)
-        v45 = v40.sum()
+        v45 = add_reduce(v40, None)
         v46 = -0.5 * v45
         v48 = v42 * c47
         v49 = v46 - v48
@@ -72,9 +73,9 @@ def make(data, d):
         g_v28 = g_v42 / v28
         g_v39 = -0.5 * (2.0 * v39)
         g_v38 = g_v39 / v28
-        g_v28 = g_v28 + (-g_v39 * v39 / v28).sum()
+        g_v28 = g_v28 + add_reduce(-g_v39 * v39 / v28, None)
         g_v37 = (-g_v38)
-        g_v19 = (g_v37).sum()
+        g_v19 = add_reduce(g_v37, None)
         g_v10 = g_v37 @ c9
         g_v31 = -2.0 / (1.0 + v31)
         g_v30 = g_v31 / 3
@@ -99,7 +100,7 @@ def make(data, d):
             v19 = z[v19_at]
             v27 = z[v27_at]
             v11 = v10 * v10
-            v14 = v11.sum()
+            v14 = add_reduce(v11, None)
             v15 = -0.5 * v14
             v18 = v15 - c17
             v20 = v19 - 8
@@ -122,7 +123,7 @@ def make(data, d):
             v39 = v38 / v28
             v40 = v39 * v39
             v42 = np.log(v28)
-            v45 = v40.sum()
+            v45 = add_reduce(v40, None)
             v46 = -0.5 * v45
             v48 = v42 * c47
             v49 = v46 - v48
@@ -135,9 +136,9 @@ def make(data, d):
             g_v28 = g_v42 / v28
             g_v39 = -0.5 * (2.0 * v39)
             g_v38 = g_v39 / v28
-            g_v28 = g_v28 + (-g_v39 * v39 / v28).sum()
+            g_v28 = g_v28 + add_reduce(-g_v39 * v39 / v28, None)
             g_v37 = (-g_v38)
-            g_v19 = (g_v37).sum()
+            g_v19 = add_reduce(g_v37, None)
             g_v10 = g_v37 @ c9
             g_v31 = -2.0 / (1.0 + v31)
             g_v30 = g_v31 / 3

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('beta', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -34,7 +35,7 @@ def make(data, d):
         v12 = v11 / v5
         v13 = v12 * v12
         v15 = math.log(v5)
-        v18 = v13.sum()
+        v18 = add_reduce(v13, None)
         v19 = -0.5 * v18
         v21 = v15 * c20
         v22 = v19 - v21
@@ -44,10 +45,10 @@ def make(data, d):
         g_v5 = g_v15 / v5
         g_v12 = -0.5 * (2.0 * v12)
         g_v11 = g_v12 / v5
-        g_v5 = g_v5 + (-g_v12 * v12 / v5).sum()
+        g_v5 = g_v5 + add_reduce(-g_v12 * v12 / v5, None)
         g_v10 = (-g_v11)
-        g_v6 = (g_v10).sum()
-        g_v7 = (g_v10 * c8).sum()
+        g_v6 = add_reduce(g_v10, None)
+        g_v7 = add_reduce(g_v10 * c8, None)
         g_v3 = np.zeros_like(v3)
         g_v3[..., 1] += g_v7
         g_v3[..., 0] += g_v6
@@ -70,7 +71,7 @@ def make(data, d):
             v12 = v11 / v5
             v13 = v12 * v12
             v15 = np.log(v5)
-            v18 = v13.sum()
+            v18 = add_reduce(v13, None)
             v19 = -0.5 * v18
             v21 = v15 * c20
             v22 = v19 - v21
@@ -80,10 +81,10 @@ def make(data, d):
             g_v5 = g_v15 / v5
             g_v12 = -0.5 * (2.0 * v12)
             g_v11 = g_v12 / v5
-            g_v5 = g_v5 + (-g_v12 * v12 / v5).sum()
+            g_v5 = g_v5 + add_reduce(-g_v12 * v12 / v5, None)
             g_v10 = (-g_v11)
-            g_v6 = (g_v10).sum()
-            g_v7 = (g_v10 * c8).sum()
+            g_v6 = add_reduce(g_v10, None)
+            g_v7 = add_reduce(g_v10 * c8, None)
             g_v3 = np.zeros_like(v3)
             g_v3[..., 1] += g_v7
             g_v3[..., 0] += g_v6

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('mu', 'tau', 'theta_trans')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -19,7 +20,7 @@ def make(data, d):
     c24 = np.asarray(data['y'], dtype=np.float64)
     c25 = np.asarray(data['sigma'], dtype=np.float64)
     c30 = np.log(c25)
-    c35 = c30.sum()
+    c35 = add_reduce(c30, None)
 
     def fast(z):
         zs = z.tolist()
@@ -36,7 +37,7 @@ def make(data, d):
         v11 = math.log1p(v10)
         v12 = -2.7541677982835004 - v11
         v14 = v13 * v13
-        v17 = v14.sum()
+        v17 = add_reduce(v14, None)
         v18 = -0.5 * v17
         v21 = v18 - c20
         v22 = v8 * v13
@@ -44,7 +45,7 @@ def make(data, d):
         v26 = c24 - v23
         v27 = v26 / c25
         v28 = v27 * v27
-        v33 = v28.sum()
+        v33 = add_reduce(v28, None)
         v34 = -0.5 * v33
         v36 = v34 - c35
         v37 = v36 - c20
@@ -55,8 +56,8 @@ def make(data, d):
         g_v27 = -0.5 * (2.0 * v27)
         g_v26 = g_v27 / c25
         g_v23 = (-g_v26)
-        g_v1 = (g_v23).sum()
-        g_v8 = (g_v23 * v13).sum()
+        g_v1 = add_reduce(g_v23, None)
+        g_v8 = add_reduce(g_v23 * v13, None)
         g_v13 = g_v23 * v8
         g_v13 = g_v13 + -0.5 * (2.0 * v13)
         g_v10 = -1.0 / (1.0 + v10)
@@ -86,7 +87,7 @@ def make(data, d):
             v11 = np.log1p(v10)
             v12 = -2.7541677982835004 - v11
             v14 = v13 * v13
-            v17 = v14.sum()
+            v17 = add_reduce(v14, None)
             v18 = -0.5 * v17
             v21 = v18 - c20
             v22 = v8 * v13
@@ -94,7 +95,7 @@ def make(data, d):
             v26 = c24 - v23
             v27 = v26 / c25
             v28 = v27 * v27
-            v33 = v28.sum()
+            v33 = add_reduce(v28, None)
             v34 = -0.5 * v33
             v36 = v34 - c35
             v37 = v36 - c20
@@ -105,8 +106,8 @@ def make(data, d):
             g_v27 = -0.5 * (2.0 * v27)
             g_v26 = g_v27 / c25
             g_v23 = (-g_v26)
-            g_v1 = (g_v23).sum()
-            g_v8 = (g_v23 * v13).sum()
+            g_v1 = add_reduce(g_v23, None)
+            g_v8 = add_reduce(g_v23 * v13, None)
             g_v13 = g_v23 * v8
             g_v13 = g_v13 + -0.5 * (2.0 * v13)
             g_v10 = -1.0 / (1.0 + v10)

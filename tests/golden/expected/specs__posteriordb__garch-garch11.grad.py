@@ -8,6 +8,7 @@ from scipy import special as sp
 from scipy import signal as sig
 
 SITES = ('mu', 'alpha0', 'alpha1', 'beta1_raw')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -49,9 +50,9 @@ def make(data, d):
         v30 = v22 / v29
         v31 = v30 * v30
         v33 = np.log(v29)
-        v36 = v31.sum()
+        v36 = add_reduce(v31, None)
         v37 = -0.5 * v36
-        v38 = v33.sum()
+        v38 = add_reduce(v33, None)
         v39 = v37 - v38
         v42 = v39 - c41
         v43 = v2 + v10
@@ -66,11 +67,11 @@ def make(data, d):
         l_v28 = sig.lfilter([1.0], [1.0, -v19], g_v28[::-1])[::-1]
         g_v19 = l_v28[1:] @ v28[:-1]
         g_v25 = np.append(l_v28[1:], 0.0)
-        g_v3 = (g_v25).sum()
-        g_v5 = (g_v25 * v23).sum()
+        g_v3 = add_reduce(g_v25, None)
+        g_v5 = add_reduce(g_v25 * v23, None)
         g_v23 = g_v25 * v5
         g_v22 = g_v22 + g_v23 * (2.0 * v22)
-        g_v1 = ((-g_v22)).sum()
+        g_v1 = add_reduce((-g_v22), None)
         g_v18 = 1.0 / v18
         g_v18 = g_v18 + g_v19 * v12
         g_v12 = g_v19 * v18
@@ -122,9 +123,9 @@ def make(data, d):
             v30 = v22 / v29
             v31 = v30 * v30
             v33 = np.log(v29)
-            v36 = v31.sum()
+            v36 = add_reduce(v31, None)
             v37 = -0.5 * v36
-            v38 = v33.sum()
+            v38 = add_reduce(v33, None)
             v39 = v37 - v38
             v42 = v39 - c41
             v43 = v2 + v10
@@ -139,11 +140,11 @@ def make(data, d):
             l_v28 = sig.lfilter([1.0], [1.0, -v19], g_v28[::-1])[::-1]
             g_v19 = l_v28[1:] @ v28[:-1]
             g_v25 = np.append(l_v28[1:], 0.0)
-            g_v3 = (g_v25).sum()
-            g_v5 = (g_v25 * v23).sum()
+            g_v3 = add_reduce(g_v25, None)
+            g_v5 = add_reduce(g_v25 * v23, None)
             g_v23 = g_v25 * v5
             g_v22 = g_v22 + g_v23 * (2.0 * v22)
-            g_v1 = ((-g_v22)).sum()
+            g_v1 = add_reduce((-g_v22), None)
             g_v18 = 1.0 / v18
             g_v18 = g_v18 + g_v19 * v12
             g_v12 = g_v19 * v18

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('beta', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -45,7 +46,7 @@ def make(data, d):
         v23 = v22 / v6
         v24 = v23 * v23
         v26 = math.log(v6)
-        v29 = v24.sum()
+        v29 = add_reduce(v24, None)
         v30 = -0.5 * v29
         v32 = v26 * c31
         v33 = v30 - v32
@@ -56,15 +57,15 @@ def make(data, d):
         g_v6 = g_v26 / v6
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v6
-        g_v6 = g_v6 + (-g_v23 * v23 / v6).sum()
+        g_v6 = g_v6 + add_reduce(-g_v23 * v23 / v6, None)
         g_v21 = (-g_v22)
-        g_v19 = (g_v21 * c3).sum()
+        g_v19 = add_reduce(g_v21 * c3, None)
         g_v4 = np.zeros_like(v4)
         g_v4[..., 3] += g_v19
-        g_v16 = (g_v21 * c2).sum()
+        g_v16 = add_reduce(g_v21 * c2, None)
         g_v4[..., 2] += g_v16
-        g_v12 = (g_v21).sum()
-        g_v13 = (g_v21 * c1).sum()
+        g_v12 = add_reduce(g_v21, None)
+        g_v13 = add_reduce(g_v21 * c1, None)
         g_v4[..., 1] += g_v13
         g_v4[..., 0] += g_v12
         g_v8 = -1.0 / (1.0 + v8)
@@ -99,7 +100,7 @@ def make(data, d):
             v23 = v22 / v6
             v24 = v23 * v23
             v26 = np.log(v6)
-            v29 = v24.sum()
+            v29 = add_reduce(v24, None)
             v30 = -0.5 * v29
             v32 = v26 * c31
             v33 = v30 - v32
@@ -110,15 +111,15 @@ def make(data, d):
             g_v6 = g_v26 / v6
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v6
-            g_v6 = g_v6 + (-g_v23 * v23 / v6).sum()
+            g_v6 = g_v6 + add_reduce(-g_v23 * v23 / v6, None)
             g_v21 = (-g_v22)
-            g_v19 = (g_v21 * c3).sum()
+            g_v19 = add_reduce(g_v21 * c3, None)
             g_v4 = np.zeros_like(v4)
             g_v4[..., 3] += g_v19
-            g_v16 = (g_v21 * c2).sum()
+            g_v16 = add_reduce(g_v21 * c2, None)
             g_v4[..., 2] += g_v16
-            g_v12 = (g_v21).sum()
-            g_v13 = (g_v21 * c1).sum()
+            g_v12 = add_reduce(g_v21, None)
+            g_v13 = add_reduce(g_v21 * c1, None)
             g_v4[..., 1] += g_v13
             g_v4[..., 0] += g_v12
             g_v8 = -1.0 / (1.0 + v8)

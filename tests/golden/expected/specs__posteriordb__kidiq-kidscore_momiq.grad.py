@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('beta', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -37,7 +38,7 @@ def make(data, d):
         v15 = v14 / v3
         v16 = v15 * v15
         v18 = math.log(v3)
-        v21 = v16.sum()
+        v21 = add_reduce(v16, None)
         v22 = -0.5 * v21
         v24 = v18 * c23
         v25 = v22 - v24
@@ -48,10 +49,10 @@ def make(data, d):
         g_v3 = g_v18 / v3
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v3
-        g_v3 = g_v3 + (-g_v15 * v15 / v3).sum()
+        g_v3 = g_v3 + add_reduce(-g_v15 * v15 / v3, None)
         g_v13 = (-g_v14)
-        g_v9 = (g_v13).sum()
-        g_v10 = (g_v13 * c11).sum()
+        g_v9 = add_reduce(g_v13, None)
+        g_v10 = add_reduce(g_v13 * c11, None)
         g_v1 = np.zeros_like(v1)
         g_v1[..., 1] += g_v10
         g_v1[..., 0] += g_v9
@@ -81,7 +82,7 @@ def make(data, d):
             v15 = v14 / v3
             v16 = v15 * v15
             v18 = np.log(v3)
-            v21 = v16.sum()
+            v21 = add_reduce(v16, None)
             v22 = -0.5 * v21
             v24 = v18 * c23
             v25 = v22 - v24
@@ -92,10 +93,10 @@ def make(data, d):
             g_v3 = g_v18 / v3
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v3
-            g_v3 = g_v3 + (-g_v15 * v15 / v3).sum()
+            g_v3 = g_v3 + add_reduce(-g_v15 * v15 / v3, None)
             g_v13 = (-g_v14)
-            g_v9 = (g_v13).sum()
-            g_v10 = (g_v13 * c11).sum()
+            g_v9 = add_reduce(g_v13, None)
+            g_v10 = add_reduce(g_v13 * c11, None)
             g_v1 = np.zeros_like(v1)
             g_v1[..., 1] += g_v10
             g_v1[..., 0] += g_v9

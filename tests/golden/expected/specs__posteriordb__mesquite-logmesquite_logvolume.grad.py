@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('beta', 'sigma')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -39,7 +40,7 @@ def make(data, d):
         v17 = v16 / v11
         v18 = v17 * v17
         v20 = math.log(v11)
-        v23 = v18.sum()
+        v23 = add_reduce(v18, None)
         v24 = -0.5 * v23
         v26 = v20 * c25
         v27 = v24 - v26
@@ -49,10 +50,10 @@ def make(data, d):
         g_v11 = g_v20 / v11
         g_v17 = -0.5 * (2.0 * v17)
         g_v16 = g_v17 / v11
-        g_v11 = g_v11 + (-g_v17 * v17 / v11).sum()
+        g_v11 = g_v11 + add_reduce(-g_v17 * v17 / v11, None)
         g_v15 = (-g_v16)
-        g_v12 = (g_v15).sum()
-        g_v13 = (g_v15 * c8).sum()
+        g_v12 = add_reduce(g_v15, None)
+        g_v13 = add_reduce(g_v15 * c8, None)
         g_v9 = np.zeros_like(v9)
         g_v9[..., 1] += g_v13
         g_v9[..., 0] += g_v12
@@ -75,7 +76,7 @@ def make(data, d):
             v17 = v16 / v11
             v18 = v17 * v17
             v20 = np.log(v11)
-            v23 = v18.sum()
+            v23 = add_reduce(v18, None)
             v24 = -0.5 * v23
             v26 = v20 * c25
             v27 = v24 - v26
@@ -85,10 +86,10 @@ def make(data, d):
             g_v11 = g_v20 / v11
             g_v17 = -0.5 * (2.0 * v17)
             g_v16 = g_v17 / v11
-            g_v11 = g_v11 + (-g_v17 * v17 / v11).sum()
+            g_v11 = g_v11 + add_reduce(-g_v17 * v17 / v11, None)
             g_v15 = (-g_v16)
-            g_v12 = (g_v15).sum()
-            g_v13 = (g_v15 * c8).sum()
+            g_v12 = add_reduce(g_v15, None)
+            g_v13 = add_reduce(g_v15 * c8, None)
             g_v9 = np.zeros_like(v9)
             g_v9[..., 1] += g_v13
             g_v9[..., 0] += g_v12

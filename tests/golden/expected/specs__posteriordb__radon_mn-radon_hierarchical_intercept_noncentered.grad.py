@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('alpha_raw', 'beta', 'mu_alpha', 'sigma_alpha', 'sigma_y')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -39,12 +40,12 @@ def make(data, d):
         v25 = zs[v25_at]
         v30 = zs[v30_at]
         v2 = v1 * v1
-        v5 = v2.sum()
+        v5 = add_reduce(v2, None)
         v6 = -0.5 * v5
         v9 = v6 - c8
         v11 = v10 / 10
         v12 = v11 * v11
-        v16 = v12.sum()
+        v16 = add_reduce(v12, None)
         v17 = -0.5 * v16
         v18 = v17 + -6.443047252397437
         v20 = v19 / 10
@@ -72,7 +73,7 @@ def make(data, d):
         v51 = v50 / v31
         v52 = v51 * v51
         v54 = math.log(v31)
-        v57 = v52.sum()
+        v57 = add_reduce(v52, None)
         v58 = -0.5 * v57
         v60 = v54 * c59
         v61 = v58 - v60
@@ -88,16 +89,16 @@ def make(data, d):
         g_v31 = g_v54 / v31
         g_v51 = -0.5 * (2.0 * v51)
         g_v50 = g_v51 / v31
-        g_v31 = g_v31 + (-g_v51 * v51 / v31).sum()
+        g_v31 = g_v31 + add_reduce(-g_v51 * v51 / v31, None)
         g_v49 = (-g_v50)
-        g_v47 = (g_v49 * c46).sum()
+        g_v47 = add_reduce(g_v49 * c46, None)
         g_v10 = np.zeros_like(v10)
         g_v10[..., 1] += g_v47
-        g_v43 = (g_v49 * c42).sum()
+        g_v43 = add_reduce(g_v49 * c42, None)
         g_v10[..., 0] += g_v43
         g_v36 = np.bincount(c40, np.ravel(g_v49), v36.shape[0])
-        g_v19 = (g_v36).sum()
-        g_v26 = (g_v36 * v1).sum()
+        g_v19 = add_reduce(g_v36, None)
+        g_v26 = add_reduce(g_v36 * v1, None)
         g_v1 = g_v36 * v26
         g_v31 = g_v31 + -0.5 * (2.0 * v31)
         g_v30 = 1.0 + g_v31 * v31
@@ -124,12 +125,12 @@ def make(data, d):
             v25 = z[v25_at]
             v30 = z[v30_at]
             v2 = v1 * v1
-            v5 = v2.sum()
+            v5 = add_reduce(v2, None)
             v6 = -0.5 * v5
             v9 = v6 - c8
             v11 = v10 / 10
             v12 = v11 * v11
-            v16 = v12.sum()
+            v16 = add_reduce(v12, None)
             v17 = -0.5 * v16
             v18 = v17 + -6.443047252397437
             v20 = v19 / 10
@@ -157,7 +158,7 @@ def make(data, d):
             v51 = v50 / v31
             v52 = v51 * v51
             v54 = np.log(v31)
-            v57 = v52.sum()
+            v57 = add_reduce(v52, None)
             v58 = -0.5 * v57
             v60 = v54 * c59
             v61 = v58 - v60
@@ -173,16 +174,16 @@ def make(data, d):
             g_v31 = g_v54 / v31
             g_v51 = -0.5 * (2.0 * v51)
             g_v50 = g_v51 / v31
-            g_v31 = g_v31 + (-g_v51 * v51 / v31).sum()
+            g_v31 = g_v31 + add_reduce(-g_v51 * v51 / v31, None)
             g_v49 = (-g_v50)
-            g_v47 = (g_v49 * c46).sum()
+            g_v47 = add_reduce(g_v49 * c46, None)
             g_v10 = np.zeros_like(v10)
             g_v10[..., 1] += g_v47
-            g_v43 = (g_v49 * c42).sum()
+            g_v43 = add_reduce(g_v49 * c42, None)
             g_v10[..., 0] += g_v43
             g_v36 = np.bincount(c40, np.ravel(g_v49), v36.shape[0])
-            g_v19 = (g_v36).sum()
-            g_v26 = (g_v36 * v1).sum()
+            g_v19 = add_reduce(g_v36, None)
+            g_v26 = add_reduce(g_v36 * v1, None)
             g_v1 = g_v36 * v26
             g_v31 = g_v31 + -0.5 * (2.0 * v31)
             g_v30 = 1.0 + g_v31 * v31

@@ -7,6 +7,7 @@ import numpy as np
 from scipy import special as sp
 
 SITES = ('alpha', 'beta', 'sigma_y')  # the latent sites, in the order of the unconstrained vector
+add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
 def make(data, d):
@@ -39,7 +40,7 @@ def make(data, d):
         v23 = v22 / v14
         v24 = v23 * v23
         v26 = math.log(v14)
-        v29 = v24.sum()
+        v29 = add_reduce(v24, None)
         v30 = -0.5 * v29
         v32 = v26 * c31
         v33 = v30 - v32
@@ -52,10 +53,10 @@ def make(data, d):
         g_v14 = g_v26 / v14
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v14
-        g_v14 = g_v14 + (-g_v23 * v23 / v14).sum()
+        g_v14 = g_v14 + add_reduce(-g_v23 * v23 / v14, None)
         g_v21 = (-g_v22)
-        g_v1 = (g_v21).sum()
-        g_v7 = (g_v21 * c19).sum()
+        g_v1 = add_reduce(g_v21, None)
+        g_v7 = add_reduce(g_v21 * c19, None)
         g_v14 = g_v14 + -0.5 * (2.0 * v14)
         g_v13 = 1.0 + g_v14 * v14
         g_v8 = -0.5 * (2.0 * v8)
@@ -91,7 +92,7 @@ def make(data, d):
             v23 = v22 / v14
             v24 = v23 * v23
             v26 = np.log(v14)
-            v29 = v24.sum()
+            v29 = add_reduce(v24, None)
             v30 = -0.5 * v29
             v32 = v26 * c31
             v33 = v30 - v32
@@ -104,10 +105,10 @@ def make(data, d):
             g_v14 = g_v26 / v14
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v14
-            g_v14 = g_v14 + (-g_v23 * v23 / v14).sum()
+            g_v14 = g_v14 + add_reduce(-g_v23 * v23 / v14, None)
             g_v21 = (-g_v22)
-            g_v1 = (g_v21).sum()
-            g_v7 = (g_v21 * c19).sum()
+            g_v1 = add_reduce(g_v21, None)
+            g_v7 = add_reduce(g_v21 * c19, None)
             g_v14 = g_v14 + -0.5 * (2.0 * v14)
             g_v13 = 1.0 + g_v14 * v14
             g_v8 = -0.5 * (2.0 * v8)

@@ -26,9 +26,10 @@ class GradientProgram:
     sites: tuple[str, ...] = ()  # the latent sites, in the order of the unconstrained vector
 
 
-def emit_gradient(program: ir.ProgramIR, file: str = "<spec>") -> GradientProgram:
+def emit_gradient(program: ir.ProgramIR, file: str = "<spec>", ast=None) -> GradientProgram:
+    """The gradient module of ``program``; ``ast`` (the parsed spec) lets a refusal name the line."""
     try:
-        low = lower_program(program)
+        low = lower_program(program, statement_places(ast) if ast is not None else None)
     except Unsupported as exc:
         return GradientProgram(None, f"the emitted gradient has no rule for {exc}")
     data_ops = [op for op in low.builder.ops if op.out.data]
@@ -45,6 +46,33 @@ def emit_gradient(program: ir.ProgramIR, file: str = "<spec>") -> GradientProgra
     except Unsupported as exc:
         return GradientProgram(None, f"the emitted gradient has no rule for {exc}")
     return GradientProgram(source, "", names)
+
+
+def statement_places(program) -> dict:
+    """Node name -> ``file:line:col`` of the model statement that defines it (factors numbered as the
+    checker numbers them: ``factor_1``, ``factor_2``, ... in order)."""
+    from zsdsl.grammar import ast as A
+
+    places: dict = {}
+    factors = 0
+
+    def visit(stmts):
+        nonlocal factors
+        for s in stmts:
+            if isinstance(s, A.Plate):
+                visit(s.body)
+                continue
+            if isinstance(s, A.Factor):
+                factors += 1
+                name = f"factor_{factors}"
+            else:
+                name = s.target.name
+            sp = s.span
+            if sp.line:
+                places[name] = f"{Path(sp.file).name}:{sp.line}:{sp.col}"
+
+    visit(program.body)
+    return places
 
 
 def _needed(data_ops: list, z_ops: list, total) -> tuple[list, list]:

@@ -1,7 +1,7 @@
 """The log-density of every distribution the emitted gradient path knows, written once.
 
 Each entry is a formula over a maths namespace ``m`` (``log``, ``log1p``, ``lgamma``, ``xlogy``,
-``softplus``, ``nonneg``) and operands that support ``+ - * /``: the lowering pass runs it over
+``softplus``, ``abs``, ``nonneg``, ``within``) and operands that support ``+ - * /``: the lowering pass runs it over
 symbolic values (``Builder``), and ``tests/test_gradient_emit.py`` runs the same formula over
 PyTorch tensors and checks it against ``zl.lpdf`` / ``torch.distributions`` at random points, so the
 PyTorch emitter (which calls those for speed) and this table cannot drift apart.
@@ -80,6 +80,18 @@ def poisson_rate(m, x, rate):
     return m.xlogy(x, rate) - rate - m.lgamma(x + 1.0)
 
 
+def bernoulli_probs(m, x, probs):
+    return m.xlogy(x, probs) + m.xlogy(1.0 - x, 1.0 - probs)
+
+
+def laplace(m, x, loc, scale):
+    return -m.log(2.0 * scale) - m.abs(x - loc) / scale
+
+
+def uniform(m, x, low, high):
+    return m.within(x, low, high, -m.log(high - low))
+
+
 def flat(m, x):
     return 0.0
 
@@ -103,6 +115,9 @@ DENSITIES = {
     _key("InverseGamma", "concentration", "scale"): inverse_gamma,
     _key("Beta", "concentration1", "concentration0"): beta,
     _key("Bernoulli", "logits"): bernoulli_logits,
+    _key("Bernoulli", "probs"): bernoulli_probs,
+    _key("Laplace", "loc", "scale"): laplace,
+    _key("Uniform", "low", "high"): uniform,
     _key("Poisson", "log_rate"): poisson_log_rate,
     _key("Poisson", "rate"): poisson_rate,
     _key("Flat"): flat,

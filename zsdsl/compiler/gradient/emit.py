@@ -86,13 +86,13 @@ def _unbroadcast(code: str, cs: tuple, ts: tuple) -> tuple[str, tuple]:
     if lead <= 0 and all(c == 1 or c == t for c, t in zip(cs, ts[len(ts) - len(cs) :])):
         return code, cs
     if not ts:
-        return f"({code}).sum()", ()
+        return f"add_reduce({code}, None)", ()
     axes = list(range(lead))
     keep = [lead + i for i, t in enumerate(ts) if t == 1 and cs[lead + i] != 1]
     if axes:
-        code = f"({code}).sum(axis={tuple(axes)!r})"
+        code = f"add_reduce({code}, {tuple(axes)!r})"
     if keep:
-        code = f"({code}).sum(axis={tuple(k - lead for k in keep)!r}, keepdims=True)"
+        code = f"add_reduce({code}, {tuple(k - lead for k in keep)!r}, keepdims=True)"
     return code, tuple(1 if t == 1 else c for c, t in zip(cs[lead:], ts))
 
 
@@ -162,7 +162,8 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     imports = ["import numpy as np", "from scipy import special as sp"]
     if any(op.prim == "recurrence" for op in data_ops + z_ops):
         imports.append("from scipy import signal as sig")
-    out = [header, "", "import math", "", *imports, "", layout, "", ""]
+    out = [header, "", "import math", "", *imports, "", layout,
+           "add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper", "", ""]  # fmt: skip
     out.append("def make(data, d):")
     out.append('    """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""')
     body = list(data_lines)

@@ -88,7 +88,7 @@ _FOLD2 = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b,
     "pow": lambda a, b: a**b, "logaddexp": lambda a, b: max(a, b) + math.log1p(math.exp(-abs(a - b))),
 }  # fmt: skip
-COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!=", "and": "&"}
 
 
 def literal(x) -> str:
@@ -236,6 +236,16 @@ class Builder:
             return self.const(math.prod(shape))
         code = " * ".join(f"({dim_code(d)})" for d in shape)
         return self.emit("code", (), (), 0, "int", (code,), data=True)
+
+    def where(self, cond, a, b) -> Val:
+        cond, a, b = self.lift(cond), self.lift(a), self.lift(b)
+        if cond.const is not None:
+            return a if cond.const else b
+        r = max(cond.elem, a.elem, b.elem)
+        cond, a, b = self.pad(cond, r), self.pad(a, r), self.pad(b, r)
+        shape = broadcast(broadcast(cond.shape, a.shape), b.shape)
+        dtype = "real" if "real" in (a.dtype, b.dtype) else a.dtype
+        return self.emit("where", (cond, a, b), shape, max(cond.lead, a.lead, b.lead), dtype)
 
     # ------------------------------------------------------------ reductions
     def sum_all(self, x: Val) -> Val:

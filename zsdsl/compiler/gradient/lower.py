@@ -17,7 +17,7 @@ from zsdsl.compiler.gradient import densities
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val, broadcast
 
 _UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "tanh", "sigmoid", "softplus", "lgamma", "digamma",
-          "abs", "sin", "cos", "erf"}  # fmt: skip
+          "abs", "sin", "cos", "erf", "logit"}  # fmt: skip
 _ALIAS = {"inv_logit": "sigmoid"}
 _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "**": "pow", "<": "lt", "<=": "le", ">": "gt",
            ">=": "ge", "==": "eq", "!=": "ne"}  # fmt: skip
@@ -51,6 +51,15 @@ class _Math:
         a, y = self.b.align_pair(a, self.b.lift(y))
         return self.b.emit("xlogy", (a, y), broadcast(a.shape, y.shape), max(a.lead, y.lead), "real")
 
+    def abs(self, x):
+        return self.b.unary("abs", x)
+
+    def within(self, x, low, high, lp):
+        """lp where low <= x <= high, else -inf (the support of a uniform)."""
+        x, low, high = self.b.lift(x), self.b.lift(low), self.b.lift(high)
+        inside = self.b.binary("and", self.b.binary("ge", x, low), self.b.binary("le", x, high))
+        return self.b.where(inside, lp, float("-inf"))
+
     def nonneg(self, x, lp):
         x, lp = self.b.lift(x), self.b.lift(lp)
         if x.const is not None:
@@ -69,13 +78,19 @@ class Lowered:
 
 
 class Lowering:
-    def __init__(self, program: ir.ProgramIR):
+    def __init__(self, program: ir.ProgramIR, spans: dict | None = None):
         self.p = program
+        self.spans = spans or {}  # node name -> "file:line:col" of its statement
         self.b = Builder()
         self.m = _Math(self.b)
         self.values: dict[str, tuple[Val, tuple]] = {}  # node -> (value, the plates of its leading axes)
         self.data_lines: list[str] = []
         self.node = "?"
+
+    def where(self) -> str:
+        """The node being lowered, and where its statement is in the spec."""
+        at = self.spans.get(self.node)
+        return f"in '{self.node}', {at}" if at else f"in '{self.node}'"
 
     # ------------------------------------------------------------ sizes and data
     def size(self, d) -> str:
@@ -141,11 +156,11 @@ class Lowering:
 
     def latent(self, node: ir.SampleNode, offset: str):
         if node.discrete:
-            raise Unsupported(f"the discrete latent '{node.name}'")
+            raise Unsupported(f"the discrete latent '{node.name}' ({self.where()})")
         shape = self.full_shape(node.ty.plates, node.ty.shape)
         kind = node.bijector.kind if node.bijector is not None else "identity"
         if kind not in ("identity", "positive", "lower", "upper", "interval", "ordered", "positive_ordered"):
-            raise Unsupported(f"the {kind} transform (of '{node.name}')")
+            raise Unsupported(f"the {kind} transform ({self.where()})")
         u = Val(self.b, f"v{self.b._count + 1}", shape, len(node.ty.plates), "real", False)
         self.b._count += 1
         name = u.name
@@ -201,9 +216,9 @@ class Lowering:
     def term(self, dist: ir.Dist, value: Val, plates: tuple) -> Val:
         formula = densities.density(dist.name, [k for k, _ in dist.args])
         if formula is None:
-            raise Unsupported(f"the density of {dist.name}({', '.join(k for k, _ in dist.args)})")
+            raise Unsupported(f"the density of {dist.name}({', '.join(k for k, _ in dist.args)}) ({self.where()})")
         if any(r for _, r in dist.event_ranks):
-            raise Unsupported(f"the multivariate density {dist.name}")
+            raise Unsupported(f"the multivariate density {dist.name} ({self.where()})")
         args = {k: self.expr(e, plates) for k, e in dist.args}
         lp = self.b.lift(formula(self.m, value, **args))
         return self.total_over(lp, plates, value)
@@ -222,10 +237,10 @@ class Lowering:
         if not have or tuple(have) == tuple(E):
             return v
         if any(pl not in E for pl in have):
-            raise Unsupported(f"a value read outside its plates (in '{self.node}')")
+            raise Unsupported(f"a value read outside its plates ({self.where()})")
         positions = [E.index(pl) for pl in have]
         if positions != sorted(positions):
-            raise Unsupported(f"plates read in another order (in '{self.node}')")
+            raise Unsupported(f"plates read in another order ({self.where()})")
         index, shape, k = [], [], 0
         for pl in E:
             if pl in have:
@@ -241,7 +256,7 @@ class Lowering:
     def expr(self, e, E: tuple) -> Val:
         method = getattr(self, "_" + e.kind, None)
         if method is None:
-            raise Unsupported(f"the expression kind '{e.kind}' (in '{self.node}')")
+            raise Unsupported(f"the expression kind '{e.kind}' ({self.where()})")
         return method(e, E)
 
     def _const(self, e: ir.Const, E):
@@ -257,22 +272,31 @@ class Lowering:
         if e.role == "data" and e.name not in self.values:
             return self.data(e.name)
         if e.name not in self.values:
-            raise Unsupported(f"the {e.role} '{e.name}' read before it is computed (in '{self.node}')")
+            raise Unsupported(f"the {e.role} '{e.name}' read before it is computed ({self.where()})")
         v, plates = self.values[e.name]
         return self.align(v, plates, E)
 
+    def whole(self, e, E) -> Val:
+        """An indexed value: a node declared in plates outside ``E`` (``P[user[r]]`` with ``P`` in plate
+        ``u``, read in plate ``r``) is read whole, its plate axes as ordinary axes."""
+        if isinstance(e, ir.Ref) and e.name in self.values:
+            v, plates = self.values[e.name]
+            if plates and any(pl not in E for pl in plates):
+                return Val(self.b, v.name, v.shape, 0, v.dtype, v.data, v.const)
+        return self.expr(e, E)
+
     def _plate_slice(self, e: ir.PlateSlice, E):
         if not isinstance(e.base, ir.Ref):
-            raise Unsupported(f"a plate slice of an expression (in '{self.node}')")
+            raise Unsupported(f"a plate slice of an expression ({self.where()})")
         v = self._ref(e.base, ())
         if v.lead:
-            raise Unsupported(f"a plate slice of a value already in plates (in '{self.node}')")
+            raise Unsupported(f"a plate slice of a value already in plates ({self.where()})")
         v = Val(self.b, v.name, v.shape, len(e.plates), v.dtype, v.data, v.const)
         return self.align(v, e.plates, E)
 
     def _binop(self, e: ir.BinOp, E):
         if e.op not in _BINOPS:
-            raise Unsupported(f"the operator '{e.op}' (in '{self.node}')")
+            raise Unsupported(f"the operator '{e.op}' ({self.where()})")
         a, b = self.expr(e.left, E), self.expr(e.right, E)
         if e.op == "%":
             raise Unsupported("the operator %")
@@ -282,13 +306,10 @@ class Lowering:
         return self.b.unary("neg", self.expr(e.operand, E))
 
     def _list(self, e: ir.ListE, E):
-        items = [self.expr(x, E) for x in e.items]
-        if any(not x.scalar for x in items) or E and any(x.lead for x in items):
-            raise Unsupported(f"a list of arrays (in '{self.node}')")
-        return self.b.emit("stack", tuple(items), (len(items),), 0, "real")
+        return self.stack([self.expr(x, E) for x in e.items])
 
     def _index(self, e: ir.Index, E):
-        base = self.expr(e.base, E)
+        base = self.whole(e.base, E)
         entries, gather, bounds = [], None, []
         elem = list(base.shape[base.lead :])
         pos = 0
@@ -296,7 +317,7 @@ class Lowering:
             if item.mode == "select":
                 idx = self.expr(item.index, E)
                 if idx.const is None:
-                    raise Unsupported(f"an index that is not a constant (in '{self.node}')")
+                    raise Unsupported(f"an index that is not a constant ({self.where()})")
                 entries.append(str(idx.const))
                 pos += 1
             elif item.mode == "slice":
@@ -305,7 +326,7 @@ class Lowering:
                 entries.append(f"{'' if lo is None else lo.name}:{'' if hi is None else hi.name}")
                 for bound in (lo, hi):
                     if bound is not None and not bound.data:
-                        raise Unsupported(f"a slice bound that depends on the latents (in '{self.node}')")
+                        raise Unsupported(f"a slice bound that depends on the latents ({self.where()})")
                     if bound is not None and bound.const is None:
                         bounds.append(bound)
                 pos += 1
@@ -329,16 +350,16 @@ class Lowering:
                 ("..., " + ", ".join(entries + [":"] * (len(elem) - pos)),),
             )  # noqa: E501
         if bounds:
-            raise Unsupported(f"a slice and an indexed read in one index (in '{self.node}')")
+            raise Unsupported(f"a slice and an indexed read in one index ({self.where()})")
         return self.gather(base, entries, gather, E, e)
 
     def gather(self, base: Val, entries, gather, E, e: ir.Index):
         pos, index = gather
         if base.lead or pos != 0 or len(entries) != 1:
-            raise Unsupported(f"an indexed read of this form (in '{self.node}')")
+            raise Unsupported(f"an indexed read of this form ({self.where()})")
         idx = self.expr(index, E)
         if not idx.data:
-            raise Unsupported(f"an index computed from the latents (in '{self.node}')")
+            raise Unsupported(f"an index computed from the latents ({self.where()})")
         shape = tuple(idx.shape[: idx.lead]) + tuple(e.ty.shape)
         if base.data:
             return self.b.emit("gather", (base, idx), shape, idx.lead, base.dtype)
@@ -352,6 +373,24 @@ class Lowering:
         b = self.b
         if f in _UNARY:
             return b.unary(f, args[0])
+        if f == "log_sigmoid":
+            return -b.unary("softplus", -args[0])
+        if f == "where":
+            return b.where(*args)
+        if f in ("logsumexp", "prod", "max", "min", "norm") and "ndims" in static:
+            return self.reduction(f, args[0], static["ndims"])
+        if f == "full":
+            *sizes, v = args
+            ones = self.filled("ones", e)
+            return ones if v.const == 1 else self.b.binary("mul", ones, v)
+        if f == "concat":
+            return self.concat(args, e)
+        if f == "stack":
+            return self.stack(args)
+        if f == "one_hot" and all(a.data for a in args):
+            idx, _ = args
+            code = f"np.eye({self.size(e.ty.shape[-1])})[{idx.name}]"
+            return b.emit("code", (idx,), tuple(idx.shape) + (e.ty.shape[-1],), idx.lead, "real", (code,), data=True)
         if f == "to_real":
             x = args[0]
             return b.emit("to_real", (x,), x.shape, x.lead, "real")
@@ -374,21 +413,54 @@ class Lowering:
         if f == "vecmat":
             x, A = args
             if x.lead or A.lead or len(x.shape) != 1 or len(A.shape) != 2:
-                raise Unsupported(f"vecmat of this form (in '{self.node}')")
+                raise Unsupported(f"vecmat of this form ({self.where()})")
             return b.emit("vecmat", (x, A), A.shape[1:], 0, "real")
         if f == "transpose":
             (A,) = args
             if A.lead or len(A.shape) != 2:
-                raise Unsupported(f"transpose of this form (in '{self.node}')")
+                raise Unsupported(f"transpose of this form ({self.where()})")
             return b.emit("transpose", (A,), A.shape[::-1], 0, A.dtype)
         if f == "recurrence":
             a, seq, init = args
             if not (a.scalar and init.scalar and len(seq.shape) == 1 and not seq.lead):
-                raise Unsupported(f"recurrence inside a plate or over a matrix (in '{self.node}')")
+                raise Unsupported(f"recurrence inside a plate or over a matrix ({self.where()})")
             return b.emit("recurrence", (a, seq, init), seq.shape, 0, "real")
         if f in ("ones", "zeros", "arange", "eye") and all(a.data for a in args):
             return self.filled(f, e)
-        raise Unsupported(f"the function '{e.func}' (in '{self.node}')")
+        raise Unsupported(f"the function '{e.func}' ({self.where()})")
+
+    def reduction(self, f: str, x: Val, n: int) -> Val:
+        if n <= 0:
+            return x
+        if n > x.elem:
+            raise Unsupported(f"{f} over more dims than the value has ({self.where()})")
+        if f != "logsumexp":
+            if not x.data:
+                raise Unsupported(f"the function '{f}' of the latents ({self.where()})")
+        axes = tuple(range(len(x.shape) - n, len(x.shape)))
+        return self.b.emit(f, (x,), x.shape[: len(x.shape) - n], x.lead, "real", (axes,))
+
+    def concat(self, items: list, e: ir.Call) -> Val:
+        """Along the last axis; the offsets of the pieces are sizes computed in ``make``."""
+        if any(x.scalar for x in items) or len({x.lead for x in items}) > 1 or len({len(x.shape) for x in items}) > 1:
+            raise Unsupported(f"concat of pieces of different ranks ({self.where()})")
+        if any(x.shape[:-1] != items[0].shape[:-1] for x in items):
+            raise Unsupported(f"concat of pieces that broadcast ({self.where()})")
+        lengths = [x.shape[-1] for x in items]
+        offsets, total = [], "0"
+        for n in lengths:
+            total = f"{total} + {self.size(n)}" if total != "0" else self.size(n)
+            offsets.append(self.b.emit("code", (), (), 0, "int", (total,), data=True))
+        shape = items[0].shape[:-1] + (e.ty.shape[-1],)
+        return self.b.emit("concat", (*items, *offsets[:-1]), shape, items[0].lead, "real", (len(items),))
+
+    def stack(self, items: list) -> Val:
+        if all(x.scalar for x in items):
+            return self.b.emit("stack", tuple(items), (len(items),), 0, "real")
+        first = items[0]
+        if any(x.shape != first.shape or x.lead != first.lead for x in items):
+            raise Unsupported(f"stack of values of different shapes ({self.where()})")
+        return self.b.emit("stack", tuple(items), first.shape + (len(items),), first.lead, "real")
 
     def filled(self, f: str, e: ir.Call) -> Val:
         shape = e.ty.shape
@@ -413,13 +485,13 @@ class Lowering:
         if len(a.shape) == 1 and len(b.shape) == 1 and not a.lead and not b.lead:
             return self.b.emit("vdot", (a, b), (), 0, "real")
         if not a.elem or not b.elem:
-            raise Unsupported(f"dot of a scalar (in '{self.node}')")
+            raise Unsupported(f"dot of a scalar ({self.where()})")
         return self.b.sum_last(a * b, 1)
 
     def _logpdf(self, e: ir.LogPdf, E):
         formula = densities.density(e.dist.name, [k for k, _ in e.dist.args])
         if formula is None:
-            raise Unsupported(f"the density of {e.dist.name} (in '{self.node}')")
+            raise Unsupported(f"the density of {e.dist.name} ({self.where()})")
         value = self.expr(e.value, E)
         args = {k: self.expr(x, E) for k, x in e.dist.args}
         lp = self.b.lift(formula(self.m, value, **args))
@@ -430,5 +502,5 @@ def _minus_one(d):
     return d - 1 if isinstance(d, int) else f"{d}-1"
 
 
-def lower_program(program: ir.ProgramIR) -> Lowered:
-    return Lowering(program).run()
+def lower_program(program: ir.ProgramIR, spans: dict | None = None) -> Lowered:
+    return Lowering(program, spans).run()

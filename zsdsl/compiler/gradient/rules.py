@@ -19,8 +19,8 @@ _BIN = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", **COMPARE}
 _MATH = {"exp", "log", "log1p", "expm1", "sqrt", "tanh", "lgamma", "sin", "cos", "erf"}
 _NP = {"exp": "np.exp", "log": "np.log", "log1p": "np.log1p", "expm1": "np.expm1", "sqrt": "np.sqrt",
        "tanh": "np.tanh", "lgamma": "sp.gammaln", "sin": "np.sin", "cos": "np.cos", "erf": "sp.erf",
-       "digamma": "sp.digamma", "sigmoid": "sp.expit"}  # fmt: skip
-NO_GRADIENT = {"to_real", "floor", *COMPARE, "arange", "ones", "zeros", "eye", "full", "ravel", "code"}
+       "digamma": "sp.digamma", "sigmoid": "sp.expit", "logit": "sp.logit"}  # fmt: skip
+NO_GRADIENT = {"to_real", "floor", *COMPARE, "ravel", "code", "prod", "max", "min", "norm"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,18 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
     if p == "where":
         c, x, y = a
         return f"({x} if {c} else {y})" if fast else f"np.where({c}, {x}, {y})"
+    if p in ("logsumexp", "prod", "max", "min"):
+        fn = {"logsumexp": "sp.logsumexp", "prod": "np.prod", "max": "np.max", "min": "np.min"}[p]
+        return f"{fn}({a[0]}, axis={at[0]!r})"
+    if p == "norm":
+        return f"np.sqrt(np.sum(np.square({a[0]}), axis={at[0]!r}))"
+    if p == "concat":
+        return f"np.concatenate([{', '.join(a[: at[0]])}], -1)"
     if p == "sum":
         (axes,) = at
         if len(axes) == len(op.args[0].shape):
-            return f"{a[0]}.sum()"
-        return f"{a[0]}.sum(axis={axes!r})"
+            return f"add_reduce({a[0]}, None)"
+        return f"add_reduce({a[0]}, {axes!r})"
     if p == "expand":
         lead, n = at
         return f"{a[0]}[{':, ' * lead}{', '.join(['None'] * n)}]"
@@ -85,7 +92,9 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return at[0]
     if p == "gather":
         return f"{a[0]}[{a[1]}]"
-    if p in ("matvec", "vdot"):
+    if p == "vdot":
+        return f"np.dot({a[0]}, {a[1]})"
+    if p == "matvec":
         return f"{a[0]} @ {a[1]}"
     if p == "vecmat":
         return f"{a[0]} @ {a[1]}"
@@ -146,6 +155,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         "sigmoid": m(f"{out} * (1.0 - {out})"), "lgamma": m(f"sp.digamma({x})"),
         "digamma": m(f"sp.polygamma(1, {x})"), "sin": m(f"{_f('cos', fast)}({x})"),
         "cos": f"-{m(_f('sin', fast) + '(' + x + ')')}",
+        "logit": f"{g} / ({x} * (1.0 - {x}))",
+        "erf": m(f"1.1283791670955126 * {_f('exp', fast)}(-{x} * {x})"),
     }  # fmt: skip
     if p in simple:
         return Adj(simple[p])
@@ -200,6 +211,18 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(f"{g}[..., {i}]", exact_g=True)
     if p == "cumsum":
         return Adj(_rev_cumsum(g), exact_g=True)
+    if p == "logsumexp":
+        if op.out.scalar:
+            return Adj(m(f"np.exp({x} - {out})"))
+        new = ", ".join(["None"] * len(op.attrs[0]))
+        return Adj(f"{g}[..., {new}] * np.exp({x} - {out}[..., {new}])", exact_g=True)
+    if p == "concat":
+        k = op.attrs[0]
+        if i >= k:
+            return None
+        lo = "" if i == 0 else a[k + i - 1]
+        hi = "" if i == k - 1 else a[k + i]
+        return Adj(f"{g}[..., {lo}:{hi}]", exact_g=True)
     if p == "recurrence":
         # the adjoint filter runs backwards: l[t] = g[t] + a l[t+1]; then d/db[k] = l[k+1], d/dinit = l[0],
         # d/da = sum over t >= 1 of l[t] s[t-1]

@@ -49,12 +49,14 @@ class EmittedPotential:
     @classmethod
     def build_with_reason(cls, potential, points: int = 3, seed: int = 0) -> tuple[EmittedPotential | None, str]:
         program = getattr(potential.model, "gradient_program", None)
+        if potential.enum:
+            return None, "the model has an enumerated site (summed out by the PyTorch path only)"
+        if potential.dim == 0:
+            return None, "the model has no continuous latents"
         if program is None:
             return None, "the model was not compiled with an emitted gradient"
         if program.source is None:
             return None, program.reason
-        if potential.enum:
-            return None, "the model has an enumerated site (summed out by the PyTorch path only)"
         try:
             me = cls(program, potential)
         except LayoutError as exc:

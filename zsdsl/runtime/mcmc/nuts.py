@@ -79,8 +79,11 @@ class _Tree:
     turning: bool = False
 
 
+_dot = np.dot  # a module-level name: one lookup per call, and faster than ``@`` on short vectors
+
+
 def _turning(v_minus, v_plus, rho) -> bool:
-    return not (float(v_plus @ rho) > 0 and float(v_minus @ rho) > 0)
+    return not (_dot(v_plus, rho) > 0 and _dot(v_minus, rho) > 0)
 
 
 class _Builder:
@@ -89,9 +92,15 @@ class _Builder:
         self.rng, self.max_err = rng, max_energy_error
 
     def leaf(self, state: State, r, direction: int) -> _Tree:
-        new, r_new = leapfrog(self.potential, state, r, direction * self.eps, self.metric)
-        v = self.metric.velocity(r_new)
-        H = new.U + 0.5 * float(r_new @ v)
+        # the leapfrog inline: this runs once per gradient, and its Python is most of NUTS's own cost
+        eps, metric = direction * self.eps, self.metric
+        r = r - (0.5 * eps) * state.grad
+        z = state.z + eps * metric.velocity(r)
+        U, grad = self.potential.value_and_grad_np(z)
+        r_new = r - (0.5 * eps) * grad
+        new = State(z, U, grad)
+        v = metric.velocity(r_new)
+        H = U + 0.5 * _dot(r_new, v)
         if not math.isfinite(H):
             H = math.inf
         err = H - self.H0
@@ -114,11 +123,16 @@ class _Builder:
         if final.log_w > log_w or self.rng.random() < math.exp(final.log_w - log_w):
             proposal = final.proposal
         rho = init.rho + final.rho
+        # the criterion over the merged tree, then Stan's two extra checks across the subtrees; the sums
+        # ρ_init + r_final_beg and ρ_final + r_init_end are taken as sums of dot products (no temporaries)
+        vb, ve = init.v_beg, final.v_end
         turning = (
-            _turning(init.v_beg, final.v_end, rho)
-            or _turning(init.v_beg, final.v_beg, init.rho + final.r_beg)
-            or _turning(init.v_end, final.v_end, final.rho + init.r_end)
-        )
+            not (_dot(ve, rho) > 0 and _dot(vb, rho) > 0)
+            or not (_dot(final.v_beg, init.rho) + _dot(final.v_beg, final.r_beg) > 0
+                    and _dot(vb, init.rho) + _dot(vb, final.r_beg) > 0)
+            or not (_dot(ve, final.rho) + _dot(ve, init.r_end) > 0
+                    and _dot(init.v_end, final.rho) + _dot(init.v_end, init.r_end) > 0)
+        )  # fmt: skip
         return _Tree(init.beg, final.end, init.r_beg, final.r_end, init.v_beg, final.v_end, proposal, log_w, rho, n,
                      acc, False, turning)  # fmt: skip
 

@@ -42,7 +42,7 @@ class Potential:
             names = ", ".join(s.name for s, _ in self.enum)
             raise ModelError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
         self._compiled = None
-        self._numpy = None  # a NumpyPotential once built (see ``backend``)
+        self._numpy = None  # an EmittedPotential once built (see ``backend``)
         self._numpy_tried = False
         self._numpy_reason = ""
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
@@ -168,7 +168,7 @@ class Potential:
     @property
     def backend(self) -> str:
         """What evaluates ``value_and_grad_np`` on the whole data: ``compiled`` (torch.compile),
-        ``numpy`` (the NumPy library, for the small models it covers) or ``torch`` (autograd)."""
+        ``numpy`` (the compiler's emitted NumPy code, for the models it covers) or ``torch`` (autograd)."""
         if self._compiled is not None:
             return "compiled"
         if not self._numpy_tried:
@@ -177,22 +177,14 @@ class Potential:
         return "numpy" if self._numpy is not None else "torch"
 
     def _build_numpy(self):
-        """The emitted gradient where the compiler produced one; else the traced NumPy library (until
-        the emitted path covers every model it covered), the reason naming both."""
+        """The compiler's emitted NumPy gradient, checked against autograd; or None and the reason."""
         import os
 
         from zsdsl.runtime.mcmc.emitted_potential import EmittedPotential
-        from zsdsl.runtime.mcmc.numpy_potential import NumpyPotential
 
         if os.environ.get("ZSDSL_NUMPY_POTENTIAL", "1") == "0":
             return None, "ZSDSL_NUMPY_POTENTIAL=0 is set"
-        emitted, why = EmittedPotential.build_with_reason(self)
-        if emitted is not None:
-            return emitted, why
-        traced, how = NumpyPotential.build_with_reason(self)
-        if traced is None:
-            return None, f"{why}; {how}"
-        return traced, f"{how} ({why})"
+        return EmittedPotential.build_with_reason(self)
 
     @property
     def backend_reason(self) -> str:
@@ -204,10 +196,10 @@ class Potential:
 
     @property
     def gradient_source(self) -> str | None:
-        """The traced NumPy code of the potential and its gradient, where that path is used."""
+        """The emitted NumPy code of the potential and its gradient, where that path is used."""
         if self.backend != "numpy":
             return None
-        return getattr(self._numpy, "source", None) or (self._numpy.traced_source if self._numpy._traced else None)
+        return self._numpy.source
 
     def value_and_grad_np(self, z: np.ndarray, subsample: dict | None = None) -> tuple[float, np.ndarray]:
         """``value_and_grad`` on a float64 NumPy vector (the samplers' representation); with
