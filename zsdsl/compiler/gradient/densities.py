@@ -1,7 +1,8 @@
 """The log-density of every distribution the emitted gradient path knows, written once.
 
 Each entry is a formula over a maths namespace ``m`` (``log``, ``log1p``, ``lgamma``, ``xlogy``,
-``softplus``, ``abs``, ``nonneg``, ``within``) and operands that support ``+ - * /``: the lowering pass runs it over
+``softplus``, ``abs``, ``nonneg``, ``within``; for the multivariate ones ``trisolve``, ``diag``,
+``total`` (a sum of every element) and ``length``) and operands that support ``+ - * /``: the lowering pass runs it over
 symbolic values (``Builder``), and ``tests/test_gradient_emit.py`` runs the same formula over
 PyTorch tensors and checks it against ``zl.lpdf`` / ``torch.distributions`` at random points, so the
 PyTorch emitter (which calls those for speed) and this table cannot drift apart.
@@ -92,6 +93,12 @@ def uniform(m, x, low, high):
     return m.within(x, low, high, -m.log(high - low))
 
 
+def mvn_scale_tril(m, x, loc, scale_tril):
+    """One vector ``x`` under N(loc, L Lᵀ): -|L⁻¹(x - loc)|²/2 - Σ log diag L - n log(2π)/2."""
+    r = m.trisolve(scale_tril, x - loc)
+    return -0.5 * m.total(r * r) - m.total(m.log(m.diag(scale_tril))) - HALF_LOG_2PI * m.length(x)
+
+
 def flat(m, x):
     return 0.0
 
@@ -121,7 +128,9 @@ DENSITIES = {
     _key("Poisson", "log_rate"): poisson_log_rate,
     _key("Poisson", "rate"): poisson_rate,
     _key("Flat"): flat,
+    _key("MultivariateNormal", "loc", "scale_tril"): mvn_scale_tril,
 }
+MULTIVARIATE = {mvn_scale_tril}  # their value is one vector (event rank 1); the lowering passes it whole
 
 
 def density(name: str, arg_names) -> object | None:

@@ -162,6 +162,8 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     imports = ["import numpy as np", "from scipy import special as sp"]
     if any(op.prim == "recurrence" for op in data_ops + z_ops):
         imports.append("from scipy import signal as sig")
+    if any(op.prim in ("trisolve", "cholesky") for op in data_ops + z_ops):
+        imports.append("from scipy import linalg as sla")
     out = [header, "", "import math", "", *imports, "", layout,
            "add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper", "", ""]  # fmt: skip
     out.append("def make(data, d):")
@@ -182,16 +184,24 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
         else:
             out += ["        " + line for line in lines]
         out.append("")
+    linalg = any(op.prim in ("cholesky", "trisolve") for op in z_ops)
+    reject = [
+        "        except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point",
+        f"            return math.inf, np.zeros({dim_code})",
+    ]  # fmt: skip
     if has_fast:
+        out += ["    def value_and_grad(z):", "        try:", "            return fast(z)"]
+        out += reject if linalg else []
         out += [
-            "    def value_and_grad(z):",
-            "        try:",
-            "            return fast(z)",
             "        except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy",
-            "            return safe(z)",
-            "",
-            f"    return value_and_grad, {dim_code}",
+            "            return safe(z)" if not linalg else "            pass",
         ]
+        if linalg:
+            out += ["        try:", "            return safe(z)", *reject]
+        out += ["", f"    return value_and_grad, {dim_code}"]
+    elif linalg:
+        out += ["    def value_and_grad(z):", "        try:", "            return safe(z)", *reject, "",
+                f"    return value_and_grad, {dim_code}"]  # fmt: skip
     else:
         out.append(f"    return safe, {dim_code}")
     return "\n".join(out) + "\n"

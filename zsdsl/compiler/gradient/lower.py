@@ -60,6 +60,21 @@ class _Math:
         inside = self.b.binary("and", self.b.binary("ge", x, low), self.b.binary("le", x, high))
         return self.b.where(inside, lp, float("-inf"))
 
+    def trisolve(self, L, x):
+        L, x = self.b.lift(L), self.b.lift(x)
+        if L.lead or x.lead or len(L.shape) != 2 or len(x.shape) != 1:
+            raise Unsupported("a triangular solve of this form")
+        return self.b.emit("trisolve", (L, x), x.shape, 0, "real")
+
+    def diag(self, L):
+        return self.b.emit("diag_part", (L,), L.shape[:1], 0, "real")
+
+    def total(self, x):
+        return self.b.sum_all(self.b.lift(x))
+
+    def length(self, x):
+        return self.b.size_of(self.b.lift(x).shape[-1:])
+
     def nonneg(self, x, lp):
         x, lp = self.b.lift(x), self.b.lift(lp)
         if x.const is not None:
@@ -217,9 +232,15 @@ class Lowering:
         formula = densities.density(dist.name, [k for k, _ in dist.args])
         if formula is None:
             raise Unsupported(f"the density of {dist.name}({', '.join(k for k, _ in dist.args)}) ({self.where()})")
-        if any(r for _, r in dist.event_ranks):
+        multivariate = formula in densities.MULTIVARIATE
+        if any(r for _, r in dist.event_ranks) and not multivariate:
             raise Unsupported(f"the multivariate density {dist.name} ({self.where()})")
         args = {k: self.expr(e, plates) for k, e in dist.args}
+        if multivariate:
+            if plates or value.lead or len(value.shape) != 1:
+                raise Unsupported(f"{dist.name} of a batch of vectors ({self.where()})")
+            if any(a.lead or len(a.shape) > 2 for a in args.values()):
+                raise Unsupported(f"{dist.name} with batched arguments ({self.where()})")
         lp = self.b.lift(formula(self.m, value, **args))
         return self.total_over(lp, plates, value)
 
@@ -420,6 +441,13 @@ class Lowering:
             if A.lead or len(A.shape) != 2:
                 raise Unsupported(f"transpose of this form ({self.where()})")
             return b.emit("transpose", (A,), A.shape[::-1], 0, A.dtype)
+        if f == "cholesky":
+            (A,) = args
+            if A.lead or len(A.shape) != 2:
+                raise Unsupported(f"cholesky of a batch of matrices ({self.where()})")
+            return b.emit("cholesky", (A,), A.shape, 0, "real")
+        if f == "exp_quad_kernel" and not static.get("points_rank"):
+            return self.exp_quad(*args)
         if f == "recurrence":
             a, seq, init = args
             if not (a.scalar and init.scalar and len(seq.shape) == 1 and not seq.lead):
@@ -471,6 +499,17 @@ class Lowering:
             "eye": f"np.eye({self.size(shape[0])})",
         }[f]
         return self.b.emit("code", (), shape, 0, "int" if f == "arange" else "real", (code,), data=True)
+
+    def exp_quad(self, x1: Val, x2: Val, alpha: Val, rho: Val) -> Val:
+        """Stan's gp_exp_quad_cov for 1-D points: α² exp(-(x1_i - x2_j)² / (2ρ²)); the squared distances
+        are data, computed once per data set."""
+        if not (x1.data and x2.data) or x1.lead or x2.lead or len(x1.shape) != 1 or len(x2.shape) != 1:
+            raise Unsupported(f"exp_quad_kernel of points that are not 1-D data ({self.where()})")
+        if not (alpha.scalar and rho.scalar):
+            raise Unsupported(f"exp_quad_kernel with vector hyperparameters ({self.where()})")
+        code = f"np.square(np.subtract.outer({x1.name}, {x2.name}))"
+        d2 = self.b.emit("code", (x1, x2), (x1.shape[0], x2.shape[0]), 0, "real", (code,), data=True)
+        return self.b.unary("square", alpha) * self.b.unary("exp", d2 * (-0.5 / self.b.unary("square", rho)))
 
     def logaddexp(self, a, b):
         a, b = self.b.align_pair(self.b.lift(a), self.b.lift(b))

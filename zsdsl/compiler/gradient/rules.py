@@ -105,6 +105,12 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
             x.scalar for x in op.args) else f"np.stack([{', '.join(a)}], -1)"  # fmt: skip
     if p == "cumsum":
         return f"np.cumsum({a[0]}, -1)"
+    if p == "cholesky":
+        return f"np.linalg.cholesky({a[0]})"
+    if p == "trisolve":
+        return f"sla.solve_triangular({a[0]}, {a[1]}, lower=True, check_finite=False)"
+    if p == "diag_part":
+        return f"np.diagonal({a[0]})"
     if p == "recurrence":  # s[0] = init, s[t] = a s[t-1] + b[t-1]: a first-order IIR filter, in C
         x, b, init = a
         return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
@@ -211,6 +217,23 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(f"{g}[..., {i}]", exact_g=True)
     if p == "cumsum":
         return Adj(_rev_cumsum(g), exact_g=True)
+    if p == "cholesky":
+        # Murray (2016): P = Φ(Lᵀ Ḡ) (the lower triangle, diagonal halved), Ā = sym(L⁻ᵀ P L⁻¹)
+        t = f"t_{out}"
+        setup = (
+            f"{t} = np.tril({out}.T @ np.tril({g}))",
+            f"{t}[np.diag_indices_from({t})] *= 0.5",
+            f"{t} = sla.solve_triangular({out}, {t}, trans='T', lower=True, check_finite=False)",
+            f"{t} = sla.solve_triangular({out}, {t}.T, trans='T', lower=True, check_finite=False).T",
+        )
+        return Adj(f"0.5 * ({t} + {t}.T)", exact_g=True, setup=setup)
+    if p == "trisolve":
+        # x = L⁻¹ b: b̄ = L⁻ᵀ x̄, L̄ = -tril(b̄ xᵀ)
+        t = f"t_{out}"
+        setup = (f"{t} = sla.solve_triangular({a[0]}, {g}, trans='T', lower=True, check_finite=False)",)
+        return Adj(f"-np.tril(np.outer({t}, {out}))" if i == 0 else t, exact_g=True, setup=setup)
+    if p == "diag_part":
+        return Adj(f"np.diag({g})", exact_g=True)
     if p == "logsumexp":
         if op.out.scalar:
             return Adj(m(f"np.exp({x} - {out})"))
