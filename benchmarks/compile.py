@@ -1,4 +1,5 @@
-"""Compiler speed: parse, check (to IR, with passes and verification) and emit time per spec in
+"""Compiler speed: parse, check (to IR, with passes and verification), emit (PyTorch) and gradient
+(the NumPy value-and-gradient module) time per spec in
 ``specs/``, medians over repeated runs in this process, and ``zsdsl --help`` start-up time (a new
 process each time). Prints one JSON object.
 
@@ -21,6 +22,7 @@ from _common import ROOT, machine  # noqa: E402
 
 from zsdsl.compiler.check import check_program  # noqa: E402
 from zsdsl.compiler.emit import emit_module  # noqa: E402
+from zsdsl.compiler.gradient import emit_gradient  # noqa: E402
 from zsdsl.compiler.passes import run_passes  # noqa: E402
 from zsdsl.compiler.pipeline import parse_file_text, read_spec  # noqa: E402
 from zsdsl.compiler.verify import verify_ir  # noqa: E402
@@ -38,8 +40,10 @@ def stages(path: Path) -> dict:
     t2 = time.perf_counter()
     emit_module(optimized, path.name)
     t3 = time.perf_counter()
+    emit_gradient(optimized, path.name, program)
+    t4 = time.perf_counter()
     return {"parse_ms": (t1 - t0) * 1e3, "check_ms": (t2 - t1) * 1e3, "emit_ms": (t3 - t2) * 1e3,
-            "total_ms": (t3 - t0) * 1e3}  # fmt: skip
+            "gradient_ms": (t4 - t3) * 1e3, "total_ms": (t4 - t0) * 1e3}  # fmt: skip
 
 
 def startup(rounds: int) -> float:

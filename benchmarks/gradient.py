@@ -136,6 +136,14 @@ def _previous(args) -> dict:
     return {r["model"]: r["zsdsl_us"] for r in json.loads(out.strip().splitlines()[-1])["results"]}
 
 
+def _describe(path: str) -> str:
+    """The commit another checkout is at (for the report), e.g. ``commit 75f3a69``."""
+    import subprocess
+
+    head = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return f"commit {head.stdout.strip()}" if head.returncode == 0 else path
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=15)
@@ -176,6 +184,7 @@ def main() -> None:
         if name in previous:
             results[-1].update(previous_us=previous[name], zsdsl_over_previous=round(z / previous[name], 3))
     print(json.dumps({"benchmark": "gradient", "machine": machine(), "dtype": "float64", "rounds": args.rounds,
+                      "previous": _describe(args.previous) if args.previous else None,
                       "evals_per_round": args.per_round, "results": results,
                       "peers": {"note": "Pyro/NumPyro potentials not measured yet"}}))  # fmt: skip
 

@@ -1,8 +1,9 @@
 """NUTS efficiency: minimum bulk ESS (over all reported quantities) per second of wall time.
 
-``cold`` runs ``zsdsl sample`` as a new process and times it end to end (interpreter start,
+``cold`` runs ``zsdsl sample --no-plots`` as a new process and times it end to end (interpreter start,
 imports, parsing, compilation, warmup, draws, writing the run directory): what a user waits
-for. ``warm`` reuses a compiled model in this process and times ``sample`` (warmup included).
+for, less the end-of-run plots (the peers draw none; they add about 5 s). ``warm`` reuses a
+compiled model in this process and times ``sample`` (warmup included).
 The ``-compiled`` modes add ``--compile`` (torch.compile of the log density): ``cold-compiled``
 starts from an empty TorchInductor cache (a first run ever), ``cold-compiled-cached`` from the
 cache the previous run left (any later run), ``warm-compiled`` reuses the compiled potential.
@@ -48,8 +49,26 @@ def min_ess_from_summary(table: dict) -> float:
 
 def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int, tmp: Path, mode: str) -> dict:
     out = tmp / f"run-{spec.stem}-{chains}-{mode}"
-    cmd = [sys.executable, "-m", "zsdsl.cli", "sample", str(spec), "--data", str(data), "--chains", str(chains),
-           "--warmup", str(warmup), "--draws", str(draws), "--seed", str(seed), "--out", str(out)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "zsdsl.cli",
+        "sample",
+        str(spec),
+        "--data",
+        str(data),
+        "--chains",
+        str(chains),
+        "--warmup",
+        str(warmup),
+        "--draws",
+        str(draws),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--no-plots",
+    ]  # fmt: skip  (the peers draw no plots either)
     env = dict(os.environ)
     if mode != "cold":
         cmd.append("--compile")

@@ -2,9 +2,10 @@
 
 python benchmarks/vae_step.py > benchmarks/results/vae_step.json
 python benchmarks/sbn_step.py > benchmarks/results/sbn_step.json
-python benchmarks/gradient.py > benchmarks/results/gradient.json
+python benchmarks/gradient.py --previous DIR > benchmarks/results/gradient.json  # DIR: an older checkout
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
+python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK | tail -1 > benchmarks/results/posteriordb_vs_stan.json
 python benchmarks/report.py   # prints the Markdown tables
 
 and the variational figures (long runs) as results/vi_*.json: see each row's command.
@@ -57,13 +58,33 @@ def render() -> str:
         out.append("")
     grad = _load("gradient")
     if grad:
+        prev = grad.get("previous") or "an older checkout"
         out += ["### Log density + gradient on the unconstrained vector (`gradient.py`, float64)", "",
-                "| model | dim | zsdsl µs (path) | hand-written PyTorch µs | ratio | zsdsl PyTorch path µs | ratio |",
-                "|---|---|---|---|---|---|---|"]  # fmt: skip
+                f"`previous µs`: the same script run by {prev} right before, in the same invocation.", "",
+                "| model | dim | zsdsl µs (path) | hand-written PyTorch µs | ratio | zsdsl PyTorch path µs | ratio | "
+                "previous µs | zsdsl ÷ previous |",
+                "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in grad["results"]:
+            previous = f"{r['previous_us']:.1f} | {r['zsdsl_over_previous']:.3f}" if "previous_us" in r else " | "
             out.append(f"| {r['model']} | {r['dim']} | {r['zsdsl_us']:.1f} ({r.get('backend', 'torch')}) | "
                        f"{r['torch_us']:.1f} | {r['ratio']:.3f} | {r.get('zsdsl_torch_us', r['zsdsl_us']):.1f} | "
-                       f"{r.get('zsdsl_torch_ratio', r['ratio']):.3f} |")  # fmt: skip
+                       f"{r.get('zsdsl_torch_ratio', r['ratio']):.3f} | {previous} |")  # fmt: skip
+        out.append("")
+    pdb = _load("posteriordb_vs_stan")
+    if pdb:
+        out += [f"### posteriordb against Stan (`posteriordb_vs_stan.py`; {pdb['chains']} chains, {pdb['warmup']} + "
+                f"{pdb['draws']}, one thread each)", "",
+                "| posterior | zsdsl wall s (gradients) | zsdsl min ESS bulk | Stan sampling s | Stan C++ build s | "
+                "Stan min ESS bulk | zsdsl ÷ Stan sampling |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for r in pdb["results"]:
+            z, st = r["zsdsl"], r["stan"]
+            if isinstance(st, str):
+                out.append(f"| {r['posterior']} | {z['wall_s']:.1f} ({z['gradients']}) | {z['min_ess_bulk']:.0f} | "
+                           f"{st} | | | |")  # fmt: skip
+                continue
+            out.append(f"| {r['posterior']} | {z['wall_s']:.1f} ({z['gradients']}) | {z['min_ess_bulk']:.0f} | "
+                       f"{st['sample_s']:.1f} | {st['build_s']:.1f} | {st['min_ess_bulk']:.0f} | "
+                       f"{r['zsdsl_over_stan_sampling']:.2f} |")  # fmt: skip
         out.append("")
     nuts = _load("nuts")
     if nuts:
@@ -81,10 +102,12 @@ def render() -> str:
         out += [f"### Compiler (`compile.py`): parse, check and emit per spec, median of {comp['rounds']} rounds", "",
                 f"`zsdsl --help` starts in {comp['help_startup_s'] * 1e3:.0f} ms (median of 10 new processes). "
                 f"Median compilation {comp['median_total_ms']:.1f} ms, slowest {comp['max_total_ms']:.1f} ms.", "",
-                "| spec | lines | parse ms | check ms | emit ms | total ms |", "|---|---|---|---|---|---|"]  # fmt: skip
+                "| spec | lines | parse ms | check ms | emit ms | gradient ms | total ms |",
+                "|---|---|---|---|---|---|---|"]  # fmt: skip
         for r in comp["results"]:
+            grad_ms = f"{r['gradient_ms']:.2f}" if "gradient_ms" in r else ""
             out.append(f"| {r['spec']} | {r['lines']} | {r['parse_ms']:.2f} | {r['check_ms']:.2f} | "
-                       f"{r['emit_ms']:.2f} | {r['total_ms']:.2f} |")  # fmt: skip
+                       f"{r['emit_ms']:.2f} | {grad_ms} | {r['total_ms']:.2f} |")  # fmt: skip
         out.append("")
     out += _variational()
     return "\n".join(out)

@@ -1,5 +1,5 @@
 """Which maths evaluates NUTS's gradients is reported with its reason, never chosen silently: in
-``adaptation.json`` and in ``zsdsl sample``'s closing line (issue 17's first slice)."""
+``adaptation.json`` and in ``zsdsl sample``'s closing line (with -v also when it is the emitted NumPy code)."""
 
 from __future__ import annotations
 
@@ -55,3 +55,14 @@ def test_an_enumerated_model_says_it_stays_on_pytorch():
                      "plate n in N:\n  z[n] ~ Categorical(probs=stack(theta, 1 - theta)), enumerate\n"
                      "  y[n] ~ Normal(loc[z[n]], 1)\n", {"y": [0.1, 2.0]})  # fmt: skip
     assert pot.backend == "torch" and "enumerated site" in pot.backend_reason
+
+
+def test_sample_verbose_names_the_emitted_path(tmp_path):
+    result = CliRunner().invoke(
+        main, ["sample", str(SPEC), "--data", str(DATA), *QUICK, "-v", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "(gradients: numpy: emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against "
+        "PyTorch autograd)" in result.output
+    )

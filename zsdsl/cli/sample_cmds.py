@@ -56,10 +56,16 @@ from zsdsl.runtime.progress import ChainProgress
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @click.option("--prior", is_flag=True,
               help="Draw --draws times from the prior and the prior predictive instead (writes prior.nc).")  # fmt: skip
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also say how the gradients were computed and why (the emitted NumPy code, or PyTorch's reason).",
+)
 @no_plots_option
 @quiet_option
 @handle_errors
-def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, quiet, **_engine_options):
+def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, quiet, verbose, **_engine_options):
     """Sample SPEC's posterior with NUTS (Stan's warmup), HMC or SG-MCMC; writes CSVs, posterior.nc and a summary.
 
     NUTS/HMC chains are checkpointed into the run directory; after an interruption, --resume RUN
@@ -80,6 +86,7 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, qui
         "prior",
         "no_plots",
         "quiet",
+        "verbose",
     )
     options = given_options(exclude=cli_only)
     if prior:
@@ -108,7 +115,7 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, qui
         what = f"{cfg.chains} chains x {cfg.draws} draws ({cfg.warmup} warmup)"
     else:
         what = f"{cfg.chains} chains x {cfg.draws} draws (burn-in {cfg.burnin}, thin {cfg.thin})"
-    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10), quiet)
+    _finish_sample_run(result, run, what, getattr(cfg, "max_depth", 10), quiet, verbose)
     end_of_run_plots(run, "mcmc" if hasattr(cfg, "max_depth") else "sgmcmc", no_plots)
     click.echo(f"next: zsdsl loo {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")
 
@@ -152,7 +159,8 @@ def _sizes(options: dict) -> tuple[int, int, int]:
     return int(options.get("chains", 4)), int(warmup), int(options.get("draws", 1000))
 
 
-def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False) -> None:
+def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False,
+                       verbose: bool = False) -> None:  # fmt: skip
     """Print the summary the run wrote and Stan's warnings."""
     from zsdsl.runtime.mcmc.output import STAT_NAMES, diagnostics_warnings
 
@@ -162,6 +170,8 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool 
     backend = result.potential.backend
     if backend == "torch":  # the slow path: say why (the NumPy path is the default where it applies)
         backend = f"torch, because {result.potential.backend_reason}"
+    elif verbose:
+        backend = f"{backend}: {result.potential.backend_reason}"
     divergent = int(stats["divergent__"].sum())
     ess = min((min(r["ess_bulk"], r["ess_tail"]) for r in summary.values()), default=float("nan"))
     click.echo(

@@ -20,8 +20,8 @@ def make(data, d):
     c10 = -3.2215236261987186 * c9
     c19 = np.asarray(data['y'], dtype=np.float64)
     c20 = np.asarray(data['X'], dtype=np.float64)
-    c31 = (d["N"])
-    c34 = 0.9189385332046727 * c31
+    c30 = (d["N"])
+    c33 = 0.9189385332046727 * c30
 
     def fast(z):
         zs = z.tolist()
@@ -41,31 +41,29 @@ def make(data, d):
         v22 = c19 - v21
         v23 = v22 / v13
         v24 = v23 * v23
-        v26 = math.log(v13)
-        v29 = add_reduce(v24, None)
-        v30 = -0.5 * v29
-        v32 = v26 * c31
-        v33 = v30 - v32
-        v35 = v33 - c34
-        v36 = v11 + v12
-        v37 = v36 + v18
-        v38 = v37 + v35
-        g_v26 = -1.0 * c31
-        g_v13 = g_v26 / v13
+        v28 = add_reduce(v24, None)
+        v29 = -0.5 * v28
+        v31 = v12 * c30
+        v32 = v29 - v31
+        v34 = v32 - c33
+        v35 = v11 + v12
+        v36 = v35 + v18
+        v37 = v36 + v34
+        g_v12 = 1.0 + -1.0 * c30
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v13
-        g_v13 = g_v13 + add_reduce(-g_v23 * v23 / v13, None)
+        g_v13 = add_reduce(-g_v23 * v23 / v13, None)
         g_v21 = (-g_v22)
         g_v1 = g_v21 @ c20
         g_v14 = -0.5 * (2.0 * v14)
         g_v13 = g_v13 + g_v14 / 10
-        g_v12 = 1.0 + g_v13 * v13
+        g_v12 = g_v12 + g_v13 * v13
         g_v2 = -0.5 * (2.0 * v2)
         g_v1 = g_v1 + g_v2 / 10
         gr = np.empty(1 + v1_n)
         gr[v1_lo:v1_hi] = -g_v1
         gr[v12_at] = -g_v12
-        return -v38, gr
+        return -v37, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -85,31 +83,29 @@ def make(data, d):
             v22 = c19 - v21
             v23 = v22 / v13
             v24 = v23 * v23
-            v26 = np.log(v13)
-            v29 = add_reduce(v24, None)
-            v30 = -0.5 * v29
-            v32 = v26 * c31
-            v33 = v30 - v32
-            v35 = v33 - c34
-            v36 = v11 + v12
-            v37 = v36 + v18
-            v38 = v37 + v35
-            g_v26 = -1.0 * c31
-            g_v13 = g_v26 / v13
+            v28 = add_reduce(v24, None)
+            v29 = -0.5 * v28
+            v31 = v12 * c30
+            v32 = v29 - v31
+            v34 = v32 - c33
+            v35 = v11 + v12
+            v36 = v35 + v18
+            v37 = v36 + v34
+            g_v12 = 1.0 + -1.0 * c30
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v13
-            g_v13 = g_v13 + add_reduce(-g_v23 * v23 / v13, None)
+            g_v13 = add_reduce(-g_v23 * v23 / v13, None)
             g_v21 = (-g_v22)
             g_v1 = g_v21 @ c20
             g_v14 = -0.5 * (2.0 * v14)
             g_v13 = g_v13 + g_v14 / 10
-            g_v12 = 1.0 + g_v13 * v13
+            g_v12 = g_v12 + g_v13 * v13
             g_v2 = -0.5 * (2.0 * v2)
             g_v1 = g_v1 + g_v2 / 10
             gr = np.empty(1 + v1_n)
             gr[v1_lo:v1_hi] = -g_v1
             gr[v12_at] = -g_v12
-            return -v38, gr
+            return -v37, gr
 
     def value_and_grad(z):
         try:

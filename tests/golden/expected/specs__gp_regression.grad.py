@@ -6,6 +6,7 @@ import math
 import numpy as np
 from scipy import special as sp
 from scipy import linalg as sla
+from scipy.linalg.lapack import dtrtri
 
 SITES = ('rho', 'alpha', 'sigma')  # the latent sites, in the order of the unconstrained vector
 add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
@@ -13,174 +14,170 @@ add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 def make(data, d):
     """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""
-    c22 = np.asarray(data['x'], dtype=np.float64)
-    c23 = np.square(np.subtract.outer(c22, c22))
-    c31 = np.eye(d["N"])
-    c34 = np.asarray(data['y'], dtype=np.float64)
-    c35 = np.zeros((d["N"],))
-    c37 = c34 - c35
-    c46 = (d["N"])
-    c47 = 0.9189385332046727 * c46
+    c21 = np.asarray(data['x'], dtype=np.float64)
+    c22 = np.square(np.subtract.outer(c21, c21))
+    c30 = np.eye(d["N"])
+    c33 = np.asarray(data['y'], dtype=np.float64)
+    c34 = np.zeros((d["N"],))
+    c35 = np.tri(d["N"])
+    c36 = np.tri(d["N"]) - 0.5 * np.eye(d["N"])
+    c38 = c33 - c34
+    c47 = (d["N"])
+    c48 = 0.9189385332046727 * c47
 
     def fast(z):
         zs = z.tolist()
         v1 = zs[0]
-        v8 = zs[1]
-        v15 = zs[2]
+        v7 = zs[1]
+        v14 = zs[2]
         v2 = math.exp(v1)
-        v3 = math.log(v2)
-        v4 = 6.0 * v3
-        v5 = 4.869135731822556 - v4
-        v6 = 5 / v2
-        v7 = v5 - v6
-        v9 = math.exp(v8)
-        v10 = v9 * v9
-        v11 = -0.5 * v10
-        v13 = v11 + -0.22579135264472738
-        v14 = (v13 if v9 >= 0.0 else -math.inf)
-        v16 = math.exp(v15)
-        v17 = v16 * v16
-        v18 = -0.5 * v17
-        v20 = v18 + -0.22579135264472738
-        v21 = (v20 if v16 >= 0.0 else -math.inf)
-        v24 = v2 * v2
-        v25 = -0.5 / v24
-        v26 = c23 * v25
-        v27 = np.exp(v26)
-        v28 = v10 * v27
-        v29 = v17 + 1e-06
-        v32 = v29 * c31
-        v33 = v28 + v32
-        v36 = np.linalg.cholesky(v33)
-        v38 = sla.solve_triangular(v36, c37, lower=True, check_finite=False)
-        v39 = v38 * v38
-        v40 = add_reduce(v39, None)
-        v41 = -0.5 * v40
-        v42 = np.diagonal(v36)
-        v43 = np.log(v42)
-        v44 = add_reduce(v43, None)
-        v45 = v41 - v44
-        v48 = v45 - c47
-        v49 = v1 + v7
-        v50 = v49 + v8
-        v51 = v50 + v14
-        v52 = v51 + v15
-        v53 = v52 + v21
-        v54 = v53 + v48
-        g_v42 = -1.0 / v42
-        g_v36 = np.diag(g_v42)
-        g_v38 = -0.5 * (2.0 * v38)
-        t_v38 = sla.solve_triangular(v36, g_v38, trans='T', lower=True, check_finite=False)
-        g_v36 = g_v36 + -np.tril(np.outer(t_v38, v38))
-        t_v36 = np.tril(v36.T @ np.tril(g_v36))
-        t_v36[np.diag_indices_from(t_v36)] *= 0.5
-        t_v36 = sla.solve_triangular(v36, t_v36, trans='T', lower=True, check_finite=False)
-        t_v36 = sla.solve_triangular(v36, t_v36.T, trans='T', lower=True, check_finite=False).T
-        g_v33 = 0.5 * (t_v36 + t_v36.T)
-        g_v29 = add_reduce(g_v33 * c31, None)
-        g_v10 = add_reduce(g_v33 * v27, None)
-        g_v27 = g_v33 * v10
-        g_v26 = g_v27 * v27
-        g_v25 = add_reduce(g_v26 * c23, None)
-        g_v24 = -g_v25 * v25 / v24
-        g_v2 = g_v24 * (2.0 * v2)
-        g_v20 = (1.0 if v16 >= 0.0 else 0.0)
-        g_v17 = g_v29 + g_v20 * -0.5
-        g_v16 = g_v17 * (2.0 * v16)
-        g_v15 = 1.0 + g_v16 * v16
-        g_v13 = (1.0 if v9 >= 0.0 else 0.0)
-        g_v10 = g_v10 + g_v13 * -0.5
-        g_v9 = g_v10 * (2.0 * v9)
-        g_v8 = 1.0 + g_v9 * v9
-        g_v2 = g_v2 + --1.0 * v6 / v2
-        g_v3 = -1.0 * 6.0
-        g_v2 = g_v2 + g_v3 / v2
-        g_v1 = 1.0 + g_v2 * v2
+        v3 = 6.0 * v1
+        v4 = 4.869135731822556 - v3
+        v5 = 5 / v2
+        v6 = v4 - v5
+        v8 = math.exp(v7)
+        v9 = v8 * v8
+        v10 = -0.5 * v9
+        v12 = v10 + -0.22579135264472738
+        v13 = (v12 if v8 >= 0.0 else -math.inf)
+        v15 = math.exp(v14)
+        v16 = v15 * v15
+        v17 = -0.5 * v16
+        v19 = v17 + -0.22579135264472738
+        v20 = (v19 if v15 >= 0.0 else -math.inf)
+        v23 = v2 * v2
+        v24 = -0.5 / v23
+        v25 = c22 * v24
+        v26 = np.exp(v25)
+        v27 = v9 * v26
+        v28 = v16 + 1e-06
+        v31 = v28 * c30
+        v32 = v27 + v31
+        v37 = np.linalg.cholesky(v32)
+        v39 = sla.solve_triangular(v37, c38, lower=True, check_finite=False)
+        v40 = v39 * v39
+        v41 = add_reduce(v40, None)
+        v42 = -0.5 * v41
+        v43 = np.diagonal(v37)
+        v44 = np.log(v43)
+        v45 = add_reduce(v44, None)
+        v46 = v42 - v45
+        v49 = v46 - c48
+        v50 = v1 + v6
+        v51 = v50 + v7
+        v52 = v51 + v13
+        v53 = v52 + v14
+        v54 = v53 + v20
+        v55 = v54 + v49
+        g_v43 = -1.0 / v43
+        g_v37 = np.diag(g_v43)
+        g_v39 = -0.5 * (2.0 * v39)
+        t_v39 = sla.solve_triangular(v37, g_v39, trans='T', lower=True, check_finite=False)
+        g_v37 = g_v37 + -np.tril(np.outer(t_v39, v39))
+        t_v37 = (v37.T @ (g_v37 * c35)) * c36
+        li_v37 = dtrtri(v37, lower=1)[0]
+        t_v37 = li_v37.T @ t_v37 @ li_v37
+        g_v32 = 0.5 * (t_v37 + t_v37.T)
+        g_v28 = add_reduce(g_v32 * c30, None)
+        g_v9 = add_reduce(g_v32 * v26, None)
+        g_v26 = g_v32 * v9
+        g_v25 = g_v26 * v26
+        g_v24 = add_reduce(g_v25 * c22, None)
+        g_v23 = -g_v24 * v24 / v23
+        g_v2 = g_v23 * (2.0 * v2)
+        g_v19 = (1.0 if v15 >= 0.0 else 0.0)
+        g_v16 = g_v28 + g_v19 * -0.5
+        g_v15 = g_v16 * (2.0 * v15)
+        g_v14 = 1.0 + g_v15 * v15
+        g_v12 = (1.0 if v8 >= 0.0 else 0.0)
+        g_v9 = g_v9 + g_v12 * -0.5
+        g_v8 = g_v9 * (2.0 * v8)
+        g_v7 = 1.0 + g_v8 * v8
+        g_v2 = g_v2 + --1.0 * v5 / v2
+        g_v1 = 1.0 + -1.0 * 6.0
+        g_v1 = g_v1 + g_v2 * v2
         gr = np.empty(3)
         gr[0] = -g_v1
-        gr[1] = -g_v8
-        gr[2] = -g_v15
-        return -v54, gr
+        gr[1] = -g_v7
+        gr[2] = -g_v14
+        return -v55, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
             v1 = z[0]
-            v8 = z[1]
-            v15 = z[2]
+            v7 = z[1]
+            v14 = z[2]
             v2 = np.exp(v1)
-            v3 = np.log(v2)
-            v4 = 6.0 * v3
-            v5 = 4.869135731822556 - v4
-            v6 = 5 / v2
-            v7 = v5 - v6
-            v9 = np.exp(v8)
-            v10 = v9 * v9
-            v11 = -0.5 * v10
-            v13 = v11 + -0.22579135264472738
-            v14 = np.where(v9 >= 0.0, v13, -np.inf)
-            v16 = np.exp(v15)
-            v17 = v16 * v16
-            v18 = -0.5 * v17
-            v20 = v18 + -0.22579135264472738
-            v21 = np.where(v16 >= 0.0, v20, -np.inf)
-            v24 = v2 * v2
-            v25 = -0.5 / v24
-            v26 = c23 * v25
-            v27 = np.exp(v26)
-            v28 = v10 * v27
-            v29 = v17 + 1e-06
-            v32 = v29 * c31
-            v33 = v28 + v32
-            v36 = np.linalg.cholesky(v33)
-            v38 = sla.solve_triangular(v36, c37, lower=True, check_finite=False)
-            v39 = v38 * v38
-            v40 = add_reduce(v39, None)
-            v41 = -0.5 * v40
-            v42 = np.diagonal(v36)
-            v43 = np.log(v42)
-            v44 = add_reduce(v43, None)
-            v45 = v41 - v44
-            v48 = v45 - c47
-            v49 = v1 + v7
-            v50 = v49 + v8
-            v51 = v50 + v14
-            v52 = v51 + v15
-            v53 = v52 + v21
-            v54 = v53 + v48
-            g_v42 = -1.0 / v42
-            g_v36 = np.diag(g_v42)
-            g_v38 = -0.5 * (2.0 * v38)
-            t_v38 = sla.solve_triangular(v36, g_v38, trans='T', lower=True, check_finite=False)
-            g_v36 = g_v36 + -np.tril(np.outer(t_v38, v38))
-            t_v36 = np.tril(v36.T @ np.tril(g_v36))
-            t_v36[np.diag_indices_from(t_v36)] *= 0.5
-            t_v36 = sla.solve_triangular(v36, t_v36, trans='T', lower=True, check_finite=False)
-            t_v36 = sla.solve_triangular(v36, t_v36.T, trans='T', lower=True, check_finite=False).T
-            g_v33 = 0.5 * (t_v36 + t_v36.T)
-            g_v29 = add_reduce(g_v33 * c31, None)
-            g_v10 = add_reduce(g_v33 * v27, None)
-            g_v27 = g_v33 * v10
-            g_v26 = g_v27 * v27
-            g_v25 = add_reduce(g_v26 * c23, None)
-            g_v24 = -g_v25 * v25 / v24
-            g_v2 = g_v24 * (2.0 * v2)
-            g_v20 = np.where(v16 >= 0.0, 1.0, 0.0)
-            g_v17 = g_v29 + g_v20 * -0.5
-            g_v16 = g_v17 * (2.0 * v16)
-            g_v15 = 1.0 + g_v16 * v16
-            g_v13 = np.where(v9 >= 0.0, 1.0, 0.0)
-            g_v10 = g_v10 + g_v13 * -0.5
-            g_v9 = g_v10 * (2.0 * v9)
-            g_v8 = 1.0 + g_v9 * v9
-            g_v2 = g_v2 + --1.0 * v6 / v2
-            g_v3 = -1.0 * 6.0
-            g_v2 = g_v2 + g_v3 / v2
-            g_v1 = 1.0 + g_v2 * v2
+            v3 = 6.0 * v1
+            v4 = 4.869135731822556 - v3
+            v5 = 5 / v2
+            v6 = v4 - v5
+            v8 = np.exp(v7)
+            v9 = v8 * v8
+            v10 = -0.5 * v9
+            v12 = v10 + -0.22579135264472738
+            v13 = np.where(v8 >= 0.0, v12, -np.inf)
+            v15 = np.exp(v14)
+            v16 = v15 * v15
+            v17 = -0.5 * v16
+            v19 = v17 + -0.22579135264472738
+            v20 = np.where(v15 >= 0.0, v19, -np.inf)
+            v23 = v2 * v2
+            v24 = -0.5 / v23
+            v25 = c22 * v24
+            v26 = np.exp(v25)
+            v27 = v9 * v26
+            v28 = v16 + 1e-06
+            v31 = v28 * c30
+            v32 = v27 + v31
+            v37 = np.linalg.cholesky(v32)
+            v39 = sla.solve_triangular(v37, c38, lower=True, check_finite=False)
+            v40 = v39 * v39
+            v41 = add_reduce(v40, None)
+            v42 = -0.5 * v41
+            v43 = np.diagonal(v37)
+            v44 = np.log(v43)
+            v45 = add_reduce(v44, None)
+            v46 = v42 - v45
+            v49 = v46 - c48
+            v50 = v1 + v6
+            v51 = v50 + v7
+            v52 = v51 + v13
+            v53 = v52 + v14
+            v54 = v53 + v20
+            v55 = v54 + v49
+            g_v43 = -1.0 / v43
+            g_v37 = np.diag(g_v43)
+            g_v39 = -0.5 * (2.0 * v39)
+            t_v39 = sla.solve_triangular(v37, g_v39, trans='T', lower=True, check_finite=False)
+            g_v37 = g_v37 + -np.tril(np.outer(t_v39, v39))
+            t_v37 = (v37.T @ (g_v37 * c35)) * c36
+            li_v37 = dtrtri(v37, lower=1)[0]
+            t_v37 = li_v37.T @ t_v37 @ li_v37
+            g_v32 = 0.5 * (t_v37 + t_v37.T)
+            g_v28 = add_reduce(g_v32 * c30, None)
+            g_v9 = add_reduce(g_v32 * v26, None)
+            g_v26 = g_v32 * v9
+            g_v25 = g_v26 * v26
+            g_v24 = add_reduce(g_v25 * c22, None)
+            g_v23 = -g_v24 * v24 / v23
+            g_v2 = g_v23 * (2.0 * v2)
+            g_v19 = np.where(v15 >= 0.0, 1.0, 0.0)
+            g_v16 = g_v28 + g_v19 * -0.5
+            g_v15 = g_v16 * (2.0 * v15)
+            g_v14 = 1.0 + g_v15 * v15
+            g_v12 = np.where(v8 >= 0.0, 1.0, 0.0)
+            g_v9 = g_v9 + g_v12 * -0.5
+            g_v8 = g_v9 * (2.0 * v8)
+            g_v7 = 1.0 + g_v8 * v8
+            g_v2 = g_v2 + --1.0 * v5 / v2
+            g_v1 = 1.0 + -1.0 * 6.0
+            g_v1 = g_v1 + g_v2 * v2
             gr = np.empty(3)
             gr[0] = -g_v1
-            gr[1] = -g_v8
-            gr[2] = -g_v15
-            return -v54, gr
+            gr[1] = -g_v7
+            gr[2] = -g_v14
+            return -v55, gr
 
     def value_and_grad(z):
         try:

@@ -27,8 +27,8 @@ def make(data, d):
     c28 = np.ravel(c27)
     c30 = np.asarray(data['item'], dtype=np.int64)
     c31 = np.ravel(c30)
-    c44 = (d["R"])
-    c47 = 0.9189385332046727 * c44
+    c43 = (d["R"])
+    c46 = 0.9189385332046727 * c43
 
     def fast(z):
         zs = z.tolist()
@@ -55,21 +55,19 @@ def make(data, d):
         v35 = c26 - v34
         v36 = v35 / v2
         v37 = v36 * v36
-        v39 = math.log(v2)
-        v42 = add_reduce(v37, None)
-        v43 = -0.5 * v42
-        v45 = v39 * c44
-        v46 = v43 - v45
-        v48 = v46 - c47
-        v49 = v1 + v7
-        v50 = v49 + v16
-        v51 = v50 + v25
-        v52 = v51 + v48
-        g_v39 = -1.0 * c44
-        g_v2 = g_v39 / v2
+        v41 = add_reduce(v37, None)
+        v42 = -0.5 * v41
+        v44 = v1 * c43
+        v45 = v42 - v44
+        v47 = v45 - c46
+        v48 = v1 + v7
+        v49 = v48 + v16
+        v50 = v49 + v25
+        v51 = v50 + v47
+        g_v1 = 1.0 + -1.0 * c43
         g_v36 = -0.5 * (2.0 * v36)
         g_v35 = g_v36 / v2
-        g_v2 = g_v2 + add_reduce(-g_v36 * v36 / v2, None)
+        g_v2 = add_reduce(-g_v36 * v36 / v2, None)
         g_v34 = (-g_v35)
         g_v33 = g_v34[..., None]
         g_v29 = g_v33 * v32
@@ -85,12 +83,12 @@ def make(data, d):
         g_v6 = (1.0 if v2 >= 0.0 else 0.0)
         g_v3 = g_v6 * -0.5
         g_v2 = g_v2 + g_v3 * (2.0 * v2)
-        g_v1 = 1.0 + g_v2 * v2
+        g_v1 = g_v1 + g_v2 * v2
         gr = np.empty(1 + v8_n + v17_n)
         gr[0] = -g_v1
         gr[v8_lo:v8_hi] = -np.ravel(g_v8)
         gr[v17_lo:v17_hi] = -np.ravel(g_v17)
-        return -v52, gr
+        return -v51, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -117,21 +115,19 @@ def make(data, d):
             v35 = c26 - v34
             v36 = v35 / v2
             v37 = v36 * v36
-            v39 = np.log(v2)
-            v42 = add_reduce(v37, None)
-            v43 = -0.5 * v42
-            v45 = v39 * c44
-            v46 = v43 - v45
-            v48 = v46 - c47
-            v49 = v1 + v7
-            v50 = v49 + v16
-            v51 = v50 + v25
-            v52 = v51 + v48
-            g_v39 = -1.0 * c44
-            g_v2 = g_v39 / v2
+            v41 = add_reduce(v37, None)
+            v42 = -0.5 * v41
+            v44 = v1 * c43
+            v45 = v42 - v44
+            v47 = v45 - c46
+            v48 = v1 + v7
+            v49 = v48 + v16
+            v50 = v49 + v25
+            v51 = v50 + v47
+            g_v1 = 1.0 + -1.0 * c43
             g_v36 = -0.5 * (2.0 * v36)
             g_v35 = g_v36 / v2
-            g_v2 = g_v2 + add_reduce(-g_v36 * v36 / v2, None)
+            g_v2 = add_reduce(-g_v36 * v36 / v2, None)
             g_v34 = (-g_v35)
             g_v33 = g_v34[..., None]
             g_v29 = g_v33 * v32
@@ -147,12 +143,12 @@ def make(data, d):
             g_v6 = np.where(v2 >= 0.0, 1.0, 0.0)
             g_v3 = g_v6 * -0.5
             g_v2 = g_v2 + g_v3 * (2.0 * v2)
-            g_v1 = 1.0 + g_v2 * v2
+            g_v1 = g_v1 + g_v2 * v2
             gr = np.empty(1 + v8_n + v17_n)
             gr[0] = -g_v1
             gr[v8_lo:v8_hi] = -np.ravel(g_v8)
             gr[v17_lo:v17_hi] = -np.ravel(g_v17)
-            return -v52, gr
+            return -v51, gr
 
     def value_and_grad(z):
         try:

@@ -29,8 +29,8 @@ def make(data, d):
     c32 = c30[:, None]
     c33 = c32 - c31
     c34 = c24[c33]
-    c46 = (d["T"]-d["K"])
-    c49 = 0.9189385332046727 * c46
+    c45 = (d["T"]-d["K"])
+    c48 = 0.9189385332046727 * c45
 
     def fast(z):
         zs = z.tolist()
@@ -56,28 +56,26 @@ def make(data, d):
         v37 = c26 - v36
         v38 = v37 / v19
         v39 = v38 * v38
-        v41 = math.log(v19)
-        v44 = add_reduce(v39, None)
-        v45 = -0.5 * v44
-        v47 = v41 * c46
-        v48 = v45 - v47
-        v50 = v48 - c49
-        v51 = v6 + v17
-        v52 = v51 + v18
-        v53 = v52 + v23
-        v54 = v53 + v50
-        g_v41 = -1.0 * c46
-        g_v19 = g_v41 / v19
+        v43 = add_reduce(v39, None)
+        v44 = -0.5 * v43
+        v46 = v18 * c45
+        v47 = v44 - v46
+        v49 = v47 - c48
+        v50 = v6 + v17
+        v51 = v50 + v18
+        v52 = v51 + v23
+        v53 = v52 + v49
+        g_v18 = 1.0 + -1.0 * c45
         g_v38 = -0.5 * (2.0 * v38)
         g_v37 = g_v38 / v19
-        g_v19 = g_v19 + add_reduce(-g_v38 * v38 / v19, None)
+        g_v19 = add_reduce(-g_v38 * v38 / v19, None)
         g_v36 = (-g_v37)
         g_v1 = add_reduce(g_v36, None)
         g_v7 = g_v36 @ c34
         g_v21 = -1.0 / (1.0 + v21)
         g_v20 = g_v21 * (2.0 * v20)
         g_v19 = g_v19 + g_v20 / 2.5
-        g_v18 = 1.0 + g_v19 * v19
+        g_v18 = g_v18 + g_v19 * v19
         g_v8 = -0.5 * (2.0 * v8)
         g_v7 = g_v7 + g_v8 / 10
         g_v2 = -0.5 * (2.0 * v2)
@@ -86,7 +84,7 @@ def make(data, d):
         gr[0] = -g_v1
         gr[v7_lo:v7_hi] = -g_v7
         gr[v18_at] = -g_v18
-        return -v54, gr
+        return -v53, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -112,28 +110,26 @@ def make(data, d):
             v37 = c26 - v36
             v38 = v37 / v19
             v39 = v38 * v38
-            v41 = np.log(v19)
-            v44 = add_reduce(v39, None)
-            v45 = -0.5 * v44
-            v47 = v41 * c46
-            v48 = v45 - v47
-            v50 = v48 - c49
-            v51 = v6 + v17
-            v52 = v51 + v18
-            v53 = v52 + v23
-            v54 = v53 + v50
-            g_v41 = -1.0 * c46
-            g_v19 = g_v41 / v19
+            v43 = add_reduce(v39, None)
+            v44 = -0.5 * v43
+            v46 = v18 * c45
+            v47 = v44 - v46
+            v49 = v47 - c48
+            v50 = v6 + v17
+            v51 = v50 + v18
+            v52 = v51 + v23
+            v53 = v52 + v49
+            g_v18 = 1.0 + -1.0 * c45
             g_v38 = -0.5 * (2.0 * v38)
             g_v37 = g_v38 / v19
-            g_v19 = g_v19 + add_reduce(-g_v38 * v38 / v19, None)
+            g_v19 = add_reduce(-g_v38 * v38 / v19, None)
             g_v36 = (-g_v37)
             g_v1 = add_reduce(g_v36, None)
             g_v7 = g_v36 @ c34
             g_v21 = -1.0 / (1.0 + v21)
             g_v20 = g_v21 * (2.0 * v20)
             g_v19 = g_v19 + g_v20 / 2.5
-            g_v18 = 1.0 + g_v19 * v19
+            g_v18 = g_v18 + g_v19 * v19
             g_v8 = -0.5 * (2.0 * v8)
             g_v7 = g_v7 + g_v8 / 10
             g_v2 = -0.5 * (2.0 * v2)
@@ -142,7 +138,7 @@ def make(data, d):
             gr[0] = -g_v1
             gr[v7_lo:v7_hi] = -g_v7
             gr[v18_at] = -g_v18
-            return -v54, gr
+            return -v53, gr
 
     def value_and_grad(z):
         try:

@@ -28,8 +28,8 @@ def make(data, d):
     c16 = (d["K"]-1)
     c17 = 0.9189385332046727 * c16
     c35 = np.asarray(data['Y'], dtype=np.float64)
-    c47 = (d["N"])
-    c50 = 0.9189385332046727 * c47
+    c46 = (d["N"])
+    c49 = 0.9189385332046727 * c46
 
     def fast(z):
         zs = z.tolist()
@@ -59,21 +59,19 @@ def make(data, d):
         v38 = c35 - v37
         v39 = v38 / v28
         v40 = v39 * v39
-        v42 = math.log(v28)
-        v45 = add_reduce(v40, None)
-        v46 = -0.5 * v45
-        v48 = v42 * c47
-        v49 = v46 - v48
-        v51 = v49 - c50
-        v52 = v18 + v26
-        v53 = v52 + v27
-        v54 = v53 + v34
-        v55 = v54 + v51
-        g_v42 = -1.0 * c47
-        g_v28 = g_v42 / v28
+        v44 = add_reduce(v40, None)
+        v45 = -0.5 * v44
+        v47 = v27 * c46
+        v48 = v45 - v47
+        v50 = v48 - c49
+        v51 = v18 + v26
+        v52 = v51 + v27
+        v53 = v52 + v34
+        v54 = v53 + v50
+        g_v27 = 1.0 + -1.0 * c46
         g_v39 = -0.5 * (2.0 * v39)
         g_v38 = g_v39 / v28
-        g_v28 = g_v28 + add_reduce(-g_v39 * v39 / v28, None)
+        g_v28 = add_reduce(-g_v39 * v39 / v28, None)
         g_v37 = (-g_v38)
         g_v19 = add_reduce(g_v37, None)
         g_v10 = g_v37 @ c9
@@ -81,7 +79,7 @@ def make(data, d):
         g_v30 = g_v31 / 3
         g_v29 = g_v30 * (2.0 * v29)
         g_v28 = g_v28 + g_v29 / 10
-        g_v27 = 1.0 + g_v28 * v28
+        g_v27 = g_v27 + g_v28 * v28
         g_v23 = -2.0 / (1.0 + v23)
         g_v22 = g_v23 / 3
         g_v21 = g_v22 * (2.0 * v21)
@@ -92,7 +90,7 @@ def make(data, d):
         gr[v10_lo:v10_hi] = -g_v10
         gr[v19_at] = -g_v19
         gr[v27_at] = -g_v27
-        return -v55, gr
+        return -v54, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -122,21 +120,19 @@ def make(data, d):
             v38 = c35 - v37
             v39 = v38 / v28
             v40 = v39 * v39
-            v42 = np.log(v28)
-            v45 = add_reduce(v40, None)
-            v46 = -0.5 * v45
-            v48 = v42 * c47
-            v49 = v46 - v48
-            v51 = v49 - c50
-            v52 = v18 + v26
-            v53 = v52 + v27
-            v54 = v53 + v34
-            v55 = v54 + v51
-            g_v42 = -1.0 * c47
-            g_v28 = g_v42 / v28
+            v44 = add_reduce(v40, None)
+            v45 = -0.5 * v44
+            v47 = v27 * c46
+            v48 = v45 - v47
+            v50 = v48 - c49
+            v51 = v18 + v26
+            v52 = v51 + v27
+            v53 = v52 + v34
+            v54 = v53 + v50
+            g_v27 = 1.0 + -1.0 * c46
             g_v39 = -0.5 * (2.0 * v39)
             g_v38 = g_v39 / v28
-            g_v28 = g_v28 + add_reduce(-g_v39 * v39 / v28, None)
+            g_v28 = add_reduce(-g_v39 * v39 / v28, None)
             g_v37 = (-g_v38)
             g_v19 = add_reduce(g_v37, None)
             g_v10 = g_v37 @ c9
@@ -144,7 +140,7 @@ def make(data, d):
             g_v30 = g_v31 / 3
             g_v29 = g_v30 * (2.0 * v29)
             g_v28 = g_v28 + g_v29 / 10
-            g_v27 = 1.0 + g_v28 * v28
+            g_v27 = g_v27 + g_v28 * v28
             g_v23 = -2.0 / (1.0 + v23)
             g_v22 = g_v23 / 3
             g_v21 = g_v22 * (2.0 * v21)
@@ -155,7 +151,7 @@ def make(data, d):
             gr[v10_lo:v10_hi] = -g_v10
             gr[v19_at] = -g_v19
             gr[v27_at] = -g_v27
-            return -v55, gr
+            return -v54, gr
 
     def value_and_grad(z):
         try:

@@ -19,8 +19,8 @@ def make(data, d):
     c1 = np.asarray(data['earn'], dtype=np.float64)
     c2 = np.log(c1)
     c8 = np.asarray(data['height'], dtype=np.float64)
-    c20 = (d["N"])
-    c23 = 0.9189385332046727 * c20
+    c19 = (d["N"])
+    c22 = 0.9189385332046727 * c19
 
     def fast(z):
         zs = z.tolist()
@@ -34,29 +34,27 @@ def make(data, d):
         v11 = c2 - v10
         v12 = v11 / v5
         v13 = v12 * v12
-        v15 = math.log(v5)
-        v18 = add_reduce(v13, None)
-        v19 = -0.5 * v18
-        v21 = v15 * c20
-        v22 = v19 - v21
-        v24 = v22 - c23
-        v25 = v4 + v24
-        g_v15 = -1.0 * c20
-        g_v5 = g_v15 / v5
+        v17 = add_reduce(v13, None)
+        v18 = -0.5 * v17
+        v20 = v4 * c19
+        v21 = v18 - v20
+        v23 = v21 - c22
+        v24 = v4 + v23
+        g_v4 = 1.0 + -1.0 * c19
         g_v12 = -0.5 * (2.0 * v12)
         g_v11 = g_v12 / v5
-        g_v5 = g_v5 + add_reduce(-g_v12 * v12 / v5, None)
+        g_v5 = add_reduce(-g_v12 * v12 / v5, None)
         g_v10 = (-g_v11)
         g_v6 = add_reduce(g_v10, None)
         g_v7 = add_reduce(g_v10 * c8, None)
         g_v3 = np.zeros_like(v3)
         g_v3[..., 1] += g_v7
         g_v3[..., 0] += g_v6
-        g_v4 = 1.0 + g_v5 * v5
+        g_v4 = g_v4 + g_v5 * v5
         gr = np.empty(1 + v3_n)
         gr[v3_lo:v3_hi] = -g_v3
         gr[v4_at] = -g_v4
-        return -v25, gr
+        return -v24, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -70,29 +68,27 @@ def make(data, d):
             v11 = c2 - v10
             v12 = v11 / v5
             v13 = v12 * v12
-            v15 = np.log(v5)
-            v18 = add_reduce(v13, None)
-            v19 = -0.5 * v18
-            v21 = v15 * c20
-            v22 = v19 - v21
-            v24 = v22 - c23
-            v25 = v4 + v24
-            g_v15 = -1.0 * c20
-            g_v5 = g_v15 / v5
+            v17 = add_reduce(v13, None)
+            v18 = -0.5 * v17
+            v20 = v4 * c19
+            v21 = v18 - v20
+            v23 = v21 - c22
+            v24 = v4 + v23
+            g_v4 = 1.0 + -1.0 * c19
             g_v12 = -0.5 * (2.0 * v12)
             g_v11 = g_v12 / v5
-            g_v5 = g_v5 + add_reduce(-g_v12 * v12 / v5, None)
+            g_v5 = add_reduce(-g_v12 * v12 / v5, None)
             g_v10 = (-g_v11)
             g_v6 = add_reduce(g_v10, None)
             g_v7 = add_reduce(g_v10 * c8, None)
             g_v3 = np.zeros_like(v3)
             g_v3[..., 1] += g_v7
             g_v3[..., 0] += g_v6
-            g_v4 = 1.0 + g_v5 * v5
+            g_v4 = g_v4 + g_v5 * v5
             gr = np.empty(1 + v3_n)
             gr[v3_lo:v3_hi] = -g_v3
             gr[v4_at] = -g_v4
-            return -v25, gr
+            return -v24, gr
 
     def value_and_grad(z):
         try:

@@ -15,12 +15,12 @@ def make(data, d):
     v13_shape = (d["J"],)
     v13_n = d["J"]
     v13_lo, v13_hi = 2, 2 + v13_n
-    c23 = (d["J"])
-    c26 = 0.9189385332046727 * c23
-    c28 = np.asarray(data['y'], dtype=np.float64)
-    c29 = np.asarray(data['sigma'], dtype=np.float64)
-    c34 = np.log(c29)
-    c39 = add_reduce(c34, None)
+    c22 = (d["J"])
+    c25 = 0.9189385332046727 * c22
+    c27 = np.asarray(data['y'], dtype=np.float64)
+    c28 = np.asarray(data['sigma'], dtype=np.float64)
+    c33 = np.log(c28)
+    c38 = add_reduce(c33, None)
 
     def fast(z):
         zs = z.tolist()
@@ -39,44 +39,42 @@ def make(data, d):
         v14 = v13 - v1
         v15 = v14 / v8
         v16 = v15 * v15
-        v18 = math.log(v8)
-        v21 = add_reduce(v16, None)
-        v22 = -0.5 * v21
-        v24 = v18 * c23
-        v25 = v22 - v24
-        v27 = v25 - c26
-        v30 = c28 - v13
-        v31 = v30 / c29
-        v32 = v31 * v31
-        v37 = add_reduce(v32, None)
-        v38 = -0.5 * v37
-        v40 = v38 - c39
-        v41 = v40 - c26
-        v42 = v6 + v7
-        v43 = v42 + v12
-        v44 = v43 + v27
-        v45 = v44 + v41
-        g_v31 = -0.5 * (2.0 * v31)
-        g_v30 = g_v31 / c29
-        g_v13 = (-g_v30)
-        g_v18 = -1.0 * c23
-        g_v8 = g_v18 / v8
+        v20 = add_reduce(v16, None)
+        v21 = -0.5 * v20
+        v23 = v7 * c22
+        v24 = v21 - v23
+        v26 = v24 - c25
+        v29 = c27 - v13
+        v30 = v29 / c28
+        v31 = v30 * v30
+        v36 = add_reduce(v31, None)
+        v37 = -0.5 * v36
+        v39 = v37 - c38
+        v40 = v39 - c25
+        v41 = v6 + v7
+        v42 = v41 + v12
+        v43 = v42 + v26
+        v44 = v43 + v40
+        g_v30 = -0.5 * (2.0 * v30)
+        g_v29 = g_v30 / c28
+        g_v13 = (-g_v29)
+        g_v7 = 1.0 + -1.0 * c22
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v8
-        g_v8 = g_v8 + add_reduce(-g_v15 * v15 / v8, None)
+        g_v8 = add_reduce(-g_v15 * v15 / v8, None)
         g_v13 = g_v13 + g_v14
         g_v1 = add_reduce((-g_v14), None)
         g_v10 = -1.0 / (1.0 + v10)
         g_v9 = g_v10 * (2.0 * v9)
         g_v8 = g_v8 + g_v9 / 5
-        g_v7 = 1.0 + g_v8 * v8
+        g_v7 = g_v7 + g_v8 * v8
         g_v2 = -0.5 * (2.0 * v2)
         g_v1 = g_v1 + g_v2 / 5
         gr = np.empty(2 + v13_n)
         gr[0] = -g_v1
         gr[1] = -g_v7
         gr[v13_lo:v13_hi] = -g_v13
-        return -v45, gr
+        return -v44, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -95,44 +93,42 @@ def make(data, d):
             v14 = v13 - v1
             v15 = v14 / v8
             v16 = v15 * v15
-            v18 = np.log(v8)
-            v21 = add_reduce(v16, None)
-            v22 = -0.5 * v21
-            v24 = v18 * c23
-            v25 = v22 - v24
-            v27 = v25 - c26
-            v30 = c28 - v13
-            v31 = v30 / c29
-            v32 = v31 * v31
-            v37 = add_reduce(v32, None)
-            v38 = -0.5 * v37
-            v40 = v38 - c39
-            v41 = v40 - c26
-            v42 = v6 + v7
-            v43 = v42 + v12
-            v44 = v43 + v27
-            v45 = v44 + v41
-            g_v31 = -0.5 * (2.0 * v31)
-            g_v30 = g_v31 / c29
-            g_v13 = (-g_v30)
-            g_v18 = -1.0 * c23
-            g_v8 = g_v18 / v8
+            v20 = add_reduce(v16, None)
+            v21 = -0.5 * v20
+            v23 = v7 * c22
+            v24 = v21 - v23
+            v26 = v24 - c25
+            v29 = c27 - v13
+            v30 = v29 / c28
+            v31 = v30 * v30
+            v36 = add_reduce(v31, None)
+            v37 = -0.5 * v36
+            v39 = v37 - c38
+            v40 = v39 - c25
+            v41 = v6 + v7
+            v42 = v41 + v12
+            v43 = v42 + v26
+            v44 = v43 + v40
+            g_v30 = -0.5 * (2.0 * v30)
+            g_v29 = g_v30 / c28
+            g_v13 = (-g_v29)
+            g_v7 = 1.0 + -1.0 * c22
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v8
-            g_v8 = g_v8 + add_reduce(-g_v15 * v15 / v8, None)
+            g_v8 = add_reduce(-g_v15 * v15 / v8, None)
             g_v13 = g_v13 + g_v14
             g_v1 = add_reduce((-g_v14), None)
             g_v10 = -1.0 / (1.0 + v10)
             g_v9 = g_v10 * (2.0 * v9)
             g_v8 = g_v8 + g_v9 / 5
-            g_v7 = 1.0 + g_v8 * v8
+            g_v7 = g_v7 + g_v8 * v8
             g_v2 = -0.5 * (2.0 * v2)
             g_v1 = g_v1 + g_v2 / 5
             gr = np.empty(2 + v13_n)
             gr[0] = -g_v1
             gr[1] = -g_v7
             gr[v13_lo:v13_hi] = -g_v13
-            return -v45, gr
+            return -v44, gr
 
     def value_and_grad(z):
         try:

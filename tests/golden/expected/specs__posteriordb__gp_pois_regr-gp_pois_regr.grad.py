@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 from scipy import special as sp
-from scipy import linalg as sla
+from scipy.linalg.lapack import dtrtri
 
 SITES = ('rho', 'alpha', 'f_tilde')  # the latent sites, in the order of the unconstrained vector
 add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
@@ -13,169 +13,167 @@ add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 def make(data, d):
     """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""
-    v16_shape = (d["N"],)
-    v16_n = d["N"]
-    v16_lo, v16_hi = 2, 2 + v16_n
-    c22 = (d["N"])
-    c23 = 0.9189385332046727 * c22
-    c25 = np.asarray(data['x'], dtype=np.float64)
-    c26 = np.square(np.subtract.outer(c25, c25))
-    c34 = np.eye(d["N"])
-    c35 = 1e-10 * c34
-    c39 = np.asarray(data['k'], dtype=np.int64)
-    c40 = np.asarray(c39, dtype=np.float64)
-    c44 = c40 + 1.0
-    c45 = sp.gammaln(c44)
-    c50 = add_reduce(c45, None)
+    v15_shape = (d["N"],)
+    v15_n = d["N"]
+    v15_lo, v15_hi = 2, 2 + v15_n
+    c21 = (d["N"])
+    c22 = 0.9189385332046727 * c21
+    c24 = np.asarray(data['x'], dtype=np.float64)
+    c25 = np.square(np.subtract.outer(c24, c24))
+    c33 = np.eye(d["N"])
+    c34 = 1e-10 * c33
+    c36 = np.tri(d["N"])
+    c37 = np.tri(d["N"]) - 0.5 * np.eye(d["N"])
+    c40 = np.asarray(data['k'], dtype=np.int64)
+    c41 = np.asarray(c40, dtype=np.float64)
+    c45 = c41 + 1.0
+    c46 = sp.gammaln(c45)
+    c51 = add_reduce(c46, None)
 
     def fast(z):
         zs = z.tolist()
         v1 = zs[0]
-        v9 = zs[1]
-        v16 = z[v16_lo:v16_hi]
+        v8 = zs[1]
+        v15 = z[v15_lo:v15_hi]
         v2 = math.exp(v1)
-        v3 = math.log(v2)
-        v4 = 24.0 * v3
-        v5 = 34.657359027997266 + v4
-        v6 = 4 * v2
-        v7 = v5 - v6
-        v8 = v7 - 54.78472939811232
-        v10 = math.exp(v9)
-        v11 = v10 / 2
-        v12 = v11 * v11
-        v13 = -0.5 * v12
-        v15 = v13 + -1.612085713764618
-        v17 = v16 * v16
-        v20 = add_reduce(v17, None)
-        v21 = -0.5 * v20
-        v24 = v21 - c23
-        v27 = v10 * v10
-        v28 = v2 * v2
-        v29 = -0.5 / v28
-        v30 = c26 * v29
-        v31 = np.exp(v30)
-        v32 = v27 * v31
-        v36 = v32 + c35
-        v37 = np.linalg.cholesky(v36)
-        v38 = v37 @ v16
-        v42 = np.exp(v38)
-        v47 = np.dot(c40, v38)
-        v48 = add_reduce(v42, None)
-        v49 = v47 - v48
-        v51 = v49 - c50
-        v52 = v1 + v8
-        v53 = v52 + v9
-        v54 = v53 + v15
-        v55 = v54 + v24
-        v56 = v55 + v51
-        g_v38 = 1.0 * c40
-        g_v38 = g_v38 + -1.0 * v42
-        g_v37 = np.outer(g_v38, v16)
-        g_v16 = g_v38 @ v37
-        t_v37 = np.tril(v37.T @ np.tril(g_v37))
-        t_v37[np.diag_indices_from(t_v37)] *= 0.5
-        t_v37 = sla.solve_triangular(v37, t_v37, trans='T', lower=True, check_finite=False)
-        t_v37 = sla.solve_triangular(v37, t_v37.T, trans='T', lower=True, check_finite=False).T
-        g_v36 = 0.5 * (t_v37 + t_v37.T)
-        g_v27 = add_reduce(g_v36 * v31, None)
-        g_v31 = g_v36 * v27
-        g_v30 = g_v31 * v31
-        g_v29 = add_reduce(g_v30 * c26, None)
-        g_v28 = -g_v29 * v29 / v28
-        g_v2 = g_v28 * (2.0 * v2)
-        g_v10 = g_v27 * (2.0 * v10)
-        g_v16 = g_v16 + -0.5 * (2.0 * v16)
-        g_v11 = -0.5 * (2.0 * v11)
-        g_v10 = g_v10 + g_v11 / 2
-        g_v9 = 1.0 + g_v10 * v10
+        v3 = 24.0 * v1
+        v4 = 34.657359027997266 + v3
+        v5 = 4 * v2
+        v6 = v4 - v5
+        v7 = v6 - 54.78472939811232
+        v9 = math.exp(v8)
+        v10 = v9 / 2
+        v11 = v10 * v10
+        v12 = -0.5 * v11
+        v14 = v12 + -1.612085713764618
+        v16 = v15 * v15
+        v19 = add_reduce(v16, None)
+        v20 = -0.5 * v19
+        v23 = v20 - c22
+        v26 = v9 * v9
+        v27 = v2 * v2
+        v28 = -0.5 / v27
+        v29 = c25 * v28
+        v30 = np.exp(v29)
+        v31 = v26 * v30
+        v35 = v31 + c34
+        v38 = np.linalg.cholesky(v35)
+        v39 = v38 @ v15
+        v43 = np.exp(v39)
+        v48 = np.dot(c41, v39)
+        v49 = add_reduce(v43, None)
+        v50 = v48 - v49
+        v52 = v50 - c51
+        v53 = v1 + v7
+        v54 = v53 + v8
+        v55 = v54 + v14
+        v56 = v55 + v23
+        v57 = v56 + v52
+        g_v39 = 1.0 * c41
+        g_v39 = g_v39 + -1.0 * v43
+        g_v38 = np.outer(g_v39, v15)
+        g_v15 = g_v39 @ v38
+        t_v38 = (v38.T @ (g_v38 * c36)) * c37
+        li_v38 = dtrtri(v38, lower=1)[0]
+        t_v38 = li_v38.T @ t_v38 @ li_v38
+        g_v35 = 0.5 * (t_v38 + t_v38.T)
+        g_v26 = add_reduce(g_v35 * v30, None)
+        g_v30 = g_v35 * v26
+        g_v29 = g_v30 * v30
+        g_v28 = add_reduce(g_v29 * c25, None)
+        g_v27 = -g_v28 * v28 / v27
+        g_v2 = g_v27 * (2.0 * v2)
+        g_v9 = g_v26 * (2.0 * v9)
+        g_v15 = g_v15 + -0.5 * (2.0 * v15)
+        g_v10 = -0.5 * (2.0 * v10)
+        g_v9 = g_v9 + g_v10 / 2
+        g_v8 = 1.0 + g_v9 * v9
         g_v2 = g_v2 + -1.0 * 4
-        g_v2 = g_v2 + 24.0 / v2
-        g_v1 = 1.0 + g_v2 * v2
-        gr = np.empty(2 + v16_n)
+        g_v1 = 1.0 + 24.0
+        g_v1 = g_v1 + g_v2 * v2
+        gr = np.empty(2 + v15_n)
         gr[0] = -g_v1
-        gr[1] = -g_v9
-        gr[v16_lo:v16_hi] = -g_v16
-        return -v56, gr
+        gr[1] = -g_v8
+        gr[v15_lo:v15_hi] = -g_v15
+        return -v57, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
             v1 = z[0]
-            v9 = z[1]
-            v16 = z[v16_lo:v16_hi]
+            v8 = z[1]
+            v15 = z[v15_lo:v15_hi]
             v2 = np.exp(v1)
-            v3 = np.log(v2)
-            v4 = 24.0 * v3
-            v5 = 34.657359027997266 + v4
-            v6 = 4 * v2
-            v7 = v5 - v6
-            v8 = v7 - 54.78472939811232
-            v10 = np.exp(v9)
-            v11 = v10 / 2
-            v12 = v11 * v11
-            v13 = -0.5 * v12
-            v15 = v13 + -1.612085713764618
-            v17 = v16 * v16
-            v20 = add_reduce(v17, None)
-            v21 = -0.5 * v20
-            v24 = v21 - c23
-            v27 = v10 * v10
-            v28 = v2 * v2
-            v29 = -0.5 / v28
-            v30 = c26 * v29
-            v31 = np.exp(v30)
-            v32 = v27 * v31
-            v36 = v32 + c35
-            v37 = np.linalg.cholesky(v36)
-            v38 = v37 @ v16
-            v42 = np.exp(v38)
-            v47 = np.dot(c40, v38)
-            v48 = add_reduce(v42, None)
-            v49 = v47 - v48
-            v51 = v49 - c50
-            v52 = v1 + v8
-            v53 = v52 + v9
-            v54 = v53 + v15
-            v55 = v54 + v24
-            v56 = v55 + v51
-            g_v38 = 1.0 * c40
-            g_v38 = g_v38 + -1.0 * v42
-            g_v37 = np.outer(g_v38, v16)
-            g_v16 = g_v38 @ v37
-            t_v37 = np.tril(v37.T @ np.tril(g_v37))
-            t_v37[np.diag_indices_from(t_v37)] *= 0.5
-            t_v37 = sla.solve_triangular(v37, t_v37, trans='T', lower=True, check_finite=False)
-            t_v37 = sla.solve_triangular(v37, t_v37.T, trans='T', lower=True, check_finite=False).T
-            g_v36 = 0.5 * (t_v37 + t_v37.T)
-            g_v27 = add_reduce(g_v36 * v31, None)
-            g_v31 = g_v36 * v27
-            g_v30 = g_v31 * v31
-            g_v29 = add_reduce(g_v30 * c26, None)
-            g_v28 = -g_v29 * v29 / v28
-            g_v2 = g_v28 * (2.0 * v2)
-            g_v10 = g_v27 * (2.0 * v10)
-            g_v16 = g_v16 + -0.5 * (2.0 * v16)
-            g_v11 = -0.5 * (2.0 * v11)
-            g_v10 = g_v10 + g_v11 / 2
-            g_v9 = 1.0 + g_v10 * v10
+            v3 = 24.0 * v1
+            v4 = 34.657359027997266 + v3
+            v5 = 4 * v2
+            v6 = v4 - v5
+            v7 = v6 - 54.78472939811232
+            v9 = np.exp(v8)
+            v10 = v9 / 2
+            v11 = v10 * v10
+            v12 = -0.5 * v11
+            v14 = v12 + -1.612085713764618
+            v16 = v15 * v15
+            v19 = add_reduce(v16, None)
+            v20 = -0.5 * v19
+            v23 = v20 - c22
+            v26 = v9 * v9
+            v27 = v2 * v2
+            v28 = -0.5 / v27
+            v29 = c25 * v28
+            v30 = np.exp(v29)
+            v31 = v26 * v30
+            v35 = v31 + c34
+            v38 = np.linalg.cholesky(v35)
+            v39 = v38 @ v15
+            v43 = np.exp(v39)
+            v48 = np.dot(c41, v39)
+            v49 = add_reduce(v43, None)
+            v50 = v48 - v49
+            v52 = v50 - c51
+            v53 = v1 + v7
+            v54 = v53 + v8
+            v55 = v54 + v14
+            v56 = v55 + v23
+            v57 = v56 + v52
+            g_v39 = 1.0 * c41
+            g_v39 = g_v39 + -1.0 * v43
+            g_v38 = np.outer(g_v39, v15)
+            g_v15 = g_v39 @ v38
+            t_v38 = (v38.T @ (g_v38 * c36)) * c37
+            li_v38 = dtrtri(v38, lower=1)[0]
+            t_v38 = li_v38.T @ t_v38 @ li_v38
+            g_v35 = 0.5 * (t_v38 + t_v38.T)
+            g_v26 = add_reduce(g_v35 * v30, None)
+            g_v30 = g_v35 * v26
+            g_v29 = g_v30 * v30
+            g_v28 = add_reduce(g_v29 * c25, None)
+            g_v27 = -g_v28 * v28 / v27
+            g_v2 = g_v27 * (2.0 * v2)
+            g_v9 = g_v26 * (2.0 * v9)
+            g_v15 = g_v15 + -0.5 * (2.0 * v15)
+            g_v10 = -0.5 * (2.0 * v10)
+            g_v9 = g_v9 + g_v10 / 2
+            g_v8 = 1.0 + g_v9 * v9
             g_v2 = g_v2 + -1.0 * 4
-            g_v2 = g_v2 + 24.0 / v2
-            g_v1 = 1.0 + g_v2 * v2
-            gr = np.empty(2 + v16_n)
+            g_v1 = 1.0 + 24.0
+            g_v1 = g_v1 + g_v2 * v2
+            gr = np.empty(2 + v15_n)
             gr[0] = -g_v1
-            gr[1] = -g_v9
-            gr[v16_lo:v16_hi] = -g_v16
-            return -v56, gr
+            gr[1] = -g_v8
+            gr[v15_lo:v15_hi] = -g_v15
+            return -v57, gr
 
     def value_and_grad(z):
         try:
             return fast(z)
         except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point
-            return math.inf, np.zeros(2 + v16_n)
+            return math.inf, np.zeros(2 + v15_n)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             pass
         try:
             return safe(z)
         except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point
-            return math.inf, np.zeros(2 + v16_n)
+            return math.inf, np.zeros(2 + v15_n)
 
-    return value_and_grad, 2 + v16_n
+    return value_and_grad, 2 + v15_n

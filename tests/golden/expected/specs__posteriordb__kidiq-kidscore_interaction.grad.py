@@ -20,8 +20,8 @@ def make(data, d):
     c2 = np.asarray(data['mom_iq'], dtype=np.float64)
     c3 = c1 * c2
     c11 = np.asarray(data['kid_score'], dtype=np.float64)
-    c31 = (d["N"])
-    c34 = 0.9189385332046727 * c31
+    c30 = (d["N"])
+    c33 = 0.9189385332046727 * c30
 
     def fast(z):
         zs = z.tolist()
@@ -45,19 +45,17 @@ def make(data, d):
         v22 = c11 - v21
         v23 = v22 / v6
         v24 = v23 * v23
-        v26 = math.log(v6)
-        v29 = add_reduce(v24, None)
-        v30 = -0.5 * v29
-        v32 = v26 * c31
-        v33 = v30 - v32
-        v35 = v33 - c34
-        v36 = v5 + v10
-        v37 = v36 + v35
-        g_v26 = -1.0 * c31
-        g_v6 = g_v26 / v6
+        v28 = add_reduce(v24, None)
+        v29 = -0.5 * v28
+        v31 = v5 * c30
+        v32 = v29 - v31
+        v34 = v32 - c33
+        v35 = v5 + v10
+        v36 = v35 + v34
+        g_v5 = 1.0 + -1.0 * c30
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v6
-        g_v6 = g_v6 + add_reduce(-g_v23 * v23 / v6, None)
+        g_v6 = add_reduce(-g_v23 * v23 / v6, None)
         g_v21 = (-g_v22)
         g_v19 = add_reduce(g_v21 * c3, None)
         g_v4 = np.zeros_like(v4)
@@ -71,11 +69,11 @@ def make(data, d):
         g_v8 = -1.0 / (1.0 + v8)
         g_v7 = g_v8 * (2.0 * v7)
         g_v6 = g_v6 + g_v7 / 2.5
-        g_v5 = 1.0 + g_v6 * v6
+        g_v5 = g_v5 + g_v6 * v6
         gr = np.empty(1 + v4_n)
         gr[v4_lo:v4_hi] = -g_v4
         gr[v5_at] = -g_v5
-        return -v37, gr
+        return -v36, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -99,19 +97,17 @@ def make(data, d):
             v22 = c11 - v21
             v23 = v22 / v6
             v24 = v23 * v23
-            v26 = np.log(v6)
-            v29 = add_reduce(v24, None)
-            v30 = -0.5 * v29
-            v32 = v26 * c31
-            v33 = v30 - v32
-            v35 = v33 - c34
-            v36 = v5 + v10
-            v37 = v36 + v35
-            g_v26 = -1.0 * c31
-            g_v6 = g_v26 / v6
+            v28 = add_reduce(v24, None)
+            v29 = -0.5 * v28
+            v31 = v5 * c30
+            v32 = v29 - v31
+            v34 = v32 - c33
+            v35 = v5 + v10
+            v36 = v35 + v34
+            g_v5 = 1.0 + -1.0 * c30
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v6
-            g_v6 = g_v6 + add_reduce(-g_v23 * v23 / v6, None)
+            g_v6 = add_reduce(-g_v23 * v23 / v6, None)
             g_v21 = (-g_v22)
             g_v19 = add_reduce(g_v21 * c3, None)
             g_v4 = np.zeros_like(v4)
@@ -125,11 +121,11 @@ def make(data, d):
             g_v8 = -1.0 / (1.0 + v8)
             g_v7 = g_v8 * (2.0 * v7)
             g_v6 = g_v6 + g_v7 / 2.5
-            g_v5 = 1.0 + g_v6 * v6
+            g_v5 = g_v5 + g_v6 * v6
             gr = np.empty(1 + v4_n)
             gr[v4_lo:v4_hi] = -g_v4
             gr[v5_at] = -g_v5
-            return -v37, gr
+            return -v36, gr
 
     def value_and_grad(z):
         try:

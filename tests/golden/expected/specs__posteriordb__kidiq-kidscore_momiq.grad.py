@@ -18,8 +18,8 @@ def make(data, d):
     v2_at = v1_n
     c8 = np.asarray(data['kid_score'], dtype=np.float64)
     c11 = np.asarray(data['mom_iq'], dtype=np.float64)
-    c23 = (d["N"])
-    c26 = 0.9189385332046727 * c23
+    c22 = (d["N"])
+    c25 = 0.9189385332046727 * c22
 
     def fast(z):
         zs = z.tolist()
@@ -37,19 +37,17 @@ def make(data, d):
         v14 = c8 - v13
         v15 = v14 / v3
         v16 = v15 * v15
-        v18 = math.log(v3)
-        v21 = add_reduce(v16, None)
-        v22 = -0.5 * v21
-        v24 = v18 * c23
-        v25 = v22 - v24
-        v27 = v25 - c26
-        v28 = v2 + v7
-        v29 = v28 + v27
-        g_v18 = -1.0 * c23
-        g_v3 = g_v18 / v3
+        v20 = add_reduce(v16, None)
+        v21 = -0.5 * v20
+        v23 = v2 * c22
+        v24 = v21 - v23
+        v26 = v24 - c25
+        v27 = v2 + v7
+        v28 = v27 + v26
+        g_v2 = 1.0 + -1.0 * c22
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v3
-        g_v3 = g_v3 + add_reduce(-g_v15 * v15 / v3, None)
+        g_v3 = add_reduce(-g_v15 * v15 / v3, None)
         g_v13 = (-g_v14)
         g_v9 = add_reduce(g_v13, None)
         g_v10 = add_reduce(g_v13 * c11, None)
@@ -59,11 +57,11 @@ def make(data, d):
         g_v5 = -1.0 / (1.0 + v5)
         g_v4 = g_v5 * (2.0 * v4)
         g_v3 = g_v3 + g_v4 / 2.5
-        g_v2 = 1.0 + g_v3 * v3
+        g_v2 = g_v2 + g_v3 * v3
         gr = np.empty(1 + v1_n)
         gr[v1_lo:v1_hi] = -g_v1
         gr[v2_at] = -g_v2
-        return -v29, gr
+        return -v28, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -81,19 +79,17 @@ def make(data, d):
             v14 = c8 - v13
             v15 = v14 / v3
             v16 = v15 * v15
-            v18 = np.log(v3)
-            v21 = add_reduce(v16, None)
-            v22 = -0.5 * v21
-            v24 = v18 * c23
-            v25 = v22 - v24
-            v27 = v25 - c26
-            v28 = v2 + v7
-            v29 = v28 + v27
-            g_v18 = -1.0 * c23
-            g_v3 = g_v18 / v3
+            v20 = add_reduce(v16, None)
+            v21 = -0.5 * v20
+            v23 = v2 * c22
+            v24 = v21 - v23
+            v26 = v24 - c25
+            v27 = v2 + v7
+            v28 = v27 + v26
+            g_v2 = 1.0 + -1.0 * c22
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v3
-            g_v3 = g_v3 + add_reduce(-g_v15 * v15 / v3, None)
+            g_v3 = add_reduce(-g_v15 * v15 / v3, None)
             g_v13 = (-g_v14)
             g_v9 = add_reduce(g_v13, None)
             g_v10 = add_reduce(g_v13 * c11, None)
@@ -103,11 +99,11 @@ def make(data, d):
             g_v5 = -1.0 / (1.0 + v5)
             g_v4 = g_v5 * (2.0 * v4)
             g_v3 = g_v3 + g_v4 / 2.5
-            g_v2 = 1.0 + g_v3 * v3
+            g_v2 = g_v2 + g_v3 * v3
             gr = np.empty(1 + v1_n)
             gr[v1_lo:v1_hi] = -g_v1
             gr[v2_at] = -g_v2
-            return -v29, gr
+            return -v28, gr
 
     def value_and_grad(z):
         try:

@@ -24,8 +24,8 @@ def make(data, d):
     c6 = np.asarray(data['canopy_height'], dtype=np.float64)
     c7 = c5 * c6
     c8 = np.log(c7)
-    c25 = (d["N"])
-    c28 = 0.9189385332046727 * c25
+    c24 = (d["N"])
+    c27 = 0.9189385332046727 * c24
 
     def fast(z):
         zs = z.tolist()
@@ -39,29 +39,27 @@ def make(data, d):
         v16 = c2 - v15
         v17 = v16 / v11
         v18 = v17 * v17
-        v20 = math.log(v11)
-        v23 = add_reduce(v18, None)
-        v24 = -0.5 * v23
-        v26 = v20 * c25
-        v27 = v24 - v26
-        v29 = v27 - c28
-        v30 = v10 + v29
-        g_v20 = -1.0 * c25
-        g_v11 = g_v20 / v11
+        v22 = add_reduce(v18, None)
+        v23 = -0.5 * v22
+        v25 = v10 * c24
+        v26 = v23 - v25
+        v28 = v26 - c27
+        v29 = v10 + v28
+        g_v10 = 1.0 + -1.0 * c24
         g_v17 = -0.5 * (2.0 * v17)
         g_v16 = g_v17 / v11
-        g_v11 = g_v11 + add_reduce(-g_v17 * v17 / v11, None)
+        g_v11 = add_reduce(-g_v17 * v17 / v11, None)
         g_v15 = (-g_v16)
         g_v12 = add_reduce(g_v15, None)
         g_v13 = add_reduce(g_v15 * c8, None)
         g_v9 = np.zeros_like(v9)
         g_v9[..., 1] += g_v13
         g_v9[..., 0] += g_v12
-        g_v10 = 1.0 + g_v11 * v11
+        g_v10 = g_v10 + g_v11 * v11
         gr = np.empty(1 + v9_n)
         gr[v9_lo:v9_hi] = -g_v9
         gr[v10_at] = -g_v10
-        return -v30, gr
+        return -v29, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -75,29 +73,27 @@ def make(data, d):
             v16 = c2 - v15
             v17 = v16 / v11
             v18 = v17 * v17
-            v20 = np.log(v11)
-            v23 = add_reduce(v18, None)
-            v24 = -0.5 * v23
-            v26 = v20 * c25
-            v27 = v24 - v26
-            v29 = v27 - c28
-            v30 = v10 + v29
-            g_v20 = -1.0 * c25
-            g_v11 = g_v20 / v11
+            v22 = add_reduce(v18, None)
+            v23 = -0.5 * v22
+            v25 = v10 * c24
+            v26 = v23 - v25
+            v28 = v26 - c27
+            v29 = v10 + v28
+            g_v10 = 1.0 + -1.0 * c24
             g_v17 = -0.5 * (2.0 * v17)
             g_v16 = g_v17 / v11
-            g_v11 = g_v11 + add_reduce(-g_v17 * v17 / v11, None)
+            g_v11 = add_reduce(-g_v17 * v17 / v11, None)
             g_v15 = (-g_v16)
             g_v12 = add_reduce(g_v15, None)
             g_v13 = add_reduce(g_v15 * c8, None)
             g_v9 = np.zeros_like(v9)
             g_v9[..., 1] += g_v13
             g_v9[..., 0] += g_v12
-            g_v10 = 1.0 + g_v11 * v11
+            g_v10 = g_v10 + g_v11 * v11
             gr = np.empty(1 + v9_n)
             gr[v9_lo:v9_hi] = -g_v9
             gr[v10_at] = -g_v10
-            return -v30, gr
+            return -v29, gr
 
     def value_and_grad(z):
         try:

@@ -29,8 +29,8 @@ def make(data, d):
     c31 = np.asarray(data['educ1'], dtype=np.float64)
     c35 = np.asarray(data['gender'], dtype=np.float64)
     c39 = np.asarray(data['income'], dtype=np.float64)
-    c51 = (d["N"])
-    c54 = 0.9189385332046727 * c51
+    c50 = (d["N"])
+    c53 = 0.9189385332046727 * c50
 
     def fast(z):
         zs = z.tolist()
@@ -65,18 +65,16 @@ def make(data, d):
         v42 = c11 - v41
         v43 = v42 / v10
         v44 = v43 * v43
-        v46 = math.log(v10)
-        v49 = add_reduce(v44, None)
-        v50 = -0.5 * v49
-        v52 = v46 * c51
-        v53 = v50 - v52
-        v55 = v53 - c54
-        v56 = v9 + v55
-        g_v46 = -1.0 * c51
-        g_v10 = g_v46 / v10
+        v48 = add_reduce(v44, None)
+        v49 = -0.5 * v48
+        v51 = v9 * c50
+        v52 = v49 - v51
+        v54 = v52 - c53
+        v55 = v9 + v54
+        g_v9 = 1.0 + -1.0 * c50
         g_v43 = -0.5 * (2.0 * v43)
         g_v42 = g_v43 / v10
-        g_v10 = g_v10 + add_reduce(-g_v43 * v43 / v10, None)
+        g_v10 = add_reduce(-g_v43 * v43 / v10, None)
         g_v41 = (-g_v42)
         g_v38 = add_reduce(g_v41 * c39, None)
         g_v8 = np.zeros_like(v8)
@@ -97,11 +95,11 @@ def make(data, d):
         g_v13 = add_reduce(g_v41 * c14, None)
         g_v8[..., 1] += g_v13
         g_v8[..., 0] += g_v12
-        g_v9 = 1.0 + g_v10 * v10
+        g_v9 = g_v9 + g_v10 * v10
         gr = np.empty(1 + v8_n)
         gr[v8_lo:v8_hi] = -g_v8
         gr[v9_at] = -g_v9
-        return -v56, gr
+        return -v55, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -136,18 +134,16 @@ def make(data, d):
             v42 = c11 - v41
             v43 = v42 / v10
             v44 = v43 * v43
-            v46 = np.log(v10)
-            v49 = add_reduce(v44, None)
-            v50 = -0.5 * v49
-            v52 = v46 * c51
-            v53 = v50 - v52
-            v55 = v53 - c54
-            v56 = v9 + v55
-            g_v46 = -1.0 * c51
-            g_v10 = g_v46 / v10
+            v48 = add_reduce(v44, None)
+            v49 = -0.5 * v48
+            v51 = v9 * c50
+            v52 = v49 - v51
+            v54 = v52 - c53
+            v55 = v9 + v54
+            g_v9 = 1.0 + -1.0 * c50
             g_v43 = -0.5 * (2.0 * v43)
             g_v42 = g_v43 / v10
-            g_v10 = g_v10 + add_reduce(-g_v43 * v43 / v10, None)
+            g_v10 = add_reduce(-g_v43 * v43 / v10, None)
             g_v41 = (-g_v42)
             g_v38 = add_reduce(g_v41 * c39, None)
             g_v8 = np.zeros_like(v8)
@@ -168,11 +164,11 @@ def make(data, d):
             g_v13 = add_reduce(g_v41 * c14, None)
             g_v8[..., 1] += g_v13
             g_v8[..., 0] += g_v12
-            g_v9 = 1.0 + g_v10 * v10
+            g_v9 = g_v9 + g_v10 * v10
             gr = np.empty(1 + v8_n)
             gr[v8_lo:v8_hi] = -g_v8
             gr[v9_at] = -g_v9
-            return -v56, gr
+            return -v55, gr
 
     def value_and_grad(z):
         try:

@@ -29,8 +29,8 @@ def make(data, d):
     c40 = np.ravel(c39)
     c42 = np.asarray(data['log_uppm'], dtype=np.float64)
     c46 = np.asarray(data['floor_measure'], dtype=np.float64)
-    c59 = (d["N"])
-    c62 = 0.9189385332046727 * c59
+    c58 = (d["N"])
+    c61 = 0.9189385332046727 * c58
 
     def fast(z):
         zs = z.tolist()
@@ -72,24 +72,22 @@ def make(data, d):
         v50 = c37 - v49
         v51 = v50 / v31
         v52 = v51 * v51
-        v54 = math.log(v31)
-        v57 = add_reduce(v52, None)
-        v58 = -0.5 * v57
-        v60 = v54 * c59
-        v61 = v58 - v60
-        v63 = v61 - c62
-        v64 = v9 + v18
-        v65 = v64 + v24
-        v66 = v65 + v25
-        v67 = v66 + v29
-        v68 = v67 + v30
-        v69 = v68 + v34
-        v70 = v69 + v63
-        g_v54 = -1.0 * c59
-        g_v31 = g_v54 / v31
+        v56 = add_reduce(v52, None)
+        v57 = -0.5 * v56
+        v59 = v30 * c58
+        v60 = v57 - v59
+        v62 = v60 - c61
+        v63 = v9 + v18
+        v64 = v63 + v24
+        v65 = v64 + v25
+        v66 = v65 + v29
+        v67 = v66 + v30
+        v68 = v67 + v34
+        v69 = v68 + v62
+        g_v30 = 1.0 + -1.0 * c58
         g_v51 = -0.5 * (2.0 * v51)
         g_v50 = g_v51 / v31
-        g_v31 = g_v31 + add_reduce(-g_v51 * v51 / v31, None)
+        g_v31 = add_reduce(-g_v51 * v51 / v31, None)
         g_v49 = (-g_v50)
         g_v47 = add_reduce(g_v49 * c46, None)
         g_v10 = np.zeros_like(v10)
@@ -101,7 +99,7 @@ def make(data, d):
         g_v26 = add_reduce(g_v36 * v1, None)
         g_v1 = g_v36 * v26
         g_v31 = g_v31 + -0.5 * (2.0 * v31)
-        g_v30 = 1.0 + g_v31 * v31
+        g_v30 = g_v30 + g_v31 * v31
         g_v26 = g_v26 + -0.5 * (2.0 * v26)
         g_v25 = 1.0 + g_v26 * v26
         g_v20 = -0.5 * (2.0 * v20)
@@ -115,7 +113,7 @@ def make(data, d):
         gr[v19_at] = -g_v19
         gr[v25_at] = -g_v25
         gr[v30_at] = -g_v30
-        return -v70, gr
+        return -v69, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -157,24 +155,22 @@ def make(data, d):
             v50 = c37 - v49
             v51 = v50 / v31
             v52 = v51 * v51
-            v54 = np.log(v31)
-            v57 = add_reduce(v52, None)
-            v58 = -0.5 * v57
-            v60 = v54 * c59
-            v61 = v58 - v60
-            v63 = v61 - c62
-            v64 = v9 + v18
-            v65 = v64 + v24
-            v66 = v65 + v25
-            v67 = v66 + v29
-            v68 = v67 + v30
-            v69 = v68 + v34
-            v70 = v69 + v63
-            g_v54 = -1.0 * c59
-            g_v31 = g_v54 / v31
+            v56 = add_reduce(v52, None)
+            v57 = -0.5 * v56
+            v59 = v30 * c58
+            v60 = v57 - v59
+            v62 = v60 - c61
+            v63 = v9 + v18
+            v64 = v63 + v24
+            v65 = v64 + v25
+            v66 = v65 + v29
+            v67 = v66 + v30
+            v68 = v67 + v34
+            v69 = v68 + v62
+            g_v30 = 1.0 + -1.0 * c58
             g_v51 = -0.5 * (2.0 * v51)
             g_v50 = g_v51 / v31
-            g_v31 = g_v31 + add_reduce(-g_v51 * v51 / v31, None)
+            g_v31 = add_reduce(-g_v51 * v51 / v31, None)
             g_v49 = (-g_v50)
             g_v47 = add_reduce(g_v49 * c46, None)
             g_v10 = np.zeros_like(v10)
@@ -186,7 +182,7 @@ def make(data, d):
             g_v26 = add_reduce(g_v36 * v1, None)
             g_v1 = g_v36 * v26
             g_v31 = g_v31 + -0.5 * (2.0 * v31)
-            g_v30 = 1.0 + g_v31 * v31
+            g_v30 = g_v30 + g_v31 * v31
             g_v26 = g_v26 + -0.5 * (2.0 * v26)
             g_v25 = 1.0 + g_v26 * v26
             g_v20 = -0.5 * (2.0 * v20)
@@ -200,7 +196,7 @@ def make(data, d):
             gr[v19_at] = -g_v19
             gr[v25_at] = -g_v25
             gr[v30_at] = -g_v30
-            return -v70, gr
+            return -v69, gr
 
     def value_and_grad(z):
         try:

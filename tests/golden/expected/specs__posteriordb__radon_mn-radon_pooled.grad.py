@@ -14,8 +14,8 @@ def make(data, d):
     """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""
     c18 = np.asarray(data['log_radon'], dtype=np.float64)
     c19 = np.asarray(data['floor_measure'], dtype=np.float64)
-    c31 = (d["N"])
-    c34 = 0.9189385332046727 * c31
+    c30 = (d["N"])
+    c33 = 0.9189385332046727 * c30
 
     def fast(z):
         zs = z.tolist()
@@ -39,26 +39,24 @@ def make(data, d):
         v22 = c18 - v21
         v23 = v22 / v14
         v24 = v23 * v23
-        v26 = math.log(v14)
-        v29 = add_reduce(v24, None)
-        v30 = -0.5 * v29
-        v32 = v26 * c31
-        v33 = v30 - v32
-        v35 = v33 - c34
-        v36 = v6 + v12
-        v37 = v36 + v13
-        v38 = v37 + v17
-        v39 = v38 + v35
-        g_v26 = -1.0 * c31
-        g_v14 = g_v26 / v14
+        v28 = add_reduce(v24, None)
+        v29 = -0.5 * v28
+        v31 = v13 * c30
+        v32 = v29 - v31
+        v34 = v32 - c33
+        v35 = v6 + v12
+        v36 = v35 + v13
+        v37 = v36 + v17
+        v38 = v37 + v34
+        g_v13 = 1.0 + -1.0 * c30
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v14
-        g_v14 = g_v14 + add_reduce(-g_v23 * v23 / v14, None)
+        g_v14 = add_reduce(-g_v23 * v23 / v14, None)
         g_v21 = (-g_v22)
         g_v1 = add_reduce(g_v21, None)
         g_v7 = add_reduce(g_v21 * c19, None)
         g_v14 = g_v14 + -0.5 * (2.0 * v14)
-        g_v13 = 1.0 + g_v14 * v14
+        g_v13 = g_v13 + g_v14 * v14
         g_v8 = -0.5 * (2.0 * v8)
         g_v7 = g_v7 + g_v8 / 10
         g_v2 = -0.5 * (2.0 * v2)
@@ -67,7 +65,7 @@ def make(data, d):
         gr[0] = -g_v1
         gr[1] = -g_v7
         gr[2] = -g_v13
-        return -v39, gr
+        return -v38, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -91,26 +89,24 @@ def make(data, d):
             v22 = c18 - v21
             v23 = v22 / v14
             v24 = v23 * v23
-            v26 = np.log(v14)
-            v29 = add_reduce(v24, None)
-            v30 = -0.5 * v29
-            v32 = v26 * c31
-            v33 = v30 - v32
-            v35 = v33 - c34
-            v36 = v6 + v12
-            v37 = v36 + v13
-            v38 = v37 + v17
-            v39 = v38 + v35
-            g_v26 = -1.0 * c31
-            g_v14 = g_v26 / v14
+            v28 = add_reduce(v24, None)
+            v29 = -0.5 * v28
+            v31 = v13 * c30
+            v32 = v29 - v31
+            v34 = v32 - c33
+            v35 = v6 + v12
+            v36 = v35 + v13
+            v37 = v36 + v17
+            v38 = v37 + v34
+            g_v13 = 1.0 + -1.0 * c30
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v14
-            g_v14 = g_v14 + add_reduce(-g_v23 * v23 / v14, None)
+            g_v14 = add_reduce(-g_v23 * v23 / v14, None)
             g_v21 = (-g_v22)
             g_v1 = add_reduce(g_v21, None)
             g_v7 = add_reduce(g_v21 * c19, None)
             g_v14 = g_v14 + -0.5 * (2.0 * v14)
-            g_v13 = 1.0 + g_v14 * v14
+            g_v13 = g_v13 + g_v14 * v14
             g_v8 = -0.5 * (2.0 * v8)
             g_v7 = g_v7 + g_v8 / 10
             g_v2 = -0.5 * (2.0 * v2)
@@ -119,7 +115,7 @@ def make(data, d):
             gr[0] = -g_v1
             gr[1] = -g_v7
             gr[2] = -g_v13
-            return -v39, gr
+            return -v38, gr
 
     def value_and_grad(z):
         try:

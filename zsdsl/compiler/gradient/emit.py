@@ -162,8 +162,10 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     imports = ["import numpy as np", "from scipy import special as sp"]
     if any(op.prim == "recurrence" for op in data_ops + z_ops):
         imports.append("from scipy import signal as sig")
-    if any(op.prim in ("trisolve", "cholesky") for op in data_ops + z_ops):
+    if any(op.prim == "trisolve" for op in data_ops + z_ops):
         imports.append("from scipy import linalg as sla")
+    if any(op.prim == "cholesky" for op in z_ops):
+        imports.append("from scipy.linalg.lapack import dtrtri")
     out = [header, "", "import math", "", *imports, "", layout,
            "add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper", "", ""]  # fmt: skip
     out.append("def make(data, d):")

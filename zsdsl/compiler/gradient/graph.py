@@ -121,6 +121,7 @@ def broadcast(a: tuple, b: tuple) -> tuple:
 class Builder:
     ops: list = field(default_factory=list)
     _memo: dict = field(default_factory=dict)
+    _producer: dict = field(default_factory=dict)  # value name -> the operation that computed it
     _count: int = 0
 
     # ------------------------------------------------------------ values
@@ -144,6 +145,7 @@ class Builder:
         out = Val(self, f"{'c' if data else 'v'}{self._count}", shape, lead, dtype, data)
         self.ops.append(Op(out, prim, args, attrs))
         self._memo[key] = out
+        self._producer[out.name] = self.ops[-1]
         return out
 
     # ------------------------------------------------------------ elementwise
@@ -151,18 +153,17 @@ class Builder:
         x = self.lift(x)
         if x.const is not None and prim in _FOLD1:
             return self.const(float(_FOLD1[prim](x.const)))
-        if prim == "neg" and x.const is None:
+        if prim in ("neg", "log") and x.const is None:
             op = self._op_of(x)
-            if op is not None and op.prim == "neg":
-                return op.args[0]
+            if op is not None and (prim, op.prim) in (("neg", "neg"), ("log", "exp")):
+                return op.args[0]  # -(-x) and log(exp(x)) are x
         dtype = "int" if prim in ("neg", "abs") and x.dtype == "int" else "real"
         return self.emit(prim, (x,), x.shape, x.lead, dtype)
 
     def _op_of(self, x: Val) -> Op | None:
-        for op in reversed(self.ops):
-            if op.out is x:
-                return op
-        return None
+        """The operation that computed ``x`` (not a re-read of its array with other plate axes)."""
+        op = self._producer.get(x.name)
+        return op if op is not None and op.out is x else None
 
     def align_pair(self, a: Val, b: Val) -> tuple[Val, Val]:
         """Pad the operand with fewer element dims (between its plate axes and its element axes)."""

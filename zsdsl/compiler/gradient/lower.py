@@ -445,7 +445,10 @@ class Lowering:
             (A,) = args
             if A.lead or len(A.shape) != 2:
                 raise Unsupported(f"cholesky of a batch of matrices ({self.where()})")
-            return b.emit("cholesky", (A,), A.shape, 0, "real")
+            n = self.size(A.shape[0])
+            mask = b.emit("code", (), A.shape, 0, "real", (f"np.tri({n})",), data=True)
+            half = b.emit("code", (), A.shape, 0, "real", (f"np.tri({n}) - 0.5 * np.eye({n})",), data=True)
+            return b.emit("cholesky", (A, mask, half), A.shape, 0, "real")
         if f == "exp_quad_kernel" and not static.get("points_rank"):
             return self.exp_quad(*args)
         if f == "recurrence":

@@ -218,13 +218,16 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p == "cumsum":
         return Adj(_rev_cumsum(g), exact_g=True)
     if p == "cholesky":
-        # Murray (2016): P = Φ(Lᵀ Ḡ) (the lower triangle, diagonal halved), Ā = sym(L⁻ᵀ P L⁻¹)
-        t = f"t_{out}"
+        # Murray (2016): P = Φ(Lᵀ tril(Ḡ)) (lower triangle, diagonal halved), Ā = sym(L⁻ᵀ P L⁻¹); the two
+        # triangle masks are data of ``make`` (np.tril and index assignment cost more than the maths here)
+        if i > 0:
+            return None
+        mask, half = a[1], a[2]
+        t, li = f"t_{out}", f"li_{out}"
         setup = (
-            f"{t} = np.tril({out}.T @ np.tril({g}))",
-            f"{t}[np.diag_indices_from({t})] *= 0.5",
-            f"{t} = sla.solve_triangular({out}, {t}, trans='T', lower=True, check_finite=False)",
-            f"{t} = sla.solve_triangular({out}, {t}.T, trans='T', lower=True, check_finite=False).T",
+            f"{t} = ({out}.T @ ({g} * {mask})) * {half}",
+            f"{li} = dtrtri({out}, lower=1)[0]",
+            f"{t} = {li}.T @ {t} @ {li}",
         )
         return Adj(f"0.5 * ({t} + {t}.T)", exact_g=True, setup=setup)
     if p == "trisolve":
