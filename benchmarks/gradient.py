@@ -131,7 +131,7 @@ def _previous(args) -> dict:
     root = Path(args.previous).resolve()
     cmd = [sys.executable, str(root / "benchmarks" / "gradient.py"), "--rounds", str(args.rounds),
            "--per-round", str(args.per_round)]  # fmt: skip
-    env = dict(os.environ, PYTHONPATH=str(root))
+    env = dict(os.environ, PYTHONPATH=str(root), ZSDSL_SHARED=str(SHARED.parent))  # the same data as ours
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=root).stdout
     return {r["model"]: r["zsdsl_us"] for r in json.loads(out.strip().splitlines()[-1])["results"]}
 

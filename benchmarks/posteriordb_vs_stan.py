@@ -4,7 +4,7 @@ figure is ``CompiledModel.sample`` end to end in this process (model compiled, g
 chains in parallel processes, draws derived); Stan's splits the C++ build (cached by httpstan after the
 first run) from sampling. Also the minimum bulk ESS of each (over the spec's latents / Stan's parameters).
 
-    OMP_NUM_THREADS=1 python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK \
+    OMP_NUM_THREADS=1 python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK | grep "^{" \
         > benchmarks/results/posteriordb_vs_stan.json
 """
 

@@ -5,7 +5,7 @@ python benchmarks/sbn_step.py > benchmarks/results/sbn_step.json
 python benchmarks/gradient.py --previous DIR > benchmarks/results/gradient.json  # DIR: an older checkout
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
-python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK | tail -1 > benchmarks/results/posteriordb_vs_stan.json
+python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK | grep "^{" > benchmarks/results/posteriordb_vs_stan.json
 python benchmarks/report.py   # prints the Markdown tables
 
 and the variational figures (long runs) as results/vi_*.json: see each row's command.

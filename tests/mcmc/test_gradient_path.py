@@ -66,3 +66,15 @@ def test_sample_verbose_names_the_emitted_path(tmp_path):
         "(gradients: numpy: emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against "
         "PyTorch autograd)" in result.output
     )
+
+
+def test_sg_mcmc_over_minibatches_says_its_gradients_are_pytorchs(tmp_path):
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.loads(
+        "data:\n  y: real[N]\nmu ~ Normal(0, 1)\nplate n in N, subsample=2:\n  y[n] ~ Normal(mu, 1)\n", "m.zs"
+    )
+    result = cm.sample({"y": [0.1, 0.4, -0.2, 1.0, 0.3, 0.5]}, method="sgld", burnin=10, draws=10, out=tmp_path / "r")
+    assert result.potential.backend == "torch"
+    gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
+    assert gradients == {"backend": "torch", "reason": "minibatch gradients by PyTorch autograd (the emitted NumPy "
+                         "code evaluates the whole data)"}  # fmt: skip

@@ -2,7 +2,7 @@
 (the criterion in ``zsdsl.runtime.mcmc.reference``; 4 chains, 1000 warmup, 1000 draws, seed 1).
 
 CI's budget decides which run where: QUICK ones in the default run, SLOW ones (an explicit list, about
-22 minutes on 2 cores all told) in CI's slow set, and every other spec is marked ``sweep``: run them with
+10 minutes on 2 cores all told) in CI's slow set, and every other spec is marked ``sweep``: run them with
 ``python -m pytest -m sweep tests/mcmc/test_posteriordb.py`` or ``benchmarks/posteriordb_sweep.py``. A new
 spec joins the sweep, not CI, until someone adds it to a list with its measured time.
 """
@@ -22,11 +22,11 @@ SPECS = sorted((ROOT / "specs" / "posteriordb").glob("*.zs"))
 QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logmesquite_logvolume"}
 SLOW = {
     "arK-arK",
-    "diamonds-diamonds",  # the longest (about 15 minutes on 2 cores: Stan's own run hits tree depth 10)
+    "diamonds-diamonds",  # the longest (about 5 minutes on 2 cores: Stan's own run hits tree depth 10)
     "earnings-logearn_height",
     "eight_schools-eight_schools_centered",
     "garch-garch11",
-    "gp_pois_regr-gp_pois_regr",
+    "gp_pois_regr-gp_pois_regr",  # about 50 s (deep trees; 34 µs per emitted gradient, Cholesky included)
     "kidiq-kidscore_interaction",
     "kidiq-kidscore_momiq",
     "low_dim_gauss_mix-low_dim_gauss_mix",

@@ -49,7 +49,7 @@ def make(data, d):
         v35 = v11 + v12
         v36 = v35 + v18
         v37 = v36 + v34
-        g_v12 = 1.0 + -1.0 * c30
+        g_v12 = 1.0 - c30
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v13
         g_v13 = add_reduce(-g_v23 * v23 / v13, None)
@@ -91,7 +91,7 @@ def make(data, d):
             v35 = v11 + v12
             v36 = v35 + v18
             v37 = v36 + v34
-            g_v12 = 1.0 + -1.0 * c30
+            g_v12 = 1.0 - c30
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v13
             g_v13 = add_reduce(-g_v23 * v23 / v13, None)

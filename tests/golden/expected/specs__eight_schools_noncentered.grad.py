@@ -60,7 +60,7 @@ def make(data, d):
         g_v1 = add_reduce(g_v25, None)
         g_v8 = add_reduce(g_v25 * v15, None)
         g_v15 = g_v25 * v8
-        g_v15 = g_v15 + -0.5 * (2.0 * v15)
+        g_v15 = g_v15 - 0.5 * (2.0 * v15)
         g_v13 = (1.0 if v8 >= 0.0 else 0.0)
         g_v11 = (-g_v13)
         g_v10 = g_v11 / (1.0 + v10)
@@ -113,7 +113,7 @@ def make(data, d):
             g_v1 = add_reduce(g_v25, None)
             g_v8 = add_reduce(g_v25 * v15, None)
             g_v15 = g_v25 * v8
-            g_v15 = g_v15 + -0.5 * (2.0 * v15)
+            g_v15 = g_v15 - 0.5 * (2.0 * v15)
             g_v13 = np.where(v8 >= 0.0, 1.0, 0.0)
             g_v11 = (-g_v13)
             g_v10 = g_v11 / (1.0 + v10)

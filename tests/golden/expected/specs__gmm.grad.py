@@ -114,8 +114,8 @@ def make(data, d):
         g_v25 = g_v25 + (-g_v33)
         g_v31 = g_v31 + 4.0
         g_v25 = g_v25 + g_v31 / v25
-        g_v24 = -1.0 * (0.5 * math.tanh(0.5 * v24) + 0.5)
-        g_v26 = -1.0 * (0.5 * math.tanh(0.5 * v26) + 0.5)
+        g_v24 = -math.exp(v24 - v29)
+        g_v26 = -math.exp(v26 - v27)
         g_v24 = g_v24 + (-g_v26)
         g_v24 = g_v24 + g_v25 * v25 * (1.0 - v25)
         g_v16 = -0.5 * (2.0 * v16)
@@ -225,8 +225,8 @@ def make(data, d):
             g_v25 = g_v25 + (-g_v33)
             g_v31 = g_v31 + 4.0
             g_v25 = g_v25 + g_v31 / v25
-            g_v24 = -1.0 * (0.5 * np.tanh(0.5 * v24) + 0.5)
-            g_v26 = -1.0 * (0.5 * np.tanh(0.5 * v26) + 0.5)
+            g_v24 = -np.exp(v24 - v29)
+            g_v26 = -np.exp(v26 - v27)
             g_v24 = g_v24 + (-g_v26)
             g_v24 = g_v24 + g_v25 * v25 * (1.0 - v25)
             g_v16 = -0.5 * (2.0 * v16)

@@ -73,7 +73,7 @@ def make(data, d):
         g_v37 = np.diag(g_v43)
         g_v39 = -0.5 * (2.0 * v39)
         t_v39 = sla.solve_triangular(v37, g_v39, trans='T', lower=True, check_finite=False)
-        g_v37 = g_v37 + -np.tril(np.outer(t_v39, v39))
+        g_v37 = g_v37 - np.tril(np.outer(t_v39, v39))
         t_v37 = (v37.T @ (g_v37 * c35)) * c36
         li_v37 = dtrtri(v37, lower=1)[0]
         t_v37 = li_v37.T @ t_v37 @ li_v37
@@ -93,8 +93,8 @@ def make(data, d):
         g_v9 = g_v9 + g_v12 * -0.5
         g_v8 = g_v9 * (2.0 * v8)
         g_v7 = 1.0 + g_v8 * v8
-        g_v2 = g_v2 + --1.0 * v5 / v2
-        g_v1 = 1.0 + -1.0 * 6.0
+        g_v2 = g_v2 + --v5 / v2
+        g_v1 = 1.0 - 6.0
         g_v1 = g_v1 + g_v2 * v2
         gr = np.empty(3)
         gr[0] = -g_v1
@@ -150,7 +150,7 @@ def make(data, d):
             g_v37 = np.diag(g_v43)
             g_v39 = -0.5 * (2.0 * v39)
             t_v39 = sla.solve_triangular(v37, g_v39, trans='T', lower=True, check_finite=False)
-            g_v37 = g_v37 + -np.tril(np.outer(t_v39, v39))
+            g_v37 = g_v37 - np.tril(np.outer(t_v39, v39))
             t_v37 = (v37.T @ (g_v37 * c35)) * c36
             li_v37 = dtrtri(v37, lower=1)[0]
             t_v37 = li_v37.T @ t_v37 @ li_v37
@@ -170,8 +170,8 @@ def make(data, d):
             g_v9 = g_v9 + g_v12 * -0.5
             g_v8 = g_v9 * (2.0 * v8)
             g_v7 = 1.0 + g_v8 * v8
-            g_v2 = g_v2 + --1.0 * v5 / v2
-            g_v1 = 1.0 + -1.0 * 6.0
+            g_v2 = g_v2 + --v5 / v2
+            g_v1 = 1.0 - 6.0
             g_v1 = g_v1 + g_v2 * v2
             gr = np.empty(3)
             gr[0] = -g_v1

@@ -64,7 +64,7 @@ def make(data, d):
         v49 = v48 + v16
         v50 = v49 + v25
         v51 = v50 + v47
-        g_v1 = 1.0 + -1.0 * c43
+        g_v1 = 1.0 - c43
         g_v36 = -0.5 * (2.0 * v36)
         g_v35 = g_v36 / v2
         g_v2 = add_reduce(-g_v36 * v36 / v2, None)
@@ -78,8 +78,8 @@ def make(data, d):
         t_v29 = np.zeros_like(v8)
         np.add.at(t_v29, c27, g_v29)
         g_v8 = t_v29
-        g_v17 = g_v17 + -0.5 * (2.0 * v17)
-        g_v8 = g_v8 + -0.5 * (2.0 * v8)
+        g_v17 = g_v17 - 0.5 * (2.0 * v17)
+        g_v8 = g_v8 - 0.5 * (2.0 * v8)
         g_v6 = (1.0 if v2 >= 0.0 else 0.0)
         g_v3 = g_v6 * -0.5
         g_v2 = g_v2 + g_v3 * (2.0 * v2)
@@ -124,7 +124,7 @@ def make(data, d):
             v49 = v48 + v16
             v50 = v49 + v25
             v51 = v50 + v47
-            g_v1 = 1.0 + -1.0 * c43
+            g_v1 = 1.0 - c43
             g_v36 = -0.5 * (2.0 * v36)
             g_v35 = g_v36 / v2
             g_v2 = add_reduce(-g_v36 * v36 / v2, None)
@@ -138,8 +138,8 @@ def make(data, d):
             t_v29 = np.zeros_like(v8)
             np.add.at(t_v29, c27, g_v29)
             g_v8 = t_v29
-            g_v17 = g_v17 + -0.5 * (2.0 * v17)
-            g_v8 = g_v8 + -0.5 * (2.0 * v8)
+            g_v17 = g_v17 - 0.5 * (2.0 * v17)
+            g_v8 = g_v8 - 0.5 * (2.0 * v8)
             g_v6 = np.where(v2 >= 0.0, 1.0, 0.0)
             g_v3 = g_v6 * -0.5
             g_v2 = g_v2 + g_v3 * (2.0 * v2)

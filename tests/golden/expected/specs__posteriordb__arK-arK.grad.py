@@ -65,7 +65,7 @@ def make(data, d):
         v51 = v50 + v18
         v52 = v51 + v23
         v53 = v52 + v49
-        g_v18 = 1.0 + -1.0 * c45
+        g_v18 = 1.0 - c45
         g_v38 = -0.5 * (2.0 * v38)
         g_v37 = g_v38 / v19
         g_v19 = add_reduce(-g_v38 * v38 / v19, None)
@@ -119,7 +119,7 @@ def make(data, d):
             v51 = v50 + v18
             v52 = v51 + v23
             v53 = v52 + v49
-            g_v18 = 1.0 + -1.0 * c45
+            g_v18 = 1.0 - c45
             g_v38 = -0.5 * (2.0 * v38)
             g_v37 = g_v38 / v19
             g_v19 = add_reduce(-g_v38 * v38 / v19, None)

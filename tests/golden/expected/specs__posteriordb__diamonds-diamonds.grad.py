@@ -68,7 +68,7 @@ def make(data, d):
         v52 = v51 + v27
         v53 = v52 + v34
         v54 = v53 + v50
-        g_v27 = 1.0 + -1.0 * c46
+        g_v27 = 1.0 - c46
         g_v39 = -0.5 * (2.0 * v39)
         g_v38 = g_v39 / v28
         g_v28 = add_reduce(-g_v39 * v39 / v28, None)
@@ -85,7 +85,7 @@ def make(data, d):
         g_v21 = g_v22 * (2.0 * v21)
         g_v20 = g_v21 / 10
         g_v19 = g_v19 + g_v20
-        g_v10 = g_v10 + -0.5 * (2.0 * v10)
+        g_v10 = g_v10 - 0.5 * (2.0 * v10)
         gr = np.empty(2 + v10_n)
         gr[v10_lo:v10_hi] = -g_v10
         gr[v19_at] = -g_v19
@@ -129,7 +129,7 @@ def make(data, d):
             v52 = v51 + v27
             v53 = v52 + v34
             v54 = v53 + v50
-            g_v27 = 1.0 + -1.0 * c46
+            g_v27 = 1.0 - c46
             g_v39 = -0.5 * (2.0 * v39)
             g_v38 = g_v39 / v28
             g_v28 = add_reduce(-g_v39 * v39 / v28, None)
@@ -146,7 +146,7 @@ def make(data, d):
             g_v21 = g_v22 * (2.0 * v21)
             g_v20 = g_v21 / 10
             g_v19 = g_v19 + g_v20
-            g_v10 = g_v10 + -0.5 * (2.0 * v10)
+            g_v10 = g_v10 - 0.5 * (2.0 * v10)
             gr = np.empty(2 + v10_n)
             gr[v10_lo:v10_hi] = -g_v10
             gr[v19_at] = -g_v19

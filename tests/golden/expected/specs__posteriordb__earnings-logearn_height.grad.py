@@ -40,7 +40,7 @@ def make(data, d):
         v21 = v18 - v20
         v23 = v21 - c22
         v24 = v4 + v23
-        g_v4 = 1.0 + -1.0 * c19
+        g_v4 = 1.0 - c19
         g_v12 = -0.5 * (2.0 * v12)
         g_v11 = g_v12 / v5
         g_v5 = add_reduce(-g_v12 * v12 / v5, None)
@@ -74,7 +74,7 @@ def make(data, d):
             v21 = v18 - v20
             v23 = v21 - c22
             v24 = v4 + v23
-            g_v4 = 1.0 + -1.0 * c19
+            g_v4 = 1.0 - c19
             g_v12 = -0.5 * (2.0 * v12)
             g_v11 = g_v12 / v5
             g_v5 = add_reduce(-g_v12 * v12 / v5, None)

@@ -58,7 +58,7 @@ def make(data, d):
         g_v30 = -0.5 * (2.0 * v30)
         g_v29 = g_v30 / c28
         g_v13 = (-g_v29)
-        g_v7 = 1.0 + -1.0 * c22
+        g_v7 = 1.0 - c22
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v8
         g_v8 = add_reduce(-g_v15 * v15 / v8, None)
@@ -112,7 +112,7 @@ def make(data, d):
             g_v30 = -0.5 * (2.0 * v30)
             g_v29 = g_v30 / c28
             g_v13 = (-g_v29)
-            g_v7 = 1.0 + -1.0 * c22
+            g_v7 = 1.0 - c22
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v8
             g_v8 = add_reduce(-g_v15 * v15 / v8, None)

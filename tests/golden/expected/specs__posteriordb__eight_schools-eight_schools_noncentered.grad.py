@@ -59,7 +59,7 @@ def make(data, d):
         g_v1 = add_reduce(g_v23, None)
         g_v8 = add_reduce(g_v23 * v13, None)
         g_v13 = g_v23 * v8
-        g_v13 = g_v13 + -0.5 * (2.0 * v13)
+        g_v13 = g_v13 - 0.5 * (2.0 * v13)
         g_v10 = -1.0 / (1.0 + v10)
         g_v9 = g_v10 * (2.0 * v9)
         g_v8 = g_v8 + g_v9 / 5
@@ -109,7 +109,7 @@ def make(data, d):
             g_v1 = add_reduce(g_v23, None)
             g_v8 = add_reduce(g_v23 * v13, None)
             g_v13 = g_v23 * v8
-            g_v13 = g_v13 + -0.5 * (2.0 * v13)
+            g_v13 = g_v13 - 0.5 * (2.0 * v13)
             g_v10 = -1.0 / (1.0 + v10)
             g_v9 = g_v10 * (2.0 * v9)
             g_v8 = g_v8 + g_v9 / 5

@@ -52,7 +52,7 @@ def make(data, d):
         v34 = v32 - c33
         v35 = v5 + v10
         v36 = v35 + v34
-        g_v5 = 1.0 + -1.0 * c30
+        g_v5 = 1.0 - c30
         g_v23 = -0.5 * (2.0 * v23)
         g_v22 = g_v23 / v6
         g_v6 = add_reduce(-g_v23 * v23 / v6, None)
@@ -104,7 +104,7 @@ def make(data, d):
             v34 = v32 - c33
             v35 = v5 + v10
             v36 = v35 + v34
-            g_v5 = 1.0 + -1.0 * c30
+            g_v5 = 1.0 - c30
             g_v23 = -0.5 * (2.0 * v23)
             g_v22 = g_v23 / v6
             g_v6 = add_reduce(-g_v23 * v23 / v6, None)

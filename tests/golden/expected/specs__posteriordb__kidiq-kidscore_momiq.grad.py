@@ -44,7 +44,7 @@ def make(data, d):
         v26 = v24 - c25
         v27 = v2 + v7
         v28 = v27 + v26
-        g_v2 = 1.0 + -1.0 * c22
+        g_v2 = 1.0 - c22
         g_v15 = -0.5 * (2.0 * v15)
         g_v14 = g_v15 / v3
         g_v3 = add_reduce(-g_v15 * v15 / v3, None)
@@ -86,7 +86,7 @@ def make(data, d):
             v26 = v24 - c25
             v27 = v2 + v7
             v28 = v27 + v26
-            g_v2 = 1.0 + -1.0 * c22
+            g_v2 = 1.0 - c22
             g_v15 = -0.5 * (2.0 * v15)
             g_v14 = g_v15 / v3
             g_v3 = add_reduce(-g_v15 * v15 / v3, None)

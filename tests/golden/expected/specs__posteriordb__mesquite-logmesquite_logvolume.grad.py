@@ -45,7 +45,7 @@ def make(data, d):
         v26 = v23 - v25
         v28 = v26 - c27
         v29 = v10 + v28
-        g_v10 = 1.0 + -1.0 * c24
+        g_v10 = 1.0 - c24
         g_v17 = -0.5 * (2.0 * v17)
         g_v16 = g_v17 / v11
         g_v11 = add_reduce(-g_v17 * v17 / v11, None)
@@ -79,7 +79,7 @@ def make(data, d):
             v26 = v23 - v25
             v28 = v26 - c27
             v29 = v10 + v28
-            g_v10 = 1.0 + -1.0 * c24
+            g_v10 = 1.0 - c24
             g_v17 = -0.5 * (2.0 * v17)
             g_v16 = g_v17 / v11
             g_v11 = add_reduce(-g_v17 * v17 / v11, None)

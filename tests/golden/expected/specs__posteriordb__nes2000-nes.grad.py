@@ -71,7 +71,7 @@ def make(data, d):
         v52 = v49 - v51
         v54 = v52 - c53
         v55 = v9 + v54
-        g_v9 = 1.0 + -1.0 * c50
+        g_v9 = 1.0 - c50
         g_v43 = -0.5 * (2.0 * v43)
         g_v42 = g_v43 / v10
         g_v10 = add_reduce(-g_v43 * v43 / v10, None)
@@ -140,7 +140,7 @@ def make(data, d):
             v52 = v49 - v51
             v54 = v52 - c53
             v55 = v9 + v54
-            g_v9 = 1.0 + -1.0 * c50
+            g_v9 = 1.0 - c50
             g_v43 = -0.5 * (2.0 * v43)
             g_v42 = g_v43 / v10
             g_v10 = add_reduce(-g_v43 * v43 / v10, None)

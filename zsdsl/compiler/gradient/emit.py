@@ -52,10 +52,15 @@ class _Reverse:
                 self.acc[arg.name] = [code, cshape, False]  # an alias: no line
                 return
             self.lines.append(f"{name} = {code}")
-            self.acc[arg.name] = [name, cshape, not _BARE.match(code) and bool(cshape)]
+            # not owned: the code may be a data array, a view of another adjoint or an alias, so a later
+            # scatter copies first (a sum ``prev + c`` below is a new array, and owned)
+            self.acc[arg.name] = [name, cshape, False]
         else:
             prev, pshape, _ = self.acc[arg.name]
-            self.lines.append(f"{name} = {prev} + {code}")
+            if _negated_term(code):  # prev - t rather than prev + -t: one array operation fewer
+                self.lines.append(f"{name} = {prev} - {code[1:]}")
+            else:
+                self.lines.append(f"{name} = {prev} + {code}")
             self.acc[arg.name] = [name, broadcast(pshape, cshape), bool(broadcast(pshape, cshape))]
 
     def scatter(self, arg: Val, index: str, code: str) -> None:
@@ -78,6 +83,21 @@ class _Reverse:
         self.lines.append(f"{name} = np.broadcast_to({code}, np.shape({val.name}))")
         self.acc[val.name] = [name, val.shape, False]
         return name
+
+
+def _negated_term(code: str) -> bool:
+    """``code`` is ``-T`` for one term T (no + or - outside brackets after the sign)."""
+    if not code.startswith("-") or code.startswith("--"):
+        return False
+    depth = 0
+    for i, ch in enumerate(code[1:], 1):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch in "+-" and depth == 0 and code[i - 1] == " ":
+            return False
+    return True
 
 
 def _unbroadcast(code: str, cs: tuple, ts: tuple) -> tuple[str, tuple]:

@@ -140,8 +140,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p in NO_GRADIENT or p in COMPARE:
         return None
 
-    def m(expr: str) -> str:  # g times expr, without the multiplication when g is 1
-        return expr if g == "1.0" else f"{g} * {expr}"
+    def m(expr: str) -> str:  # g times expr, without the multiplication when g is ±1
+        return expr if g == "1.0" else f"-{expr}" if g == "-1.0" else f"{g} * {expr}"
 
     if p == "add":
         return Adj(g)
@@ -166,8 +166,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     }  # fmt: skip
     if p in simple:
         return Adj(simple[p])
-    if p == "softplus":
-        return Adj(m(_sigmoid(x, fast)))
+    if p == "softplus":  # sigmoid(x) = exp(x - softplus(x)): one exp of a value ≤ 0 from the forward pass
+        return Adj(m(f"{_f('exp', fast)}({x} - {out})"))
     if p == "abs":
         return Adj(f"({g} if {x} > 0.0 else -{g})" if fast else f"{g} * np.sign({x})")
     if p == "logaddexp":
@@ -210,7 +210,7 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p == "vecmat":
         return Adj(f"{a[1]} @ {g}" if i == 0 else f"np.outer({x}, {g})", exact_g=True)
     if p == "vdot":
-        return Adj(f"{g} * {a[1 - i]}")
+        return Adj(m(a[1 - i]))
     if p == "transpose":
         return Adj(f"{g}.T", exact_g=True)
     if p == "stack":

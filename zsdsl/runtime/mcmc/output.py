@@ -28,11 +28,13 @@ def write_outputs(result, run: Path) -> dict:
     derived = result.derived()
     values = derived.reported()
     cols = flat_columns(values, stan=True)
+    pot = result.potential  # which maths evaluated the gradients, and why (nothing chosen silently)
     for c, chain in enumerate(result.chains):
         path = run / f"chain_{c + 1}.csv"
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "w", newline="") as fh:
             fh.write(f"# zsdsl {result.config.method}; step_size = {chain.step_size:.6g}\n")
+            fh.write(f"# gradients = {pot.backend}: {pot.backend_reason}\n")
             writer = csv.writer(fh)
             writer.writerow([*STAT_NAMES, *cols])
             stats = [chain.stats[k].numpy() for k in STAT_NAMES]
@@ -43,7 +45,6 @@ def write_outputs(result, run: Path) -> dict:
         f"chain_{c + 1}": {"step_size": ch.step_size, "inv_metric": ch.inv_metric.tolist(), "wall_s": ch.wall_s}
         for c, ch in enumerate(result.chains)
     }
-    pot = result.potential  # which maths evaluated the gradients, and why (nothing chosen silently)
     adaptation["gradients"] = {"backend": pot.backend, "reason": pot.backend_reason}
     atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
     idata = to_inference_data(result)

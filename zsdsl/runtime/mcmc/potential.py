@@ -45,6 +45,7 @@ class Potential:
         self._numpy = None  # an EmittedPotential once built (see ``backend``)
         self._numpy_tried = False
         self._numpy_reason = ""
+        self.minibatch_reason = ""  # set by SG-MCMC over subsampled plates: its gradients are PyTorch's
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
                       for s, shape, offset, size in self.slots]  # fmt: skip
 
@@ -171,6 +172,8 @@ class Potential:
         ``numpy`` (the compiler's emitted NumPy code, for the models it covers) or ``torch`` (autograd)."""
         if self._compiled is not None:
             return "compiled"
+        if self.minibatch_reason:
+            return "torch"
         if not self._numpy_tried:
             self._numpy, self._numpy_reason = self._build_numpy()
             self._numpy_tried = True
@@ -192,7 +195,7 @@ class Potential:
         backend = self.backend
         if backend == "compiled":
             return "torch.compile of the log density (--compile)"
-        return self._numpy_reason or "PyTorch autograd"
+        return self.minibatch_reason or self._numpy_reason or "PyTorch autograd"
 
     @property
     def gradient_source(self) -> str | None:

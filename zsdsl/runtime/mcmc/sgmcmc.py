@@ -131,6 +131,9 @@ def sample_sgmcmc(model, data: dict, cfg: SGMCMCConfig) -> MCMCResult:
     potential = Potential(model, data)
     if potential.dim == 0:
         raise ModelError("The model has no continuous latents to sample.")
+    if model.plate_subsample:  # say which maths the minibatch gradients take (the emitted code is whole-data)
+        potential.minibatch_reason = ("minibatch gradients by PyTorch autograd (the emitted NumPy code evaluates "
+                                      "the whole data)")  # fmt: skip
     result = MCMCResult(potential, config=cfg)
     for c in range(cfg.chains):
         seed = chain_seed(cfg, c)
