@@ -233,3 +233,19 @@ def test_an_amortised_fit_is_not_drawn_and_says_why(tmp_path):
 
     shown = CliRunner().invoke(main, ["summary", str(tmp_path / "r")])
     assert shown.exit_code == 0 and "note: no draws from the guide: z are local" in shown.output
+
+
+def test_inference_data_files_are_uncompressed_with_small_integers(tmp_path):
+    from zsdsl.runtime.posterior import read_inference_data, write_inference_data
+
+    rng = np.random.default_rng(0)
+    y_rep, counts = rng.integers(0, 2, (2, 50, 30)), rng.integers(0, 40000, (2, 50, 3))
+    idata = az.from_dict(posterior={"mu": rng.normal(size=(2, 50))}, posterior_predictive={"y": y_rep, "k": counts})
+    write_inference_data(idata, tmp_path / "posterior.nc")
+    raw = az.from_netcdf(str(tmp_path / "posterior.nc"))
+    assert raw.posterior_predictive["y"].dtype == np.int8 and raw.posterior_predictive["k"].dtype == np.int32
+    back = read_inference_data(tmp_path)
+    assert back.posterior_predictive["y"].dtype == np.int64
+    np.testing.assert_array_equal(back.posterior_predictive["y"].values, y_rep)
+    np.testing.assert_array_equal(back.posterior_predictive["k"].values, counts)
+    np.testing.assert_array_equal(back.posterior["mu"].values, idata.posterior["mu"].values)

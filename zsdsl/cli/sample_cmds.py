@@ -123,7 +123,7 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, qui
 def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -> Path:
     """``zsdsl sample SPEC --prior``: prior and prior-predictive draws into a run directory."""
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.posterior import flat_columns, summarize_draws
+    from zsdsl.runtime.posterior import flat_columns, summarize_draws, write_inference_data
     from zsdsl.runtime.rundir import create_run, default_run_path, spec_text
 
     extra = sorted(set(options) - {"draws", "seed"}) + sorted(other)
@@ -139,7 +139,7 @@ def _sample_prior(spec, data_path, out, overwrite, options: dict, other: dict) -
     run = Path(out) if out else default_run_path(spec, "prior")
     handle = create_run(run, "prior", spec, spec_text(cm), data_path or "", data, overwrite)
     try:
-        idata.to_netcdf(str(run / "prior.nc"))
+        write_inference_data(idata, run / "prior.nc")
         table = summarize_draws(flat_columns(derived.reported()))
         atomic_write_text(run / "summary.json", json.dumps(table, indent=1) + "\n")
         config = {"spec": spec, "data": data_path or "", "method": "prior", "draws": draws, "seed": seed}

@@ -49,7 +49,7 @@ def predict(run, data_path, draws, seed, name):
     import torch
 
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws
+    from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws, write_inference_data
     from zsdsl.runtime.predict import predict as run_predict
     from zsdsl.runtime.predict import scores
 
@@ -65,7 +65,7 @@ def predict(run, data_path, draws, seed, name):
     out = run / "predictions"
     out.mkdir(exist_ok=True)
     idata = inference_data(model, data, derived, attrs={"inference_library": "zsdsl", "data": str(source or "")})
-    idata.to_netcdf(str(out / f"{name}.nc"))
+    write_inference_data(idata, out / f"{name}.nc")
     found = scores(derived, model, data) if any(o in data for o in model.observed) else {}
     atomic_write_text(out / f"{name}.json", json.dumps({"data": str(source or ""), "scores": found}, indent=1) + "\n")
     S = next(iter(derived.predictive.values())).shape[:2] if derived.predictive else (0, 0)

@@ -181,6 +181,27 @@ def inference_data(model, data: dict, derived: Derived | None, sample_stats: dic
     return idata
 
 
+def write_inference_data(idata, path) -> None:
+    """Write InferenceData as NetCDF, uncompressed (draws of reals do not compress: zlib made a 5000-point
+    run's 320 MB file only 160 MB and took 10 s instead of 1.6 s), integer variables in the smallest
+    integer type that holds them (0/1 replicates as int8); ``read_inference_data`` gives int64 back."""
+    import arviz as az
+
+    groups = {g: idata[g].map(_compact_ints) if hasattr(idata[g], "map") else idata[g] for g in idata.groups()}
+    az.InferenceData(**groups).to_netcdf(str(path), compress=False)
+
+
+def _compact_ints(var):
+    values = var.values
+    if values.dtype.kind not in "iu" or values.size == 0 or values.dtype.itemsize == 1:
+        return var
+    lo, hi = values.min(), values.max()
+    for small in (np.int8, np.int16, np.int32):
+        if np.iinfo(small).min <= lo and hi <= np.iinfo(small).max:
+            return var.astype(small)
+    return var
+
+
 def read_inference_data(run, name: str = "posterior.nc"):
     """A run's InferenceData file (``posterior.nc``, ``prior.nc``); a ``RunDirError`` when it is missing."""
     import arviz as az
@@ -190,7 +211,13 @@ def read_inference_data(run, name: str = "posterior.nc"):
     path = run / name
     if not path.exists():
         raise RunDirError(f"{run} has no {name}: the run has not finished (or a fit ran with --draws 0).")
-    return az.from_netcdf(str(path))
+    idata = az.from_netcdf(str(path))
+    for g in idata.groups():  # integers were stored small (write_inference_data): int64 again, as derived
+        ds = idata[g]
+        wide = {k: v.astype(np.int64) for k, v in ds.data_vars.items() if v.dtype.kind in "iu" and v.dtype.itemsize < 8}
+        if wide:
+            idata[g] = ds.assign(wide)
+    return idata
 
 
 def _dims_and_coords(model, groups):

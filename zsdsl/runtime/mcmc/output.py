@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.runtime.checkpoint import atomic_write_text
-from zsdsl.runtime.posterior import flat_columns
+from zsdsl.runtime.posterior import flat_columns, write_inference_data
 
 STAT_NAMES = ("lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__", "energy__")
 
@@ -49,7 +49,7 @@ def write_outputs(result, run: Path) -> dict:
     atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
     idata = to_inference_data(result)
     try:
-        idata.to_netcdf(str(run / "posterior.nc"))
+        write_inference_data(idata, run / "posterior.nc")
     except Exception as exc:  # NetCDF writing needs h5netcdf/netCDF4; the CSVs hold the draws anyway
         warnings.warn(f"could not write posterior.nc: {exc}", stacklevel=2)
     summary = summarize(flat_columns(values))

@@ -84,12 +84,12 @@ def write_vi_outputs(result, run) -> dict:
     import json
 
     from zsdsl.runtime.checkpoint import atomic_write_text
-    from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws
+    from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws, write_inference_data
 
     derived, diagnostic = result.posterior()
     attrs = {"inference_library": "zsdsl", "method": result.config.infer, "guide": result.config.guide}
     if derived.posterior:  # (nothing drawn: no posterior.nc, and draws.json says why)
-        inference_data(result.model, result.data, derived, attrs=attrs).to_netcdf(str(run / "posterior.nc"))
+        write_inference_data(inference_data(result.model, result.data, derived, attrs=attrs), run / "posterior.nc")
     table = summarize_draws(flat_columns(derived.reported()))
     atomic_write_text(run / "summary.json", json.dumps(table, indent=1) + "\n")
     info = {"draws": result.config.draws, **diagnostic, "notes": derived.notes}
