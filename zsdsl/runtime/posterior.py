@@ -187,7 +187,7 @@ def write_inference_data(idata, path) -> None:
     integer type that holds them (0/1 replicates as int8); ``read_inference_data`` gives int64 back."""
     import arviz as az
 
-    groups = {g: idata[g].map(_compact_ints) if hasattr(idata[g], "map") else idata[g] for g in idata.groups()}
+    groups = {g: idata[g].map(_compact_ints, keep_attrs=True) for g in idata.groups()}
     az.InferenceData(**groups).to_netcdf(str(path), compress=False)
 
 

@@ -16,11 +16,11 @@ def make(data, d):
     v1_n = d["D"]
     v1_lo, v1_hi = 0, 0 + v1_n
     v12_at = v1_n
-    c9 = (d["D"])
+    c9 = d["D"]
     c10 = -3.2215236261987186 * c9
     c19 = np.asarray(data['y'], dtype=np.float64)
     c20 = np.asarray(data['X'], dtype=np.float64)
-    c30 = (d["N"])
+    c30 = d["N"]
     c33 = 0.9189385332046727 * c30
 
     def fast(z):

@@ -15,7 +15,7 @@ def make(data, d):
     v15_shape = (d["J"],)
     v15_n = d["J"]
     v15_lo, v15_hi = 2, 2 + v15_n
-    c21 = (d["J"])
+    c21 = d["J"]
     c22 = 0.9189385332046727 * c21
     c26 = np.asarray(data['y'], dtype=np.float64)
     c27 = np.asarray(data['sigma'], dtype=np.float64)

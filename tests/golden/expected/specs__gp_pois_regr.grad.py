@@ -16,19 +16,19 @@ def make(data, d):
     v15_shape = (d["N"],)
     v15_n = d["N"]
     v15_lo, v15_hi = 2, 2 + v15_n
-    c21 = (d["N"])
+    c21 = d["N"]
     c22 = 0.9189385332046727 * c21
     c24 = np.asarray(data['x'], dtype=np.float64)
     c25 = np.square(np.subtract.outer(c24, c24))
-    c33 = np.eye(d["N"])
-    c34 = 1e-10 * c33
-    c36 = np.tri(d["N"])
-    c37 = np.tri(d["N"]) - 0.5 * np.eye(d["N"])
-    c40 = np.asarray(data['k'], dtype=np.int64)
-    c41 = np.asarray(c40, dtype=np.float64)
-    c45 = c41 + 1.0
-    c46 = sp.gammaln(c45)
-    c51 = add_reduce(c46, None)
+    c32 = np.eye(d["N"])
+    c33 = 1e-10 * c32
+    c35 = np.tri(d["N"])
+    c36 = np.tri(d["N"]) - 0.5 * np.eye(d["N"])
+    c39 = np.asarray(data['k'], dtype=np.int64)
+    c40 = np.asarray(c39, dtype=np.float64)
+    c44 = c40 + 1.0
+    c45 = sp.gammaln(c44)
+    c50 = add_reduce(c45, None)
 
     def fast(z):
         zs = z.tolist()
@@ -56,29 +56,29 @@ def make(data, d):
         v29 = c25 * v28
         v30 = np.exp(v29)
         v31 = v26 * v30
-        v35 = v31 + c34
-        v38 = np.linalg.cholesky(v35)
-        v39 = v38 @ v15
-        v43 = np.exp(v39)
-        v48 = np.dot(c41, v39)
-        v49 = add_reduce(v43, None)
-        v50 = v48 - v49
-        v52 = v50 - c51
-        v53 = v1 + v7
-        v54 = v53 + v8
-        v55 = v54 + v14
-        v56 = v55 + v23
-        v57 = v56 + v52
-        g_v39 = c41
-        g_v39 = g_v39 - v43
-        g_v38 = np.outer(g_v39, v15)
-        g_v15 = g_v39 @ v38
-        t_v38 = (v38.T @ (g_v38 * c36)) * c37
-        li_v38 = dtrtri(v38, lower=1)[0]
-        t_v38 = li_v38.T @ t_v38 @ li_v38
-        g_v35 = 0.5 * (t_v38 + t_v38.T)
-        g_v26 = add_reduce(g_v35 * v30, None)
-        g_v30 = g_v35 * v26
+        v34 = v31 + c33
+        v37 = np.linalg.cholesky(v34)
+        v38 = v37 @ v15
+        v42 = np.exp(v38)
+        v47 = np.dot(c40, v38)
+        v48 = add_reduce(v42, None)
+        v49 = v47 - v48
+        v51 = v49 - c50
+        v52 = v1 + v7
+        v53 = v52 + v8
+        v54 = v53 + v14
+        v55 = v54 + v23
+        v56 = v55 + v51
+        g_v38 = c40
+        g_v38 = g_v38 - v42
+        g_v37 = np.outer(g_v38, v15)
+        g_v15 = g_v38 @ v37
+        t_v37 = (v37.T @ (g_v37 * c35)) * c36
+        li_v37 = dtrtri(v37, lower=1)[0]
+        t_v37 = li_v37.T @ t_v37 @ li_v37
+        g_v34 = 0.5 * (t_v37 + t_v37.T)
+        g_v26 = add_reduce(g_v34 * v30, None)
+        g_v30 = g_v34 * v26
         g_v29 = g_v30 * v30
         g_v28 = add_reduce(g_v29 * c25, None)
         g_v27 = -g_v28 * v28 / v27
@@ -95,7 +95,7 @@ def make(data, d):
         gr[0] = -g_v1
         gr[1] = -g_v8
         gr[v15_lo:v15_hi] = -g_v15
-        return -v57, gr
+        return -v56, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -123,29 +123,29 @@ def make(data, d):
             v29 = c25 * v28
             v30 = np.exp(v29)
             v31 = v26 * v30
-            v35 = v31 + c34
-            v38 = np.linalg.cholesky(v35)
-            v39 = v38 @ v15
-            v43 = np.exp(v39)
-            v48 = np.dot(c41, v39)
-            v49 = add_reduce(v43, None)
-            v50 = v48 - v49
-            v52 = v50 - c51
-            v53 = v1 + v7
-            v54 = v53 + v8
-            v55 = v54 + v14
-            v56 = v55 + v23
-            v57 = v56 + v52
-            g_v39 = c41
-            g_v39 = g_v39 - v43
-            g_v38 = np.outer(g_v39, v15)
-            g_v15 = g_v39 @ v38
-            t_v38 = (v38.T @ (g_v38 * c36)) * c37
-            li_v38 = dtrtri(v38, lower=1)[0]
-            t_v38 = li_v38.T @ t_v38 @ li_v38
-            g_v35 = 0.5 * (t_v38 + t_v38.T)
-            g_v26 = add_reduce(g_v35 * v30, None)
-            g_v30 = g_v35 * v26
+            v34 = v31 + c33
+            v37 = np.linalg.cholesky(v34)
+            v38 = v37 @ v15
+            v42 = np.exp(v38)
+            v47 = np.dot(c40, v38)
+            v48 = add_reduce(v42, None)
+            v49 = v47 - v48
+            v51 = v49 - c50
+            v52 = v1 + v7
+            v53 = v52 + v8
+            v54 = v53 + v14
+            v55 = v54 + v23
+            v56 = v55 + v51
+            g_v38 = c40
+            g_v38 = g_v38 - v42
+            g_v37 = np.outer(g_v38, v15)
+            g_v15 = g_v38 @ v37
+            t_v37 = (v37.T @ (g_v37 * c35)) * c36
+            li_v37 = dtrtri(v37, lower=1)[0]
+            t_v37 = li_v37.T @ t_v37 @ li_v37
+            g_v34 = 0.5 * (t_v37 + t_v37.T)
+            g_v26 = add_reduce(g_v34 * v30, None)
+            g_v30 = g_v34 * v26
             g_v29 = g_v30 * v30
             g_v28 = add_reduce(g_v29 * c25, None)
             g_v27 = -g_v28 * v28 / v27
@@ -162,7 +162,7 @@ def make(data, d):
             gr[0] = -g_v1
             gr[1] = -g_v8
             gr[v15_lo:v15_hi] = -g_v15
-            return -v57, gr
+            return -v56, gr
 
     def value_and_grad(z):
         try:

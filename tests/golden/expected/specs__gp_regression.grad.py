@@ -16,14 +16,14 @@ def make(data, d):
     """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""
     c21 = np.asarray(data['x'], dtype=np.float64)
     c22 = np.square(np.subtract.outer(c21, c21))
+    c29 = d["N"]
     c30 = np.eye(d["N"])
     c33 = np.asarray(data['y'], dtype=np.float64)
     c34 = np.zeros((d["N"],))
     c35 = np.tri(d["N"])
     c36 = np.tri(d["N"]) - 0.5 * np.eye(d["N"])
     c38 = c33 - c34
-    c47 = (d["N"])
-    c48 = 0.9189385332046727 * c47
+    c47 = 0.9189385332046727 * c29
 
     def fast(z):
         zs = z.tolist()
@@ -62,13 +62,13 @@ def make(data, d):
         v44 = np.log(v43)
         v45 = add_reduce(v44, None)
         v46 = v42 - v45
-        v49 = v46 - c48
-        v50 = v1 + v6
-        v51 = v50 + v7
-        v52 = v51 + v13
-        v53 = v52 + v14
-        v54 = v53 + v20
-        v55 = v54 + v49
+        v48 = v46 - c47
+        v49 = v1 + v6
+        v50 = v49 + v7
+        v51 = v50 + v13
+        v52 = v51 + v14
+        v53 = v52 + v20
+        v54 = v53 + v48
         g_v43 = -1.0 / v43
         g_v37 = np.diag(g_v43)
         g_v39 = -0.5 * (2.0 * v39)
@@ -100,7 +100,7 @@ def make(data, d):
         gr[0] = -g_v1
         gr[1] = -g_v7
         gr[2] = -g_v14
-        return -v55, gr
+        return -v54, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -139,13 +139,13 @@ def make(data, d):
             v44 = np.log(v43)
             v45 = add_reduce(v44, None)
             v46 = v42 - v45
-            v49 = v46 - c48
-            v50 = v1 + v6
-            v51 = v50 + v7
-            v52 = v51 + v13
-            v53 = v52 + v14
-            v54 = v53 + v20
-            v55 = v54 + v49
+            v48 = v46 - c47
+            v49 = v1 + v6
+            v50 = v49 + v7
+            v51 = v50 + v13
+            v52 = v51 + v14
+            v53 = v52 + v20
+            v54 = v53 + v48
             g_v43 = -1.0 / v43
             g_v37 = np.diag(g_v43)
             g_v39 = -0.5 * (2.0 * v39)
@@ -177,7 +177,7 @@ def make(data, d):
             gr[0] = -g_v1
             gr[1] = -g_v7
             gr[2] = -g_v14
-            return -v55, gr
+            return -v54, gr
 
     def value_and_grad(z):
         try:

@@ -16,7 +16,7 @@ def make(data, d):
     v1_n = d["D"]
     v1_lo, v1_hi = 0, 0 + v1_n
     v10_at = v1_n
-    c7 = (d["D"])
+    c7 = d["D"]
     c8 = 0.9189385332046727 * c7
     c14 = np.asarray(data['y'], dtype=np.int64)
     c15 = np.asarray(data['X'], dtype=np.float64)

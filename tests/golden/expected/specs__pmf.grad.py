@@ -27,7 +27,7 @@ def make(data, d):
     c28 = np.ravel(c27)
     c30 = np.asarray(data['item'], dtype=np.int64)
     c31 = np.ravel(c30)
-    c43 = (d["R"])
+    c43 = d["R"]
     c46 = 0.9189385332046727 * c43
 
     def fast(z):

@@ -16,21 +16,20 @@ def make(data, d):
     v7_n = d["K"]
     v7_lo, v7_hi = 1, 1 + v7_n
     v18_at = 1 + v7_n
-    c15 = (d["K"])
+    c15 = d["K"]
     c16 = -3.2215236261987186 * c15
     c24 = np.asarray(data['y'], dtype=np.float64)
-    c25 = d["K"]
-    c26 = c24[..., c25:]
-    c27 = np.arange(d["T"]-d["K"])
-    c28 = int(data['K'])
-    c29 = c27 + c28
-    c30 = c29 - 1
-    c31 = np.arange(d["K"])
-    c32 = c30[:, None]
-    c33 = c32 - c31
-    c34 = c24[c33]
-    c45 = (d["T"]-d["K"])
-    c48 = 0.9189385332046727 * c45
+    c25 = c24[..., c15:]
+    c26 = np.arange(d["T"]-d["K"])
+    c27 = int(data['K'])
+    c28 = c26 + c27
+    c29 = c28 - 1
+    c30 = np.arange(d["K"])
+    c31 = c29[:, None]
+    c32 = c31 - c30
+    c33 = c24[c32]
+    c44 = d["T"]-d["K"]
+    c47 = 0.9189385332046727 * c44
 
     def fast(z):
         zs = z.tolist()
@@ -51,27 +50,27 @@ def make(data, d):
         v21 = v20 * v20
         v22 = math.log1p(v21)
         v23 = -2.061020617723555 - v22
-        v35 = c34 @ v7
-        v36 = v1 + v35
-        v37 = c26 - v36
-        v38 = v37 / v19
-        v39 = v38 * v38
-        v43 = add_reduce(v39, None)
-        v44 = -0.5 * v43
-        v46 = v18 * c45
-        v47 = v44 - v46
-        v49 = v47 - c48
-        v50 = v6 + v17
-        v51 = v50 + v18
-        v52 = v51 + v23
-        v53 = v52 + v49
-        g_v18 = 1.0 - c45
-        g_v38 = -0.5 * (2.0 * v38)
-        g_v37 = g_v38 / v19
-        g_v19 = add_reduce(-g_v38 * v38 / v19, None)
-        g_v36 = (-g_v37)
-        g_v1 = add_reduce(g_v36, None)
-        g_v7 = g_v36 @ c34
+        v34 = c33 @ v7
+        v35 = v1 + v34
+        v36 = c25 - v35
+        v37 = v36 / v19
+        v38 = v37 * v37
+        v42 = add_reduce(v38, None)
+        v43 = -0.5 * v42
+        v45 = v18 * c44
+        v46 = v43 - v45
+        v48 = v46 - c47
+        v49 = v6 + v17
+        v50 = v49 + v18
+        v51 = v50 + v23
+        v52 = v51 + v48
+        g_v18 = 1.0 - c44
+        g_v37 = -0.5 * (2.0 * v37)
+        g_v36 = g_v37 / v19
+        g_v19 = add_reduce(-g_v37 * v37 / v19, None)
+        g_v35 = (-g_v36)
+        g_v1 = add_reduce(g_v35, None)
+        g_v7 = g_v35 @ c33
         g_v21 = -1.0 / (1.0 + v21)
         g_v20 = g_v21 * (2.0 * v20)
         g_v19 = g_v19 + g_v20 / 2.5
@@ -84,7 +83,7 @@ def make(data, d):
         gr[0] = -g_v1
         gr[v7_lo:v7_hi] = -g_v7
         gr[v18_at] = -g_v18
-        return -v53, gr
+        return -v52, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -105,27 +104,27 @@ def make(data, d):
             v21 = v20 * v20
             v22 = np.log1p(v21)
             v23 = -2.061020617723555 - v22
-            v35 = c34 @ v7
-            v36 = v1 + v35
-            v37 = c26 - v36
-            v38 = v37 / v19
-            v39 = v38 * v38
-            v43 = add_reduce(v39, None)
-            v44 = -0.5 * v43
-            v46 = v18 * c45
-            v47 = v44 - v46
-            v49 = v47 - c48
-            v50 = v6 + v17
-            v51 = v50 + v18
-            v52 = v51 + v23
-            v53 = v52 + v49
-            g_v18 = 1.0 - c45
-            g_v38 = -0.5 * (2.0 * v38)
-            g_v37 = g_v38 / v19
-            g_v19 = add_reduce(-g_v38 * v38 / v19, None)
-            g_v36 = (-g_v37)
-            g_v1 = add_reduce(g_v36, None)
-            g_v7 = g_v36 @ c34
+            v34 = c33 @ v7
+            v35 = v1 + v34
+            v36 = c25 - v35
+            v37 = v36 / v19
+            v38 = v37 * v37
+            v42 = add_reduce(v38, None)
+            v43 = -0.5 * v42
+            v45 = v18 * c44
+            v46 = v43 - v45
+            v48 = v46 - c47
+            v49 = v6 + v17
+            v50 = v49 + v18
+            v51 = v50 + v23
+            v52 = v51 + v48
+            g_v18 = 1.0 - c44
+            g_v37 = -0.5 * (2.0 * v37)
+            g_v36 = g_v37 / v19
+            g_v19 = add_reduce(-g_v37 * v37 / v19, None)
+            g_v35 = (-g_v36)
+            g_v1 = add_reduce(g_v35, None)
+            g_v7 = g_v35 @ c33
             g_v21 = -1.0 / (1.0 + v21)
             g_v20 = g_v21 * (2.0 * v20)
             g_v19 = g_v19 + g_v20 / 2.5
@@ -138,7 +137,7 @@ def make(data, d):
             gr[0] = -g_v1
             gr[v7_lo:v7_hi] = -g_v7
             gr[v18_at] = -g_v18
-            return -v53, gr
+            return -v52, gr
 
     def value_and_grad(z):
         try:

@@ -20,16 +20,16 @@ def make(data, d):
     c1 = np.asarray(data['X'], dtype=np.float64)
     c2 = c1[..., :, 1:]
     c3 = c2.T
+    c4 = d["N"]
     c5 = np.ones((d["N"],))
     c6 = c3 @ c5
     c7 = int(data['N'])
     c8 = c6 / c7
     c9 = c2 - c8
-    c16 = (d["K"]-1)
+    c16 = d["K"]-1
     c17 = 0.9189385332046727 * c16
     c35 = np.asarray(data['Y'], dtype=np.float64)
-    c46 = (d["N"])
-    c49 = 0.9189385332046727 * c46
+    c48 = 0.9189385332046727 * c4
 
     def fast(z):
         zs = z.tolist()
@@ -61,14 +61,14 @@ def make(data, d):
         v40 = v39 * v39
         v44 = add_reduce(v40, None)
         v45 = -0.5 * v44
-        v47 = v27 * c46
-        v48 = v45 - v47
-        v50 = v48 - c49
-        v51 = v18 + v26
-        v52 = v51 + v27
-        v53 = v52 + v34
-        v54 = v53 + v50
-        g_v27 = 1.0 - c46
+        v46 = v27 * c4
+        v47 = v45 - v46
+        v49 = v47 - c48
+        v50 = v18 + v26
+        v51 = v50 + v27
+        v52 = v51 + v34
+        v53 = v52 + v49
+        g_v27 = 1.0 - c4
         g_v39 = -0.5 * (2.0 * v39)
         g_v38 = g_v39 / v28
         g_v28 = add_reduce(-g_v39 * v39 / v28, None)
@@ -90,7 +90,7 @@ def make(data, d):
         gr[v10_lo:v10_hi] = -g_v10
         gr[v19_at] = -g_v19
         gr[v27_at] = -g_v27
-        return -v54, gr
+        return -v53, gr
 
     def safe(z):
         with np.errstate(all='ignore'):
@@ -122,14 +122,14 @@ def make(data, d):
             v40 = v39 * v39
             v44 = add_reduce(v40, None)
             v45 = -0.5 * v44
-            v47 = v27 * c46
-            v48 = v45 - v47
-            v50 = v48 - c49
-            v51 = v18 + v26
-            v52 = v51 + v27
-            v53 = v52 + v34
-            v54 = v53 + v50
-            g_v27 = 1.0 - c46
+            v46 = v27 * c4
+            v47 = v45 - v46
+            v49 = v47 - c48
+            v50 = v18 + v26
+            v51 = v50 + v27
+            v52 = v51 + v34
+            v53 = v52 + v49
+            g_v27 = 1.0 - c4
             g_v39 = -0.5 * (2.0 * v39)
             g_v38 = g_v39 / v28
             g_v28 = add_reduce(-g_v39 * v39 / v28, None)
@@ -151,7 +151,7 @@ def make(data, d):
             gr[v10_lo:v10_hi] = -g_v10
             gr[v19_at] = -g_v19
             gr[v27_at] = -g_v27
-            return -v54, gr
+            return -v53, gr
 
     def value_and_grad(z):
         try:

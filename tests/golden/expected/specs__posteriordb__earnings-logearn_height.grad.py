@@ -19,7 +19,7 @@ def make(data, d):
     c1 = np.asarray(data['earn'], dtype=np.float64)
     c2 = np.log(c1)
     c8 = np.asarray(data['height'], dtype=np.float64)
-    c19 = (d["N"])
+    c19 = d["N"]
     c22 = 0.9189385332046727 * c19
 
     def fast(z):

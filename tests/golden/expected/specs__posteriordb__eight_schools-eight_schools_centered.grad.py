@@ -15,7 +15,7 @@ def make(data, d):
     v13_shape = (d["J"],)
     v13_n = d["J"]
     v13_lo, v13_hi = 2, 2 + v13_n
-    c22 = (d["J"])
+    c22 = d["J"]
     c25 = 0.9189385332046727 * c22
     c27 = np.asarray(data['y'], dtype=np.float64)
     c28 = np.asarray(data['sigma'], dtype=np.float64)

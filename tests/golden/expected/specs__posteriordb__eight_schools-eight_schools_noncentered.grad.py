@@ -15,7 +15,7 @@ def make(data, d):
     v13_shape = (d["J"],)
     v13_n = d["J"]
     v13_lo, v13_hi = 2, 2 + v13_n
-    c19 = (d["J"])
+    c19 = d["J"]
     c20 = 0.9189385332046727 * c19
     c24 = np.asarray(data['y'], dtype=np.float64)
     c25 = np.asarray(data['sigma'], dtype=np.float64)

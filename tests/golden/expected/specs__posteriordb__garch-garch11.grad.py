@@ -16,7 +16,7 @@ def make(data, d):
     c21 = np.asarray(data['y'], dtype=np.float64)
     c26 = float(data['sigma1'])
     c27 = c26 * c26
-    c40 = (d["T"])
+    c40 = d["T"]
     c41 = 0.9189385332046727 * c40
 
     def fast(z):

@@ -20,7 +20,7 @@ def make(data, d):
     c2 = np.asarray(data['mom_iq'], dtype=np.float64)
     c3 = c1 * c2
     c11 = np.asarray(data['kid_score'], dtype=np.float64)
-    c30 = (d["N"])
+    c30 = d["N"]
     c33 = 0.9189385332046727 * c30
 
     def fast(z):

@@ -18,7 +18,7 @@ def make(data, d):
     v2_at = v1_n
     c8 = np.asarray(data['kid_score'], dtype=np.float64)
     c11 = np.asarray(data['mom_iq'], dtype=np.float64)
-    c22 = (d["N"])
+    c22 = d["N"]
     c25 = 0.9189385332046727 * c22
 
     def fast(z):

@@ -24,7 +24,7 @@ def make(data, d):
     c6 = np.asarray(data['canopy_height'], dtype=np.float64)
     c7 = c5 * c6
     c8 = np.log(c7)
-    c24 = (d["N"])
+    c24 = d["N"]
     c27 = 0.9189385332046727 * c24
 
     def fast(z):

@@ -29,7 +29,7 @@ def make(data, d):
     c31 = np.asarray(data['educ1'], dtype=np.float64)
     c35 = np.asarray(data['gender'], dtype=np.float64)
     c39 = np.asarray(data['income'], dtype=np.float64)
-    c50 = (d["N"])
+    c50 = d["N"]
     c53 = 0.9189385332046727 * c50
 
     def fast(z):

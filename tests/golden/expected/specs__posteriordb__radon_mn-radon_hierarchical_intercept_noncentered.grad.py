@@ -21,7 +21,7 @@ def make(data, d):
     v19_at = v1_n + v10_n
     v25_at = 1 + v1_n + v10_n
     v30_at = 2 + v1_n + v10_n
-    c7 = (d["J"])
+    c7 = d["J"]
     c8 = 0.9189385332046727 * c7
     c37 = np.asarray(data['log_radon'], dtype=np.float64)
     c38 = np.asarray(data['county_idx'], dtype=np.int64)
@@ -29,7 +29,7 @@ def make(data, d):
     c40 = np.ravel(c39)
     c42 = np.asarray(data['log_uppm'], dtype=np.float64)
     c46 = np.asarray(data['floor_measure'], dtype=np.float64)
-    c58 = (d["N"])
+    c58 = d["N"]
     c61 = 0.9189385332046727 * c58
 
     def fast(z):

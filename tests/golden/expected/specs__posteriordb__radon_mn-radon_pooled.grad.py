@@ -14,7 +14,7 @@ def make(data, d):
     """Data-only values, once per data set; returns value_and_grad(z) -> (U, dU/dz), U = -log p."""
     c18 = np.asarray(data['log_radon'], dtype=np.float64)
     c19 = np.asarray(data['floor_measure'], dtype=np.float64)
-    c30 = (d["N"])
+    c30 = d["N"]
     c33 = 0.9189385332046727 * c30
 
     def fast(z):

@@ -17,8 +17,6 @@ from zsdsl.compiler.gradient import rules
 from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
 _NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
-
-
 _BARE = re.compile(r"^(g_[vc]\d+|-?\d+\.\d+)$")
 
 
@@ -153,10 +151,7 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
             if adj.scatter is not None:
                 back.scatter(arg, adj.scatter, adj.code)
             elif adj.exact_g:
-                cshape = arg.shape
-                if op.prim == "sum":
-                    cshape = out.shape + (1,) * len(op.attrs[0])
-                back.add(arg, adj.code, cshape)
+                back.add(arg, adj.code, adj.shape if adj.shape is not None else arg.shape)
             else:
                 back.add(arg, adj.code, back.shape_of(adj.code))
     lines.append(f"gr = np.empty({dim_code})")

@@ -38,6 +38,11 @@ class Val:
     def __repr__(self):
         return f"Val({self.name}, {self.shape}, lead={self.lead})"
 
+    def with_lead(self, lead: int) -> Val:
+        """The same array read with another number of leading plate axes (a data field's leading axes as the
+        plates of its observed site; a value of other plates read whole)."""
+        return Val(self.b, self.name, self.shape, lead, self.dtype, self.data, self.const)
+
     # arithmetic, for the density table's formulas
     def __add__(self, o):
         return self.b.binary("add", self, o)
@@ -130,6 +135,11 @@ class Builder:
             x = int(x)
         return Val(self, literal(x), (), 0, "real" if isinstance(x, float) else "int", True, x)
 
+    def input(self, shape: tuple, lead: int) -> Val:
+        """A latent site's slice of the unconstrained vector ``z`` (no operation computes it)."""
+        self._count += 1
+        return Val(self, f"v{self._count}", shape, lead, "real", False)
+
     def lift(self, x) -> Val:
         return x if isinstance(x, Val) else self.const(x)
 
@@ -165,10 +175,16 @@ class Builder:
         op = self._producer.get(x.name)
         return op if op is not None and op.out is x else None
 
-    def align_pair(self, a: Val, b: Val) -> tuple[Val, Val]:
-        """Pad the operand with fewer element dims (between its plate axes and its element axes)."""
-        r = max(a.elem, b.elem)
-        return self.pad(a, r), self.pad(b, r)
+    def elementwise(self, prim: str, *args, dtype: str = "real") -> Val:
+        """An elementwise operation: operands padded to a common element rank (singleton axes between their
+        plate axes and their element axes), then broadcast."""
+        args = [self.lift(a) for a in args]
+        rank = max(a.elem for a in args)
+        args = [self.pad(a, rank) for a in args]
+        shape: tuple = ()
+        for a in args:
+            shape = broadcast(shape, a.shape)
+        return self.emit(prim, args, shape, max(a.lead for a in args), dtype)
 
     def pad(self, x: Val, rank: int) -> Val:
         if x.lead == 0 or x.elem >= rank or x.const is not None:
@@ -200,15 +216,14 @@ class Builder:
             folded = self._fold_offset(a, b.const if prim == "add" else -b.const)
             if folded is not None:
                 return folded
-        a, b = self.align_pair(self._as_real(a, b, prim), self._as_real(b, a, prim))
-        shape = broadcast(a.shape, b.shape)
+        a, b = self._as_real(a, b, prim), self._as_real(b, a, prim)
         if prim in COMPARE:
             dtype = "bool"
         elif prim == "div" or "real" in (a.dtype, b.dtype):
             dtype = "real"
         else:
             dtype = "int"
-        return self.emit(prim, (a, b), shape, max(a.lead, b.lead), dtype)
+        return self.elementwise(prim, a, b, dtype=dtype)
 
     def _as_real(self, x: Val, other: Val, prim: str) -> Val:
         """Integer data in arithmetic with reals: converted once per data set, not at every call."""
@@ -230,23 +245,25 @@ class Builder:
         return None
 
     def size_of(self, shape: tuple) -> Val:
-        """The number of elements of a symbolic shape (a literal, or a size computed in ``make``)."""
+        """The number of elements of a symbolic shape (a literal, or a size computed in ``make``): one value
+        per size, however many terms read it."""
         from zsdsl.compiler.emit_expr import dim_code
 
         if all(isinstance(d, int) for d in shape):
             return self.const(math.prod(shape))
-        code = " * ".join(f"({dim_code(d)})" for d in shape)
+        if len(shape) == 1:
+            return self.integer(dim_code(shape[0]))
+        return self.integer(" * ".join(f"({dim_code(d)})" for d in shape))
+
+    def integer(self, code: str) -> Val:
+        """An integer computed in ``make`` from the sizes ``d`` (e.g. ``d["T"]-d["K"]``)."""
         return self.emit("code", (), (), 0, "int", (code,), data=True)
 
     def where(self, cond, a, b) -> Val:
         cond, a, b = self.lift(cond), self.lift(a), self.lift(b)
         if cond.const is not None:
             return a if cond.const else b
-        r = max(cond.elem, a.elem, b.elem)
-        cond, a, b = self.pad(cond, r), self.pad(a, r), self.pad(b, r)
-        shape = broadcast(broadcast(cond.shape, a.shape), b.shape)
-        dtype = "real" if "real" in (a.dtype, b.dtype) else a.dtype
-        return self.emit("where", (cond, a, b), shape, max(cond.lead, a.lead, b.lead), dtype)
+        return self.elementwise("where", cond, a, b, dtype="real" if "real" in (a.dtype, b.dtype) else a.dtype)
 
     # ------------------------------------------------------------ reductions
     def sum_all(self, x: Val) -> Val:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from zsdsl.compiler import ir
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
-from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val, broadcast
+from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
 
 _UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "tanh", "sigmoid", "softplus", "lgamma", "digamma",
           "abs", "sin", "cos", "erf", "logit"}  # fmt: skip
@@ -48,8 +48,7 @@ class _Math:
         a = self.b.lift(a)
         if a.const is not None:
             return 0.0 if a.const == 0 else a * self.log(y)
-        a, y = self.b.align_pair(a, self.b.lift(y))
-        return self.b.emit("xlogy", (a, y), broadcast(a.shape, y.shape), max(a.lead, y.lead), "real")
+        return self.b.elementwise("xlogy", a, y)
 
     def abs(self, x):
         return self.b.unary("abs", x)
@@ -76,18 +75,17 @@ class _Math:
         return self.b.size_of(self.b.lift(x).shape[-1:])
 
     def nonneg(self, x, lp):
-        x, lp = self.b.lift(x), self.b.lift(lp)
+        x = self.b.lift(x)
         if x.const is not None:
             return lp if x.const >= 0 else float("-inf")
-        x, lp = self.b.align_pair(x, lp)
-        return self.b.emit("nonneg", (x, lp), broadcast(x.shape, lp.shape), max(x.lead, lp.lead), "real")
+        return self.b.elementwise("nonneg", x, lp)
 
 
 @dataclass
 class Lowered:
     builder: Builder
     data_lines: list
-    sites: list  # (name, z value, offset code, size code, shape code)
+    sites: list  # (name, z value, offset code, size code)
     total: Val
     dim_code: str
 
@@ -176,8 +174,7 @@ class Lowering:
         kind = node.bijector.kind if node.bijector is not None else "identity"
         if kind not in ("identity", "positive", "lower", "upper", "interval", "ordered", "positive_ordered"):
             raise Unsupported(f"the {kind} transform ({self.where()})")
-        u = Val(self.b, f"v{self.b._count + 1}", shape, len(node.ty.plates), "real", False)
-        self.b._count += 1
+        u = self.b.input(shape, len(node.ty.plates))
         name = u.name
         if shape:
             self.data_lines.append(f"{name}_shape = {self.shape_code(shape)}")
@@ -221,35 +218,38 @@ class Lowering:
         if node.name in self.values:
             v, plates = self.values[node.name]
             if not plates and node.ty.plates:  # transformed data: its leading axes are the site's plates
-                return Val(self.b, v.name, v.shape, len(node.ty.plates), v.dtype, v.data, v.const)
+                return v.with_lead(len(node.ty.plates))
             return self.align(v, plates, node.ty.plates)
         v = self.data(node.name)
         if node.ty.plates:  # a data field's leading axes are the plates of its observed site
-            v = Val(self.b, v.name, v.shape, len(node.ty.plates), v.dtype, True)
+            v = v.with_lead(len(node.ty.plates))
         return v
 
     def term(self, dist: ir.Dist, value: Val, plates: tuple) -> Val:
+        return self.total_over(self.log_density(dist, value, plates), plates)
+
+    def log_density(self, dist: ir.Dist, value: Val, E: tuple) -> Val:
+        """Elementwise log density of ``value`` under ``dist`` (its arguments read in plates ``E``), by the table."""
         formula = densities.density(dist.name, [k for k, _ in dist.args])
         if formula is None:
             raise Unsupported(f"the density of {dist.name}({', '.join(k for k, _ in dist.args)}) ({self.where()})")
         multivariate = formula in densities.MULTIVARIATE
         if any(r for _, r in dist.event_ranks) and not multivariate:
             raise Unsupported(f"the multivariate density {dist.name} ({self.where()})")
-        args = {k: self.expr(e, plates) for k, e in dist.args}
+        args = {k: self.expr(e, E) for k, e in dist.args}
         if multivariate:
-            if plates or value.lead or len(value.shape) != 1:
+            if E or value.lead or len(value.shape) != 1:
                 raise Unsupported(f"{dist.name} of a batch of vectors ({self.where()})")
             if any(a.lead or len(a.shape) > 2 for a in args.values()):
                 raise Unsupported(f"{dist.name} with batched arguments ({self.where()})")
-        lp = self.b.lift(formula(self.m, value, **args))
-        return self.total_over(lp, plates, value)
+        return self.b.lift(formula(self.m, value, **args))
 
-    def total_over(self, lp: Val, plates: tuple, value: Val | None = None) -> Val:
+    def total_over(self, lp: Val, plates: tuple) -> Val:
         """Sum over every axis; a plate the term does not vary over counts its size times."""
         total = self.b.sum_all(lp)
         for i, pl in enumerate(plates):
             if not lp.lead or lp.shape[i] == 1:
-                total = total * self.b.emit("code", (), (), 0, "int", (self.size(self.p.plate(pl).size),), data=True)
+                total = total * self.b.size_of((self.p.plate(pl).size,))
         return total
 
     # ------------------------------------------------------------ expressions
@@ -285,7 +285,7 @@ class Lowering:
 
     def _ref(self, e: ir.Ref, E):
         if e.role == "dim":
-            return self.b.emit("code", (), (), 0, "int", (self.size(e.name),), data=True)
+            return self.b.size_of((e.name,))
         if e.role == "plate_index":
             size = self.size(self.p.plate(e.name).size)
             v = self.b.emit("code", (), (self.p.plate(e.name).size,), 1, "int", (f"np.arange({size})",), data=True)
@@ -303,7 +303,7 @@ class Lowering:
         if isinstance(e, ir.Ref) and e.name in self.values:
             v, plates = self.values[e.name]
             if plates and any(pl not in E for pl in plates):
-                return Val(self.b, v.name, v.shape, 0, v.dtype, v.data, v.const)
+                return v.with_lead(0)
         return self.expr(e, E)
 
     def _plate_slice(self, e: ir.PlateSlice, E):
@@ -312,15 +312,12 @@ class Lowering:
         v = self._ref(e.base, ())
         if v.lead:
             raise Unsupported(f"a plate slice of a value already in plates ({self.where()})")
-        v = Val(self.b, v.name, v.shape, len(e.plates), v.dtype, v.data, v.const)
-        return self.align(v, e.plates, E)
+        return self.align(v.with_lead(len(e.plates)), e.plates, E)
 
     def _binop(self, e: ir.BinOp, E):
         if e.op not in _BINOPS:
             raise Unsupported(f"the operator '{e.op}' ({self.where()})")
         a, b = self.expr(e.left, E), self.expr(e.right, E)
-        if e.op == "%":
-            raise Unsupported("the operator %")
         return self.b.binary(_BINOPS[e.op], a, b)
 
     def _neg(self, e: ir.Neg, E):
@@ -365,11 +362,11 @@ class Lowering:
             return self.b.emit(
                 "index",
                 (base, *bounds),
-                tuple(shape),
+                shape,
                 base.lead,
                 base.dtype,
                 ("..., " + ", ".join(entries + [":"] * (len(elem) - pos)),),
-            )  # noqa: E501
+            )
         if bounds:
             raise Unsupported(f"a slice and an indexed read in one index ({self.where()})")
         return self.gather(base, entries, gather, E, e)
@@ -418,16 +415,15 @@ class Lowering:
         if f == "pow":
             return b.binary("pow", *args)
         if f == "log_sum_exp" and len(args) == 2:
-            return self.logaddexp(*args)
+            return self.b.elementwise("logaddexp", *args)
         if f == "log_mix":
             theta, lp1, lp2 = args
-            return self.logaddexp(self.m.log(theta) + lp1, self.m.log1p(-theta) + lp2)
+            return self.b.elementwise("logaddexp", self.m.log(theta) + lp1, self.m.log1p(-theta) + lp2)
         if f in ("sum", "mean") and "ndims" in static:
             x, n = args[0], static["ndims"]
             s = b.sum_last(x, n)
             if f == "mean":
-                for dsize in x.shape[len(x.shape) - n :]:
-                    s = s / b.emit("code", (), (), 0, "int", (self.size(dsize),), data=True)
+                s = s / b.size_of(x.shape[len(x.shape) - n :])
             return s
         if f in ("dot", "matvec"):
             return self.dot(*args)
@@ -481,7 +477,7 @@ class Lowering:
         offsets, total = [], "0"
         for n in lengths:
             total = f"{total} + {self.size(n)}" if total != "0" else self.size(n)
-            offsets.append(self.b.emit("code", (), (), 0, "int", (total,), data=True))
+            offsets.append(self.b.integer(total))
         shape = items[0].shape[:-1] + (e.ty.shape[-1],)
         return self.b.emit("concat", (*items, *offsets[:-1]), shape, items[0].lead, "real", (len(items),))
 
@@ -514,10 +510,6 @@ class Lowering:
         d2 = self.b.emit("code", (x1, x2), (x1.shape[0], x2.shape[0]), 0, "real", (code,), data=True)
         return self.b.unary("square", alpha) * self.b.unary("exp", d2 * (-0.5 / self.b.unary("square", rho)))
 
-    def logaddexp(self, a, b):
-        a, b = self.b.align_pair(self.b.lift(a), self.b.lift(b))
-        return self.b.emit("logaddexp", (a, b), broadcast(a.shape, b.shape), max(a.lead, b.lead), "real")
-
     def dot(self, a: Val, b: Val) -> Val:
         """Sum over the last axis of a * b; a matrix (or rows in plates) times one vector is a matvec."""
         if len(a.shape) == 1 and not a.lead and len(b.shape) == 2:
@@ -531,12 +523,7 @@ class Lowering:
         return self.b.sum_last(a * b, 1)
 
     def _logpdf(self, e: ir.LogPdf, E):
-        formula = densities.density(e.dist.name, [k for k, _ in e.dist.args])
-        if formula is None:
-            raise Unsupported(f"the density of {e.dist.name} ({self.where()})")
-        value = self.expr(e.value, E)
-        args = {k: self.expr(x, E) for k, x in e.dist.args}
-        lp = self.b.lift(formula(self.m, value, **args))
+        lp = self.log_density(e.dist, self.expr(e.value, E), E)
         return self.b.sum_last(lp, e.sum_rank) if e.sum_rank else lp
 
 

@@ -19,8 +19,8 @@ _BIN = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", **COMPARE}
 _MATH = {"exp", "log", "log1p", "expm1", "sqrt", "tanh", "lgamma", "sin", "cos", "erf"}
 _NP = {"exp": "np.exp", "log": "np.log", "log1p": "np.log1p", "expm1": "np.expm1", "sqrt": "np.sqrt",
        "tanh": "np.tanh", "lgamma": "sp.gammaln", "sin": "np.sin", "cos": "np.cos", "erf": "sp.erf",
-       "digamma": "sp.digamma", "sigmoid": "sp.expit", "logit": "sp.logit"}  # fmt: skip
-NO_GRADIENT = {"to_real", "floor", *COMPARE, "ravel", "code", "prod", "max", "min", "norm"}
+       "digamma": "sp.digamma", "logit": "sp.logit"}  # fmt: skip
+NO_GRADIENT = {"to_real", *COMPARE, "ravel", "code", "prod", "max", "min", "norm"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class Adj:
     code: str
     scatter: str | None = None  # an index expression: the contribution goes to arg[scatter]
     exact_g: bool = False  # the rule indexes or multiplies matrices with g: g at the output's shape
+    shape: tuple | None = None  # the contribution's shape where an exact_g rule's is not the argument's
     setup: tuple[str, ...] = ()  # statements run before (temporaries named from the output)
 
 
@@ -45,7 +46,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"-{a[0]}"
     if p == "square":
         return f"{a[0]} * {a[0]}"
-    if p in _NP and p != "sigmoid":
+    if p in _NP:
         return f"{_f(p, fast)}({a[0]})"
     if p == "sigmoid":
         return _sigmoid(a[0], fast)
@@ -94,9 +95,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"{a[0]}[{a[1]}]"
     if p == "vdot":
         return f"np.dot({a[0]}, {a[1]})"
-    if p == "matvec":
-        return f"{a[0]} @ {a[1]}"
-    if p == "vecmat":
+    if p in ("matvec", "vecmat"):
         return f"{a[0]} @ {a[1]}"
     if p == "transpose":
         return f"{a[0]}.T"
@@ -137,16 +136,17 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     """The contribution to argument ``i`` (None: the output does not depend on it smoothly)."""
     p = op.prim
     x = a[0]
-    if p in NO_GRADIENT or p in COMPARE:
+    if p in NO_GRADIENT:
         return None
 
     def m(expr: str) -> str:  # g times expr, without the multiplication when g is ±1
         return expr if g == "1.0" else f"-{expr}" if g == "-1.0" else f"{g} * {expr}"
 
+    minus_g = "-1.0" if g == "1.0" else f"(-{g})"
     if p == "add":
         return Adj(g)
     if p == "sub":
-        return Adj(g if i == 0 else ("-1.0" if g == "1.0" else f"(-{g})"))
+        return Adj(g if i == 0 else minus_g)
     if p == "mul":
         return Adj(m(a[1 - i]))
     if p == "div":
@@ -154,7 +154,7 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p == "pow":
         return Adj(m(f"{a[1]} * {x} ** ({a[1]} - 1.0)") if i == 0 else m(f"{out} * {_f('log', fast)}({x})"))
     if p == "neg":
-        return Adj("-1.0" if g == "1.0" else f"(-{g})")
+        return Adj(minus_g)
     simple = {
         "exp": m(out), "log": f"{g} / {x}", "log1p": f"{g} / (1.0 + {x})", "expm1": m(f"({out} + 1.0)"),
         "sqrt": f"{g} * 0.5 / {out}", "square": m(f"(2.0 * {x})"), "tanh": m(f"(1.0 - {out} * {out})"),
@@ -189,7 +189,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         (axes,) = op.attrs
         if len(axes) == len(op.args[0].shape):
             return Adj(g)  # a scalar: broadcast by whatever consumes it
-        return Adj(f"{g}[..., {', '.join(['None'] * len(axes))}]", exact_g=True)
+        kept = op.out.shape + (1,) * len(axes)  # reduced axes come back as singletons: broadcast by the sum
+        return Adj(f"{g}[..., {', '.join(['None'] * len(axes))}]", exact_g=True, shape=kept)
     if p == "expand":
         lead, n = op.attrs
         return Adj(f"{g}[{':, ' * lead}{', '.join(['0'] * n)}]", exact_g=True)
