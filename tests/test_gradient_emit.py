@@ -335,6 +335,19 @@ def test_compile_emit_gradient_needs_no_data_and_refuses_with_the_reason():
     )
 
 
+def test_compile_emit_gradient_checks_the_data_it_is_given(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"J": 2, "y": [1.0], "sigma": [1.0, 2.0]}')
+    spec = str(ROOT / "specs" / "eight_schools_noncentered.zs")
+    result = CliRunner().invoke(main, ["compile", spec, "--emit", "gradient", "--data", str(bad)])
+    assert result.exit_code == 1
+    assert "data error: Field 'y' has shape [1] but is declared [J] = [2]." in result.output
+    assert "def make" not in result.output  # nothing written for data that does not fit
+    result = CliRunner().invoke(main, ["compile", spec, "--emit", "gradient", "--data", str(SCHOOLS)])
+    assert result.exit_code == 0 and "def make(data, d):" in result.output
+    assert f"On {SCHOOLS}: gradients by numpy: emitted straight-line NumPy code" in result.output
+
+
 def test_a_matrix_that_is_not_positive_definite_rejects_the_point():
     torch.set_default_dtype(torch.float64)
     cm = zsdsl.loads(

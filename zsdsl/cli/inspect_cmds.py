@@ -63,20 +63,22 @@ def compile_cmd(spec, emit, data_path, output):
 
 
 def _emit_gradient(spec, compiled, data_path, output) -> None:
-    """The emitted value-and-gradient module; a model without one is refused with the reason."""
+    """The emitted value-and-gradient module; a model without one is refused with the reason. With data, the
+    data are checked first (bad data writes nothing) and the path NUTS takes on them is said after."""
     gradient = compiled.gradient
     if gradient.source is None:
         raise ModelError(f"{spec}: {gradient.reason}. NUTS and HMC differentiate it with PyTorch autograd.")
-    write_or_echo(gradient.source, output)
+    path = None
     if data_path:
         import torch
 
         import zsdsl
-        from zsdsl.runtime.data import load_data
 
         torch.set_default_dtype(torch.float64)
-        backend, reason = zsdsl.load(spec).gradient_path(load_data(data_path))
-        click.echo(f"On {data_path}: gradients by {backend}: {reason}.", err=True)
+        path = zsdsl.load(spec).gradient_path(data_path)
+    write_or_echo(gradient.source, output)
+    if path is not None:
+        click.echo(f"On {data_path}: gradients by {path[0]}: {path[1]}.", err=True)
 
 
 @main.command()

@@ -143,12 +143,12 @@ class CompiledModel:
         derived = prior_draws(model, prepared, draws, seed)
         return inference_data(model, prepared, None, prior=derived, attrs={"inference_library": "zsdsl"}), derived
 
-    def gradient_path(self, data: dict) -> tuple[str, str]:
+    def gradient_path(self, data) -> tuple[str, str]:
         """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``) and
         why (the emitted code, checked against autograd; or the reason PyTorch autograd stays)."""
         from zsdsl.runtime.mcmc.potential import Potential
 
-        prepared = self.prepare_data(data)
+        prepared = self.load_data(data)  # checked against the spec, as for sample
         potential = Potential(self.model(prepared), prepared)
         return potential.backend, potential.backend_reason
 

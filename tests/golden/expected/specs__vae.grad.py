@@ -1,1 +1,1 @@
-# no emitted gradient: the emitted gradient has no rule for networks (their gradients stay with PyTorch autograd)
+# no emitted gradient: the emitted gradient has no rule for networks

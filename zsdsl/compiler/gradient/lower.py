@@ -134,7 +134,7 @@ class Lowering:
     def run(self) -> Lowered:
         p = self.p
         if p.nets:
-            raise Unsupported("networks (their gradients stay with PyTorch autograd)")
+            raise Unsupported("networks")
         if p.params:
             raise Unsupported("learnable parameters (params:)")
         terms, sites, offset = [], [], [0]  # an int and the symbolic sizes before the next site
