@@ -212,7 +212,8 @@ CONSTRUCTS = {  # name: (model text, data)
         "x ~ Normal(0, 1), event=[3]\n"
         "factor sum(exp(x) * 0.1 + log1p(exp(x)) + expm1(x * 0.1) + sqrt(exp(x)) + square(x) + tanh(x))\n"
         "factor sum(sigmoid(x) + softplus(x) + log_sigmoid(x) + sin(x) + cos(x) + erf(x) + abs(x))\n"
-        "factor sum(lgamma(exp(x)) + digamma(exp(x)) * 0.1 + logit(sigmoid(x)) * 0.1 + inv_logit(x))\n",
+        "factor sum(lgamma(exp(x)) + digamma(exp(x)) * 0.1 + logit(sigmoid(x)) * 0.1 + inv_logit(x))\n"
+        "factor sum(log10(exp(x)) + log2(exp(x)))\n",
         {},
     ),
     "scalar_unary": (
@@ -226,6 +227,19 @@ CONSTRUCTS = {  # name: (model text, data)
         {},
     ),
     "reductions": ("x ~ Normal(0, 1), event=[4]\nfactor logsumexp(x) + mean(x) + log_sum_exp(x[0], x[1])\n", {}),
+    "axis_functions": (
+        "x ~ Normal(0, 1), event=[3, 4]\n"
+        "factor sum(square(sum(x, dim=0))) + sum(log_sum_exp(x, dim=-1)) + sum(mean(x, dim=1)) + sd(x)\n"
+        "factor sum(variance(x, dim=0)) + sum(sd(x, dim=-1)) + sum(softmax(x) * x) + log_sum_exp(x)\n"
+        "factor sum(log_softmax(x, dim=0) * 0.1) + sum(cumsum(x, dim=0) * x) + sum(cumsum(x) * 0.5)\n",
+        {},
+    ),
+    "axis_in_a_plate": (
+        "data:\n  y: real[N, 2, 3]\nplate n in N:\n  m[n] ~ Normal(0, 1), event=[2, 3]\n"
+        "  y[n] ~ Normal(log_softmax(m[n], dim=0) + cumsum(m[n], dim=-1), 1), event=[2, 3]\n"
+        "  factor sum(sum(m[n], dim=1)) + variance(m[n]) + sum(logsumexp(m[n], dim=0))\n",
+        {"y": np.random.default_rng(0).normal(size=(4, 2, 3)).tolist()},
+    ),
     "concat_stack": (
         "x ~ Normal(0, 1), event=[3]\na ~ Normal(0, 1)\nb ~ Normal(0, 1)\n"
         "v = concat(x, exp(x))\nw = stack(a, b * 2)\nu = full(3, a)\n"

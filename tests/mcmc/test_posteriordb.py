@@ -29,6 +29,8 @@ SLOW = {
     "gp_pois_regr-gp_pois_regr",  # about 50 s (deep trees; 34 µs per emitted gradient, Cholesky included)
     "kidiq-kidscore_interaction",
     "kidiq-kidscore_momiq",
+    "kidiq_with_mom_work-kidscore_interaction_c",  # about 7 s: mean() of data in transformed data
+    "kidiq_with_mom_work-kidscore_mom_work",  # about 11 s: indicators from an integer field
     "low_dim_gauss_mix-low_dim_gauss_mix",
     "nes2000-nes",
 }

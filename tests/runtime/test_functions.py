@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +115,41 @@ def test_forward_with_weights_matches_module_and_sample_loop(plate_rank):
         ref = zl.nets.forward_with_weights(mlp, {k: v[s] for k, v in ws.items()}, x, plate_rank)
         torch.testing.assert_close(out[s], ref)
     assert zl.nets.weight_shapes(mlp) == {"W0": (6, 4), "b0": (6,), "W1": (2, 6), "b1": (2,)}
+
+
+AXIS_CASES = [  # (spec call, the NumPy it means on one draw of x [3, 4], the shape the checker infers)
+    ("sum(x, dim=0)", lambda x: x.sum(0), (4,)),
+    ("mean(x, dim=-1)", lambda x: x.mean(-1), (3,)),
+    ("prod(x, dim=1)", lambda x: x.prod(1), (3,)),
+    ("max(x, dim=0)", lambda x: x.max(0), (4,)),
+    ("min(x, dim=-2)", lambda x: x.min(0), (4,)),
+    ("log_sum_exp(x, dim=0)", lambda x: np.log(np.exp(x).sum(0)), (4,)),
+    ("logsumexp(x, dim=1)", lambda x: np.log(np.exp(x).sum(1)), (3,)),
+    ("log_sum_exp(x)", lambda x: np.log(np.exp(x).sum()), ()),
+    ("sd(x, dim=0)", lambda x: x.std(0, ddof=1), (4,)),  # Stan's sd and variance: denominator n - 1
+    ("variance(x, dim=1)", lambda x: x.var(1, ddof=1), (3,)),
+    ("sd(x)", lambda x: x.std(ddof=1), ()),
+    ("variance(x)", lambda x: x.var(ddof=1), ()),
+    ("cumsum(x, dim=0)", lambda x: x.cumsum(0), (3, 4)),
+    ("cumsum(x)", lambda x: x.cumsum(-1), (3, 4)),
+    ("softmax(x)", lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True), (3, 4)),
+    ("softmax(x, dim=0)", lambda x: np.exp(x) / np.exp(x).sum(0, keepdims=True), (3, 4)),
+    ("log_softmax(x, dim=0)", lambda x: x - np.log(np.exp(x).sum(0, keepdims=True)), (3, 4)),
+]
+
+
+@pytest.mark.parametrize("call, numpy_of, shape", AXIS_CASES, ids=[c[0] for c in AXIS_CASES])
+def test_functions_along_a_dim_against_numpy_with_sample_dims_leading(call, numpy_of, shape):
+    from zsdsl.compiler.pipeline import compile_text
+
+    ir = compile_text(f"x ~ Normal(0, 1), event=[3, 4]\ny = {call}\n").ir
+    node = next(n for n in ir.nodes if n.name == "y")
+    assert tuple(node.ty.shape) == shape
+    x = torch.randn(2, 5, 3, 4, generator=g)  # two sample dims lead
+    func = getattr(zl, node.expr.func)
+    static = dict(node.expr.static)
+    out = func(x, axis=static["axis"]) if "axis" in static else func(x, static["ndims"])
+    assert out.shape == (2, 5, *shape)
+    for i in range(2):
+        for j in range(5):
+            np.testing.assert_allclose(out[i, j].numpy(), numpy_of(x[i, j].numpy()), rtol=1e-12, atol=1e-12)

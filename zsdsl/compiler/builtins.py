@@ -17,11 +17,13 @@ class BuiltinError(Exception):
 
 
 UNARY_REAL = (
-    "to_real exp log log1p expm1 sqrt square sin cos tanh sigmoid inv_logit logit softplus relu log_sigmoid lgamma "
-    "digamma erf"
+    "to_real exp log log10 log2 log1p expm1 sqrt square sin cos tanh sigmoid inv_logit logit softplus relu "
+    "log_sigmoid lgamma digamma erf"
 ).split()
 ELEMENTWISE = {"pow": 2, "minimum": 2, "maximum": 2, "log_sum_exp": 2, "log_mix": 3, "where": 3}
-REDUCTIONS = "sum mean prod max min logsumexp norm".split()
+REDUCTIONS = "sum mean prod max min logsumexp norm sd variance".split()
+SCANS = "cumsum softmax log_softmax".split()  # shape-preserving along one element dim (default the last)
+AXIS_FUNCS = {*REDUCTIONS, *SCANS} - {"norm"}  # take dim= (an element dim; negative counts from the end)
 SIZE_FUNCS = {"zeros", "ones", "full", "eye", "arange"}  # arguments (all but full's last) are sizes
 
 
@@ -29,7 +31,9 @@ def _real(t: Ty) -> str:
     return "real"
 
 
-def rule(name: str, args: list[Ty], sizes: list) -> tuple[Shape, str, tuple]:
+def rule(name: str, args: list[Ty], sizes: list, dim: int | None = None) -> tuple[Shape, str, tuple]:
+    if dim is not None or name in SCANS:
+        return _along(name, args, -1 if dim is None else dim)
     if name in UNARY_REAL or name == "abs":
         _arity(name, args, 1)
         return args[0].shape, ("real" if name != "abs" else args[0].dtype), ()
@@ -56,7 +60,27 @@ def rule(name: str, args: list[Ty], sizes: list) -> tuple[Shape, str, tuple]:
 
 
 def known_functions() -> list[str]:
-    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SIZE_FUNCS, *_SPECIAL})
+    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SCANS, *SIZE_FUNCS, *_SPECIAL})
+
+
+def _along(name: str, args: list[Ty], dim: int) -> tuple[Shape, str, tuple]:
+    """A reduction over one element dim (that dim removed) or a scan along it (shape kept); ``axis`` is the
+    dim counted from the end (-1 the last), which is where it lies however many sample and plate dims lead."""
+    _arity(name, args, 1)
+    x = args[0]
+    if name not in AXIS_FUNCS:
+        raise BuiltinError(f"{name}() takes no dim=.")
+    if not x.rank:
+        raise BuiltinError(f"{name}() along a dim needs a vector or an array, got a scalar.")
+    if not -x.rank <= dim < x.rank:
+        raise BuiltinError(f"dim={dim} is out of range for a value of shape {fmt_shape(x.shape)} "
+                           f"(element dims {-x.rank} to {x.rank - 1}).")  # fmt: skip
+    axis = dim - x.rank if dim >= 0 else dim
+    if name in SCANS:
+        return x.shape, "real", (("axis", axis),)
+    shape = tuple(d for i, d in enumerate(x.shape) if i != x.rank + axis)
+    dtype = x.dtype if name in ("sum", "prod", "max", "min") and x.dtype == "int" else "real"
+    return shape, dtype, (("axis", axis),)
 
 
 def _arity(name: str, args: list, n: int) -> None:

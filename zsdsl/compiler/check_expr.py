@@ -227,8 +227,9 @@ class ExprChecker:
                 if not hint
                 else TypeError_(f"Unknown function '{e.func}'.{hint}", e.func_span)
             )
-        if e.kwargs:
-            raise TypeError_(f"{e.func}() takes no keyword arguments.", e.kwargs[0].span)
+        if e.func == "log_sum_exp" and len(e.args) == 1:  # Stan's log_sum_exp(v): the reduction
+            e = A.Call("logsumexp", e.args, e.kwargs, e.span, e.func_span)
+        dim = self._dim_kwarg(e)
         sizes = []
         if e.func in builtins.SIZE_FUNCS:
             size_args = e.args[:-1] if e.func == "full" else e.args
@@ -242,13 +243,34 @@ class ExprChecker:
         if e.func == "one_hot" and len(args) == 2:
             args[1] = self._dim_const(sizes[1])
         try:
-            shape, dtype, static = builtins.rule(e.func, [a.ty for a in args], sizes)
+            shape, dtype, static = builtins.rule(e.func, [a.ty for a in args], sizes, dim)
         except (builtins.BuiltinError, ShapeMismatch) as exc:
             raise ShapeError(str(exc) if str(exc).endswith(".") else f"{exc}.", e.span) from None
         if e.func == "one_hot":
             shape = (*args[0].ty.shape, sizes[1])
         plates = _order(set().union(*[set(a.ty.plates) for a in args]) if args else set(), E)
         return ir.Call(func=e.func, args=tuple(args), static=static, ty=ir.Ty(dtype=dtype, shape=shape, plates=plates))
+
+    def _dim_kwarg(self, e: A.Call) -> int | None:
+        """The ``dim=`` of a reduction or scan: an integer literal (negative counts from the last dim)."""
+        for kw in e.kwargs:
+            if e.func in builtins.AXIS_FUNCS and kw.name != "dim":
+                raise TypeError_(f"{e.func}() takes no keyword argument '{kw.name}' (only dim=).", kw.span)
+            if kw.name == "dim" and e.func not in builtins.AXIS_FUNCS:
+                takes = ", ".join(sorted(builtins.AXIS_FUNCS | {"log_sum_exp"}))
+                raise TypeError_(f"{e.func}() takes no dim=; the functions along a dim are {takes}.", kw.span)
+            if kw.name != "dim":
+                raise TypeError_(f"{e.func}() takes no keyword arguments.", kw.span)
+        kw = next(iter(e.kwargs), None)
+        if kw is None:
+            return None
+        v = kw.value
+        sign = 1
+        if isinstance(v, A.Neg):
+            v, sign = v.operand, -1
+        if not (isinstance(v, A.Num) and isinstance(v.value, int)):
+            raise TypeError_("dim= must be an integer literal, e.g. dim=0 or dim=-1 (the last dim).", kw.value.span)
+        return sign * v.value
 
     def _net_call(self, e: A.Call, E):
         info = self.nets[e.func]

@@ -160,6 +160,8 @@ class ExprEmitter:
             args = [self.emit(a, E) for a in e.args]
         if "ndims" in static:
             args.append(str(static["ndims"]))
+        if "axis" in static:
+            args.append(f"axis={static['axis']}")
         if static.get("points_rank"):
             args.append(f"points_rank={static['points_rank']}")
         if "b_rank" in static:  # a vector b with sample dims must not be read as a matrix

@@ -98,6 +98,14 @@ def _negated_term(code: str) -> bool:
     return True
 
 
+def _broadcast_into(a: tuple, out: tuple) -> bool:
+    """An argument of shape ``a`` was broadcast to the (larger) output shape ``out``."""
+    try:
+        return tuple(a) != tuple(out) and broadcast(a, out) == tuple(out)
+    except Unsupported:
+        return False
+
+
 def _unbroadcast(code: str, cs: tuple, ts: tuple) -> tuple[str, tuple]:
     """Sum a contribution of shape ``cs`` down to something broadcastable to the argument's ``ts``."""
     lead = len(cs) - len(ts)
@@ -146,6 +154,11 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
                 continue
             g = back.exact(out) if probe.exact_g else back.code(out.name)
             adj = rules.adjoint(op, i, g, out.name, [a.name for a in op.args], f)
+            small = not probe.exact_g and adj.scatter is None and _broadcast_into(arg.shape, out.shape)
+            if small and broadcast(back.shape_of(adj.code), arg.shape) != out.shape:
+                # an argument broadcast here takes the sum of g over the axes it was broadcast along: a g kept
+                # small (a scalar standing for every element) must first be as large as the output
+                adj = rules.adjoint(op, i, back.exact(out), out.name, [a.name for a in op.args], f)
             lines.extend(x for x in adj.setup if x not in done_setup)
             done_setup.update(adj.setup)
             if adj.scatter is not None:

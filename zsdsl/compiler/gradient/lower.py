@@ -9,6 +9,7 @@ without data. What has no rule raises ``Unsupported`` naming the construct and t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from zsdsl.compiler import ir
@@ -391,10 +392,16 @@ class Lowering:
         b = self.b
         if f in _UNARY:
             return b.unary(f, args[0])
+        if f in ("log10", "log2"):  # log(x) / log(base): one rule for the three logarithms
+            return b.unary("log", args[0]) * (1.0 / math.log(10.0 if f == "log10" else 2.0))
         if f == "log_sigmoid":
             return -b.unary("softplus", -args[0])
         if f == "where":
             return b.where(*args)
+        if "axis" in static:
+            return self.along(f, args[0], static["axis"])
+        if f in ("variance", "sd"):
+            return self.variance(f, args[0], None, static["ndims"])
         if f in ("logsumexp", "prod", "max", "min", "norm") and "ndims" in static:
             return self.reduction(f, args[0], static["ndims"])
         if f == "full":
@@ -466,6 +473,48 @@ class Lowering:
                 raise Unsupported(f"the function '{f}' of the latents ({self.where()})")
         axes = tuple(range(len(x.shape) - n, len(x.shape)))
         return self.b.emit(f, (x,), x.shape[: len(x.shape) - n], x.lead, "real", (axes,))
+
+    def along(self, f: str, x: Val, axis: int) -> Val:
+        """A reduction over, or a scan along, one element dim (``axis`` counted from the end)."""
+        if x.elem < -axis:
+            raise Unsupported(f"{f} along a dim the value does not have here ({self.where()})")
+        ax = len(x.shape) + axis  # its position in the full shape, plate axes included
+        shape = x.shape[:ax] + x.shape[ax + 1 :]
+        b = self.b
+        if f in ("sum", "mean"):
+            s = b.emit("sum", (x,), shape, x.lead, "real" if f == "mean" else x.dtype, ((ax,),))
+            return s / b.size_of((x.shape[ax],)) if f == "mean" else s
+        if f in ("variance", "sd"):
+            return self.variance(f, x, ax, 0)
+        if f == "cumsum":
+            return b.emit("cumsum", (x,), x.shape, x.lead, "real", (ax,))
+        if f in ("softmax", "log_softmax"):
+            lse = b.emit("logsumexp", (x,), shape, x.lead, "real", ((ax,),))
+            ls = x - self.unsqueeze(lse, (ax,))
+            return ls if f == "log_softmax" else b.unary("exp", ls)
+        if f != "logsumexp" and not x.data:
+            raise Unsupported(f"the function '{f}' of the latents ({self.where()})")
+        return b.emit(f, (x,), shape, x.lead, "real" if f != "sum" else x.dtype, ((ax,),))
+
+    def variance(self, f: str, x: Val, ax: int | None, ndims: int) -> Val:
+        """The sample variance (n - 1) over one axis, or over the last ``ndims`` element dims."""
+        b = self.b
+        axes = (ax,) if ax is not None else tuple(range(len(x.shape) - ndims, len(x.shape)))
+        if not axes or x.elem < len(axes):
+            raise Unsupported(f"{f} of this form ({self.where()})")
+        shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+        n = b.size_of(tuple(x.shape[i] for i in axes))
+        mean = b.emit("sum", (x,), shape, x.lead, "real", (axes,)) / n
+        dev = x - self.unsqueeze(mean, axes)
+        var = b.emit("sum", (b.unary("square", dev),), shape, x.lead, "real", (axes,)) / (n - 1)
+        return b.unary("sqrt", var) if f == "sd" else var
+
+    def unsqueeze(self, v: Val, axes: tuple) -> Val:
+        """``v`` with singleton axes back where a reduction took them, to broadcast against its argument."""
+        shape = list(v.shape)
+        for a in axes:
+            shape.insert(a, 1)
+        return self.b.emit("unsqueeze", (v,), tuple(shape), v.lead, v.dtype, (tuple(axes),))
 
     def concat(self, items: list, e: ir.Call) -> Val:
         """Along the last axis; the offsets of the pieces are sizes computed in ``make``."""

@@ -103,7 +103,9 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"np.array([{', '.join(a)}])" if not op.out.lead and len(op.out.shape) == 1 and all(
             x.scalar for x in op.args) else f"np.stack([{', '.join(a)}], -1)"  # fmt: skip
     if p == "cumsum":
-        return f"np.cumsum({a[0]}, -1)"
+        return f"np.cumsum({a[0]}, {at[0] if at else -1})"
+    if p == "unsqueeze":
+        return f"np.expand_dims({a[0]}, {at[0]!r})"
     if p == "cholesky":
         return f"np.linalg.cholesky({a[0]})"
     if p == "trisolve":
@@ -128,8 +130,12 @@ def _sigmoid(x: str, fast: bool) -> str:
     return f"(0.5 * {'math' if fast else 'np'}.tanh(0.5 * {x}) + 0.5)"
 
 
-def _rev_cumsum(g: str) -> str:
-    return f"np.flip(np.cumsum(np.flip({g}, -1), -1), -1)"
+def _rev_cumsum(g: str, axis=-1) -> str:
+    return f"np.flip(np.cumsum(np.flip({g}, {axis}), {axis}), {axis})"
+
+
+def _trailing(axes: tuple, rank: int) -> bool:
+    return tuple(axes) == tuple(range(rank - len(axes), rank))
 
 
 def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj | None:
@@ -189,8 +195,14 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         (axes,) = op.attrs
         if len(axes) == len(op.args[0].shape):
             return Adj(g)  # a scalar: broadcast by whatever consumes it
-        kept = op.out.shape + (1,) * len(axes)  # reduced axes come back as singletons: broadcast by the sum
-        return Adj(f"{g}[..., {', '.join(['None'] * len(axes))}]", exact_g=True, shape=kept)
+        kept = list(op.out.shape)  # reduced axes come back as singletons: broadcast by the sum
+        for ax in axes:
+            kept.insert(ax, 1)
+        if _trailing(axes, len(op.args[0].shape)):
+            return Adj(f"{g}[..., {', '.join(['None'] * len(axes))}]", exact_g=True, shape=tuple(kept))
+        return Adj(f"np.expand_dims({g}, {tuple(axes)!r})", exact_g=True, shape=tuple(kept))
+    if p == "unsqueeze":
+        return Adj(f"np.squeeze({g}, {op.attrs[0]!r})", exact_g=True)
     if p == "expand":
         lead, n = op.attrs
         return Adj(f"{g}[{':, ' * lead}{', '.join(['0'] * n)}]", exact_g=True)
@@ -217,7 +229,7 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p == "stack":
         return Adj(f"{g}[..., {i}]", exact_g=True)
     if p == "cumsum":
-        return Adj(_rev_cumsum(g), exact_g=True)
+        return Adj(_rev_cumsum(g, op.attrs[0] if op.attrs else -1), exact_g=True)
     if p == "cholesky":
         # Murray (2016): P = Φ(Lᵀ tril(Ḡ)) (lower triangle, diagonal halved), Ā = sym(L⁻ᵀ P L⁻¹); the two
         # triangle masks are data of ``make`` (np.tril and index assignment cost more than the maths here)
@@ -241,7 +253,11 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
     if p == "logsumexp":
         if op.out.scalar:
             return Adj(m(f"np.exp({x} - {out})"))
-        new = ", ".join(["None"] * len(op.attrs[0]))
+        axes = op.attrs[0]
+        if not _trailing(axes, len(op.args[0].shape)):
+            return Adj(f"np.expand_dims({g}, {axes!r}) * np.exp({x} - np.expand_dims({out}, {axes!r}))",
+                       exact_g=True)  # fmt: skip
+        new = ", ".join(["None"] * len(axes))
         return Adj(f"{g}[..., {new}] * np.exp({x} - {out}[..., {new}])", exact_g=True)
     if p == "concat":
         k = op.attrs[0]

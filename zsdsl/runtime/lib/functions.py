@@ -39,6 +39,8 @@ def to_real(x):
 
 exp = _unary(torch.exp)
 log = _unary(torch.log)
+log10 = _unary(torch.log10)
+log2 = _unary(torch.log2)
 log1p = _unary(torch.log1p)
 expm1 = _unary(torch.expm1)
 sqrt = _unary(torch.sqrt)
@@ -88,40 +90,76 @@ def log_mix(theta, lp1, lp2):
     return torch.logaddexp(torch.log(theta) + _t(lp1), torch.log1p(-theta) + _t(lp2))
 
 
-# ---------------------------------------------------------------- reductions over the last ndims dims
+# ---------------------------------------------------------------- reductions and scans
+# A reduction either takes the last ``ndims`` dims (all element dims: the compiler passes their number)
+# or one dim ``axis`` (negative, counted from the end: the spec's dim=, wherever sample and plate dims lead).
 
 
 def _dims(ndims: int):
     return tuple(range(-ndims, 0))
 
 
-def sum(x, ndims):  # noqa: A001
+def _flat(x, ndims, axis):
+    """x with the reduced dims as its last dim (one dim for prod/max/min, which take a single dim)."""
+    return x.movedim(axis, -1) if axis is not None else x.flatten(-ndims)
+
+
+def sum(x, ndims=0, axis=None):  # noqa: A001
+    if axis is not None:
+        return x.sum(axis)
     return x.sum(_dims(ndims)) if ndims else x
 
 
-def mean(x, ndims):
+def mean(x, ndims=0, axis=None):
+    if axis is not None:
+        return _t(x).mean(axis)
     return _t(x).mean(_dims(ndims)) if ndims else _t(x)
 
 
-def prod(x, ndims):
+def prod(x, ndims=0, axis=None):
     x = _t(x)
-    return x.flatten(-ndims).prod(-1) if ndims else x
+    return _flat(x, ndims, axis).prod(-1) if ndims or axis is not None else x
 
 
-def max(x, ndims):  # noqa: A001
-    return x.flatten(-ndims).max(-1).values if ndims else x
+def max(x, ndims=0, axis=None):  # noqa: A001
+    return _flat(x, ndims, axis).max(-1).values if ndims or axis is not None else x
 
 
-def min(x, ndims):  # noqa: A001
-    return x.flatten(-ndims).min(-1).values if ndims else x
+def min(x, ndims=0, axis=None):  # noqa: A001
+    return _flat(x, ndims, axis).min(-1).values if ndims or axis is not None else x
 
 
-def logsumexp(x, ndims):
+def logsumexp(x, ndims=0, axis=None):
+    if axis is not None:
+        return torch.logsumexp(_t(x), axis)
     return torch.logsumexp(_t(x), _dims(ndims)) if ndims else _t(x)
+
+
+def variance(x, ndims=0, axis=None):
+    """The sample variance (denominator n - 1), as Stan's variance()."""
+    x = _t(x)
+    return torch.var(x, dim=axis if axis is not None else _dims(ndims), correction=1)
+
+
+def sd(x, ndims=0, axis=None):
+    """The sample standard deviation (denominator n - 1), as Stan's sd()."""
+    return torch.sqrt(variance(x, ndims, axis))
 
 
 def norm(x, ndims):
     return torch.linalg.vector_norm(_t(x), dim=_dims(ndims)) if ndims else torch.abs(_t(x))
+
+
+def cumsum(x, axis=-1):
+    return torch.cumsum(_t(x), axis)
+
+
+def softmax(x, axis=-1):
+    return torch.softmax(_t(x), axis)
+
+
+def log_softmax(x, axis=-1):
+    return torch.log_softmax(_t(x), axis)
 
 
 # ---------------------------------------------------------------- constructors

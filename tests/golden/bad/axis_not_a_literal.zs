@@ -1,0 +1,4 @@
+data:
+  k: int
+x ~ Normal(0, 1), event=[3]
+factor sum(x, dim=k)
