@@ -62,3 +62,24 @@ def test_internal_error_is_not_a_user_error():
 
     assert not issubclass(InternalError, ZsdslError)
     assert "bug in zsdsl" in str(InternalError("x"))
+
+
+def test_slices_take_symbolic_and_negative_bounds_and_sizes_simplify():
+    text = (
+        "data:\n  T: int in [1, inf)\n  K: int in [0, inf)\n  y: real[T]\ndims:\n  Tm1 = T - 1\n"
+        "a = y[:T - 1]\nb = y[:-1]\nc = y[-K:]\nd = concat(y[1:], zeros(1)) - y\ne ~ Normal(a, 1), event=[Tm1]\n"
+        "f = y[K:]\n"
+    )
+    shapes = {n.name: n.ty.shape for n in compile_text(text).ir.nodes}
+    assert shapes["a"] == shapes["b"] == shapes["e"] == ("T-1",)
+    assert shapes["c"] == ("K",) and shapes["d"] == ("T",) and shapes["f"] == ("T-K",)
+
+
+def test_a_size_computed_from_the_data_is_checked_with_the_data():
+    from zsdsl.compiler.data_check import check_data
+
+    ir = compile_text("data:\n  y: real[T]\ndims:\n  Tm1 = T - 2\nm ~ Normal(0, 1), event=[Tm1]\n").ir
+    assert check_data(ir, {"y": [1.0, 2.0, 3.0]})["Tm1"] == 1
+    with pytest.raises(ErrorGroup) as info:
+        check_data(ir, {"y": [1.0]})
+    assert str(info.value.errors[0]).endswith("The size 'Tm1' = T-2 is -1 with this data; a size must be non-negative.")

@@ -240,6 +240,17 @@ CONSTRUCTS = {  # name: (model text, data)
         "  factor sum(sum(m[n], dim=1)) + variance(m[n]) + sum(logsumexp(m[n], dim=0))\n",
         {"y": np.random.default_rng(0).normal(size=(4, 2, 3)).tolist()},
     ),
+    "symbolic_slices": (
+        "data:\n  T: int in [2, inf)\n  y: real[T]\nmu ~ Normal(0, 1)\nphi ~ Normal(0, 1)\n"
+        "err = y[1:] - mu - phi * y[:T - 1]\nlast = y[-2:]\nc = concat(y[1:], zeros(1)) - mu * y\n"
+        "factor -sum(square(err)) - sum(square(y[:-1] * phi)) - sum(square(c)) - sum(last) * mu\n",
+        {"T": 5, "y": [0.5, -1.0, 2.0, 0.3, 1.1]},
+    ),
+    "derived_dims": (
+        "data:\n  y: real[T]\ndims:\n  Tm1 = T - 1\nm ~ Normal(0, 1), event=[Tm1]\n"
+        "factor -sum(square(m - y[1:])) - sum(square(concat(m, zeros(1)) - y)) + Tm1 * mean(m)\n",
+        {"y": [0.5, -1.0, 2.0, 0.3]},
+    ),
     "concat_stack": (
         "x ~ Normal(0, 1), event=[3]\na ~ Normal(0, 1)\nb ~ Normal(0, 1)\n"
         "v = concat(x, exp(x))\nw = stack(a, b * 2)\nu = full(3, a)\n"

@@ -7,7 +7,7 @@ import pytest
 from zsdsl.errors import SyntaxError_
 from zsdsl.grammar import ast as A
 from zsdsl.grammar.parser import parse_spec
-from zsdsl.grammar.syntax_messages import CURATED_EXAMPLES
+from zsdsl.grammar.syntax_messages import CURATED_EXAMPLES, STAN_HABITS
 
 
 @pytest.mark.parametrize("message, example", [(m, e) for m, examples in CURATED_EXAMPLES.items() for e in examples])
@@ -15,6 +15,32 @@ def test_every_curated_example_fails_with_its_message(message, example):
     with pytest.raises(SyntaxError_) as info:
         parse_spec(example, "ex.zs")
     assert info.value.message == message
+
+
+@pytest.mark.parametrize("message, example", [(m, e) for _, m, examples in STAN_HABITS for e in examples])
+def test_every_stan_habit_gets_the_zsdsl_form(message, example):
+    with pytest.raises(SyntaxError_) as info:
+        parse_spec(example, "ex.zs")
+    assert info.value.message == message
+
+
+def test_stan_types_and_sampling_a_computed_value_get_the_zsdsl_form():
+    from zsdsl.compiler.pipeline import compile_text
+    from zsdsl.errors import ErrorGroup
+
+    cases = {
+        "data:\n  y: vector[N]\n": "Unknown type 'vector'. Stan's vector[N] is real[N] here.",
+        "data:\n  X: matrix[N, K]\n": "Unknown type 'matrix'. Stan's matrix[N, K] is real[N, K] here.",
+        "data:\n  y: real[N]\nmu ~ Normal(0, 1)\nerr = y - mu\nerr ~ Normal(0, 1), event=[N]\n": (
+            "'err' is computed at line 4, so '~' cannot sample it. To add the log density of a computed value "
+            "(Stan's 'err ~ ...' on a transformed parameter), write 'factor logpdf(Normal(...), err)' (a factor of "
+            "a vector adds up its elements)."
+        ),
+    }
+    for text, message in cases.items():
+        with pytest.raises(ErrorGroup) as info:
+            compile_text(text, "m.zs")
+        assert [e.message for e in info.value.errors] == [message]
 
 
 def test_positions_on_nodes():

@@ -86,6 +86,31 @@ def test_generated_block_and_posterior_predictive():
     torch.testing.assert_close(fixed["mu"], values["mu"])
 
 
+def test_hidden_intermediates_are_computed_but_not_reported(tmp_path):
+    from zsdsl.cli import main
+
+    spec = tmp_path / "hid.zs"
+    spec.write_text(
+        "data:\n  y: real[N]\nmu ~ Normal(0, 1)\nerr = y - mu, hidden\nshown = 2 * mu\n"
+        "factor logpdf(Normal(0, 1), err)\ngenerated:\n  tmp = mu + 1, hidden\n  g = 2 * tmp\n"
+    )
+    data = tmp_path / "hid.json"
+    data.write_text('{"y": [0.1, 0.5, -0.3]}')
+    run = tmp_path / "run"
+    from click.testing import CliRunner
+
+    args = ["sample", spec, "--data", data, "--chains", "1", "--warmup", "30", "--draws", "20", "--out", run]
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    header = next(line for line in (run / "chain_1.csv").read_text().splitlines() if not line.startswith("#"))
+    columns = header.split(",")
+    assert columns[-3:] == ["mu", "shown", "g"]  # err and tmp were used, not reported
+    rows = [line.split(",") for line in (run / "chain_1.csv").read_text().splitlines()[1:] if line[:1] not in "#l"]
+    assert len(rows) == 20
+    for row in rows:  # g = 2 * (mu + 1): the hidden tmp was computed
+        assert float(row[-1]) == pytest.approx(2 * (float(row[-3]) + 1), rel=1e-5)
+
+
 def test_tracebacks_show_generated_lines():
     cm = zsdsl.load(ROOT / "specs" / "eight_schools_noncentered.zs")
     data = cm.prepare_data(SMALL_DATA["eight_schools_noncentered"])

@@ -338,7 +338,7 @@ def test_check_errors_are_located_inside_the_quotes():
         ("body:\n  - x = 1\nbody: []\n", "Duplicate key 'body'", 3, 1),
         ("data:\n  x: reel\n", "Unknown type 'reel'", 2, 6),
         ("data:\n  x:\n", "Missing the type of 'x'", 2, 5),
-        ("data:\n  1x: real\n", "Unexpected a number", 2, 3),
+        ("data:\n  1x: real\n", "Unexpected number", 2, 3),
         ("data:\n  x: |\n    real\n", "block scalars", 2, 6),
         ("data:\n  x: &t real\n  y: *t\n", "aliases (*t) are not supported", 3, 6),
         ("dims:\n  K: 3 +\n", "Unexpected end of line", 2, 9),

@@ -153,3 +153,23 @@ def test_functions_along_a_dim_against_numpy_with_sample_dims_leading(call, nump
     for i in range(2):
         for j in range(5):
             np.testing.assert_allclose(out[i, j].numpy(), numpy_of(x[i, j].numpy()), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8])
+def test_hmm_marginal_against_the_sum_over_every_path(n):
+    import itertools
+
+    K = 3
+    lo = torch.randn(2, K, n, generator=g)  # a sample dim leads
+    gamma = torch.softmax(torch.randn(2, K, K, generator=g), -1)
+    rho = torch.softmax(torch.randn(2, K, generator=g), -1)
+    out = zl.hmm_marginal(lo, gamma, rho)
+    assert out.shape == (2,)
+    for s in range(2):
+        total = 0.0
+        for path in itertools.product(range(K), repeat=n):  # p(y) = Σ_z ρ(z0) ω(z0, 0) Π Γ(z_t-1, z_t) ω(z_t, t)
+            p = rho[s, path[0]] * lo[s, path[0], 0].exp()
+            for t in range(1, n):
+                p = p * gamma[s, path[t - 1], path[t]] * lo[s, path[t], t].exp()
+            total += p
+        torch.testing.assert_close(out[s], torch.log(total), rtol=1e-12, atol=1e-12)

@@ -217,6 +217,22 @@ def _recurrence(args):
     return args[1].shape, "real", ()
 
 
+def _hmm_marginal(args):
+    """Stan's hmm_marginal(log_omega, Gamma, rho): log p(y) of a K-state hidden Markov model over N steps;
+    log_omega [K, N] the log emission densities, Gamma [K, K] the transitions (row: from), rho [K] the
+    initial probabilities."""
+    _arity("hmm_marginal", args, 3)
+    lo, gamma, rho = args
+    _need_rank("hmm_marginal", "log_omega", lo, (2,))
+    _need_rank("hmm_marginal", "Gamma", gamma, (2,))
+    _need_rank("hmm_marginal", "rho", rho, (1,))
+    k = lo.shape[0]
+    if gamma.shape[0] != gamma.shape[1] or gamma.shape[0] != k or rho.shape[0] != k:
+        raise BuiltinError(f"hmm_marginal() needs log_omega [K, N], Gamma [K, K] and rho [K] with one K; got "
+                           f"{fmt_shape(lo.shape)}, {fmt_shape(gamma.shape)} and {fmt_shape(rho.shape)}.")  # fmt: skip
+    return (), "real", ()
+
+
 def _solve(args):
     _arity("solve", args, 2)
     _need_rank("solve", "A", args[0], (2,))
@@ -238,6 +254,7 @@ _SPECIAL = {
     "diag": _diag,
     "solve": _solve,
     "recurrence": _recurrence,
+    "hmm_marginal": _hmm_marginal,
     "exp_quad_kernel": _exp_quad,
     "ard_kernel": _ard,
     "gp_conditional_mean": _gp_mean,

@@ -7,30 +7,53 @@ position. On success the typed DAG IR is returned.
 
 from __future__ import annotations
 
+import dataclasses
+
 from zsdsl.compiler import ir
 from zsdsl.compiler.check_expr import ExprChecker
 from zsdsl.compiler.check_nets import NetError, NetInfo, parse_net
-from zsdsl.compiler.scope import Scope, Sym, did_you_mean
+from zsdsl.compiler.scope import Cascade, Scope, Sym, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, fmt_shape
 from zsdsl.compiler.supports import declared_support, latent_support, param_support
 from zsdsl.errors import ErrorGroup, NameError_, ShapeError, SupportError, TypeError_, ZsdslError
 from zsdsl.grammar import ast as A
 
 BASE_TYPES = ("real", "int", "bool", "simplex", "ordered", "positive_ordered", "corr_cholesky", "cholesky", "cov")
+# Stan's types, and what they are here (the hint of "Unknown type")
+STAN_TYPES = {
+    "vector": " Stan's vector[N] is real[N] here.",
+    "row_vector": " Stan's row_vector[N] is real[N] here.",
+    "matrix": " Stan's matrix[N, K] is real[N, K] here.",
+    "array": " Stan's array[N] int is int[N] here (array[N] real is real[N]).",
+    "cov_matrix": " Stan's cov_matrix[K] is cov[K] here.",
+    "corr_matrix": " A correlation matrix is written by its factor: corr_cholesky[K] (Stan's cholesky_factor_corr).",
+    "cholesky_factor_corr": " Stan's cholesky_factor_corr[K] is corr_cholesky[K] here.",
+    "cholesky_factor_cov": " Stan's cholesky_factor_cov[K] is cholesky[K] here.",
+    "unit_vector": " There is no unit_vector type; normalise a real[K]: v / norm(v).",
+}
 SAMPLE_OPTIONS = ("event", "enumerate")
+ASSIGN_OPTIONS = ("hidden",)
 PLATE_OPTIONS = ("subsample",)
 
 
 class _Collector:
     def __init__(self):
         self.errors: list[ZsdslError] = []
+        self.failures = 0  # statements that failed, those whose only error is a cascade included
+        self.cascaded = False  # the last failure was a cascade
 
     def run(self, fn, *args):
         try:
             return fn(*args)
         except ErrorGroup as group:
-            self.errors.extend(group.errors)
+            self.failures += 1
+            self.errors.extend(e for e in group.errors if not isinstance(e, Cascade))
+        except Cascade:
+            # the line reads a name whose own line failed: that first error says it all
+            self.failures += 1
+            self.cascaded = True
         except ZsdslError as err:
+            self.failures += 1
             self.errors.append(err)
         return None
 
@@ -61,10 +84,14 @@ class _ProgramChecker:
 
     # ------------------------------------------------------------ driver
     def check(self) -> ir.ProgramIR:
+        derived = [d for d in self.p.dims if d.value is not None and self._reads_data(d.value)]
         for d in self.p.dims:
-            self.col.run(self._dim_decl, d)
+            if d not in derived:
+                self.col.run(self._dim_decl, d)
         for d in self.p.data:
             self.col.run(self._data_decl, d)
+        for d in derived:  # sizes computed from the data's sizes (Tm1 = T - 1), once those are bound
+            self.col.run(self._dim_decl, d)
         params = [x for x in (self.col.run(self._param_decl, d, self.scope) for d in self.p.params) if x]
         for n in self.p.nets:
             self.col.run(self._net_decl, n, self.scope, self.nets)
@@ -96,15 +123,35 @@ class _ProgramChecker:
             value: ir.Dim = d.name
         else:
             value = self.ex.eval_dim(d.value)
-            node = ir.DimNode(name=d.name, value=value if isinstance(value, int) else None)
-            if not isinstance(value, int):
-                raise ShapeError("A dim set in the dims block must be a constant integer.", d.value.span)
+            if isinstance(value, int) and value < 0:
+                raise ShapeError(f"A size must be a non-negative integer; '{d.name}' is {value}.", d.value.span)
+            if isinstance(value, int):
+                node = ir.DimNode(name=d.name, value=value)
+            else:
+                node = ir.DimNode(name=d.name, expr=value)
         self.scope.define(Sym(d.name, "dim", "int", span=d.span, dim_value=value))
         self.dims[d.name] = node
 
+    def _undefined_in(self, stmt) -> list:
+        """Names on a statement that are undefined in their own right (not because their line failed)."""
+        seen, out = set(), []
+        for name in _names_anywhere(stmt):
+            if name.id in seen or self.scope.lookup(name.id) is not None or name.id in self.scope.failed:
+                continue
+            seen.add(name.id)
+            out.append(self.scope.undefined(name.id, name.span))
+        return out
+
+    def _reads_data(self, e) -> bool:
+        """A dims value that names something other than the dims declared before it (a data size)."""
+        names = {x.id for x in _names(e)}
+        earlier = {d.name for d in self.p.dims[: next(i for i, d in enumerate(self.p.dims) if d.value is e)]}
+        return bool(names - earlier)
+
     def _type_shape(self, t: A.TypeSpec, bind_field: str | None = None) -> ir.Shape:
         if t.base not in BASE_TYPES:
-            raise TypeError_(f"Unknown type '{t.base}'.{did_you_mean(t.base, BASE_TYPES)}", t.span)
+            hint = STAN_TYPES.get(t.base) or did_you_mean(t.base, BASE_TYPES)
+            raise TypeError_(f"Unknown type '{t.base}'.{hint}", t.span)
         shape = []
         for axis, e in enumerate(t.shape):
             if bind_field and isinstance(e, A.Name) and self.scope.lookup(e.id) is None:
@@ -207,9 +254,15 @@ class _ProgramChecker:
     def _block(self, stmts, E, generated=False, guide=None) -> list:
         out = []
         for s in stmts:
+            before = self.col.failures
+            self.col.cascaded = False
             result = self.col.run(self._stmt, s, E, generated, guide)
             if result:
                 out.extend(result)
+            if self.col.cascaded and not isinstance(s, A.Plate):
+                self.col.errors.extend(self._undefined_in(s))  # what else is wrong on that line
+            if self.col.failures > before and isinstance(s, (A.Assign, A.Sample)):
+                self.scope.failed.add(s.target.name)  # its later uses are not errors of their own
         return out
 
     def _stmt(self, s, E, generated, guide):
@@ -285,6 +338,9 @@ class _ProgramChecker:
 
     def _assign(self, s: A.Assign, E):
         plates, local = self._target_plates(s.target, E)
+        opts = self._options(s.options, ASSIGN_OPTIONS)
+        if "hidden" in opts and opts["hidden"].value is not None:
+            raise TypeError_("'hidden' takes no value: write 'h = expr, hidden'.", opts["hidden"].span)
         x = self.ex.expr(s.value, E)
         if tuple(x.ty.plates) != tuple(plates) and plates:
             x_plates = set(x.ty.plates)
@@ -303,6 +359,7 @@ class _ProgramChecker:
             ty=ir.Ty(dtype=x.ty.dtype, shape=x.ty.shape, plates=plates),
             deps=tuple(sorted(ir.expr_refs(x))),
             data_only=data_only,
+            hidden="hidden" in opts,
         )
 
     def _data_only(self, x) -> bool:
@@ -339,6 +396,8 @@ class _ProgramChecker:
             if sig.dtype == "int" and dtype == "real" and not _fits_unit(sig, sym):
                 raise TypeError_(f"{sig.name} is discrete but data '{name}' is declared real.", s.target.span)
         else:
+            if sym is not None and sym.role == "det" and guide is None and not generated:
+                raise NameError_(_computed_value_hint(name, sym, s.dist), s.target.span)
             value_shape, dtype = None, sig.dtype
         try:
             batch_full = broadcast(dist.ty.shape, event) if event else dist.ty.shape
@@ -349,6 +408,10 @@ class _ProgramChecker:
         if s.type is not None and not observed:
             ann_shape = self._type_shape(s.type)
             ann_batch = ann_shape[: len(ann_shape) - len(intrinsic)]
+            ann_event = tuple(ann_shape[len(ann_shape) - len(intrinsic) :]) if intrinsic else ()
+            if intrinsic and (len(ann_shape) < len(intrinsic) or ann_event != tuple(intrinsic)):
+                raise ShapeError(f"The declared shape {fmt_shape(tuple(ann_shape))} does not fit one draw of "
+                                 f"{sig.name}(...), which is {fmt_shape(tuple(intrinsic))}.", s.type.span)  # fmt: skip
             try:
                 if broadcast(batch_full, ann_batch) != tuple(ann_batch):
                     raise ShapeMismatch(f"{fmt_shape(batch_full)} vs {fmt_shape(ann_batch)}")
@@ -522,3 +585,37 @@ def _declared_later(program: A.Program) -> dict:
     walk(program.body)
     walk(program.generated)
     return found
+
+
+def _names(e):
+    """Every name read in an AST expression."""
+    if isinstance(e, A.Name):
+        yield e
+    elif isinstance(e, A.BinOp):
+        yield from _names(e.left)
+        yield from _names(e.right)
+    elif isinstance(e, A.Neg):
+        yield from _names(e.operand)
+
+
+def _names_anywhere(node):
+    """Every ``Name`` in an AST node, in source order."""
+    if isinstance(node, A.Name):
+        yield node
+    elif isinstance(node, tuple):
+        for item in node:
+            yield from _names_anywhere(item)
+    elif dataclasses.is_dataclass(node):
+        for f in dataclasses.fields(node):
+            if f.name != "span":
+                yield from _names_anywhere(getattr(node, f.name))
+
+
+def _computed_value_hint(name: str, sym, dist) -> str:
+    """Stan's ``err ~ normal(0, sigma)`` on a computed ``err``: here, the log density is a factor."""
+    call = dist.func if isinstance(dist, A.Call) else "Normal"
+    at = f" at line {sym.span.line}" if sym.span.line else ""
+    vector = " (a factor of a vector adds up its elements)" if sym.shape or sym.plates else ""
+    return (f"'{name}' is computed{at}, so '~' cannot sample it. To add the log density of a computed value "
+            f"(Stan's '{name} ~ ...' on a transformed parameter), write 'factor logpdf({call}(...), {name})'"
+            f"{vector}.")  # fmt: skip

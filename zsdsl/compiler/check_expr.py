@@ -178,8 +178,8 @@ class ExprChecker:
         for pos, idx in enumerate(indices):
             size = shape[pos]
             if isinstance(idx, A.Slice):
-                start = None if idx.start is None else self.eval_dim(idx.start)
-                stop = None if idx.stop is None else self.eval_dim(idx.stop)
+                start = None if idx.start is None else self.slice_bound(idx.start, size)
+                stop = None if idx.stop is None else self.slice_bound(idx.stop, size)
                 items.append(ir.IndexItem(mode="slice", start=self._dim_const(start), stop=self._dim_const(stop)))
                 out_shape.append(slice_len(size, start, stop))
                 continue
@@ -198,6 +198,19 @@ class ExprChecker:
         if sum(1 for i in items if i.mode == "gather") > 1:
             raise ShapeError("Only one indexing position may use a computed index; split the expression.", e.span)
         return ir.Index(base=base, items=tuple(items), ty=ty)
+
+    def slice_bound(self, e, size: ir.Dim) -> ir.Dim:
+        """A slice bound as a size from the start: ``-k`` counts from the end (``y[:-1]``, ``y[-K:]``), as in
+        Python; integer bounds past the end are clipped, as in Python."""
+        if isinstance(e, A.Num) and isinstance(e.value, int) and e.value < 0:
+            e = A.Neg(A.Num(-e.value, e.span), e.span)
+        if isinstance(e, A.Neg):
+            k = self.eval_dim(e.operand)
+            if isinstance(k, int) and isinstance(size, int):
+                return max(0, size - k)
+            return dim_op("-", size, k)
+        d = self.eval_dim(e)
+        return min(d, size) if isinstance(d, int) and isinstance(size, int) else d
 
     def _dim_const(self, d):
         if d is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from zsdsl.compiler import ir
-from zsdsl.compiler.shapes import fmt_shape
+from zsdsl.compiler.shapes import evaluate, fmt_shape
 from zsdsl.errors import DataError, ErrorGroup, Span
 
 
@@ -53,6 +53,8 @@ def _bind_sizes(program, data, errors, span) -> dict:
     for dim in program.dims:
         if dim.value is not None:
             sizes[dim.name] = dim.value
+        elif dim.expr is not None:
+            continue  # below, once the sizes it reads are bound
         elif dim.source is None or dim.source[1] < 0:
             key = dim.name if dim.source is None else dim.source[0]
             if key not in data:
@@ -70,13 +72,19 @@ def _bind_sizes(program, data, errors, span) -> dict:
                 shape = np.shape(data[field])
                 if axis < len(shape):
                     sizes[dim.name] = int(shape[axis])
+    for dim in program.dims:
+        if dim.expr is not None:
+            value = evaluate(dim.expr, sizes)
+            if value is not None and value < 0:
+                errors.append(DataError(f"The size '{dim.name}' = {dim.expr} is {value} with this data; a size "
+                                        "must be non-negative.", span))  # fmt: skip
+            elif value is not None:
+                sizes[dim.name] = value
     return sizes
 
 
 def _resolve(d, sizes):
-    if isinstance(d, int):
-        return d
-    return sizes.get(d)
+    return evaluate(d, sizes)
 
 
 def _bound(expr, sizes, data):

@@ -103,12 +103,17 @@ def _emit_bind_dims(w: _Writer, program: ir.ProgramIR) -> None:
         key = dim.name
         if dim.value is not None:
             w(f'd["{key}"] = {dim.value}', 1)
+        elif dim.expr is not None:
+            continue  # after the sizes it reads
         elif dim.source is None:
             w(f'd["{key}"] = zl.size_given(data, "{key}")', 1)
         elif dim.source[1] < 0:
             w(f'd["{key}"] = zl.size_given(data, "{dim.source[0]}")', 1)
         else:
             w(f'd["{key}"] = zl.size_of(data, "{dim.source[0]}", {dim.source[1]})', 1)
+    for dim in program.dims:
+        if dim.expr is not None:
+            w(f'd["{dim.name}"] = {dim_code(dim.expr)}', 1)
     w("return d", 1)
     w()
     w()
@@ -468,7 +473,7 @@ class _ModelEmitter(_BaseEmitter):
                 w(f"{var} = self.transformed(data, {node.name!r}, lambda: {ex.emit(node.expr, E)})", 2)
             else:
                 w(f"{var} = {ex.emit(node.expr, E)}", 2)
-            if not node.data_only:
+            if not node.data_only and not node.hidden:
                 w(f"det[{node.name!r}] = {var}", 2)
         elif isinstance(node, ir.FactorNode):
             self._term(node.name, self.factor_code(node, E), E)
@@ -513,7 +518,8 @@ class _ModelEmitter(_BaseEmitter):
             return
         var = self.local(node.name)
         if isinstance(node, ir.DetNode):
-            w(f"{var} = out[{node.name!r}] = {ex.emit(node.expr, E)}", 2)
+            out = "" if node.hidden else f"out[{node.name!r}] = "
+            w(f"{var} = {out}{ex.emit(node.expr, E)}", 2)
             return
         intrinsic = node.ty.rank - node.sum_rank
         dist = ex._dist(node.dist, E, node.sum_rank)

@@ -8,6 +8,7 @@ strings) and the plates it varies over. Nodes list their dependencies by name.
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -167,6 +168,7 @@ class DimNode(Rec):
     name: str
     value: int | None = None
     source: tuple[str, int] | None = None  # (data field, axis); axis -1 means the field is the size itself
+    expr: str | None = None  # computed from other sizes (canonical form, e.g. "T-1")
 
 
 class PlateNode(Rec):
@@ -219,6 +221,7 @@ class DetNode(Rec):
     ty: Ty
     deps: tuple[str, ...] = ()
     data_only: bool = False  # transformed data: computed from data alone, not reported with the draws
+    hidden: bool = False  # `h = expr, hidden`: an intermediate, not reported with the draws
 
 
 class FactorNode(Rec):
@@ -283,11 +286,16 @@ def expr_refs(expr) -> set[str]:
     return found
 
 
+_SIZE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _collect(obj, found: set[str]) -> None:
     # direct recursion that stops at a Ref, not ``walk``: the checker calls this for every node,
     # and the generator costs about a tenth of the compile time
     if isinstance(obj, Ref):
-        if obj.role != "plate_index":
+        if obj.role == "dim":  # a size may be an expression of sizes (a slice bound T-1)
+            found.update(_SIZE_NAME.findall(obj.name))
+        elif obj.role != "plate_index":
             found.add(obj.name)
         return
     if isinstance(obj, NetCall):

@@ -24,6 +24,10 @@ class Sym:
     data_only: bool = False  # a deterministic node computed from data alone (Stan's transformed data)
 
 
+class Cascade(NameError_):
+    """A use of a name whose own statement failed to check: not reported (the first error is)."""
+
+
 class Scope:
     """A flat namespace with a parent; lookups fall through to the parent."""
 
@@ -32,6 +36,7 @@ class Scope:
         self.syms: dict[str, Sym] = {}
         self.later = later or {}  # names declared further down the file, for "used before defined"
         self.ended: dict[str, str] = {}  # plate-local names whose plate has closed -> that plate
+        self.failed: set[str] = parent.failed if parent is not None else set()  # names whose statement failed
 
     def lookup(self, name: str) -> Sym | None:
         scope = self
@@ -56,6 +61,8 @@ class Scope:
         self.syms[sym.name] = sym
 
     def undefined(self, name: str, span: Span, extra: list[str] = ()) -> NameError_:
+        if name in self.failed:
+            return Cascade(f"'{name}' is not defined: its statement has an error.", span)
         if name in self.ended:
             plate = self.ended[name]
             return NameError_(f"'{name}' is local to plate '{plate}' and cannot be used outside it.", span)

@@ -6,6 +6,8 @@ sizes (``"2*K"``). Arithmetic folds constants; anything else stays symbolic.
 
 from __future__ import annotations
 
+import re
+
 from zsdsl.compiler.ir import Dim, Shape
 
 
@@ -22,29 +24,153 @@ def fmt_shape(shape: Shape) -> str:
 
 
 def dim_op(op: str, a: Dim, b: Dim) -> Dim:
-    if isinstance(a, int) and isinstance(b, int):
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op in ("/", "//") and b != 0 and a % b == 0:
-            return a // b
-    if op == "*" and (a == 1 or b == 1):
-        return b if a == 1 else a
-    if op == "+" and (a == 0 or b == 0):
-        return b if a == 0 else a
-    if op == "-" and b == 0:
-        return a
-    if op == "-" and a == b:
+    """``a op b`` for sizes, in canonical form: ``(T-1)+1`` is ``T``, ``2*K-K`` is ``K``, ``T-T`` is 0."""
+    pa, pb = _poly(a), _poly(b)
+    if op == "+":
+        return _dim(_add(pa, pb, 1))
+    if op == "-":
+        return _dim(_add(pa, pb, -1))
+    if op == "*":
+        return _dim(_mul(pa, pb))
+    return _dim(_floordiv(pa, pb))
+
+
+def canonical(d: Dim) -> Dim:
+    """The canonical form of a size (an int where it is a constant)."""
+    return _dim(_poly(d))
+
+
+def evaluate(d: Dim, sizes: dict) -> int | None:
+    """The value of a size given the sizes of the names in it (None where one is not known)."""
+    if isinstance(d, int):
+        return d
+    total = 0
+    for mono, c in _poly(d).items():
+        term = c
+        for name in mono:
+            if name.startswith("("):  # an exact quotient kept whole: ((a)//b)
+                inner, _, den = name[1:-1].rpartition("//")
+                num, q = evaluate(inner, sizes), evaluate(den, sizes)
+                value = None if num is None or not q else num // q
+            else:
+                value = sizes.get(name)
+            if value is None:
+                return None
+            term *= value
+        total += term
+    return total
+
+
+def size_names(d: Dim) -> set[str]:
+    """The names a size reads."""
+    return set() if isinstance(d, int) else set(_NAMES.findall(str(d)))
+
+
+# A size is a polynomial in the names bound from the data, with integer coefficients: {monomial: coeff},
+# a monomial a sorted tuple of names (a floor division that does not come out exact is one name, "((a)//b)").
+_TOKENS = re.compile(r"\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|//|[-+*/()])")
+_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _poly(d: Dim) -> dict:
+    if isinstance(d, int):
+        return {(): d} if d else {}
+    tokens = _TOKENS.findall(str(d))
+    if "".join(tokens) != str(d).replace(" ", ""):
+        raise ValueError(f"not a size: {d!r}")
+    p, rest = _parse_sum(tokens)
+    if rest:
+        raise ValueError(f"not a size: {d!r}")
+    return p
+
+
+def _parse_sum(t):
+    p, t = _parse_product(t)
+    while t and t[0] in "+-":
+        q, rest = _parse_product(t[1:])
+        p, t = _add(p, q, 1 if t[0] == "+" else -1), rest
+    return p, t
+
+
+def _parse_product(t):
+    p, t = _parse_atom(t)
+    while t and t[0] in ("*", "//", "/"):
+        q, rest = _parse_atom(t[1:])
+        p, t = (_mul(p, q) if t[0] == "*" else _floordiv(p, q)), rest
+    return p, t
+
+
+def _parse_atom(t):
+    if not t:
+        raise ValueError("a size ends early")
+    head, rest = t[0], t[1:]
+    if head == "-":
+        p, rest = _parse_atom(rest)
+        return {m: -c for m, c in p.items()}, rest
+    if head == "(":
+        p, rest = _parse_sum(rest)
+        if not rest or rest[0] != ")":
+            raise ValueError("unbalanced brackets in a size")
+        return p, rest[1:]
+    if head.isdigit():
+        return _poly(int(head)), rest
+    return {(head,): 1}, rest
+
+
+def _add(p: dict, q: dict, sign: int) -> dict:
+    out = dict(p)
+    for m, c in q.items():
+        out[m] = out.get(m, 0) + sign * c
+    return {m: c for m, c in out.items() if c}
+
+
+def _mul(p: dict, q: dict) -> dict:
+    out: dict = {}
+    for m1, c1 in p.items():
+        for m2, c2 in q.items():
+            m = tuple(sorted(m1 + m2))
+            out[m] = out.get(m, 0) + c1 * c2
+    return {m: c for m, c in out.items() if c}
+
+
+def _floordiv(p: dict, q: dict) -> dict:
+    if set(q) == {()} and set(p) <= {()} and q[()]:
+        return _poly(p.get((), 0) // q[()])
+    if set(q) == {()} and q[()] and all(c % q[()] == 0 for c in p.values()):
+        return {m: c // q[()] for m, c in p.items()}
+    if p == q and p:
+        return {(): 1}
+    return {(f"(({_text(p)})//{_factor(_text(q))})",): 1}
+
+
+def _factor(text: str) -> str:
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
+
+
+def _text(p: dict) -> str:
+    if not p:
+        return "0"
+    # names before constants, positive terms first, then by degree and name: T-1, N*K+2, 2*K-J
+    order = sorted(p.items(), key=lambda mc: (not mc[0], mc[1] < 0, -len(mc[0]), mc[0]))
+    out = ""
+    for m, c in order:
+        mono = "*".join(m)
+        if not m:
+            body = str(abs(c))
+        elif abs(c) == 1:
+            body = mono
+        else:
+            body = f"{abs(c)}*{mono}"
+        out += ("-" if c < 0 else ("+" if out else "")) + body
+    return out
+
+
+def _dim(p: dict) -> Dim:
+    if not p:
         return 0
-    return f"{_paren(a)}{op}{_paren(b)}"
-
-
-def _paren(d: Dim) -> str:
-    s = str(d)
-    return f"({s})" if any(c in s for c in "+-") else s
+    if set(p) == {()}:
+        return p[()]
+    return _text(p)
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:

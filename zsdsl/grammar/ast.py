@@ -168,6 +168,7 @@ class Assign:
     value: Expr
     type: TypeSpec | None = None
     span: Span = field(default=NO_SPAN, compare=False)
+    options: tuple[Option, ...] = ()  # hidden: computed, not reported with the draws
 
 
 @dataclass(frozen=True)

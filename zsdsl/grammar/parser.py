@@ -7,6 +7,7 @@ with a span and, where a curated example matches, a message written for people.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 from lark import Lark, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -15,7 +16,7 @@ from lark.indenter import Indenter
 
 from zsdsl.errors import Span, SyntaxError_, ZsdslError
 from zsdsl.grammar import ast as A
-from zsdsl.grammar.syntax_messages import CURATED_EXAMPLES
+from zsdsl.grammar.syntax_messages import CURATED_EXAMPLES, STAN_HABITS
 from zsdsl.grammar.transform import ToAst
 
 GRAMMAR_FILE = Path(__file__).with_name("zsdsl.lark")
@@ -89,6 +90,9 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SyntaxError_:
     if isinstance(exc, UnexpectedToken) and exc.token.type not in ("_NL", "$END", "_DEDENT", "_INDENT"):
         width = max(1, len(str(exc.token)))
     span = Span(line, col, line, col + width, file)
+    habit = stan_habit(text.splitlines()[line - 1] if 0 < line <= len(text.splitlines()) else "")
+    if habit:
+        return SyntaxError_(habit, span)
     curated = _curated(exc, text)
     if curated:
         return SyntaxError_(curated, span)
@@ -102,6 +106,14 @@ def _syntax_error(exc: UnexpectedInput, text: str, file: str) -> SyntaxError_:
     return SyntaxError_("Unexpected end of file.", span)
 
 
+def stan_habit(line: str) -> str | None:
+    """The message for a Stan construct on the line where parsing failed, if there is one."""
+    for pattern, message, _ in STAN_HABITS:
+        if re.search(pattern, line):
+            return message
+    return None
+
+
 def _curated(exc: UnexpectedInput, text: str) -> str | None:
     try:
         return exc.match_examples(_parser().parse, CURATED_EXAMPLES, use_accepts=True)
@@ -112,7 +124,9 @@ def _curated(exc: UnexpectedInput, text: str) -> str | None:
 def _describe_token(tok) -> str:
     if tok.type in _TOKEN_NAMES:
         name = _TOKEN_NAMES[tok.type]
-        return name if tok.type.startswith(("_", "$")) else f"{name} {str(tok)!r}"
+        if tok.type.startswith(("_", "$")):
+            return name
+        return f"{name.removeprefix('a ')} {str(tok)!r}"  # "Unexpected name 'T'", not "Unexpected a name"
     return f"{str(tok)!r}"
 
 

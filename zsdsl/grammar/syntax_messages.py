@@ -56,3 +56,50 @@ CURATED_EXAMPLES: dict[str, list[str]] = {
         "nets:\n  f = MLP(-> 10)\n",
     ],
 }
+
+
+# Stan's habits, recognised on the line where parsing failed (a regular expression over that line) and
+# explained with the zsdsl form. Checked before the table above: these say more than the parser's state.
+# Each entry: (pattern, message, examples); a test runs every example and expects its message.
+_BLOCKS = r"(parameters|model|transformed\s+data|transformed\s+parameters|generated\s+quantities|functions)"
+_NO_BLOCKS = ("zsdsl has no parameters, model or transformed blocks: declare each latent where it is sampled "
+              "('sigma: real in (0, inf) ~ HalfNormal(1)'), write transformed data and transformed parameters as "
+              "'name = expression' and model statements at the top level, generated quantities under "
+              "'generated:'.")  # fmt: skip
+STAN_HABITS: list[tuple[str, str, list[str]]] = [
+    (r"\b(real|int|vector|matrix|row_vector)\s*<\s*(lower|upper|offset)",
+     "Bounds follow the type with 'in': 'sigma: real in (0, inf)' is Stan's real<lower=0>, 'p: real in (0, 1)' "
+     "is <lower=0, upper=1>, 'N: int in [0, inf)' is int<lower=0>.",
+     ["data:\n  N: int<lower=0>\n", "sigma: real<lower=0> ~ HalfNormal(1)\n"]),
+    (r"^\s*target\s*\+=", "Stan's 'target += e' is 'factor e' here.", ["x ~ Normal(0, 1)\ntarget += -x\n"]),
+    (r"^\s*for\s*\(|^\s*for\s+\w+\s+in\b",
+     "zsdsl has no for loops: write the statement once for all elements ('y ~ Normal(mu, sigma), event=[N]'), "
+     "or inside a plate ('plate i in N:' with 'y[i] ~ ...' indented below it); a linear recursion over time is "
+     "recurrence(a, b, init).",
+     ["x ~ Normal(0, 1)\nfor (i in 1:N)\n", "for (n in 1:N) {\n"]),
+    (rf"^\s*(data|{_BLOCKS})\s*\{{",
+     "Blocks are written 'data:' with an indented body, not in braces. " + _NO_BLOCKS,
+     ["data {\n  int N;\n}\n", "parameters {\n  real mu;\n}\n"]),
+    (rf"^\s*{_BLOCKS}\s*:", _NO_BLOCKS,
+     ["parameters:\n  x: real\n", "mu ~ Normal(0, 1)\nmodel:\n  x ~ Normal(mu, 1)\n"]),
+    (r"^\s*(real|int|vector|matrix|row_vector|array|simplex|ordered)\b[^=~:]*\s[A-Za-z_]\w*\s*;?\s*$",
+     "Declarations are 'name: type': 'mu: real ~ Normal(0, 1)' for a latent (Stan's parameters), "
+     "'y: real[N]' under 'data:'.",
+     ["real sigma;\n", "vector[N] y;\n", "data:\n  int N;\n"]),
+    (r"\.\*|\./|\.\^",
+     "Elementwise operators are '*', '/' and '^' (Stan's .*, ./ and .^); '@' is the matrix product.",
+     ["x ~ Normal(0, 1)\ny = x .* x\n"]),
+    (r":\s*array\s*\[", "Arrays are written with the shape on the element type: 'k: int[N]' is Stan's array[N] int.",
+     ["data:\n  y: array[N] int\n"]),
+    (r";\s*(#.*)?$", "Statements end at the end of the line: drop the ';'.", ["x ~ Normal(0, 1);\n"]),
+    (r"^\s*print\s*\(|^\s*reject\s*\(",
+     "There is no print() or reject(): generated quantities (under 'generated:') are reported with the draws.",
+     ["x ~ Normal(0, 1)\nprint(x)\n"]),
+    (r"\bT\s*\[",
+     "Truncation T[a, b] is not supported. A latent with fixed bounds is declared with 'in' ('x: real in (0, inf) ~ "
+     "Normal(0, 1)'), which gives the posterior of Stan's truncated prior; truncated observations cannot be "
+     "written yet.",
+     ["x ~ Normal(0, 1) T[0, ]\n"]),
+    (r"\bincrement_log_prob\s*\(", "Stan's increment_log_prob(e) is 'factor e' here.",
+     ["increment_log_prob(-x)\n"]),
+]  # fmt: skip

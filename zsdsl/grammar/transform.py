@@ -161,7 +161,8 @@ class ToAst(Transformer):
     def assign_stmt(self, meta, children):
         target, *rest = children
         ann = rest.pop(0) if isinstance(rest[0], A.TypeSpec) else None
-        return A.Assign(target, rest[0], ann, self._s(meta))
+        value, options = rest
+        return A.Assign(target, value, ann, self._s(meta), options)
 
     def factor_stmt(self, meta, children):
         return A.Factor(children[0], self._s(meta))

@@ -371,6 +371,27 @@ def gather(x, r: int, pos: int, idx, q: int = 0):
     return out.reshape(*batch, *out.shape[1:])
 
 
+def hmm_marginal(log_omega, gamma, rho):
+    """Stan's hmm_marginal: log p(y) of a hidden Markov model by the forward algorithm, with
+    log_omega [..., K, N] (log emission densities), gamma [..., K, K] (transitions, row = from) and
+    rho [..., K] (initial probabilities). The N - 1 transition steps are log-space matrices
+    M_t[j, k] = log gamma[j, k] + log_omega[k, t], multiplied pairwise as a tree: about log2(N) batched
+    operations instead of N sequential ones, which is what makes autograd through it cheap."""
+    lo, lg, lr = _t(log_omega), torch.log(_t(gamma)), torch.log(_t(rho))
+    alpha = lr + lo[..., 0]  # [..., K]
+    if lo.shape[-1] == 1:
+        return torch.logsumexp(alpha, -1)
+    steps = lg.unsqueeze(-3) + lo[..., 1:].transpose(-1, -2).unsqueeze(-2)  # [..., N-1, K, K]
+    while steps.shape[-3] > 1:
+        if steps.shape[-3] % 2:  # an odd count: the last one waits for the next level
+            last, steps = steps[..., -1:, :, :], steps[..., :-1, :, :]
+        else:
+            last = None
+        pairs = (steps[..., 0::2, :, :].unsqueeze(-1) + steps[..., 1::2, :, :].unsqueeze(-3)).logsumexp(-2)
+        steps = pairs if last is None else torch.cat([pairs, last], -3)
+    return torch.logsumexp(alpha.unsqueeze(-1) + steps[..., 0, :, :], -2).logsumexp(-1)
+
+
 def recurrence(a, b, init):
     """The first-order linear recurrence s[0] = init, s[t] = a·s[t-1] + b[t-1] (t = 1..n-1, n = len(b);
     the last b is not read), as in GARCH and AR filters. Vectorised without a Python loop:

@@ -1,0 +1,1 @@
+theta: simplex[2] ~ Dirichlet(ones(3))
