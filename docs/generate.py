@@ -200,7 +200,7 @@ FUNCTIONS = {
     "gp_conditional_mean": ("gp_conditional_mean(X[0], Z, u, 1.0, w[:2])", "SVGP predictive mean at x"),
     "gp_conditional_var": ("gp_conditional_var(X[0], Z, 1.0, w[:2])", "SVGP predictive variance at x"),
     "hmm_marginal": ("hmm_marginal(transpose(stack(t, t, t)), M * M + 1, w)",
-                     "Stan's: log p(y) of an HMM (log_omega [K, N], Gamma [K, K], rho [K]); PyTorch gradients"),
+                     "Stan's: log p(y) of an HMM (log_omega [K, N], Gamma [K, K], rho [K]), forward algorithm"),
     "recurrence": ("recurrence(p, b, 0.0)", "s[0] = init, s[t] = a s[t-1] + b[t-1]; GARCH, AR filters"),
 }  # fmt: skip
 

@@ -98,6 +98,7 @@ def _points(name: str, rng):
         "Uniform": (unit, {"low": unit * 0.5, "high": unit + 0.5}),
         "Poisson": (counts, {"log_rate": real(), "rate": pos()}),
         "Flat": (real(), {}),
+        "Dirichlet": (torch.softmax(real(), -1), {"concentration": pos()}),
         "MultivariateNormal": (
             real(),
             {"loc": real(), "scale_tril": torch.tril(torch.tensor(rng.normal(0, 0.3, (6, 6)))) + torch.diag(pos())},
@@ -136,7 +137,7 @@ def _non_net_specs():
 
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
-    "lda": "the simplex transform (in 'phi', lda.zs:12:3)",
+    "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
 }
 
 
@@ -251,6 +252,21 @@ CONSTRUCTS = {  # name: (model text, data)
         "factor -sum(square(m - y[1:])) - sum(square(concat(m, zeros(1)) - y)) + Tm1 * mean(m)\n",
         {"y": [0.5, -1.0, 2.0, 0.3]},
     ),
+    "simplex_dirichlet": (
+        "data:\n  a: real[4] in (0, inf)\np: simplex[4] ~ Dirichlet(a)\nq: simplex[2] ~ Dirichlet(ones(2))\n"
+        "factor 2 * log(p[0]) + sum(p * q[1])\n",
+        {"a": [1.5, 2.0, 0.7, 3.0]},
+    ),
+    "hmm_marginal": (  # N = 7, 2 and 1: odd and even levels of the product tree, and a single step
+        "data:\n  y: real[N]\n  y2: real[2]\n  y1: real[1]\nmu: ordered[3] ~ Normal(0, 3)\n"
+        "r1: simplex[3] ~ Dirichlet(ones(3))\nr2: simplex[3] ~ Dirichlet(ones(3))\n"
+        "r3: simplex[3] ~ Dirichlet(ones(3))\nrho: simplex[3] ~ Dirichlet(ones(3))\n"
+        "G = transpose(stack(r1, r2, r3))\n"
+        "factor hmm_marginal(transpose(-0.5 * square(stack(y, y, y) - mu)), G, rho)\n"
+        "factor hmm_marginal(transpose(-0.5 * square(stack(y2, y2, y2) - mu)), G, rho)\n"
+        "factor hmm_marginal(transpose(-0.5 * square(stack(y1, y1, y1) - mu)), G, rho)\n",
+        {"y": [0.1, -1.2, 2.0, 0.5, 0.4, -0.3, 1.7], "y2": [0.3, -0.4], "y1": [0.8]},
+    ),
     "concat_stack": (
         "x ~ Normal(0, 1), event=[3]\na ~ Normal(0, 1)\nb ~ Normal(0, 1)\n"
         "v = concat(x, exp(x))\nw = stack(a, b * 2)\nu = full(3, a)\n"
@@ -355,7 +371,7 @@ def test_compile_emit_gradient_needs_no_data_and_refuses_with_the_reason():
     result = runner.invoke(main, ["compile", str(lda), "--emit", "gradient"])
     assert result.exit_code == 1
     assert (
-        "lda.zs: the emitted gradient has no rule for the simplex transform (in 'phi', lda.zs:12:3). "
+        "lda.zs: the emitted gradient has no rule for Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3). "
         "NUTS and HMC differentiate it with PyTorch autograd." in result.output
     )
 

@@ -124,9 +124,12 @@ def _curated(exc: UnexpectedInput, text: str) -> str | None:
 def _describe_token(tok) -> str:
     if tok.type in _TOKEN_NAMES:
         name = _TOKEN_NAMES[tok.type]
-        if tok.type.startswith(("_", "$")):
-            return name
-        return f"{name.removeprefix('a ')} {str(tok)!r}"  # "Unexpected name 'T'", not "Unexpected a name"
+        name = (
+            name.removeprefix("an ").removeprefix("a ").removeprefix("the ")
+        )  # "Unexpected name 'T'", not "Unexpected a name"
+        if name == "indented block":  # the usual cause: a statement continued on the next line
+            return "indented line (a statement continues on the next line only inside brackets)"
+        return name if tok.type.startswith(("_", "$")) else f"{name} {str(tok)!r}"
     return f"{str(tok)!r}"
 
 

@@ -99,6 +99,12 @@ def mvn_scale_tril(m, x, loc, scale_tril):
     return -0.5 * m.total(r * r) - m.total(m.log(m.diag(scale_tril))) - HALF_LOG_2PI * m.length(x)
 
 
+def dirichlet(m, x, concentration):
+    """One simplex ``x`` under Dirichlet(α): lgamma(Σα) - Σ lgamma(α) + Σ (α - 1) log x."""
+    a = concentration
+    return m.lgamma(m.total(a)) - m.total(m.lgamma(a)) + m.total(m.xlogy(a - 1.0, x))
+
+
 def flat(m, x):
     return 0.0
 
@@ -129,8 +135,9 @@ DENSITIES = {
     _key("Poisson", "rate"): poisson_rate,
     _key("Flat"): flat,
     _key("MultivariateNormal", "loc", "scale_tril"): mvn_scale_tril,
+    _key("Dirichlet", "concentration"): dirichlet,
 }
-MULTIVARIATE = {mvn_scale_tril}  # their value is one vector (event rank 1); the lowering passes it whole
+MULTIVARIATE = {mvn_scale_tril, dirichlet}  # their value is one vector (event rank 1); the lowering passes it whole
 
 
 def density(name: str, arg_names) -> object | None:

@@ -11,11 +11,13 @@ they are (a scalar adjoint is not expanded) until a rule needs the full shape.
 
 from __future__ import annotations
 
+import inspect
 import re
 
-from zsdsl.compiler.gradient import rules
+from zsdsl.compiler.gradient import helpers, rules
 from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
+HELPERS = {"hmm_marginal": (helpers.hmm_forward, helpers.hmm_adjoint)}  # functions copied into the module
 _NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
 _BARE = re.compile(r"^(g_[vc]\d+|-?\d+\.\d+)$")
 
@@ -194,6 +196,9 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
         imports.append("from scipy import linalg as sla")
     if any(op.prim == "cholesky" for op in z_ops):
         imports.append("from scipy.linalg.lapack import dtrtri")
+    helpers = [h for prim, fns in HELPERS.items() if any(op.prim == prim for op in data_ops + z_ops) for h in fns]
+    if helpers:
+        layout += "\n\n\n" + "\n\n".join(inspect.getsource(h).rstrip("\n") + "\n" for h in helpers)
     out = [header, "", "import math", "", *imports, "", layout,
            "add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper", "", ""]  # fmt: skip
     out.append("def make(data, d):")

@@ -16,6 +16,7 @@ from zsdsl.compiler import ir
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
+from zsdsl.compiler.shapes import dim_op
 
 _UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "tanh", "sigmoid", "softplus", "lgamma", "digamma",
           "abs", "sin", "cos", "erf", "logit"}  # fmt: skip
@@ -173,8 +174,12 @@ class Lowering:
             raise Unsupported(f"the discrete latent '{node.name}' ({self.where()})")
         shape = self.full_shape(node.ty.plates, node.ty.shape)
         kind = node.bijector.kind if node.bijector is not None else "identity"
-        if kind not in ("identity", "positive", "lower", "upper", "interval", "ordered", "positive_ordered"):
+        if kind not in ("identity", "positive", "lower", "upper", "interval", "ordered", "positive_ordered", "simplex"):
             raise Unsupported(f"the {kind} transform ({self.where()})")
+        if kind == "simplex":  # K - 1 unconstrained values per simplex
+            if not shape:
+                raise Unsupported(f"a scalar simplex ({self.where()})")
+            shape = shape[:-1] + (dim_op("-", shape[-1], 1),)
         u = self.b.input(shape, len(node.ty.plates))
         name = u.name
         if shape:
@@ -208,12 +213,32 @@ class Lowering:
             return lo + width * s, ladj
         if not u.elem:
             raise Unsupported(f"the {kind} transform of a scalar")
+        if kind == "simplex":
+            return self.simplex(u)
         if kind == "ordered":
             x = self.b.emit("ordered", (u,), u.shape, u.lead, "real")
             tail = self.b.emit("index", (u,), u.shape[:-1] + (_minus_one(u.shape[-1]),), u.lead, "real", ("..., 1:",))
             return x, self.b.sum_all(tail)
         x = self.b.emit("cumsum", (self.b.unary("exp", u),), u.shape, u.lead, "real")
         return x, self.b.sum_all(u)
+
+    def simplex(self, u: Val):
+        """Stan's stick-breaking, as ``runtime.lib.bijectors.Simplex``: z_k = sigmoid(u_k - log(K-1-k)),
+        x_k = z_k Π_{j<k} (1 - z_j), the last x the rest; the products in log space (log(1 - z) is
+        -softplus(v)), the exclusive running sum as the inclusive one less its own term."""
+        b, k = self.b, u.shape[-1]
+        off = b.emit("code", (), (k,), 0, "real", (f"np.log(np.arange({self.size(k)}, 0, -1))",), data=True)
+        v = u - off
+        log_rest = b.emit("cumsum", (-b.unary("softplus", v),), u.shape, u.lead, "real")
+        log_lead = log_rest + b.unary("softplus", v)
+        last_shape = u.shape[:-1] + (1,)
+        last = b.emit("index", (log_rest,), last_shape, u.lead, "real", ("..., -1:",))
+        head = b.unary("sigmoid", v) * b.unary("exp", log_lead)
+        size = dim_op("+", k, 1)
+        offset = b.integer(self.size(k))
+        x = b.emit("concat", (head, b.unary("exp", last), offset), u.shape[:-1] + (size,), u.lead, "real", (2,))
+        ladj = b.sum_all(-b.unary("softplus", -v) - b.unary("softplus", v) + log_lead)
+        return x, ladj
 
     def observed(self, node: ir.SampleNode) -> Val:
         if node.name in self.values:
@@ -454,6 +479,11 @@ class Lowering:
             return b.emit("cholesky", (A, mask, half), A.shape, 0, "real")
         if f == "exp_quad_kernel" and not static.get("points_rank"):
             return self.exp_quad(*args)
+        if f == "hmm_marginal":
+            lo, gamma, rho = args
+            if lo.lead or gamma.lead or rho.lead:
+                raise Unsupported(f"hmm_marginal inside a plate ({self.where()})")
+            return b.emit("hmm_marginal", (lo, gamma, rho), (), 0, "real")
         if f == "recurrence":
             a, seq, init = args
             if not (a.scalar and init.scalar and len(seq.shape) == 1 and not seq.lead):

@@ -115,6 +115,8 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
     if p == "recurrence":  # s[0] = init, s[t] = a s[t-1] + b[t-1]: a first-order IIR filter, in C
         x, b, init = a
         return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
+    if p == "hmm_marginal":  # the value; the tape for the adjoint is kept beside it
+        return f"(t_{op.out.name} := hmm_forward({a[0]}, {a[1]}, {a[2]}))[0]"
     if p == "ordered":
         u = a[0]
         return f"np.concatenate([{u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)], -1)"
@@ -273,6 +275,10 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         setup = (f"{lam} = sig.lfilter([1.0], [1.0, -{x}], {g}[::-1])[::-1]",)
         code = [f"{lam}[1:] @ {out}[:-1]", f"np.append({lam}[1:], 0.0)", f"{lam}[0]"][i]
         return Adj(code, exact_g=True, setup=setup)
+    if p == "hmm_marginal":
+        t = f"a_{out}"
+        setup = (f"{t} = hmm_adjoint({a[0]}, {a[1]}, {a[2]}, t_{out}[1])",)
+        return Adj(m(f"{t}[{i}]"), exact_g=True, setup=setup)
     if p == "ordered":
         tail = f"{_rev_cumsum(f'{g}[..., 1:]')} * np.exp({x}[..., 1:])"
         return Adj(f"np.concatenate([{g}.sum(-1, keepdims=True), {tail}], -1)", exact_g=True)
