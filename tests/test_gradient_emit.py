@@ -401,3 +401,22 @@ def test_a_matrix_that_is_not_positive_definite_rejects_the_point():
     assert U == math.inf and not g.any()
     U, g = pot.value_and_grad_np(np.array([0.5, 0.1, 0.2]))
     assert math.isfinite(U) and np.isfinite(g).all()
+
+
+def test_an_overflow_in_array_maths_is_a_value_not_a_warning_per_point():
+    import warnings
+
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.loads("x ~ Normal(0, 1), event=[3]\nfactor -sum(exp(exp(x)))\n", "ovf.zs")
+    prepared = cm.load_data({})
+    pot = Potential(cm.model(prepared), prepared)
+    emitted, why = EmittedPotential.build_with_reason(pot)
+    assert emitted is not None, why
+    with warnings.catch_warnings(record=True) as seen:
+        U, _ = emitted.value_and_grad(np.full(3, 10.0))
+    assert U == math.inf  # exp(exp(10)) overflows: -log p is +inf, a divergence for the sampler
+    assert not [w for w in seen if issubclass(w.category, RuntimeWarning)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.resetwarnings()  # the control: without the module's filter the same point warns
+        emitted.value_and_grad(np.full(3, 10.0))
+    assert [w for w in seen if issubclass(w.category, RuntimeWarning)]

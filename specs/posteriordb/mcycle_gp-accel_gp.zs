@@ -24,10 +24,12 @@ sdgp_sigma_1: real in (0, inf) ~ StudentT(3, 0, 36)
 lscale_sigma_1: real in (0, inf) ~ InverseGamma(1.124909, 0.0177)
 zgp_sigma_1 ~ Normal(0, 1), event=[NBgp_sigma_1]
 
-spd_1 = (square(sdgp_1) * sqrt(2 * 3.141592653589793) * lscale_1
-         * exp(-0.5 * square(lscale_1) * square(slambda_1[:, 0]))), hidden
-spd_sigma_1 = (square(sdgp_sigma_1) * sqrt(2 * 3.141592653589793) * lscale_sigma_1
-               * exp(-0.5 * square(lscale_sigma_1) * square(slambda_sigma_1[:, 0]))), hidden
-mu = Intercept + Xgp_1 @ (sqrt(spd_1) * zgp_1), hidden
-sigma = exp(Intercept_sigma + Xgp_sigma_1 @ (sqrt(spd_sigma_1) * zgp_sigma_1)), hidden
+# sqrt(spd) = sdgp sqrt(sqrt(2 pi) lscale) exp(-lscale^2 slambda^2 / 4): the same value, written so that
+# a spectral density that underflows to 0 does not give sqrt's derivative at 0 (an infinite gradient)
+diag_spd_1 = (sdgp_1 * sqrt(sqrt(2 * 3.141592653589793) * lscale_1)
+              * exp(-0.25 * square(lscale_1) * square(slambda_1[:, 0]))), hidden
+diag_spd_sigma_1 = (sdgp_sigma_1 * sqrt(sqrt(2 * 3.141592653589793) * lscale_sigma_1)
+                    * exp(-0.25 * square(lscale_sigma_1) * square(slambda_sigma_1[:, 0]))), hidden
+mu = Intercept + Xgp_1 @ (diag_spd_1 * zgp_1), hidden
+sigma = exp(Intercept_sigma + Xgp_sigma_1 @ (diag_spd_sigma_1 * zgp_sigma_1)), hidden
 Y ~ Normal(mu, sigma), event=[N]

@@ -22,6 +22,7 @@ SPECS = sorted((ROOT / "specs" / "posteriordb").glob("*.zs"))
 QUICK = {"eight_schools-eight_schools_noncentered", "sblrc-blr", "mesquite-logmesquite_logvolume"}
 SLOW = {
     "arK-arK",
+    "bball_drive_event_0-hmm_drive_0",  # about 95 s: hmm_marginal on the emitted path, simplex, Dirichlet
     "diamonds-diamonds",  # the longest (about 5 minutes on 2 cores: Stan's own run hits tree depth 10)
     "earnings-logearn_height",
     "eight_schools-eight_schools_centered",

@@ -24,7 +24,7 @@ class AccelGpModel(zl.ModelBase):
     plate_dims = {}
     term_plates = {'Intercept': (), 'sdgp_1': (), 'lscale_1': (), 'zgp_1': (), 'Intercept_sigma': (), 'sdgp_sigma_1': (), 'lscale_sigma_1': (), 'zgp_sigma_1': (), 'Y': ()}
     term_latents = {'Intercept': ('Intercept',), 'sdgp_1': ('sdgp_1',), 'lscale_1': ('lscale_1',), 'zgp_1': ('zgp_1',), 'Intercept_sigma': ('Intercept_sigma',), 'sdgp_sigma_1': ('sdgp_sigma_1',), 'lscale_sigma_1': ('lscale_sigma_1',), 'zgp_sigma_1': ('zgp_sigma_1',), 'Y': ('Intercept', 'Intercept_sigma', 'lscale_1', 'lscale_sigma_1', 'sdgp_1', 'sdgp_sigma_1', 'zgp_1', 'zgp_sigma_1')}
-    value_dims = {'N': (), 'Y': ('N',), 'NBgp_1': (), 'Xgp_1': ('N', 'NBgp_1'), 'slambda_1': ('NBgp_1', 'slambda_1_dim_1'), 'NBgp_sigma_1': (), 'Xgp_sigma_1': ('N', 'NBgp_sigma_1'), 'slambda_sigma_1': ('NBgp_sigma_1', 'slambda_sigma_1_dim_1'), 'Intercept': (), 'sdgp_1': (), 'lscale_1': (), 'zgp_1': ('NBgp_1',), 'Intercept_sigma': (), 'sdgp_sigma_1': (), 'lscale_sigma_1': (), 'zgp_sigma_1': ('NBgp_sigma_1',), 'spd_1': ('NBgp_1',), 'spd_sigma_1': ('NBgp_sigma_1',), 'mu': ('N',), 'sigma': ('N',)}
+    value_dims = {'N': (), 'Y': ('N',), 'NBgp_1': (), 'Xgp_1': ('N', 'NBgp_1'), 'slambda_1': ('NBgp_1', 'slambda_1_dim_1'), 'NBgp_sigma_1': (), 'Xgp_sigma_1': ('N', 'NBgp_sigma_1'), 'slambda_sigma_1': ('NBgp_sigma_1', 'slambda_sigma_1_dim_1'), 'Intercept': (), 'sdgp_1': (), 'lscale_1': (), 'zgp_1': ('NBgp_1',), 'Intercept_sigma': (), 'sdgp_sigma_1': (), 'lscale_sigma_1': (), 'zgp_sigma_1': ('NBgp_sigma_1',), 'diag_spd_1': ('NBgp_1',), 'diag_spd_sigma_1': ('NBgp_sigma_1',), 'mu': ('N',), 'sigma': ('N',)}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -96,10 +96,10 @@ class AccelGpModel(zl.ModelBase):
         if dists is not None:  # the prior of zgp_sigma_1, for analytic KL terms
             dists['zgp_sigma_1'] = zl.dist.Normal(loc=0, scale=1)
         lp['zgp_sigma_1'] = zl.lpdf.site(zl.lpdf.Normal(zgp_sigma_1, loc=0, scale=1), 1)
-        spd_1 = (zl.lift(((zl.square(sdgp_1) * zl.sqrt((2 * 3.141592653589793))) * lscale_1), 1, 0) * zl.exp((zl.lift((-0.5 * zl.square(lscale_1)), 1, 0) * zl.square(slambda_1[..., :, 0]))))
-        spd_sigma_1 = (zl.lift(((zl.square(sdgp_sigma_1) * zl.sqrt((2 * 3.141592653589793))) * lscale_sigma_1), 1, 0) * zl.exp((zl.lift((-0.5 * zl.square(lscale_sigma_1)), 1, 0) * zl.square(slambda_sigma_1[..., :, 0]))))
-        mu = (zl.lift(Intercept, 1, 0) + zl.matvec(Xgp_1, (zl.sqrt(spd_1) * zgp_1)))
-        sigma = zl.exp((zl.lift(Intercept_sigma, 1, 0) + zl.matvec(Xgp_sigma_1, (zl.sqrt(spd_sigma_1) * zgp_sigma_1))))
+        diag_spd_1 = (zl.lift((sdgp_1 * zl.sqrt((zl.sqrt((2 * 3.141592653589793)) * lscale_1))), 1, 0) * zl.exp((zl.lift((-0.25 * zl.square(lscale_1)), 1, 0) * zl.square(slambda_1[..., :, 0]))))
+        diag_spd_sigma_1 = (zl.lift((sdgp_sigma_1 * zl.sqrt((zl.sqrt((2 * 3.141592653589793)) * lscale_sigma_1))), 1, 0) * zl.exp((zl.lift((-0.25 * zl.square(lscale_sigma_1)), 1, 0) * zl.square(slambda_sigma_1[..., :, 0]))))
+        mu = (zl.lift(Intercept, 1, 0) + zl.matvec(Xgp_1, (diag_spd_1 * zgp_1)))
+        sigma = zl.exp((zl.lift(Intercept_sigma, 1, 0) + zl.matvec(Xgp_sigma_1, (diag_spd_sigma_1 * zgp_sigma_1))))
         # Y ~ Normal
         lp['Y'] = zl.lpdf.site(zl.lpdf.Normal(Y, loc=mu, scale=sigma), 1)
         return lp, det
@@ -120,10 +120,10 @@ class AccelGpModel(zl.ModelBase):
         sdgp_sigma_1 = out['sdgp_sigma_1'] = zl.given(values, 'sdgp_sigma_1', lambda: zl.dist.draw_truncated(zl.dist.StudentT(df=3, loc=0, scale=36), (*sample_shape,), 0.0, None))
         lscale_sigma_1 = out['lscale_sigma_1'] = zl.given(values, 'lscale_sigma_1', lambda: zl.dist.draw(zl.dist.InverseGamma(concentration=1.124909, scale=0.0177), (*sample_shape,), True))
         zgp_sigma_1 = out['zgp_sigma_1'] = zl.given(values, 'zgp_sigma_1', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, d["NBgp_sigma_1"],), True))
-        spd_1 = (zl.lift(((zl.square(sdgp_1) * zl.sqrt((2 * 3.141592653589793))) * lscale_1), 1, 0) * zl.exp((zl.lift((-0.5 * zl.square(lscale_1)), 1, 0) * zl.square(slambda_1[..., :, 0]))))
-        spd_sigma_1 = (zl.lift(((zl.square(sdgp_sigma_1) * zl.sqrt((2 * 3.141592653589793))) * lscale_sigma_1), 1, 0) * zl.exp((zl.lift((-0.5 * zl.square(lscale_sigma_1)), 1, 0) * zl.square(slambda_sigma_1[..., :, 0]))))
-        mu = (zl.lift(Intercept, 1, 0) + zl.matvec(Xgp_1, (zl.sqrt(spd_1) * zgp_1)))
-        sigma = zl.exp((zl.lift(Intercept_sigma, 1, 0) + zl.matvec(Xgp_sigma_1, (zl.sqrt(spd_sigma_1) * zgp_sigma_1))))
+        diag_spd_1 = (zl.lift((sdgp_1 * zl.sqrt((zl.sqrt((2 * 3.141592653589793)) * lscale_1))), 1, 0) * zl.exp((zl.lift((-0.25 * zl.square(lscale_1)), 1, 0) * zl.square(slambda_1[..., :, 0]))))
+        diag_spd_sigma_1 = (zl.lift((sdgp_sigma_1 * zl.sqrt((zl.sqrt((2 * 3.141592653589793)) * lscale_sigma_1))), 1, 0) * zl.exp((zl.lift((-0.25 * zl.square(lscale_sigma_1)), 1, 0) * zl.square(slambda_sigma_1[..., :, 0]))))
+        mu = (zl.lift(Intercept, 1, 0) + zl.matvec(Xgp_1, (diag_spd_1 * zgp_1)))
+        sigma = zl.exp((zl.lift(Intercept_sigma, 1, 0) + zl.matvec(Xgp_sigma_1, (diag_spd_sigma_1 * zgp_sigma_1))))
         Y = out['Y'] = zl.dist.draw(zl.dist.Normal(loc=mu, scale=sigma), (*sample_shape, d["N"],), True)
         return out
 

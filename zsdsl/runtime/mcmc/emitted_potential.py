@@ -10,6 +10,8 @@ that does not match the sampler's, a disagreement, or an error the code raised a
 from __future__ import annotations
 
 import math
+import re
+import warnings
 
 import numpy as np
 import torch
@@ -37,6 +39,10 @@ class EmittedPotential:
         if tuple(program.sites) != names:
             raise LayoutError(f"the emitted sites {program.sites} are not the sampler's {names}")
         module = load_generated_module(program.source, f"{potential.model.name}.gradient")
+        # an overflow in the fast variant's array maths gives IEEE values (a divergence for the sampler), as
+        # the safe variant's errstate does: not a warning per point (np.errstate would cost more than the
+        # gradient of a small model); the filter is per module, free at each call
+        warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(module.__name__))
         self._fn, dim = module.make(numpy_data(potential.data), dict(potential.model.dims))
         if dim != potential.dim:
             raise LayoutError(f"the emitted code's vector has {dim} values; the sampler's has {potential.dim}")
