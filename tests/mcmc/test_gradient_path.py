@@ -47,7 +47,9 @@ def test_a_model_the_emitted_path_cannot_take_names_the_construct_and_line():
     pot = _potential("data:\n  y: int[N] in [0, 3)\nw: simplex[3] ~ Dirichlet(ones(3))\nplate n in N:\n"
                      "  y[n] ~ Categorical(probs=w)\n", {"y": [0, 1, 2]})  # fmt: skip
     assert pot.backend == "torch"
-    assert pot.backend_reason == "the emitted gradient has no rule for the simplex transform (in 'w', m.zs:3:1)"
+    assert pot.backend_reason == (
+        "the emitted gradient has no rule for the density of Categorical(probs) (in 'y', m.zs:5:3)"
+    )
 
 
 def test_an_enumerated_model_says_it_stays_on_pytorch():
