@@ -84,7 +84,7 @@ class _ProgramChecker:
 
     # ------------------------------------------------------------ driver
     def check(self) -> ir.ProgramIR:
-        derived = [d for d in self.p.dims if d.value is not None and self._reads_data(d.value)]
+        derived = _derived_dims(self.p.dims)
         for d in self.p.dims:
             if d not in derived:
                 self.col.run(self._dim_decl, d)
@@ -141,12 +141,6 @@ class _ProgramChecker:
             seen.add(name.id)
             out.append(self.scope.undefined(name.id, name.span))
         return out
-
-    def _reads_data(self, e) -> bool:
-        """A dims value that names something other than the dims declared before it (a data size)."""
-        names = {x.id for x in _names(e)}
-        earlier = {d.name for d in self.p.dims[: next(i for i, d in enumerate(self.p.dims) if d.value is e)]}
-        return bool(names - earlier)
 
     def _type_shape(self, t: A.TypeSpec, bind_field: str | None = None) -> ir.Shape:
         if t.base not in BASE_TYPES:
@@ -587,15 +581,14 @@ def _declared_later(program: A.Program) -> dict:
     return found
 
 
-def _names(e):
-    """Every name read in an AST expression."""
-    if isinstance(e, A.Name):
-        yield e
-    elif isinstance(e, A.BinOp):
-        yield from _names(e.left)
-        yield from _names(e.right)
-    elif isinstance(e, A.Neg):
-        yield from _names(e.operand)
+def _derived_dims(dims) -> list:
+    """The dims whose value names something other than the dims declared before them (a data size)."""
+    derived, earlier = [], set()
+    for d in dims:
+        if d.value is not None and {x.id for x in _names_anywhere(d.value)} - earlier:
+            derived.append(d)
+        earlier.add(d.name)
+    return derived
 
 
 def _names_anywhere(node):

@@ -28,7 +28,7 @@ def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             errors.append(DataError(f"Field '{node.name}' must hold numbers.", span))
             continue
-        want = tuple(_resolve(d, sizes) for d in node.ty.shape)
+        want = tuple(evaluate(d, sizes) for d in node.ty.shape)
         if None not in want and tuple(arr.shape) != want:
             errors.append(
                 DataError(
@@ -81,10 +81,6 @@ def _bind_sizes(program, data, errors, span) -> dict:
             elif value is not None:
                 sizes[dim.name] = value
     return sizes
-
-
-def _resolve(d, sizes):
-    return evaluate(d, sizes)
 
 
 def _bound(expr, sizes, data):
@@ -174,7 +170,7 @@ def _check_indices(program: ir.ProgramIR, data: dict, sizes: dict) -> list[str]:
     """Integer data used (directly, or plus/minus a constant) to index a sized axis: every value in range."""
     messages, seen = [], set()
     for base, axis, field, offset in _index_uses(program):
-        size = _resolve(base.ty.shape[axis], sizes)
+        size = evaluate(base.ty.shape[axis], sizes)
         if size is None or field not in data or (field, base.name, axis) in seen:
             continue
         seen.add((field, base.name, axis))

@@ -61,15 +61,9 @@ def evaluate(d: Dim, sizes: dict) -> int | None:
     return total
 
 
-def size_names(d: Dim) -> set[str]:
-    """The names a size reads."""
-    return set() if isinstance(d, int) else set(_NAMES.findall(str(d)))
-
-
 # A size is a polynomial in the names bound from the data, with integer coefficients: {monomial: coeff},
 # a monomial a sorted tuple of names (a floor division that does not come out exact is one name, "((a)//b)").
 _TOKENS = re.compile(r"\s*(\d+|[A-Za-z_][A-Za-z0-9_]*|//|[-+*/()])")
-_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _poly(d: Dim) -> dict:

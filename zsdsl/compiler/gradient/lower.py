@@ -217,7 +217,8 @@ class Lowering:
             return self.simplex(u)
         if kind == "ordered":
             x = self.b.emit("ordered", (u,), u.shape, u.lead, "real")
-            tail = self.b.emit("index", (u,), u.shape[:-1] + (_minus_one(u.shape[-1]),), u.lead, "real", ("..., 1:",))
+            tail_shape = u.shape[:-1] + (dim_op("-", u.shape[-1], 1),)
+            tail = self.b.emit("index", (u,), tail_shape, u.lead, "real", ("..., 1:",))
             return x, self.b.sum_all(tail)
         x = self.b.emit("cumsum", (self.b.unary("exp", u),), u.shape, u.lead, "real")
         return x, self.b.sum_all(u)
@@ -604,10 +605,6 @@ class Lowering:
     def _logpdf(self, e: ir.LogPdf, E):
         lp = self.log_density(e.dist, self.expr(e.value, E), E)
         return self.b.sum_last(lp, e.sum_rank) if e.sum_rank else lp
-
-
-def _minus_one(d):
-    return d - 1 if isinstance(d, int) else f"{d}-1"
 
 
 def lower_program(program: ir.ProgramIR, spans: dict | None = None) -> Lowered:
