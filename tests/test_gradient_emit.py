@@ -138,6 +138,8 @@ def _non_net_specs():
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
     "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
+    "arma11": "a scan loop (in 'scan@13', arma11.zs:13:1); it runs with PyTorch autograd",
+    "local_level": "a scan loop (in 'scan@13', local_level.zs:13:1)",
 }
 
 

@@ -172,3 +172,11 @@ def test_solve_with_sample_dims_treats_b_as_a_vector():
     b = torch.randn(3, 3, generator=torch.Generator().manual_seed(7))
     x = cm.model(data).deterministics({"b": b}, data)["x"]
     close(x, torch.linalg.solve(A, b.unsqueeze(-1)).squeeze(-1))
+
+
+def test_a_list_of_vectors_has_the_new_dim_first():
+    # [a, b] of [3]-vectors is [2, 3] for the checker, as NumPy's array([a, b]); it ran as [3, 2] before
+    cm = zsdsl.loads("z ~ Normal(0, 1)\na = [z + arange(3), 10 + arange(3)]\nb = sum(a, dim=1)\n", "l.zs")
+    out = cm.model(cm.prepare_data({})).deterministics({"z": torch.tensor([0.0, 1.0])}, {})
+    close(out["a"][1], torch.tensor([[1.0, 2.0, 3.0], [10.0, 11.0, 12.0]]))
+    close(out["b"], torch.tensor([[3.0, 33.0], [6.0, 33.0]]))

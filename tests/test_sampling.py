@@ -14,6 +14,8 @@ torch.set_default_dtype(torch.float64)
 
 N = 6
 SMALL_DATA = {
+    "arma11": {"y": torch.randn(12)},
+    "local_level": {"y": torch.randn(12)},
     "blr": {"N": N, "D": 3, "X": torch.randn(N, 3), "y": torch.zeros(N)},
     "bnn_regression": {"X": torch.randn(N, 3), "y": torch.zeros(N)},
     "conv_vae": {"x": torch.zeros(N, 784)},

@@ -168,8 +168,9 @@ def _tree(lines):
 def _statements(nodes):
     out = []
     for line, children in nodes:
-        if line.startswith("plate "):
-            out.append({"plate": line[len("plate ") : -1], "body": _statements(children)})
+        if line.startswith(("plate ", "scan ")):
+            kind = line.split()[0]
+            out.append({kind: line[len(kind) + 1 : -1], "body": _statements(children)})
         else:
             out.append(line)
     return out
@@ -246,7 +247,7 @@ def _squash(s: str) -> str:
 
 def _is_block(node) -> bool:
     """Nodes whose span covers YAML structure too (a key, quotes, a body list): not compared."""
-    return type(node).__name__ in ("Program", "Guide", "Plate") or type(node).__name__.endswith("Decl")
+    return type(node).__name__ in ("Program", "Guide", "Plate", "Scan") or type(node).__name__.endswith("Decl")
 
 
 def _assert_spans_cover_the_same_text(zs_node, zs, yaml_node, yml):

@@ -12,6 +12,7 @@ import dataclasses
 from zsdsl.compiler import ir
 from zsdsl.compiler.check_expr import ExprChecker
 from zsdsl.compiler.check_nets import NetError, NetInfo, parse_net
+from zsdsl.compiler.check_scan import check_scan, scan_names
 from zsdsl.compiler.scope import Cascade, Scope, Sym, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, fmt_shape
 from zsdsl.compiler.supports import declared_support, latent_support, param_support
@@ -253,15 +254,19 @@ class _ProgramChecker:
             result = self.col.run(self._stmt, s, E, generated, guide)
             if result:
                 out.extend(result)
-            if self.col.cascaded and not isinstance(s, A.Plate):
+            if self.col.cascaded and not isinstance(s, (A.Plate, A.Scan)):
                 self.col.errors.extend(self._undefined_in(s))  # what else is wrong on that line
             if self.col.failures > before and isinstance(s, (A.Assign, A.Sample)):
                 self.scope.failed.add(s.target.name)  # its later uses are not errors of their own
+            if self.col.failures > before and isinstance(s, A.Scan):
+                self.scope.failed.update(scan_names(s))
         return out
 
     def _stmt(self, s, E, generated, guide):
         if isinstance(s, A.Plate):
             return self._plate(s, E, generated, guide)
+        if isinstance(s, A.Scan):
+            return check_scan(self, s, E, generated, guide)
         if isinstance(s, A.Factor):
             x = self.ex.expr(s.value, E)
             if x.ty.dtype == "bool":
@@ -367,7 +372,7 @@ class _ProgramChecker:
             sym = self.scope.lookup(n)
             if sym is None or not (sym.role in ("data", "dim") or sym.data_only):
                 return False
-        return not (_roles(x) - {"data", "dim", "det", "plate_index"})
+        return not (_roles(x) - {"data", "dim", "det", "plate_index", "scan_index", "carry", "scan_local"})
 
     def _sample(self, s: A.Sample, E, generated, guide):
         plates, local = self._target_plates(s.target, E)
@@ -573,6 +578,9 @@ def _declared_later(program: A.Program) -> dict:
         for s in stmts:
             if isinstance(s, A.Plate):
                 walk(s.body)
+            elif isinstance(s, A.Scan):
+                for name in scan_names(s):
+                    found.setdefault(name, s.span)
             elif isinstance(s, (A.Sample, A.Assign)):
                 found.setdefault(s.target.name, s.span)
 

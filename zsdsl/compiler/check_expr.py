@@ -24,6 +24,21 @@ def _order(plates: set[str], E: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(p for p in E if p in plates)
 
 
+def _step_int(x) -> bool:
+    """Whether ``x`` is a Python integer when the code runs: a scan's index, sizes and constants with + - *."""
+    if isinstance(x, ir.Const):
+        return x.ty.dtype == "int"
+    if isinstance(x, ir.Ref):
+        return x.role in ("scan_index", "dim")
+    if isinstance(x, ir.BinOp) and x.op in ("+", "-", "*"):
+        return _step_int(x.left) and _step_int(x.right)
+    return False
+
+
+def _has_scan_index(x) -> bool:
+    return any(isinstance(r, ir.Ref) and r.role == "scan_index" for r in ir.walk(x))
+
+
 def _dtype2(a: str, b: str, op: str) -> str:
     if op in _COMPARE:
         return "bool"
@@ -81,6 +96,13 @@ class ExprChecker:
             return ir.Ref(name=e.id, role="plate_index", ty=ir.Ty(dtype="int", plates=(e.id,)))
         if sym.role == "dim":
             return ir.Ref(name=e.id, role="dim", ty=ir.Ty(dtype="int"))
+        if sym.role == "scan_output":
+            raise TypeError_(
+                f"'{e.id}' is this scan's output, stacked over the steps after the loop: inside the loop "
+                f"{e.id}[{sym.scan_index}] is this step's value, and earlier steps' values are not kept (a carry "
+                "holds what the next step needs).",
+                e.span,
+            )
         kept = []
         for p in sym.plates:
             if p not in E:
@@ -134,6 +156,9 @@ class ExprChecker:
 
     # ------------------------------------------------------------ indexing
     def _index(self, e: A.Index, E):
+        step_value = self._scan_output_now(e)
+        if step_value is not None:
+            return step_value if len(e.indices) == 1 else self._index_rest(step_value, list(e.indices[1:]), E, e)
         base = self.expr(e.value, E)
         indices = list(e.indices)
         new_plates = []
@@ -168,6 +193,22 @@ class ExprChecker:
             return base
         return self._index_rest(base, indices, E, e)
 
+    def _scan_output_now(self, e: A.Index):
+        """``o[t]`` inside ``scan t`` after ``o[t] = ...``: this step's value of the output ``o``."""
+        if not isinstance(e.value, A.Name):
+            return None
+        sym = self.scope.lookup(e.value.id)
+        if sym is None or sym.role != "scan_output":
+            return None
+        first = e.indices[0]
+        if not (isinstance(first, A.Name) and first.id == sym.scan_index):
+            raise TypeError_(
+                f"Inside the scan only {sym.name}[{sym.scan_index}], this step's value, can be read; earlier "
+                "steps' values are not kept (a carry holds what the next step needs).",
+                first.span,
+            )
+        return ir.Ref(name=sym.name, role="scan_local", ty=ir.Ty(dtype=sym.dtype, shape=sym.shape))
+
     def _index_rest(self, base, indices, E, e):
         shape = list(base.ty.shape)
         if len(indices) > len(shape):
@@ -190,6 +231,10 @@ class ExprChecker:
                 if isinstance(size, int) and not -size <= x.value < size:
                     raise ShapeError(f"Index {x.value} is out of range for a dimension of size {size}.", idx.span)
                 items.append(ir.IndexItem(mode="select", index=x))
+            elif _step_int(x):  # y[t - 1] in a scan, y[T - 1]: a Python integer (a scan checks its own range)
+                if not _has_scan_index(x):
+                    self._check_size_index(idx, size)
+                items.append(ir.IndexItem(mode="select", index=x))
             else:
                 items.append(ir.IndexItem(mode="gather", index=x))
                 out_shape.extend(x.ty.shape)
@@ -198,6 +243,13 @@ class ExprChecker:
         if sum(1 for i in items if i.mode == "gather") > 1:
             raise ShapeError("Only one indexing position may use a computed index; split the expression.", e.span)
         return ir.Index(base=base, items=tuple(items), ty=ty)
+
+    def _check_size_index(self, idx, size: ir.Dim) -> None:
+        """``y[T - 1]``: an index computed from sizes, within the dimension when the sizes decide it."""
+        d = self.eval_dim(idx)
+        room = dim_op("-", size, dim_op("+", d, 1))
+        if isinstance(room, int) and room < 0:
+            raise ShapeError(f"Index {d} is out of range for a dimension of size {size}.", idx.span)
 
     def slice_bound(self, e, size: ir.Dim) -> ir.Dim:
         """A slice bound as a size from the start: ``-k`` counts from the end (``y[:-1]``, ``y[-K:]``), as in

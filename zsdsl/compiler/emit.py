@@ -198,6 +198,46 @@ class _BaseEmitter:
             return f"zl.nets.forward_with_weights({attr}, {{{items}}}, {x}, {plate_rank})"
         return f"{attr}({x})"
 
+    def emit_scan(self, node: ir.DetNode, depth: int, cache: bool = True) -> None:
+        """A scan as a nested step function and one ``zl.scan`` call: the step takes the index and the
+        carries, returns the carries' next values and the step's outputs; the body's names are the step's
+        own locals (a separate Python scope), so they cannot clash with the method's."""
+        scan: ir.Scan = node.expr
+        w, var = self.w, self.local(node.name)
+        step_fn = self.ns("step_" + node.name)
+        inner = Namespace()
+        inner.used = set(self.ns.used)  # the step reads the method's locals: never shadow one
+        saved = dict(self.names)
+        self.names[scan.index] = inner(scan.index)
+        for name, _ in scan.carries:
+            self.names[name] = inner(name)
+        carries = [self.names[c] for c, _ in scan.carries]
+        start, stop = self.ex.emit(scan.start, ()), self.ex.emit(scan.stop, ())
+        carried = f", carrying {', '.join(c for c, _ in scan.carries)}" if scan.carries else ""
+        w(f"# {node.name}: {scan.index} in range({start}, {stop}){carried}", depth)
+        w(f"def {step_fn}({', '.join([self.names[scan.index], *carries])}):", depth)
+        outs = []
+        for step in scan.body:
+            code = self.ex.emit(step.expr, ())
+            target = self.names[step.name] if step.role == "carry" else inner(step.name)
+            if step.role != "carry":  # later lines of the step read locals and outputs (o[t]) by name
+                self.names[step.name] = target
+            if step.role == "output":
+                outs.append((step.name, target, step.ty.rank))
+            w(f"{target} = {code}", depth + 1)
+        w(f"return ({''.join(c + ', ' for c in carries)}), ({''.join(t + ', ' for _, t, _ in outs)})", depth + 1)
+        inits = "".join(self.ex.emit(x, ()) + ", " for _, x in scan.carries)
+        names = tuple(c for c, _ in scan.carries), tuple(n for n, _, _ in outs), tuple(r for _, _, r in outs)
+        bounds = ", ".join(f"({dim_code(lo)}, {dim_code(hi)}, {dim_code(size)}, {what!r})"
+                           for lo, hi, size, what in scan.bounds)  # fmt: skip
+        call = (f"zl.scan({step_fn}, {start}, {stop}, ({inits}), "
+                f"{names[0]!r}, {names[1]!r}, {names[2]!r}{f', bounds=({bounds},)' if bounds else ''})")  # fmt: skip
+        self.names.clear()
+        self.names.update(saved)
+        if node.data_only and cache:
+            call = f"self.transformed(data, {node.name!r}, lambda: {call})"
+        w(f"{var} = {call}", depth)
+
     def emit_init(self, depth: int) -> None:
         w = self.w
         w("def __init__(self, dims):", depth)
@@ -469,6 +509,9 @@ class _ModelEmitter(_BaseEmitter):
         w, ex = self.w, self.ex
         if isinstance(node, ir.DetNode):
             var = self.local(node.name)
+            if isinstance(node.expr, ir.Scan):
+                self.emit_scan(node, 2)
+                return
             if node.data_only and not E:  # transformed data: computed once per data set
                 w(f"{var} = self.transformed(data, {node.name!r}, lambda: {ex.emit(node.expr, E)})", 2)
             else:
@@ -517,6 +560,9 @@ class _ModelEmitter(_BaseEmitter):
         if isinstance(node, ir.FactorNode):
             return
         var = self.local(node.name)
+        if isinstance(node, ir.DetNode) and isinstance(node.expr, ir.Scan):
+            self.emit_scan(node, 2, cache=False)
+            return
         if isinstance(node, ir.DetNode):
             out = "" if node.hidden else f"out[{node.name!r}] = "
             w(f"{var} = {out}{ex.emit(node.expr, E)}", 2)
@@ -629,7 +675,9 @@ class _GuideEmitter(_BaseEmitter):
         w, ex = self.w, self.ex
         scale = self.scale(E)
         prefix = scale + " * " if scale else ""
-        if isinstance(node, ir.DetNode):
+        if isinstance(node, ir.DetNode) and isinstance(node.expr, ir.Scan):
+            self.emit_scan(node, 2, cache=False)
+        elif isinstance(node, ir.DetNode):
             w(f"{self.local(node.name)} = {ex.emit(node.expr, E)}", 2)
         elif isinstance(node, ir.FactorNode):
             w(f"fac[{node.name!r}] = {prefix}{self.factor_code(node, E)}", 2)

@@ -122,7 +122,8 @@ class ExprEmitter:
     def _list(self, e: ir.ListE, E):
         r = e.ty.rank - 1
         items = ", ".join(self.operand(x, E, r) for x in e.items)
-        return f"zl.stack({items})"
+        # [a, b] of vectors is a [2, K] value, as NumPy's array([a, b]): the new dim before the items' dims
+        return f"zl.stack({items})" if r == 0 else f"zl.stack_before({r}, {items})"
 
     def _index(self, e: ir.Index, E):
         base = self.emit(e.base, E)
@@ -167,6 +168,9 @@ class ExprEmitter:
         if "b_rank" in static:  # a vector b with sample dims must not be read as a matrix
             args.append(f"b_rank={static['b_rank']}")
         return f"zl.{e.func}({', '.join(args)})"
+
+    def _scan_out(self, e: ir.ScanOut, E):
+        return align(f"{self.names[e.scan]}[{e.name!r}]", (), e.ty.rank, E)
 
     def _net_call(self, e: ir.NetCall, E):
         x = self.emit(e.arg, E)

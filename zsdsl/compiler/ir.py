@@ -45,7 +45,19 @@ class Ref(Rec):
 
     kind: Literal["ref"] = "ref"
     name: str
-    role: Literal["data", "dim", "param", "latent", "observed", "det", "plate_index", "weights"]
+    role: Literal[
+        "data",
+        "dim",
+        "param",
+        "latent",
+        "observed",
+        "det",
+        "plate_index",
+        "weights",
+        "scan_index",
+        "carry",
+        "scan_local",
+    ]
     decl_plates: tuple[str, ...] = ()
     ty: Ty
 
@@ -129,8 +141,43 @@ class LogPdf(Rec):
     ty: Ty
 
 
+class ScanStep(Rec):
+    """One statement of a scan's body: ``local`` (a value of this step), ``carry`` (the carry's next value),
+    ``output`` (a value of this step, stacked over the steps after the loop)."""
+
+    role: Literal["local", "carry", "output"]
+    name: str
+    expr: Expr
+    ty: Ty
+
+
+class Scan(Rec):
+    """A loop with carried state: for ``index`` in ``start`` to ``stop - 1``, run ``body`` with the carries'
+    values from the step before (``init`` before the first). Its value is every carry's last value and every
+    output stacked over the steps (a leading element dim); ``ScanOut`` reads one of them."""
+
+    kind: Literal["scan"] = "scan"
+    index: str
+    start: Expr
+    stop: Expr
+    carries: tuple[tuple[str, Expr], ...]
+    body: tuple[ScanStep, ...]
+    bounds: tuple[tuple[str, str, str, str], ...] = ()  # (lowest index, highest, size, what) checked at run time
+    ty: Ty
+
+
+class ScanOut(Rec):
+    """A carry's last value or an output's stacked values, from the scan computed by node ``scan``."""
+
+    kind: Literal["scan_out"] = "scan_out"
+    scan: str
+    name: str
+    ty: Ty
+
+
 Expr = Annotated[
-    Union[Const, Ref, PlateSlice, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf], Field(discriminator="kind")
+    Union[Const, Ref, PlateSlice, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf, Scan, ScanOut],
+    Field(discriminator="kind"),
 ]
 
 # ---------------------------------------------------------------- supports and bijectors
@@ -286,6 +333,7 @@ def expr_refs(expr) -> set[str]:
     return found
 
 
+_LOOP_ROLES = ("plate_index", "scan_index", "carry", "scan_local")  # names bound by a plate or a scan, not nodes
 _SIZE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -295,8 +343,11 @@ def _collect(obj, found: set[str]) -> None:
     if isinstance(obj, Ref):
         if obj.role == "dim":  # a size may be an expression of sizes (a slice bound T-1)
             found.update(_SIZE_NAME.findall(obj.name))
-        elif obj.role != "plate_index":
+        elif obj.role not in _LOOP_ROLES:
             found.add(obj.name)
+        return
+    if isinstance(obj, ScanOut):
+        found.add(obj.scan)
         return
     if isinstance(obj, NetCall):
         found.add(obj.net)
@@ -308,5 +359,20 @@ def _collect(obj, found: set[str]) -> None:
             _collect(item, found)
 
 
-for _cls in (PlateSlice, IndexItem, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf, Support, Bijector):
+for _cls in (
+    PlateSlice,
+    IndexItem,
+    Index,
+    BinOp,
+    Neg,
+    Call,
+    NetCall,
+    ListE,
+    Dist,
+    LogPdf,
+    ScanStep,
+    Scan,
+    Support,
+    Bijector,
+):
     _cls.model_rebuild()

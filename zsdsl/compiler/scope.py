@@ -22,6 +22,7 @@ class Sym:
     dim_value: int | str | None = None  # for dims and int data scalars used as sizes
     local: bool = False  # declared inside a plate without an index
     data_only: bool = False  # a deterministic node computed from data alone (Stan's transformed data)
+    scan_index: str | None = None  # a scan's output: the index that reads this step's value (o[t])
 
 
 class Cascade(NameError_):

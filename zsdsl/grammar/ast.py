@@ -186,7 +186,27 @@ class Plate:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-Stmt = Union[Sample, Assign, Factor, Plate]
+@dataclass(frozen=True)
+class Carry:
+    """``err = e0`` in a scan header: a value carried from step to step, ``e0`` before the first."""
+
+    name: str
+    init: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """``scan t in range(a, b), c = init, ...:`` with its body; ``steps`` is the ``range(...)`` call or a size."""
+
+    var: str
+    steps: Expr
+    carries: tuple[Carry, ...]
+    body: tuple[Stmt, ...]
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+Stmt = Union[Sample, Assign, Factor, Plate, Scan]
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,8 @@ STAN_HABITS: list[tuple[str, str, list[str]]] = [
     (r"^\s*target\s*\+=", "Stan's 'target += e' is 'factor e' here.", ["x ~ Normal(0, 1)\ntarget += -x\n"]),
     (r"^\s*for\s*\(|^\s*for\s+\w+\s+in\b",
      "zsdsl has no for loops: write the statement once for all elements ('y ~ Normal(mu, sigma), event=[N]'), "
-     "or inside a plate ('plate i in N:' with 'y[i] ~ ...' indented below it); a linear recursion over time is "
-     "recurrence(a, b, init).",
+     "or inside a plate ('plate i in N:' with 'y[i] ~ ...' indented below it); a loop that carries a value from "
+     "one step to the next is a scan ('scan t in range(1, T), s = s0:' with the step indented below it).",
      ["x ~ Normal(0, 1)\nfor (i in 1:N)\n", "for (n in 1:N) {\n"]),
     (rf"^\s*(data|{_BLOCKS})\s*\{{",
      "Blocks are written 'data:' with an indented body, not in braces. " + _NO_BLOCKS,
@@ -100,6 +100,10 @@ STAN_HABITS: list[tuple[str, str, list[str]]] = [
      "Normal(0, 1)'), which gives the posterior of Stan's truncated prior; truncated observations cannot be "
      "written yet.",
      ["x ~ Normal(0, 1) T[0, ]\n"]),
+    (r"^\s*scan\s+\w+\s+in\s+[^,(]*:",
+     "A scan runs over range(a, b): 'scan t in range(1, T):' runs t = 1 to T - 1, as Python's range "
+     "(Stan's 'for (t in 2:T)' with 0-based indices); range(T) is 0 to T - 1.",
+     ["scan t in 1:T:\n    a = 1\n", "scan t in 0:N, s = 0:\n"]),
     (r"\bincrement_log_prob\s*\(", "Stan's increment_log_prob(e) is 'factor e' here.",
      ["increment_log_prob(-x)\n"]),
 ]  # fmt: skip

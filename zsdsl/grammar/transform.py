@@ -171,6 +171,16 @@ class ToAst(Transformer):
         var, size, options, *body = children
         return A.Plate(str(var), size, options, tuple(body), self._s(meta))
 
+    def scan_carry(self, meta, children):
+        name, init = children
+        return A.Carry(str(name), init, self._s(meta))
+
+    def scan_stmt(self, meta, children):
+        var, steps, *rest = children
+        carries = tuple(c for c in rest if isinstance(c, A.Carry))
+        body = tuple(c for c in rest if not isinstance(c, A.Carry))
+        return A.Scan(str(var), steps, carries, body, self._s(meta))
+
     # ------------------------------------------------------------ blocks
     def data_block(self, meta, children):
         return ("data", children)

@@ -21,6 +21,9 @@ Format (read with PyYAML's safe composer; nothing is constructed or evaluated)::
       - plate: n in N, subsample=128           # a plate: its header and its own body list
         body:
           - z[n] ~ Normal(0, 1), event=[z_dim]
+      - scan: t in range(1, T), s = 0          # a scan: the same form
+        body:
+          - s = s + z[t]
     guides:                            # guide name -> {nets:, params:, body:} (each optional)
       q:
         nets: {encoder: "MLP(784 -> 10)"}
@@ -28,10 +31,10 @@ Format (read with PyYAML's safe composer; nothing is constructed or evaluated)::
     generated:                         # statements computed from posterior draws
       - y_rep ~ Normal(mu, 1)
 
-A statement item is a string (any ``.zs`` statement except a plate), a plate mapping
-``{plate: HEADER, body: [...]}``, ``{factor: EXPR}``, or a one-entry mapping ``{TARGET: "TYPE ~ ..."}``
-(what YAML makes of an unquoted ``theta: real ~ ...``). Keys and values are text in the ``.zs``
-grammar whatever YAML would make of them (``40``, ``1.0``, ``on`` stay text); ``null`` matters only
+A statement item is a string (any ``.zs`` statement except a plate or scan), a plate or scan mapping
+``{plate: HEADER, body: [...]}`` (``{scan: HEADER, body: [...]}``), ``{factor: EXPR}``, or a one-entry
+mapping ``{TARGET: "TYPE ~ ..."}`` (what YAML makes of an unquoted ``theta: real ~ ...``). Keys and values
+are text in the ``.zs`` grammar whatever YAML would make of them (``40``, ``1.0``, ``on`` stay text); ``null`` matters only
 for a dim. Each fragment is parsed by ``parse_spec`` inside a tiny ``.zs`` text assembled from the
 YAML key and value, so the result equals (``==``, ``dump_ast``) what ``parse_spec`` gives for the
 same model written in ``.zs``, and every span is mapped back, character by character, to the YAML
@@ -54,7 +57,7 @@ from zsdsl.grammar.parser import parse_spec
 
 TOP_KEYS = ("model", "data", "dims", "params", "nets", "body", "guides", "generated")
 GUIDE_KEYS = ("nets", "params", "body")
-PLATE_KEYS = ("plate", "body")
+BLOCK_FORMS = {"plate": "n in N", "scan": "t in range(1, T), s = 0"}
 PARAM_KEYS = ("type", "init")
 PLATE_FORM = "Write a plate as a mapping: '- plate: n in N' with its statements in a 'body:' list under it."
 
@@ -414,8 +417,10 @@ class _Builder:
             )
         pairs = self.entries(node, "a statement")
         keys = [k.value for k, _ in pairs]
+        if "scan" in keys:
+            return self.block(node, "scan")
         if "plate" in keys or "body" in keys:
-            return self.plate(node)
+            return self.block(node, "plate")
         if len(pairs) == 1:
             (key, value), hint = pairs[0], None
             if key.value.startswith("plate "):  # `- plate n in N:` reads as the key of a mapping
@@ -440,25 +445,31 @@ class _Builder:
             raise self.err("Expected one statement here (a '~', '=' or 'factor' statement, or a plate).", node)
         return frag.relocate(prog.body[0])
 
-    def plate(self, node):
-        pairs = self.entries(node, "a plate", allowed=PLATE_KEYS)
+    def block(self, node, kind: str):
+        """A plate ``{plate: 'n in N', body: [...]}`` or a scan ``{scan: 't in range(1, T), s = 0', body: [...]}``."""
+        form = BLOCK_FORMS[kind]
+        pairs = self.entries(node, f"a {kind}", allowed=(kind, "body"))
         parts = {k.value: v for k, v in pairs}
-        key = next((k for k, _ in pairs if k.value == "plate"), None)
+        key = next((k for k, _ in pairs if k.value == kind), None)
         if key is None:
-            raise self.err("A plate needs a 'plate' header, e.g. 'plate: n in N'.", node)
+            raise self.err(f"A {kind} needs a '{kind}' header, e.g. '{kind}: {form}'.", node)
         if "body" not in parts:
-            raise self.err("A plate needs a 'body' list of statements.", node)
-        frag = self.piece(self.fragment(), key, "'plate'").lit(" ")
-        self.piece(frag, self.nonempty(parts["plate"], "the plate header ('n in N')"), "a plate header")
+            raise self.err(f"A {kind} needs a 'body' list of statements.", node)
+        frag = self.piece(self.fragment(), key, f"'{kind}'").lit(" ")
+        self.piece(frag, self.nonempty(parts[kind], f"the {kind} header ('{form}')"), f"a {kind} header")
         frag.lit(":\n  _x = 0\n")
-        prog = frag.parse("A plate header is 'n in N' or 'n in N, subsample=B'.")
+        prog = frag.parse(
+            f"A plate header is '{form}' or 'n in N, subsample=B'."
+            if kind == "plate"
+            else f"A scan header is '{form}': the index, its range and the carries with their first values."
+        )
         header = prog.body[0] if len(prog.body) == 1 and not _others(prog, "body") else None
-        if not isinstance(header, A.Plate) or len(header.body) != 1:
-            raise self.err("Expected a plate header 'n in N' here.", parts["plate"])
+        if not isinstance(header, A.Plate if kind == "plate" else A.Scan) or len(header.body) != 1:
+            raise self.err(f"Expected a {kind} header '{form}' here.", parts[kind])
         header = frag.relocate(header)
-        body = self.body(parts["body"], "a plate body")
+        body = self.body(parts["body"], f"a {kind} body")
         if not body:
-            raise self.err("A plate's body needs at least one statement.", parts["body"])
+            raise self.err(f"A {kind}'s body needs at least one statement.", parts["body"])
         last = body[-1].span
         span = (
             dataclasses.replace(header.span, end_line=last.end_line, end_col=last.end_col) if last.line else header.span

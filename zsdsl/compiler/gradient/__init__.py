@@ -62,6 +62,13 @@ def statement_places(program) -> dict:
             if isinstance(s, A.Plate):
                 visit(s.body)
                 continue
+            if isinstance(s, A.Scan):
+                where = f"{Path(s.span.file).name}:{s.span.line}:{s.span.col}" if s.span.line else None
+                names = [f"scan@{s.span.line}", *(c.name for c in s.carries)]
+                names += [x.target.name for x in s.body if isinstance(x, A.Assign) and x.target.indices]
+                places.update({n: where for n in names if where})
+                visit(tuple(x for x in s.body if isinstance(x, A.Factor)))
+                continue
             if isinstance(s, A.Factor):
                 factors += 1
                 name = f"factor_{factors}"

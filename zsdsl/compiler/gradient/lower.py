@@ -307,6 +307,10 @@ class Lowering:
             raise Unsupported(f"the expression kind '{e.kind}' ({self.where()})")
         return method(e, E)
 
+    def _scan(self, e: ir.Scan, E):
+        # a loop needs a forward pass kept per step and its adjoints run back over the steps: not here yet
+        raise Unsupported(f"a scan loop ({self.where()}); it runs with PyTorch autograd")
+
     def _const(self, e: ir.Const, E):
         return self.b.const(float(e.value) if e.ty.dtype == "real" else int(e.value))
 
@@ -351,7 +355,10 @@ class Lowering:
         return self.b.unary("neg", self.expr(e.operand, E))
 
     def _list(self, e: ir.ListE, E):
-        return self.stack([self.expr(x, E) for x in e.items])
+        items = [self.expr(x, E) for x in e.items]
+        if not all(x.scalar for x in items):  # [a, b] of vectors: the new dim comes first (stack puts it last)
+            raise Unsupported(f"a list of vectors ({self.where()})")
+        return self.stack(items)
 
     def _index(self, e: ir.Index, E):
         base = self.whole(e.base, E)

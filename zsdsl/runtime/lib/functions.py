@@ -206,6 +206,13 @@ def stack(*xs):
     return torch.stack([x.expand(shape) for x in xs], -1)
 
 
+def stack_before(r: int, *xs):
+    """A list literal of values of element rank ``r``: the new dim before their element dims."""
+    xs = [_t(x) for x in xs]
+    shape = torch.broadcast_shapes(*[x.shape for x in xs])
+    return torch.stack([x.expand(shape) for x in xs], len(shape) - r)
+
+
 def one_hot(idx, k):
     return F.one_hot(idx.long(), int(k)).to(torch.get_default_dtype())
 

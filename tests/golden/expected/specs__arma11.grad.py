@@ -1,0 +1,1 @@
+# no emitted gradient: the emitted gradient has no rule for a scan loop (in 'scan@13', arma11.zs:13:1); it runs with PyTorch autograd
