@@ -31,15 +31,15 @@ Format (read with PyYAML's safe composer; nothing is constructed or evaluated)::
     generated:                         # statements computed from posterior draws
       - y_rep ~ Normal(mu, 1)
 
-A statement item is a string (any ``.zs`` statement except a plate or scan), a plate or scan mapping
-``{plate: HEADER, body: [...]}`` (``{scan: HEADER, body: [...]}``), ``{factor: EXPR}``, or a one-entry
-mapping ``{TARGET: "TYPE ~ ..."}`` (what YAML makes of an unquoted ``theta: real ~ ...``). Keys and values
-are text in the ``.zs`` grammar whatever YAML would make of them (``40``, ``1.0``, ``on`` stay text); ``null`` matters only
-for a dim. Each fragment is parsed by ``parse_spec`` inside a tiny ``.zs`` text assembled from the
-YAML key and value, so the result equals (``==``, ``dump_ast``) what ``parse_spec`` gives for the
-same model written in ``.zs``, and every span is mapped back, character by character, to the YAML
-source (plain, quoted and flow scalars, also folded over several lines). Block scalars (``|``, ``>``),
-values with line breaks, aliases (``*name``) and duplicate keys are rejected. Every problem raises a
+A statement item is a string (any ``.zs`` statement except a plate or scan), a plate or scan mapping ``{plate:
+HEADER, body: [...]}`` (``{scan: HEADER, body: [...]}``), ``{factor: EXPR}``, or a one-entry mapping
+``{TARGET: "TYPE ~ ..."}`` (what YAML makes of an unquoted ``theta: real ~ ...``). Keys and values are text in
+the ``.zs`` grammar whatever YAML would make of them (``40``, ``1.0``, ``on`` stay text); ``null`` matters
+only for a dim. Each fragment is parsed by ``parse_spec`` inside a tiny ``.zs`` text assembled from the YAML
+key and value, so the result equals (``==``, ``dump_ast``) what ``parse_spec`` gives for the same model
+written in ``.zs``, and every span is mapped back, character by character, to the YAML source (plain, quoted
+and flow scalars, also folded over several lines). Block scalars (``|``, ``>``), values with line breaks,
+aliases (``*name``) and duplicate keys are rejected. Every problem raises a
 ``SyntaxError_`` located in the YAML file. An empty document is an error.
 """
 
