@@ -138,8 +138,6 @@ def _non_net_specs():
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
     "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
-    "arma11": "a scan loop (in 'scan@13', arma11.zs:13:1); it runs with PyTorch autograd",
-    "local_level": "a scan loop (in 'scan@13', local_level.zs:13:1)",
 }
 
 
@@ -174,6 +172,8 @@ def _synthetic(stem: str):
 def _data_for(spec: Path):
     if spec.stem == "blr":
         return ROOT / "specs" / "data" / "regression.json"
+    if (ROOT / "specs" / "data" / f"{spec.stem}.json").exists():  # arma11, local_level
+        return ROOT / "specs" / "data" / f"{spec.stem}.json"
     if _synthetic(spec.stem) is not None:
         return _synthetic(spec.stem)
     if spec.stem == "gp_pois_regr":  # the library's form of the posteriordb model
@@ -268,6 +268,27 @@ CONSTRUCTS = {  # name: (model text, data)
         "factor hmm_marginal(transpose(-0.5 * square(stack(y2, y2, y2) - mu)), G, rho)\n"
         "factor hmm_marginal(transpose(-0.5 * square(stack(y1, y1, y1) - mu)), G, rho)\n",
         {"y": [0.1, -1.2, 2.0, 0.5, 0.4, -0.3, 1.7], "y2": [0.3, -0.4], "y1": [0.8]},
+    ),
+    "scan_hmm_forward": (  # a vector carry, a matrix read whole, a z-dependent matrix indexed by the step
+        "data:\n  y: real[N]\nmu: ordered[3] ~ Normal(0, 3)\n"
+        "r1: simplex[3] ~ Dirichlet(ones(3))\nr2: simplex[3] ~ Dirichlet(ones(3))\n"
+        "r3: simplex[3] ~ Dirichlet(ones(3))\nlg = log(stack(r1, r2, r3))\n"
+        "lo = transpose(-0.5 * square(stack(y, y, y) - mu))\n"
+        "scan t in range(1, N), acc = lo[:, 0]:\n    acc = lo[:, t] + logsumexp(lg + acc, dim=1)\n"
+        "factor logsumexp(acc)\n",
+        {"y": [0.1, -1.2, 2.0, 0.5, 0.4, -0.3, 1.7]},
+    ),
+    "scan_two_carries_and_outputs": (  # two carries, a factor per step, an output read in the step and later
+        "data:\n  y: real[T]\ns: real in (0, inf) ~ HalfNormal(1)\no: real in (0, inf) ~ HalfNormal(1)\n"
+        "m0 ~ Normal(0, 3)\nscan t in range(T), m = m0, p = 1.0:\n    f = p + o ^ 2\n"
+        "    factor logpdf(Normal(m, sqrt(f)), y[t])\n    k = p / f\n    lev[t] = m + k * (y[t] - m)\n"
+        "    m = lev[t]\n    p = p * (1 - k) + s ^ 2\nfactor -0.1 * sum(square(lev)) - m ^ 2 - p\n",
+        {"y": [0.1, -1.2, 2.0, 0.5, 0.4, -0.3, 1.7]},
+    ),
+    "scan_unused_carry": (  # a carry never read after the loop and an output read only after it
+        "data:\n  y: real[T]\nphi ~ Normal(0, 1)\nscan t in range(1, T), last = 0:\n"
+        "    last = phi * y[t - 1]\n    e[t] = y[t] - last\nfactor -0.5 * sum(square(e))\n",
+        {"y": [0.1, -1.2, 2.0, 0.5]},
     ),
     "concat_stack": (
         "x ~ Normal(0, 1), event=[3]\na ~ Normal(0, 1)\nb ~ Normal(0, 1)\n"
@@ -422,3 +443,14 @@ def test_an_overflow_in_array_maths_is_a_value_not_a_warning_per_point():
         warnings.resetwarnings()  # the control: without the module's filter the same point warns
         emitted.value_and_grad(np.full(3, 10.0))
     assert [w for w in seen if issubclass(w.category, RuntimeWarning)]
+
+
+def test_the_logsumexp_helper_equals_scipy_with_infinities():
+    from scipy import special
+
+    from zsdsl.compiler.gradient.helpers import logsumexp
+
+    x = np.array([[0.3, -1.2, 4.0], [-np.inf, -np.inf, -np.inf], [-np.inf, 2.0, 1e3]])
+    with np.errstate(divide="ignore"):
+        for axis in ((1,), (0,), (0, 1)):
+            np.testing.assert_allclose(logsumexp(x, axis), special.logsumexp(x, axis=axis), rtol=1e-15)

@@ -14,10 +14,13 @@ from __future__ import annotations
 import inspect
 import re
 
-from zsdsl.compiler.gradient import helpers, rules
+from zsdsl.compiler.gradient import emit_scan, helpers, rules
 from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
-HELPERS = {"hmm_marginal": (helpers.hmm_forward, helpers.hmm_adjoint)}  # functions copied into the module
+HELPERS = {
+    "hmm_marginal": (helpers.hmm_forward, helpers.hmm_adjoint),
+    "logsumexp": (helpers.logsumexp,),
+}  # functions copied into the module
 _NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
 _BARE = re.compile(r"^(g_[vc]\d+|-?\d+\.\d+)$")
 
@@ -124,27 +127,24 @@ def _unbroadcast(code: str, cs: tuple, ts: tuple) -> tuple[str, tuple]:
     return code, tuple(1 if t == 1 else c for c, t in zip(cs[lead:], ts))
 
 
-def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, vals: dict) -> list[str]:
-    lines: list[str] = []
-    if fast and any(v.scalar for _, v, _ in sites):
-        lines.append("zs = z.tolist()")
-    for _name, v, offset in sites:
-        if v.scalar:
-            lines.append(f"{v.name} = {'zs' if fast else 'z'}[{offset}]")
-        else:
-            reshape = f".reshape({v.name}_shape)" if len(v.shape) > 1 else ""
-            lines.append(f"{v.name} = z[{v.name}_lo:{v.name}_hi]{reshape}")
+def forward_ops(ops: list[Op], lines: list[str], fast: bool) -> None:
+    """The forward pass: one line per operation (a scan's loop takes several)."""
     for op in ops:
+        if op.prim == "scan":
+            lines.extend(emit_scan.forward(op, fast))
+            continue
         args = [a.name for a in op.args]
         lines.append(f"{op.out.name} = {rules.forward(op, args, fast and op.out.scalar)}")
-    back = _Reverse(vals, lines)
+
+
+def reverse_ops(ops: list[Op], back: _Reverse, lines: list[str], fast: bool) -> None:
+    """The adjoints, operation by operation in reverse order, from those already in ``back``."""
     done_setup: set = set()  # temporaries an op's rules share (computed once for all its arguments)
-    if total.data:
-        lines.append(f"return -{total.name}, np.zeros({dim_code})")
-        return lines
-    back.acc[total.name] = ["1.0", (), False]
     for op in reversed(ops):
-        if op.out.name not in back.acc:
+        if op.prim == "scan":
+            lines.extend(emit_scan.reverse(op, back, fast))
+            continue
+        if op.out.name not in back.acc or op.prim == "scan_get":  # a scan's reads: the scan takes their adjoints
             continue
         out = op.out
         for i, arg in enumerate(op.args):
@@ -169,6 +169,25 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
                 back.add(arg, adj.code, adj.shape if adj.shape is not None else arg.shape)
             else:
                 back.add(arg, adj.code, back.shape_of(adj.code))
+
+
+def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, vals: dict) -> list[str]:
+    lines: list[str] = []
+    if fast and any(v.scalar for _, v, _ in sites):
+        lines.append("zs = z.tolist()")
+    for _name, v, offset in sites:
+        if v.scalar:
+            lines.append(f"{v.name} = {'zs' if fast else 'z'}[{offset}]")
+        else:
+            reshape = f".reshape({v.name}_shape)" if len(v.shape) > 1 else ""
+            lines.append(f"{v.name} = z[{v.name}_lo:{v.name}_hi]{reshape}")
+    forward_ops(ops, lines, fast)
+    back = _Reverse(vals, lines)
+    if total.data:
+        lines.append(f"return -{total.name}, np.zeros({dim_code})")
+        return lines
+    back.acc[total.name] = ["1.0", (), False]
+    reverse_ops(ops, back, lines, fast)
     lines.append(f"gr = np.empty({dim_code})")
     for _name, v, offset in sites:
         if v.name not in back.acc:
@@ -184,19 +203,29 @@ def _variant(ops: list[Op], sites: list, total: Val, fast: bool, dim_code: str, 
     return lines
 
 
+def _with_scan_steps(ops: list[Op]) -> list[Op]:
+    out = []
+    for op in ops:
+        out.append(op)
+        if op.prim == "scan":
+            out += _with_scan_steps(op.spec.ops)
+    return out
+
+
 def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: list[Op], sites: list, total: Val,
                 dim_code: str, layout: str) -> str:  # fmt: skip
     """The module text. ``sites``: (name, z value, offset code); ``data_lines`` bind fields and sizes."""
     vals = {op.out.name: op.out for op in data_ops + z_ops}
     vals.update({v.name: v for _, v, _ in sites})
+    every = _with_scan_steps(data_ops + z_ops)  # the operations of scans' steps need their imports too
     imports = ["import numpy as np", "from scipy import special as sp"]
-    if any(op.prim == "recurrence" for op in data_ops + z_ops):
+    if any(op.prim == "recurrence" for op in every):
         imports.append("from scipy import signal as sig")
-    if any(op.prim == "trisolve" for op in data_ops + z_ops):
+    if any(op.prim == "trisolve" for op in every):
         imports.append("from scipy import linalg as sla")
-    if any(op.prim == "cholesky" for op in z_ops):
+    if any(op.prim == "cholesky" for op in every):
         imports.append("from scipy.linalg.lapack import dtrtri")
-    helpers = [h for prim, fns in HELPERS.items() if any(op.prim == prim for op in data_ops + z_ops) for h in fns]
+    helpers = [h for prim, fns in HELPERS.items() if any(op.prim == prim for op in every) for h in fns]
     if helpers:
         layout += "\n\n\n" + "\n\n".join(inspect.getsource(h).rstrip("\n") + "\n" for h in helpers)
     out = [header, "", "import math", "", *imports, "", layout,

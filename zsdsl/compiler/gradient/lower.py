@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from zsdsl.compiler import ir
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
+from zsdsl.compiler.gradient.scan import lower_scan, lower_scan_out
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
 from zsdsl.compiler.shapes import dim_op
 
@@ -308,8 +309,10 @@ class Lowering:
         return method(e, E)
 
     def _scan(self, e: ir.Scan, E):
-        # a loop needs a forward pass kept per step and its adjoints run back over the steps: not here yet
-        raise Unsupported(f"a scan loop ({self.where()}); it runs with PyTorch autograd")
+        return lower_scan(self, e, E, _Math)
+
+    def _scan_out(self, e: ir.ScanOut, E):
+        return lower_scan_out(self, e)
 
     def _const(self, e: ir.Const, E):
         return self.b.const(float(e.value) if e.ty.dtype == "real" else int(e.value))
@@ -368,9 +371,11 @@ class Lowering:
         for item in e.items:
             if item.mode == "select":
                 idx = self.expr(item.index, E)
-                if idx.const is None:
+                if idx.const is None and not (idx.data and idx.scalar and idx.dtype == "int"):
                     raise Unsupported(f"an index that is not a constant ({self.where()})")
-                entries.append(str(idx.const))
+                if idx.const is None:  # a scan's y[t - 1]: an integer per step, read like a slice bound
+                    bounds.append(idx)
+                entries.append(str(idx.const) if idx.const is not None else idx.name)
                 pos += 1
             elif item.mode == "slice":
                 lo = self.expr(item.start, E) if item.start is not None else None

@@ -42,6 +42,8 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
     p, at = op.prim, op.attrs
     if p in _BIN:
         return f"{a[0]} {_BIN[p]} {a[1]}"
+    if p == "scan_get":  # a carry's last value or an output's stacked values (gradient/emit_scan.py)
+        return f"{a[0]}[{at[0]}]"
     if p == "neg":
         return f"-{a[0]}"
     if p == "square":
@@ -73,7 +75,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         c, x, y = a
         return f"({x} if {c} else {y})" if fast else f"np.where({c}, {x}, {y})"
     if p in ("logsumexp", "prod", "max", "min"):
-        fn = {"logsumexp": "sp.logsumexp", "prod": "np.prod", "max": "np.max", "min": "np.min"}[p]
+        fn = {"logsumexp": "logsumexp", "prod": "np.prod", "max": "np.max", "min": "np.min"}[p]
         return f"{fn}({a[0]}, axis={at[0]!r})"
     if p == "norm":
         return f"np.sqrt(np.sum(np.square({a[0]}), axis={at[0]!r}))"
