@@ -1,12 +1,13 @@
 """NumPy functions that the emitted gradient code calls, copied into a generated module (by their
 source, ``inspect.getsource``) when one of its primitives needs them: the module stays standalone.
 
-``logsumexp``: scipy.special.logsumexp's value for real arrays at a tenth of its cost (about 20 µs against
-200 µs on a 2x2 matrix; a scan's step calls it once per step). ``hmm_forward`` / ``hmm_adjoint``: Stan's hmm_marginal and its gradient. The N - 1 transition steps
-M_t[j, k] = Γ[j, k] ω[k, t] (emission densities scaled by their largest value at each t) are multiplied
-pairwise as a tree, each product rescaled by its largest entry: about log2(N) batched 2-D products
-instead of N sequential steps. The result does not depend on the scales (the chain is linear in each
-factor), so the adjoint treats them as constants and is exact; it runs the tree back down.
+``logsumexp``: scipy.special.logsumexp's value for real arrays at a tenth of its cost (about 20 µs against 200
+µs on a 2x2 matrix; a scan's step calls it once per step). ``hmm_forward`` / ``hmm_adjoint``: Stan's
+hmm_marginal and its gradient. The N - 1 transition steps M_t[j, k] = Γ[j, k] ω[k, t] (emission densities
+scaled by their largest value at each t) are multiplied pairwise as a tree, each product rescaled by its
+largest entry: about log2(N) batched 2-D products instead of N sequential steps. The result does not depend on
+the scales (the chain is linear in each factor), so the adjoint treats them as constants and is exact; it runs
+the tree back down.
 """
 
 from __future__ import annotations

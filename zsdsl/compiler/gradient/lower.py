@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from zsdsl.compiler import ir
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
-from zsdsl.compiler.gradient.scan import lower_scan, lower_scan_out
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
+from zsdsl.compiler.gradient.scan import lower_scan, lower_scan_out
 from zsdsl.compiler.shapes import dim_op
 
 _UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "square", "tanh", "sigmoid", "softplus", "lgamma", "digamma",

@@ -46,7 +46,7 @@ def lower_scan(low, e: ir.Scan, E, math_factory) -> Val:
     sb._count += 1
     index = Val(sb, f"c{sb._count}", (), 0, "int", True)
     carries_in = []
-    for (name, _), init in zip(e.carries, inits, strict=True):
+    for init in inits:
         sb._count += 1
         carries_in.append(Val(sb, f"v{sb._count}", init.shape, 0, init.dtype if init.dtype != "int" else "real",
                               False))  # fmt: skip
