@@ -12,8 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vi_ssl_m2.py", "vae_step.py", "sbn_step.py", "gradient.py", "nuts.py",
-           "compile.py", "posteriordb_sweep.py"]  # fmt: skip
+# vi_ssl_m2.py --quick runs in test_m2_curve_scores_each_epoch_checkpoint; the two longest (about 30 s and 19 s)
+# run in the slow set, to keep the default run under 10 minutes
+SLOW = pytest.mark.slow
+SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", pytest.param("vae_step.py", marks=SLOW), "sbn_step.py", "gradient.py",
+           pytest.param("nuts.py", marks=SLOW), "compile.py", "posteriordb_sweep.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -49,6 +49,7 @@ def test_enumerated_marginal_equals_the_log_mix_model():
     torch.testing.assert_close(enum.log_density(u), mix.log_density(u))
 
 
+@pytest.mark.slow  # about 20 s
 def test_nuts_samples_the_enumerated_mixture():
     raw = _data(200)
     cm = zsdsl.load(ROOT / "specs" / "gmm_enum.zs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 import zsdsl
@@ -38,6 +39,7 @@ def test_flat_path_equals_batched_path():
         torch.set_default_dtype(torch.float32)
 
 
+@pytest.mark.slow  # about 14 s of compilation
 def test_compiled_potential_matches_eager():
     import numpy as np
     import pytest

@@ -131,7 +131,7 @@ def forward_ops(ops: list[Op], lines: list[str], fast: bool) -> None:
     """The forward pass: one line per operation (a scan's loop takes several)."""
     for op in ops:
         if op.prim == "scan":
-            lines.extend(emit_scan.forward(op, fast))
+            lines.extend(emit_scan.forward(op, fast, forward_ops))
             continue
         args = [a.name for a in op.args]
         lines.append(f"{op.out.name} = {rules.forward(op, args, fast and op.out.scalar)}")
@@ -142,7 +142,7 @@ def reverse_ops(ops: list[Op], back: _Reverse, lines: list[str], fast: bool) -> 
     done_setup: set = set()  # temporaries an op's rules share (computed once for all its arguments)
     for op in reversed(ops):
         if op.prim == "scan":
-            lines.extend(emit_scan.reverse(op, back, fast))
+            lines.extend(emit_scan.reverse(op, back, fast, reverse_ops))
             continue
         if op.out.name not in back.acc or op.prim == "scan_get":  # a scan's reads: the scan takes their adjoints
             continue

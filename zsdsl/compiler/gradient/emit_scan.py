@@ -22,9 +22,8 @@ def _indent(lines: list[str]) -> list[str]:
     return ["    " + line for line in lines]
 
 
-def forward(op, fast: bool) -> list[str]:
-    from zsdsl.compiler.gradient.emit import forward_ops
-
+def forward(op, fast: bool, forward_ops) -> list[str]:
+    """``forward_ops`` (``emit.forward_ops``, passed in: this module is its helper, not its importer)."""
     spec, k = op.spec, op.spec.key
     nc = len(spec.carries_in)
     start, stop = op.args[0].name, op.args[1].name
@@ -48,9 +47,8 @@ def forward(op, fast: bool) -> list[str]:
     return lines
 
 
-def reverse(op, back, fast: bool) -> list[str]:
-    from zsdsl.compiler.gradient.emit import _Reverse, reverse_ops
-
+def reverse(op, back, fast: bool, reverse_ops) -> list[str]:
+    """``reverse_ops`` as ``forward``'s ``forward_ops``; the step's accumulator is of ``back``'s class."""
     spec, k = op.spec, op.spec.key
     nc = len(spec.carries_in)
     inits = list(op.args[2 : 2 + nc])
@@ -63,7 +61,7 @@ def reverse(op, back, fast: bool) -> list[str]:
     ]
     outs = [j for j in range(len(spec.outputs)) if nc + j in spec.gets and spec.gets[nc + j].name in back.acc]
     outs_g = {j: back.exact(spec.gets[nc + j]) for j in outs}
-    lines = _back_function(spec, outs, moving, fast, _Reverse, reverse_ops)
+    lines = _back_function(spec, outs, moving, fast, type(back), reverse_ops)
     zeros = _tup(f"np.zeros_like({outer.name})" for outer, _ in moving)
     lines += [
         f"{k}_gc, {k}_gr = {_tup(seeds_in)}, {zeros}",
