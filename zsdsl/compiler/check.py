@@ -11,6 +11,7 @@ import dataclasses
 
 from zsdsl.compiler import ir
 from zsdsl.compiler.check_expr import ExprChecker
+from zsdsl.compiler.check_functions import define_function
 from zsdsl.compiler.check_nets import NetError, NetInfo, parse_net
 from zsdsl.compiler.check_scan import check_scan, scan_names
 from zsdsl.compiler.scope import Cascade, Scope, Sym, did_you_mean
@@ -85,6 +86,8 @@ class _ProgramChecker:
 
     # ------------------------------------------------------------ driver
     def check(self) -> ir.ProgramIR:
+        for f in self.p.functions:  # pure: checked before everything, they read nothing of the model
+            self.col.run(define_function, self.ex, f)
         derived = _derived_dims(self.p.dims)
         for d in self.p.dims:
             if d not in derived:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from zsdsl.compiler import builtins, ir
 from zsdsl.compiler.check_nets import NetError, propagate
-from zsdsl.compiler.scope import Scope, did_you_mean
+from zsdsl.compiler.scope import Cascade, Scope, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, broadcast_all, dim_op, fmt_shape, matmul_shape, slice_len
 from zsdsl.compiler.signatures import DISTRIBUTIONS, DistSig
-from zsdsl.errors import DistributionError, ShapeError, SpecWarning, SupportError, TypeError_, ZsdslError
+from zsdsl.errors import DistributionError, NameError_, ShapeError, SpecWarning, SupportError, TypeError_, ZsdslError
 from zsdsl.grammar import ast as A
 
 _ARITH = {"+", "-", "*", "/", "%", "**"}
@@ -55,6 +55,8 @@ class ExprChecker:
         self.plate_size = plate_size
         self.nets = nets
         self.warnings: list[SpecWarning] = []
+        self.functions: dict = {}  # user functions by name (check_functions.py)
+        self.inlining: tuple[str, ...] = ()  # the user functions whose bodies are being checked, outermost first
 
     # ------------------------------------------------------------ sizes
     def eval_dim(self, e) -> ir.Dim:
@@ -86,8 +88,16 @@ class ExprChecker:
 
     def _name(self, e: A.Name, E):
         sym = self.scope.lookup(e.id)
+        if sym is None and self.inlining:
+            raise NameError_(
+                f"Undefined name '{e.id}' in the function '{self.inlining[-1]}': a function reads only "
+                "its parameters and its own values (pass data or latents as arguments).",
+                e.span,
+            )
         if sym is None:
             raise self.scope.undefined(e.id, e.span)
+        if sym.role == "fn_value":
+            return sym.value
         if sym.role == "net":
             raise TypeError_(f"'{e.id}' is a net; call it on an input, e.g. {e.id}(x).", e.span)
         if sym.role == "plate_index":
@@ -273,6 +283,12 @@ class ExprChecker:
 
     # ------------------------------------------------------------ calls
     def _call(self, e: A.Call, E):
+        if e.func in self.functions:
+            from zsdsl.compiler.check_functions import call_function
+
+            return call_function(self, self.functions[e.func], e, E)
+        if e.func in self.scope.failed:
+            raise Cascade(f"'{e.func}' is not defined: its definition has an error.", e.func_span)
         if e.func == "logpdf":
             return self._logpdf(e, E)
         if e.func in self.nets:

@@ -23,6 +23,7 @@ class Sym:
     local: bool = False  # declared inside a plate without an index
     data_only: bool = False  # a deterministic node computed from data alone (Stan's transformed data)
     scan_index: str | None = None  # a scan's output: the index that reads this step's value (o[t])
+    value: object = None  # in a function's body being inlined: the IR value of a parameter or local
 
 
 class Cascade(NameError_):

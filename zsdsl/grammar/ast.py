@@ -210,6 +210,33 @@ Stmt = Union[Sample, Assign, Factor, Plate, Scan]
 
 
 @dataclass(frozen=True)
+class Param:
+    """``x: real[K]``: a function's parameter."""
+
+    name: str
+    type: TypeSpec
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class Return:
+    value: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """``def f(a: real, b: real[K]) -> real[K]:`` with local assignments and one final ``return``."""
+
+    name: str
+    params: tuple[Param, ...]
+    returns: TypeSpec
+    body: tuple[Assign, ...]
+    result: Return | None
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
 class Guide:
     name: str
     nets: tuple[NetDecl, ...] = ()
@@ -228,6 +255,7 @@ class Program:
     body: tuple[Stmt, ...] = ()
     guides: tuple[Guide, ...] = ()
     generated: tuple[Stmt, ...] = ()
+    functions: tuple[FunctionDef, ...] = ()
     file: str = field(default="<string>", compare=False)
     span: Span = field(default=NO_SPAN, compare=False)
 

@@ -67,6 +67,10 @@ _NO_BLOCKS = ("zsdsl has no parameters, model or transformed blocks: declare eac
               "'name = expression' and model statements at the top level, generated quantities under "
               "'generated:'.")  # fmt: skip
 STAN_HABITS: list[tuple[str, str, list[str]]] = [
+    (r"^\s*functions\s*[{:]",
+     "Stan's functions block is one 'def' per function here, at the top level: 'def f(x: real[K], s: real) -> "
+     "real[K]:' with its lines indented below it and 'return expression' last.",
+     ["functions {\n  real f(real x) { return x; }\n}\n", "functions:\n  def f(x: real) -> real:\n"]),
     (r"\b(real|int|vector|matrix|row_vector)\s*<\s*(lower|upper|offset)",
      "Bounds follow the type with 'in': 'sigma: real in (0, inf)' is Stan's real<lower=0>, 'p: real in (0, 1)' "
      "is <lower=0, upper=1>, 'N: int in [0, inf)' is int<lower=0>.",

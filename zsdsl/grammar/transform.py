@@ -181,6 +181,24 @@ class ToAst(Transformer):
         body = tuple(c for c in rest if not isinstance(c, A.Carry))
         return A.Scan(str(var), steps, carries, body, self._s(meta))
 
+    def fparam(self, meta, children):
+        return A.Param(str(children[0]), children[1], self._s(meta))
+
+    def return_stmt(self, meta, children):
+        return A.Return(children[0], self._s(meta))
+
+    def function_def(self, meta, children):
+        name, *rest = children
+        params = tuple(c for c in rest if isinstance(c, A.Param))
+        returns = next(c for c in rest if isinstance(c, A.TypeSpec))
+        body = tuple(c for c in rest if isinstance(c, (A.Assign, A.Return)))
+        result = body[-1] if body and isinstance(body[-1], A.Return) else None
+        stmts = body[:-1] if result is not None else body
+        extra = next((b for b in stmts if isinstance(b, A.Return)), None)
+        if extra is not None:
+            raise SyntaxError_("A function ends with its one 'return'; lines after it are never run.", extra.span)
+        return ("functions", A.FunctionDef(str(name), params, returns, stmts, result, self._s(meta)))
+
     # ------------------------------------------------------------ blocks
     def data_block(self, meta, children):
         return ("data", children)
@@ -209,7 +227,9 @@ class ToAst(Transformer):
         return ("header", str(children[0]))
 
     def start(self, meta, children):
-        parts = _gather(children, allowed=("header", "data", "dims", "params", "nets", "generated", "guide"))
+        parts = _gather(
+            children, allowed=("header", "data", "dims", "params", "nets", "generated", "guide", "functions")
+        )
         name = parts["header"][0] if parts["header"] else ""
         return A.Program(
             name=name,
@@ -220,6 +240,7 @@ class ToAst(Transformer):
             body=tuple(parts["body"]),
             guides=tuple(parts["guide"]),
             generated=tuple(parts["generated"]),
+            functions=tuple(parts["functions"]),
             file=self.file,
             span=self._s(meta),
         )
