@@ -27,7 +27,8 @@ def test_off_a_terminal_sampling_prints_progress_lines_and_a_closing_line(monkey
                     "--out", tmp_path / "r")  # fmt: skip
     assert code == 0, out
     lines = [ln for ln in out.splitlines() if ln.startswith("[")]
-    assert re.fullmatch(r"\[\d+ s\] chain 1 warmup 10/40; chain 2 warmup 0/40", lines[0]), lines[0]
+    step = r" \(step [0-9.e+-]+, depth \d+\)"
+    assert re.fullmatch(rf"\[\d+ s\] chain 1 warmup 10/40{step}; chain 2 warmup 0/40", lines[0]), lines[0]
     assert any("chain 1 sampling 20/40" in ln for ln in lines) and lines[-1].endswith("chain 1 done; chain 2 done")
     closing = next(ln for ln in out.splitlines() if ln.startswith("nuts: 2 chains x 40 draws"))
     assert re.search(r"\d+ divergent; min ESS \d+ \([\d.]+/s\)", closing), closing

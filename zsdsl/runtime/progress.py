@@ -33,13 +33,15 @@ class _Lines:
 
 
 class ChainProgress:
-    """One rich bar per chain on a terminal; otherwise a line per ~10 s with every chain's phase."""
+    """One rich bar per chain on a terminal; otherwise a line per ~10 s with every chain's phase, step size
+    and last tree depth (a chain stuck at a tiny step and the maximum depth shows it)."""
 
     def __init__(self, chains: int, warmup: int, draws: int, quiet: bool = False):
         self.live = sys.stderr.isatty() and not quiet
         self.log = not sys.stderr.isatty() and not quiet
         self.chains, self.warmup, self.total = chains, warmup, warmup + draws
         self.done = [0] * chains
+        self.tuning: list[tuple] = [(None, None)] * chains
 
     @property
     def callback(self):
@@ -56,18 +58,27 @@ class ChainProgress:
         self.lines = _Lines()
         return self
 
-    def update(self, chain: int, done: int) -> None:
+    def update(self, chain: int, done: int, step_size: float | None = None, depth: int | None = None) -> None:
+        """Chain ``chain`` has run ``done`` iterations; its step size and last tree depth, where known."""
         self.done[chain] = done
+        self.tuning[chain] = (step_size, depth)
         if self.live:
-            self.bar.update(self.tasks[chain], completed=done)
+            desc = f"chain {chain + 1}{self._tuning(chain, done)}"
+            self.bar.update(self.tasks[chain], completed=done, description=desc)
         elif self.log and self.lines.due():
-            parts = [f"chain {c + 1} {self._phase(d)}" for c, d in enumerate(self.done)]
+            parts = [f"chain {c + 1} {self._phase(d)}{self._tuning(c, d)}" for c, d in enumerate(self.done)]
             print(f"[{self.lines.elapsed():.0f} s] " + "; ".join(parts), file=sys.stderr)
 
     def _phase(self, done: int) -> str:
         if done < self.warmup:
             return f"warmup {done}/{self.warmup}"
         return f"sampling {done - self.warmup}/{self.total - self.warmup}" if done < self.total else "done"
+
+    def _tuning(self, chain: int, done: int) -> str:
+        step, depth = self.tuning[chain]
+        if step is None or done == 0 or done >= self.total:
+            return ""
+        return f" (step {step:.2g}" + (f", depth {depth})" if depth is not None else ")")
 
     def __exit__(self, *exc):
         if self.live:

@@ -292,7 +292,8 @@ def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: floa
             atomic_save(chain.state_dict(), path)
             last = now
         if report is not None and (chain.it % 10 == 0 or chain.done):
-            report(c, chain.it)
+            # the step size and tree depth too: a chain crawling at depth 10 with a tiny step says so
+            report(c, chain.it, float(chain.eps), chain._stats.get("treedepth__"))
     return chain.result()
 
 
@@ -317,7 +318,7 @@ def _worker_init() -> None:
 def _worker(c: int):
     job = _JOB
     queue = job["queue"]
-    report = (lambda ch, it: queue.put((ch, it))) if queue is not None else None
+    report = (lambda *args: queue.put(args)) if queue is not None else None
     return _drive(job["potential"], job["cfg"], c, job["run"], job["resume"], job["every_s"], report)
 
 
@@ -331,7 +332,8 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
            checkpoint_every_s: float = 10.0) -> MCMCResult:  # fmt: skip
     """Run ``cfg.chains`` chains (seeds ``seed*1000 + k``) of NUTS or HMC on the model's posterior.
 
-    ``progress(chain, iterations_done)`` is called as chains advance. With ``run`` (a directory)
+    ``progress(chain, iterations_done, step_size, tree_depth)`` is called as chains advance (the last
+    transition's tree depth; None for HMC). With ``run`` (a directory)
     each chain's state is checkpointed there atomically; ``resume`` continues from those files.
     """
     cfg.validate()
