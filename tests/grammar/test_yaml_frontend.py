@@ -94,6 +94,31 @@ generated:
   - z = -y_rep
 """,
     ),
+    "functions_and_scan": (
+        "def center(x: real[N]) -> real[N]:\n    m = mean(x)\n    return x - m\n"
+        "def scale(x: real[N], s: real) -> real[N]:\n    return x / s\n"
+        "data:\n  y: real[T]\nphi ~ Normal(0, 1)\nscan t in range(1, T), e = 0:\n"
+        "    e = y[t] - phi * y[t - 1]\n    es[t] = e\nfactor -0.5 * sum(square(scale(center(es), 2.0)))\n",
+        """
+data:
+  y: real[T]
+body:
+  - phi ~ Normal(0, 1)
+  - scan: t in range(1, T), e = 0
+    body:
+      - e = y[t] - phi * y[t - 1]
+      - es[t] = e
+  - factor -0.5 * sum(square(scale(center(es), 2.0)))
+functions:
+  center:
+    params: "x: real[N]"
+    returns: real[N]
+    body:
+      - m = mean(x)
+      - return x - m
+  scale: {params: "x: real[N], s: real", returns: "real[N]", body: ["return x / s"]}
+""",
+    ),
     "sbn_like": (
         "data:\n  x: int[N, 4] in {0, 1}\nplate n in N, subsample=2:\n"
         "  h[n] ~ Bernoulli(logits=0.0), event=[3]\n  c[n] ~ Categorical(logits=zeros(3)), enumerate\n"
@@ -326,6 +351,8 @@ def test_check_errors_are_located_inside_the_quotes():
         ("body:\n  - mu ~ Normal(0, 1\n", "not closed", 2, 20),
         ("body:\n  - 'mu ~ Normal(0, 1'\n", "not closed", 2, 21),
         ("bdy:\n  - mu ~ Normal(0, 1)\n", "Did you mean 'body'?", 1, 1),
+        ("functions:\n  f: {params: 'x: real', body: ['return x']}\n", "The function 'f' needs 'returns'", 2, 6),
+        ("functions:\n  f: {params: 'x: real', returns: real, body: ['return x +']}\n", "Unexpected", 2, 59),
         ("model: m\nmodel_body: []\n", "Unknown top-level key 'model_body'", 2, 1),
         ("body:\n  - [1, 2]\n", "Expected a statement as a string", 2, 5),
         ("body:\n  - plate: n in N\n", "needs a 'body'", 2, 5),

@@ -30,6 +30,8 @@ Format (read with PyYAML's safe composer; nothing is constructed or evaluated)::
         body: [...]
     generated:                         # statements computed from posterior draws
       - y_rep ~ Normal(mu, 1)
+    functions:                         # name -> {params:, returns:, body:} (a def in the .zs form)
+      center: {params: "x: real[N]", returns: "real[N]", body: ["return x - mean(x)"]}
 
 A statement item is a string (any ``.zs`` statement except a plate or scan), a plate or scan mapping ``{plate:
 HEADER, body: [...]}`` (``{scan: HEADER, body: [...]}``), ``{factor: EXPR}``, or a one-entry mapping
@@ -55,7 +57,8 @@ from zsdsl.errors import Span, SyntaxError_, ZsdslError, flatten_errors
 from zsdsl.grammar import ast as A
 from zsdsl.grammar.parser import parse_spec
 
-TOP_KEYS = ("model", "data", "dims", "params", "nets", "body", "guides", "generated")
+TOP_KEYS = ("model", "data", "dims", "params", "nets", "body", "guides", "generated", "functions")
+FUNCTION_KEYS = ("params", "returns", "body")
 GUIDE_KEYS = ("nets", "params", "body")
 BLOCK_FORMS = {"plate": "n in N", "scan": "t in range(1, T), s = 0"}
 PARAM_KEYS = ("type", "init")
@@ -491,6 +494,28 @@ class _Builder:
             _node_span(key, self.file),
         )
 
+    def function(self, key, node) -> A.FunctionDef:
+        """``NAME: {params: "x: real[K], s: real", returns: "real[K]", body: [lines..., "return ..."]}``."""
+        parts = {k.value: v for k, v in self.entries(node, f"function '{key.value}'", allowed=FUNCTION_KEYS)}
+        for need in ("returns", "body"):
+            if need not in parts:
+                raise self.err(f"The function '{key.value}' needs '{need}' (keys: {', '.join(FUNCTION_KEYS)}).", node)
+        frag = self.piece(self.fragment().lit("def "), key, "a function name").lit("(")
+        if "params" in parts:
+            self.piece(frag, parts["params"], "the parameters ('x: real[K], s: real')")
+        self.piece(frag.lit(") -> "), self.nonempty(parts["returns"], "the result type"), "the result type")
+        frag.lit(":\n")
+        lines = self.items(parts["body"], f"the body of '{key.value}'")
+        if not lines:
+            raise self.err(f"The function '{key.value}' needs at least its 'return' line.", parts["body"])
+        for line in lines:
+            self.piece(frag.lit("    "), self.nonempty(line, "a line of the function"), "a line of the function")
+            frag.lit("\n")
+        prog = frag.parse("A function is {params: 'x: real[K]', returns: 'real[K]', body: ['return x']}.")
+        if len(prog.functions) != 1 or _others(prog, "functions"):
+            raise self.err("Expected one function here.", node)
+        return frag.relocate(prog.functions[0])
+
     def model_name(self, node) -> str:
         frag = self.piece(self.fragment().lit("model "), self.nonempty(node, "the model name"), "the model name")
         prog = frag.lit("\n").parse()
@@ -513,6 +538,7 @@ class _Builder:
             "body": self.body,
             "guides": lambda node: tuple(self.guide(k, v) for k, v in self.entries(node, "guides")),
             "generated": self.body,
+            "functions": lambda node: tuple(self.function(k, v) for k, v in self.entries(node, "functions")),
         }
         parts = {}
         for key, value in self.entries(root, "the model"):  # in file order, so the first error is reported
@@ -534,5 +560,5 @@ class _Builder:
 
 def _others(prog: A.Program, keep: str | None) -> bool:
     """Whether the parsed fragment holds anything besides its ``keep`` part (a header, a block...)."""
-    fields = ("data", "dims", "params", "nets", "body", "guides", "generated")
+    fields = ("data", "dims", "params", "nets", "body", "guides", "generated", "functions")
     return any(getattr(prog, f) for f in fields if f != keep) or (keep is not None and prog.name != "")
