@@ -201,6 +201,9 @@ FUNCTIONS = {
     "gp_conditional_var": ("gp_conditional_var(X[0], Z, 1.0, w[:2])", "SVGP predictive variance at x"),
     "hmm_marginal": ("hmm_marginal(transpose(stack(t, t, t)), M * M + 1, w)",
                      "Stan's: log p(y) of an HMM (log_omega [K, N], Gamma [K, K], rho [K]), forward algorithm"),
+    "quad_form": ("quad_form(M @ transpose(M), v)", "Stan's: x'A x (B'A B for a matrix B)"),
+    "quad_form_diag": ("quad_form_diag(M, w)", "Stan's: diag(v) M diag(v)"),
+    "dot_self": ("dot_self(v)", "Stan's: x'x"),
     "recurrence": ("recurrence(p, b, 0.0)", "s[0] = init, s[t] = a s[t-1] + b[t-1]; GARCH, AR filters"),
 }  # fmt: skip
 

@@ -290,6 +290,11 @@ CONSTRUCTS = {  # name: (model text, data)
         "    last = phi * y[t - 1]\n    e[t] = y[t] - last\nfactor -0.5 * sum(square(e))\n",
         {"y": [0.1, -1.2, 2.0, 0.5]},
     ),
+    "quadratic_forms": (  # Stan's quad_form of a vector and dot_self, as products (matrix forms: PyTorch path)
+        "data:\n  A: real[3, 3]\n  B: real[3, 2]\nx ~ Normal(0, 1), event=[3]\ns: real in (0, inf) ~ HalfNormal(1)\n"
+        "factor -0.5 * quad_form(A + eye(3), x) - dot_self(x) * s + quad_form(A, x * s)\n",
+        {"A": [[1.0, 0.2, 0.0], [0.3, 1.5, -0.4], [0.0, 0.1, 0.7]], "B": [[0.5, 1.0], [-0.2, 0.3], [1.1, 0.0]]},
+    ),
     "concat_stack": (
         "x ~ Normal(0, 1), event=[3]\na ~ Normal(0, 1)\nb ~ Normal(0, 1)\n"
         "v = concat(x, exp(x))\nw = stack(a, b * 2)\nu = full(3, a)\n"

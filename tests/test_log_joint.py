@@ -180,3 +180,17 @@ def test_a_list_of_vectors_has_the_new_dim_first():
     out = cm.model(cm.prepare_data({})).deterministics({"z": torch.tensor([0.0, 1.0])}, {})
     close(out["a"][1], torch.tensor([[1.0, 2.0, 3.0], [10.0, 11.0, 12.0]]))
     close(out["b"], torch.tensor([[3.0, 33.0], [6.0, 33.0]]))
+
+
+def test_quadratic_forms_are_stans():
+    cm = zsdsl.loads("data:\n  A: real[3, 3]\n  B: real[3, 2]\nx ~ Normal(0, 1), event=[3]\n"
+                     "q = quad_form(A, x)\nQ = quad_form(A, B) * x[0]\nD = quad_form_diag(A, x)\nd = dot_self(x)\n",
+                     "q.zs")  # fmt: skip
+    g = torch.Generator().manual_seed(11)
+    A, B, x = torch.randn(3, 3, generator=g), torch.randn(3, 2, generator=g), torch.randn(2, 3, generator=g)
+    data = cm.prepare_data({"A": A, "B": B})
+    out = cm.model(data).deterministics({"x": x}, data)
+    close(out["q"], torch.einsum("si,ij,sj->s", x, A, x))
+    close(out["Q"], (B.T @ A @ B) * x[:, 0, None, None])
+    close(out["D"], torch.diag_embed(x) @ A @ torch.diag_embed(x))
+    close(out["d"], (x * x).sum(-1))

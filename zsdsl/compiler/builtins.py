@@ -59,8 +59,13 @@ def rule(name: str, args: list[Ty], sizes: list, dim: int | None = None) -> tupl
     return handler(args)
 
 
+# Stan's quadratic forms, written by the checker as the products they are (check_expr._rewrite): both
+# gradient paths take them with no rules of their own
+REWRITTEN = {"quad_form": 2, "quad_form_diag": 2, "dot_self": 1}
+
+
 def known_functions() -> list[str]:
-    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SCANS, *SIZE_FUNCS, *_SPECIAL})
+    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SCANS, *SIZE_FUNCS, *_SPECIAL, *REWRITTEN})
 
 
 def _along(name: str, args: list[Ty], dim: int) -> tuple[Shape, str, tuple]:

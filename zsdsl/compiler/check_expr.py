@@ -308,6 +308,8 @@ class ExprChecker:
                 if not hint
                 else TypeError_(f"Unknown function '{e.func}'.{hint}", e.func_span)
             )
+        if e.func in builtins.REWRITTEN:
+            return self.expr(self._rewrite(e, E), E)
         if e.func == "log_sum_exp" and len(e.args) == 1:  # Stan's log_sum_exp(v): the reduction
             e = A.Call("logsumexp", e.args, e.kwargs, e.span, e.func_span)
         dim = self._dim_kwarg(e)
@@ -331,6 +333,29 @@ class ExprChecker:
             shape = (*args[0].ty.shape, sizes[1])
         plates = _order(set().union(*[set(a.ty.plates) for a in args]) if args else set(), E)
         return ir.Call(func=e.func, args=tuple(args), static=static, ty=ir.Ty(dtype=dtype, shape=shape, plates=plates))
+
+    def _rewrite(self, e: A.Call, E):
+        """Stan's quad_form(A, x) = x'Ax (B'AB for a matrix B), quad_form_diag(M, v) = diag(v) M diag(v) and
+        dot_self(x) = x'x, as the products they are."""
+        n = builtins.REWRITTEN[e.func]
+        if e.kwargs or len(e.args) != n:
+            raise TypeError_(f"{e.func}() takes {n} argument{'s' if n > 1 else ''}.", e.span)
+        s = e.span
+
+        def call(f, *a):
+            return A.Call(f, tuple(a), (), s, s)
+
+        if e.func == "dot_self":
+            return call("dot", e.args[0], e.args[0])
+        a, x = e.args
+        if e.func == "quad_form_diag":
+            return A.BinOp("@", A.BinOp("@", call("diag", x), a, s), call("diag", x), s)
+        rank = self.expr(x, E).ty.rank
+        if rank not in (1, 2):
+            raise ShapeError(f"quad_form(A, x) takes a vector or matrix x, got rank {rank}.", x.span)
+        if rank == 1:
+            return call("dot", x, A.BinOp("@", a, x, s))
+        return A.BinOp("@", call("transpose", x), A.BinOp("@", a, x, s), s)
 
     def _dim_kwarg(self, e: A.Call) -> int | None:
         """The ``dim=`` of a reduction or scan: an integer literal (negative counts from the last dim)."""
