@@ -50,6 +50,7 @@ def test_sbc_cli_ranks_a_correct_sampler_as_uniform(tmp_path):
     assert "p-value" in res.output
 
 
+@pytest.mark.slow  # about 17 s: the default run stays under 10 minutes
 def test_sbc_on_eight_schools_noncentered_is_uniform():
     """The issue's check: seed 7, 60 simulations, ranks 0..19 in 5 bins, 200 warmup iterations."""
     from pathlib import Path

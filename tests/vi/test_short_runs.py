@@ -45,6 +45,7 @@ def test_deep_models_improve(images, spec, infer, particles, steps, threshold):
 
 
 @pytest.mark.skipif(not BOSTON.exists(), reason="shared UCI data not present")
+@pytest.mark.slow  # about 11 s: the default run stays under 10 minutes
 def test_bnn_regression_on_boston_split_0():
     from zsdsl.runtime.vi.evaluate import evaluate, rebind
 
