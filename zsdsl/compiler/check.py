@@ -259,10 +259,8 @@ class _ProgramChecker:
                 out.extend(result)
             if self.col.cascaded and not isinstance(s, (A.Plate, A.Scan)):
                 self.col.errors.extend(self._undefined_in(s))  # what else is wrong on that line
-            if self.col.failures > before and isinstance(s, (A.Assign, A.Sample)):
-                self.scope.failed.add(s.target.name)  # its later uses are not errors of their own
-            if self.col.failures > before and isinstance(s, A.Scan):
-                self.scope.failed.update(scan_names(s))
+            if self.col.failures > before:  # its later uses are not errors of their own
+                self.scope.failed.update(_defined_by(s))
         return out
 
     def _stmt(self, s, E, generated, guide):
@@ -375,7 +373,7 @@ class _ProgramChecker:
             sym = self.scope.lookup(n)
             if sym is None or not (sym.role in ("data", "dim") or sym.data_only):
                 return False
-        return not (_roles(x) - {"data", "dim", "det", "plate_index", "scan_index", "carry", "scan_local"})
+        return not (_roles(x) - {"data", "dim", "det", *ir.LOOP_ROLES})
 
     def _sample(self, s: A.Sample, E, generated, guide):
         plates, local = self._target_plates(s.target, E)
@@ -590,6 +588,13 @@ def _declared_later(program: A.Program) -> dict:
     walk(program.body)
     walk(program.generated)
     return found
+
+
+def _defined_by(s) -> list[str]:
+    """The names a statement defines for the statements after it (none for a plate or factor)."""
+    if isinstance(s, A.Scan):
+        return scan_names(s)
+    return [s.target.name] if isinstance(s, (A.Assign, A.Sample)) else []
 
 
 def _derived_dims(dims) -> list:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from zsdsl.compiler import builtins, ir
 from zsdsl.compiler.scope import Scope, Sym
-from zsdsl.compiler.shapes import dim_op, fmt_shape
+from zsdsl.compiler.shapes import dim_op, fmt_shape, fmt_ty
 from zsdsl.compiler.signatures import DISTRIBUTIONS
 from zsdsl.errors import NameError_, ShapeError, TypeError_, ZsdslError
 from zsdsl.grammar import ast as A
@@ -113,14 +113,16 @@ def _bind(f, p: A.Param, x, node, sizes: dict) -> None:
         raise TypeError_(f"{where} is declared real, got a comparison.", node.span)
     shape = x.ty.shape
     if len(shape) != len(p.type.shape):
-        raise ShapeError(f"{where} is declared {_show(p.type)}, got {_ty(x.ty)}.", node.span)
+        raise ShapeError(f"{where} is declared {_show(p.type)}, got {fmt_ty(x.ty.dtype, x.ty.shape)}.", node.span)
     for d, actual in zip(p.type.shape, shape, strict=True):
         want = d.value if isinstance(d, A.Num) else sizes.get(d.id)
         if want is None:
             sizes[d.id] = actual
         elif dim_op("-", want, actual) != 0:
             bound = f" ({d.id} = {want} from an earlier argument)" if isinstance(d, A.Name) else ""
-            raise ShapeError(f"{where} is declared {_show(p.type)}{bound}, got {_ty(x.ty)}.", node.span)
+            raise ShapeError(
+                f"{where} is declared {_show(p.type)}{bound}, got {fmt_ty(x.ty.dtype, x.ty.shape)}.", node.span
+            )
 
 
 def _check_result(f, result, sizes: dict) -> None:
@@ -129,9 +131,10 @@ def _check_result(f, result, sizes: dict) -> None:
     got = tuple(result.ty.shape)
     same = len(want) == len(got) and all(dim_op("-", a, b) == 0 for a, b in zip(want, got, strict=True))
     if not same or (dtype != "real" and result.ty.dtype != dtype) or (dtype == "real" and result.ty.dtype == "bool"):
+        got_ty = fmt_ty(result.ty.dtype, result.ty.shape)
         raise ShapeError(f"{f.name} is declared to return {_show(f.returns)}"
                          f"{' = ' + dtype + fmt_shape(want) if want != tuple(f.returns.shape) and want else ''}, "
-                         f"but its return gives {_ty(result.ty)}.", f.result.span)  # fmt: skip
+                         f"but its return gives {got_ty}.", f.result.span)  # fmt: skip
 
 
 def _param_type(t: A.TypeSpec) -> tuple[str, tuple]:
@@ -152,7 +155,3 @@ def _declared(t: A.TypeSpec) -> tuple:
 
 def _show(t: A.TypeSpec) -> str:
     return t.base + (fmt_shape(_declared(t)) if t.shape else " (a scalar)")
-
-
-def _ty(ty: ir.Ty) -> str:
-    return f"{ty.dtype}{fmt_shape(ty.shape)}" if ty.shape else f"a {ty.dtype} scalar"

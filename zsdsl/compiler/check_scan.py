@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from zsdsl.compiler import ir
 from zsdsl.compiler.scope import Scope, Sym
-from zsdsl.compiler.shapes import dim_op, fmt_shape
+from zsdsl.compiler.shapes import dim_op, fmt_ty
 from zsdsl.errors import NameError_, ShapeError, TypeError_
 from zsdsl.grammar import ast as A
 
@@ -86,6 +86,11 @@ def check_scan(pc, s: A.Scan, E, generated: bool, guide) -> list:
     return _nodes(pc, s, scan, steps, factors, hidden)
 
 
+def scan_key(s: A.Scan) -> str:
+    """The name of the hidden node that computes a scan (no spec name can be it)."""
+    return f"scan@{s.span.line}" if s.span.line else f"scan@{id(s)}"
+
+
 def scan_names(s: A.Scan) -> list[str]:
     """The names a scan defines for the statements after it: its carries and outputs."""
     outs = [t.target.name for t in s.body if isinstance(t, A.Assign) and t.target.indices]
@@ -140,8 +145,8 @@ def _body_stmt(pc, s: A.Scan, stmt, inner: Scope, body: list, factors: list, hid
         if tuple(x.ty.shape) != tuple(sym.shape) or (x.ty.dtype == "real") != (sym.dtype == "real"):
             at = f" (line {sym.span.line})" if sym.span.line else ""
             raise ShapeError(
-                f"The carry '{t.name}' starts as {_ty_text(sym.dtype, sym.shape)}{at} but is given "
-                f"{_ty_text(x.ty.dtype, x.ty.shape)}; a carry keeps its type and shape from step to step "
+                f"The carry '{t.name}' starts as {fmt_ty(sym.dtype, sym.shape)}{at} but is given "
+                f"{fmt_ty(x.ty.dtype, x.ty.shape)}; a carry keeps its type and shape from step to step "
                 f"(start it with the shape it keeps, e.g. zeros(K)).",
                 stmt.span,
             )
@@ -149,10 +154,6 @@ def _body_stmt(pc, s: A.Scan, stmt, inner: Scope, body: list, factors: list, hid
         return
     inner.define(Sym(t.name, "scan_local", x.ty.dtype, x.ty.shape, span=stmt.span))
     body.append(ir.ScanStep(role="local", name=t.name, expr=x, ty=x.ty))
-
-
-def _ty_text(dtype: str, shape) -> str:
-    return f"a {dtype} scalar" if not shape else f"{dtype}{fmt_shape(shape)}"
 
 
 def _output(s: A.Scan, stmt: A.Assign, x, inner: Scope, body: list) -> None:
@@ -172,7 +173,7 @@ def _output(s: A.Scan, stmt: A.Assign, x, inner: Scope, body: list) -> None:
 def _nodes(pc, s: A.Scan, scan: ir.Scan, steps, factors: list, hidden: set) -> list:
     deps = tuple(sorted(ir.expr_refs(scan)))
     data_only = pc._data_only(scan)
-    key = f"scan@{s.span.line}" if s.span.line else f"scan@{id(s)}"
+    key = scan_key(s)
     pc.scope.syms[key] = Sym(key, "det", span=s.span, data_only=data_only)
     nodes: list = [ir.DetNode(name=key, expr=scan, ty=scan.ty, deps=deps, data_only=data_only, hidden=True)]
     for step in scan.body:

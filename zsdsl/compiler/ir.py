@@ -333,7 +333,7 @@ def expr_refs(expr) -> set[str]:
     return found
 
 
-_LOOP_ROLES = ("plate_index", "scan_index", "carry", "scan_local")  # names bound by a plate or a scan, not nodes
+LOOP_ROLES = ("plate_index", "scan_index", "carry", "scan_local")  # names bound by a plate or a scan, not nodes
 _SIZE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -343,7 +343,7 @@ def _collect(obj, found: set[str]) -> None:
     if isinstance(obj, Ref):
         if obj.role == "dim":  # a size may be an expression of sizes (a slice bound T-1)
             found.update(_SIZE_NAME.findall(obj.name))
-        elif obj.role not in _LOOP_ROLES:
+        elif obj.role not in LOOP_ROLES:
             found.add(obj.name)
         return
     if isinstance(obj, ScanOut):

@@ -23,6 +23,11 @@ def fmt_shape(shape: Shape) -> str:
     return "[" + ", ".join(fmt_dim(d) for d in shape) + "]" if shape else "scalar"
 
 
+def fmt_ty(dtype: str, shape: Shape) -> str:
+    """A value's type in a message: ``real[K, 2]``, or ``a real scalar``."""
+    return f"{dtype}{fmt_shape(shape)}" if shape else f"a {dtype} scalar"
+
+
 def dim_op(op: str, a: Dim, b: Dim) -> Dim:
     """``a op b`` for sizes, in canonical form: ``(T-1)+1`` is ``T``, ``2*K-K`` is ``K``, ``T-T`` is 0."""
     pa, pb = _poly(a), _poly(b)

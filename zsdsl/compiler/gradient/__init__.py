@@ -51,6 +51,7 @@ def emit_gradient(program: ir.ProgramIR, file: str = "<spec>", ast=None) -> Grad
 def statement_places(program) -> dict:
     """Node name -> ``file:line:col`` of the model statement that defines it (factors numbered as the
     checker numbers them: ``factor_1``, ``factor_2``, ... in order)."""
+    from zsdsl.compiler.check_scan import scan_key, scan_names
     from zsdsl.grammar import ast as A
 
     places: dict = {}
@@ -64,8 +65,7 @@ def statement_places(program) -> dict:
                 continue
             if isinstance(s, A.Scan):
                 where = f"{Path(s.span.file).name}:{s.span.line}:{s.span.col}" if s.span.line else None
-                names = [f"scan@{s.span.line}", *(c.name for c in s.carries)]
-                names += [x.target.name for x in s.body if isinstance(x, A.Assign) and x.target.indices]
+                names = [scan_key(s), *scan_names(s)]
                 places.update({n: where for n in names if where})
                 visit(tuple(x for x in s.body if isinstance(x, A.Factor)))
                 continue

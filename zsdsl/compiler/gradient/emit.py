@@ -142,7 +142,7 @@ def reverse_ops(ops: list[Op], back: _Reverse, lines: list[str], fast: bool) -> 
     done_setup: set = set()  # temporaries an op's rules share (computed once for all its arguments)
     for op in reversed(ops):
         if op.prim == "scan":
-            lines.extend(emit_scan.reverse(op, back, fast, reverse_ops))
+            emit_scan.reverse(op, back, fast, reverse_ops)
             continue
         if op.out.name not in back.acc or op.prim == "scan_get":  # a scan's reads: the scan takes their adjoints
             continue

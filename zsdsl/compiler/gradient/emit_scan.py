@@ -18,6 +18,11 @@ def _tup(items) -> str:
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
+def _tape(spec) -> list[str]:
+    """What a step keeps for its adjoints: the index, the carries it was given and every value it computed."""
+    return [spec.index.name, *(v.name for v in spec.carries_in), *(o.out.name for o in spec.ops)]
+
+
 def _indent(lines: list[str]) -> list[str]:
     return ["    " + line for line in lines]
 
@@ -30,11 +35,10 @@ def forward(op, fast: bool, forward_ops) -> list[str]:
     inits = [a.name for a in op.args[2 : 2 + nc]]
     body: list[str] = []
     forward_ops(spec.ops, body, fast)
-    tape = [spec.index.name, *(v.name for v in spec.carries_in), *(o.out.name for o in spec.ops)]
     lines = [f"def {k}_step({', '.join([spec.index.name, *(v.name for v in spec.carries_in)])}):"]
     lines += _indent(body)
     lines.append(f"    return {_tup(v.name for v in spec.carries_out)}, {_tup(v.name for v in spec.outputs)}, "
-                 f"{_tup(tape)}")  # fmt: skip
+                 f"{_tup(_tape(spec))}")  # fmt: skip
     lines += [
         f"{k}_c, {k}_y, {k}_tape = {_tup(inits)}, [], []",
         f"for {k}_t in range({start}, {stop}):",
@@ -47,14 +51,15 @@ def forward(op, fast: bool, forward_ops) -> list[str]:
     return lines
 
 
-def reverse(op, back, fast: bool, reverse_ops) -> list[str]:
-    """``reverse_ops`` as ``forward``'s ``forward_ops``; the step's accumulator is of ``back``'s class."""
+def reverse(op, back, fast: bool, reverse_ops) -> None:
+    """Append the adjoint loop to ``back``'s lines and add the adjoints of the scan's arguments to ``back``;
+    ``reverse_ops`` as ``forward``'s ``forward_ops``; the step's accumulator is of ``back``'s class."""
     spec, k = op.spec, op.spec.key
     nc = len(spec.carries_in)
     inits = list(op.args[2 : 2 + nc])
     moving = [(outer, inner) for outer, inner in spec.captured if not outer.data]
     if all(a.data for a in inits) and not moving:
-        return []
+        return
     seeds_in = [
         back.exact(spec.gets[i]) if i in spec.gets and spec.gets[i].name in back.acc else f"np.zeros_like({k}_c[{i}])"
         for i in range(nc)
@@ -75,7 +80,6 @@ def reverse(op, back, fast: bool, reverse_ops) -> list[str]:
             back.add(init, f"{k}_gc[{i}]", init.shape)
     for j, (outer, _) in enumerate(moving):
         back.add(outer, f"{k}_gr[{j}]", outer.shape)
-    return []
 
 
 def _back_function(spec, outs: list, moving: list, fast: bool, reverse_cls, reverse_ops) -> list[str]:
@@ -83,8 +87,7 @@ def _back_function(spec, outs: list, moving: list, fast: bool, reverse_cls, reve
     gn = [f"{k}_gn{i}" for i in range(len(spec.carries_in))]
     go = [f"{k}_go{j}" for j in outs]
     body: list[str] = []
-    tape = [spec.index.name, *(v.name for v in spec.carries_in), *(o.out.name for o in spec.ops)]
-    body.append(f"{_tup(tape)} = {k}_p")
+    body.append(f"{_tup(_tape(spec))} = {k}_p")
     vals = {v.name: v for v in (spec.index, *spec.carries_in, *(o.out for o in spec.ops))}
     vals.update({inner.name: inner for _, inner in spec.captured})
     inner_back = reverse_cls(vals, body)

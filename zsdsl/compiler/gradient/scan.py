@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from zsdsl.compiler import ir
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
 
-_BOUND = ("scan_index", "carry", "scan_local")  # names the body binds itself
-
 
 @dataclass
 class ScanSpec:
@@ -80,7 +78,7 @@ def _captured(low, e: ir.Scan) -> dict:
     """The model's values the body reads (data fields bound in ``make``), by name, in the outer builder."""
     out = {}
     for rec in ir.walk(e.body):
-        if isinstance(rec, ir.Ref) and rec.role not in (*_BOUND, "dim", "plate_index") and rec.name not in out:
+        if isinstance(rec, ir.Ref) and rec.role not in (*ir.LOOP_ROLES, "dim") and rec.name not in out:
             v = low._ref(rec, ())
             if v.lead:
                 raise Unsupported(f"a scan reading a value in plates ({low.where()})")

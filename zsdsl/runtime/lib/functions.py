@@ -208,7 +208,11 @@ def stack(*xs):
 
 def stack_before(r: int, *xs):
     """A list literal of values of element rank ``r``: the new dim before their element dims."""
-    xs = [_t(x) for x in xs]
+    return stack_along([_t(x) for x in xs], r)
+
+
+def stack_along(xs: list, r: int):
+    """Tensors broadcast to one shape and stacked with the new dim before their last ``r`` (element) dims."""
     shape = torch.broadcast_shapes(*[x.shape for x in xs])
     return torch.stack([x.expand(shape) for x in xs], len(shape) - r)
 

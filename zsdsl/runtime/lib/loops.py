@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from zsdsl.errors import DataError
+from zsdsl.runtime.lib.functions import stack_along
 
 
 def scan(step, start, stop, inits, carry_names, output_names, output_ranks, bounds=()):
@@ -32,11 +33,7 @@ def scan(step, start, stop, inits, carry_names, output_names, output_ranks, boun
             acc.append(value)
     result = dict(zip(carry_names, carries, strict=True))
     for name, values, rank in zip(output_names, per_step, output_ranks, strict=True):
-        result[name] = _stack(values, rank)
+        # a step's constant output is a Python number; an integer output keeps its dtype
+        values = [v if torch.is_tensor(v) else torch.as_tensor(v, dtype=torch.get_default_dtype()) for v in values]
+        result[name] = stack_along(values, rank)
     return result
-
-
-def _stack(values: list, rank: int):
-    values = [v if torch.is_tensor(v) else torch.as_tensor(v, dtype=torch.get_default_dtype()) for v in values]
-    shape = torch.broadcast_shapes(*(v.shape for v in values))
-    return torch.stack([v.expand(shape) for v in values], dim=len(shape) - rank)
