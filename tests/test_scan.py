@@ -327,3 +327,14 @@ def test_index_bounds_decided_by_the_data():
         DataError, match=r"With this data the index t at line 4 reaches 3, outside a dimension of size 3"
     ):
         cm.model(bad).log_joint({"z": torch.tensor(0.0)}, bad)
+
+
+def test_a_statement_error_shows_its_own_line_only():
+    # a statement's span ends at the start of the next line: the excerpt is that statement and its carets
+    from zsdsl.errors import render_error
+
+    text = "data:\n  y: real[T]\nscan t in range(1, T), e = 0:\n    y[t] ~ Normal(e, 1)\nz ~ Normal(0, 1)\n"
+    with pytest.raises(ZsdslError) as info:
+        zsdsl.loads(text, "m.zs")
+    lines = render_error(info.value, text).splitlines()
+    assert lines[1:3] == ["  4 |     y[t] ~ Normal(e, 1)", "    |     ^^^^^^^^^^^^^^^^^^^"], lines

@@ -168,7 +168,9 @@ def _excerpt(span: Span, source: str | None) -> list[str]:
     src_lines = source.splitlines()
     if not 1 <= span.line <= len(src_lines):
         return []
-    last = min(max(span.end_line, span.line), len(src_lines), span.line + 2)
+    end_line = span.end_line - 1 if span.end_line > span.line and span.end_col <= 1 else span.end_line
+    # a statement's span ends at the start of the next line (its newline): that line is not part of it
+    last = min(max(end_line, span.line), len(src_lines), span.line + 2)
     width = len(str(last))
     out = []
     for n in range(span.line, last + 1):
