@@ -162,7 +162,7 @@ def _sizes(options: dict) -> tuple[int, int, int]:
 def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False,
                        verbose: bool = False) -> None:  # fmt: skip
     """Print the summary the run wrote and Stan's warnings."""
-    from zsdsl.runtime.mcmc.output import STAT_NAMES, diagnostics_warnings
+    from zsdsl.runtime.mcmc.output import STAT_NAMES, diagnostics_warnings, rejection_warnings
 
     stats = {k: result.stat(k).numpy() for k in STAT_NAMES}
     summary = json.loads((run / "summary.json").read_text())
@@ -180,7 +180,7 @@ def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool 
     )
     if not quiet:
         print_summary(summary)
-    for msg in diagnostics_warnings(stats, summary, max_depth):
+    for msg in rejection_warnings(result.chains) + diagnostics_warnings(stats, summary, max_depth):
         click.echo(f"warning: {msg}", err=True)
 
 

@@ -7,7 +7,7 @@ Inside plates every expression is per element: ``Ty.shape`` excludes plate dims 
 
 from __future__ import annotations
 
-from zsdsl.compiler import builtins, ir
+from zsdsl.compiler import builtins, check_ode, ir
 from zsdsl.compiler.check_nets import NetError, propagate
 from zsdsl.compiler.scope import Cascade, Scope, did_you_mean
 from zsdsl.compiler.shapes import ShapeMismatch, broadcast, broadcast_all, dim_op, fmt_shape, matmul_shape, slice_len
@@ -283,6 +283,10 @@ class ExprChecker:
 
     # ------------------------------------------------------------ calls
     def _call(self, e: A.Call, E):
+        if e.func in check_ode.SOLVERS:
+            return check_ode.check_ode(self, e, E)
+        if e.func in check_ode.STAN_FORMS:
+            raise TypeError_(check_ode.STAN_FORMS[e.func], e.func_span)
         if e.func in self.functions:
             from zsdsl.compiler.check_functions import call_function
 

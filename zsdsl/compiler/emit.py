@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keyword
 
-from zsdsl.compiler import ir
+from zsdsl.compiler import ir, ode_sens
 from zsdsl.compiler.emit_expr import ExprEmitter, const_code, dim_code
 
 _RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | {
@@ -85,10 +85,29 @@ def emit_module(program: ir.ProgramIR, file: str = "<spec>") -> str:
     if any("torch." in line for line in body.lines):
         w("import torch")
         w()
+    helpers = _ode_helpers(program)
+    if any("math." in source for source in helpers):
+        w("import math")
+        w()
     w("from zsdsl.runtime import lib as zl")
     w()
     w()
+    for source in helpers:
+        w(source)
+        w()
+        w()
     return w.text() + body.text()
+
+
+def _ode_helpers(program: ir.ProgramIR) -> list[str]:
+    """The sources of the ODEs' sensitivity systems, once each (``emit_expr`` calls them by name)."""
+    out: dict[str, str] = {}
+    for rec in ir.walk(program):
+        if isinstance(rec, ir.Ode):
+            name, source = ode_sens.helper(rec)
+            if name is not None:
+                out.setdefault(name, source)
+    return list(out.values())
 
 
 def _safe_doc(text: str) -> str:

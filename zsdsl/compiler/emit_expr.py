@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from zsdsl.compiler import ir
+from zsdsl.compiler import ir, ode_sens
 from zsdsl.compiler.signatures import has_fast_lpdf
 from zsdsl.errors import InternalError
 
@@ -171,6 +171,26 @@ class ExprEmitter:
 
     def _scan_out(self, e: ir.ScanOut, E):
         return align(f"{self.names[e.scan]}[{e.name!r}]", (), e.ty.rank, E)
+
+    def _ode(self, e: ir.Ode, E):
+        # the right-hand side as a lambda over the solver's time, state and arguments: the inlined body's
+        # placeholders (role fn_arg) read the lambda's parameters, named apart from the model's locals
+        local = {p: f"_{e.func}_{p}" for p in e.params}
+        saved = {p: self.names[p] for p in e.params if p in self.names}
+        self.names.update(local)
+        try:
+            rhs = self.emit(e.rhs, ())
+        finally:
+            for p in e.params:
+                del self.names[p]
+            self.names.update(saved)
+        args = "".join(f"{self.emit(a, E)}, " for a in e.args)
+        where = f"{e.solver} (line {e.line})" if e.line else e.solver
+        sens, _ = ode_sens.helper(e)  # the coupled sensitivity system, a module-level function (emit_module)
+        sens = f", sens={sens}" if sens else ""
+        return (f"zl.ode_rk45(lambda {', '.join(local.values())}: {rhs}, {self.emit(e.y0, E)}, "
+                f"{self.emit(e.t0, E)}, {self.emit(e.ts, E)}, ({args}), {tuple(e.ranks)!r}, rtol={e.rtol!r}, "
+                f"atol={e.atol!r}, max_steps={e.max_steps}, where={where!r}{sens})")  # fmt: skip
 
     def _net_call(self, e: ir.NetCall, E):
         x = self.emit(e.arg, E)

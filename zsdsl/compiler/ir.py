@@ -57,6 +57,7 @@ class Ref(Rec):
         "scan_index",
         "carry",
         "scan_local",
+        "fn_arg",
     ]
     decl_plates: tuple[str, ...] = ()
     ty: Ty
@@ -175,8 +176,30 @@ class ScanOut(Rec):
     ty: Ty
 
 
+class Ode(Rec):
+    """The solution of an ODE (``ode_rk45``) at the times ``ts``, [T, n]: ``rhs`` is the user function's
+    body with its parameters ``params`` (time, state, then one per ``args``) read as ``Ref``s of role
+    ``fn_arg``; ``ranks`` are those arguments' declared ranks (the dims before them are sample dims)."""
+
+    kind: Literal["ode"] = "ode"
+    solver: str
+    func: str
+    params: tuple[str, ...]
+    rhs: Expr
+    y0: Expr
+    t0: Expr
+    ts: Expr
+    args: tuple[Expr, ...] = ()
+    ranks: tuple[int, ...] = ()
+    rtol: float
+    atol: float
+    max_steps: int
+    line: int = 0
+    ty: Ty
+
+
 Expr = Annotated[
-    Union[Const, Ref, PlateSlice, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf, Scan, ScanOut],
+    Union[Const, Ref, PlateSlice, Index, BinOp, Neg, Call, NetCall, ListE, Dist, LogPdf, Scan, ScanOut, Ode],
     Field(discriminator="kind"),
 ]
 
@@ -333,7 +356,7 @@ def expr_refs(expr) -> set[str]:
     return found
 
 
-LOOP_ROLES = ("plate_index", "scan_index", "carry", "scan_local")  # names bound by a plate or a scan, not nodes
+LOOP_ROLES = ("plate_index", "scan_index", "carry", "scan_local", "fn_arg")  # bound by a plate, scan or ODE: not nodes
 _SIZE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -372,6 +395,7 @@ for _cls in (
     LogPdf,
     ScanStep,
     Scan,
+    Ode,
     Support,
     Bijector,
 ):

@@ -311,6 +311,12 @@ class Lowering:
     def _scan(self, e: ir.Scan, E):
         return lower_scan(self, e, E, _Math)
 
+    def _ode(self, e: ir.Ode, E):
+        # the solve is SciPy's stepper over the emitted sensitivity system either way; autograd only
+        # wraps it, so the PyTorch path costs little more here
+        raise Unsupported(f"ODE solutions ({e.solver}; solved with their sensitivities, differentiated by "
+                          f"PyTorch) ({self.where()})")  # fmt: skip
+
     def _scan_out(self, e: ir.ScanOut, E):
         return lower_scan_out(self, e)
 

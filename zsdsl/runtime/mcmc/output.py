@@ -174,3 +174,16 @@ def diagnostics_warnings(stats: dict, summary: dict, max_depth: int = 10) -> lis
     if low:
         msgs.append(f"ESS below 100 per chain for {len(low)} parameters (e.g. {low[0]}).")
     return msgs
+
+
+def rejection_warnings(chains) -> list[str]:
+    """One line per reason a proposal was rejected (a failed ODE solve), with the counts per chain; NUTS
+    took each as a divergent transition, as Stan does after its 'proposal is about to be rejected'."""
+    reasons = sorted({r for c in chains for r in getattr(c, "rejections", {})})
+    msgs = []
+    for reason in reasons:
+        counts = [c.rejections.get(reason, 0) for c in chains]
+        per = ", ".join(f"chain {k + 1}: {n}" for k, n in enumerate(counts) if n)
+        msgs.append(f"{sum(counts)} proposals rejected ({per}): {reason}. Each ended its trajectory as a divergent "
+                    "transition; a few during warmup are usual, many after it bias the draws.")  # fmt: skip
+    return msgs

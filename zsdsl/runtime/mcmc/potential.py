@@ -7,12 +7,14 @@ its constrained value); ``value_and_grad`` is the hot path of HMC/NUTS.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import torch
 
 from zsdsl.errors import ModelError
 from zsdsl.runtime.lib.bijectors import Identity
+from zsdsl.runtime.lib.ode import SolverFailure
 
 
 class Potential:
@@ -38,6 +40,7 @@ class Potential:
             self.slots.append((s, shape, offset, size))
             offset += size
         self.dim = offset
+        self.rejections: Counter = Counter()  # points rejected for a failed ODE solve, by reason
         if len(self.enum) > 1:
             names = ", ".join(s.name for s, _ in self.enum)
             raise ModelError(f"HMC and NUTS sum out one enumerated site per model; this one has {names}.")
@@ -228,6 +231,9 @@ class Potential:
         except torch.linalg.LinAlgError:
             # e.g. a covariance that is not positive definite at this point: Stan rejects the
             # point (infinite energy), which NUTS records as a divergence
+            return math.inf, np.zeros_like(z)
+        except SolverFailure as err:  # an ODE solve that did not finish: rejected and counted, as in Stan
+            self.rejections[err.reason] += 1
             return math.inf, np.zeros_like(z)
 
     def value_and_grad(self, u: torch.Tensor) -> tuple[float, torch.Tensor]:

@@ -71,6 +71,7 @@ class ChainResult:
     wall_s: float
     warmup_u: torch.Tensor | None = None  # [warmup, D] with save_warmup
     warmup_stats: dict | None = None
+    rejections: dict = field(default_factory=dict)  # proposals rejected for a failed ODE solve, by reason
 
 
 @dataclass
@@ -275,6 +276,7 @@ def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: floa
     """Run chain ``c`` to the end, checkpointing into ``run`` every ``every_s`` seconds."""
     from zsdsl.runtime.checkpoint import atomic_save, load_newest, to_numpy
 
+    before = dict(potential.rejections)  # chains run one after another share the potential
     chain = Chain(potential, cfg, chain_seed(cfg, c))
     path = _checkpoint_path(run, c) if run is not None else None
     if resume and path is not None:
@@ -294,7 +296,9 @@ def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: floa
         if report is not None and (chain.it % 10 == 0 or chain.done):
             # the step size and tree depth too: a chain crawling at depth 10 with a tiny step says so
             report(c, chain.it, float(chain.eps), chain._stats.get("treedepth__"))
-    return chain.result()
+    result = chain.result()
+    result.rejections = {k: v - before.get(k, 0) for k, v in potential.rejections.items() if v > before.get(k, 0)}
+    return result
 
 
 def _previous(path):
