@@ -221,6 +221,14 @@ def _zs_to_doc(text):
             doc.setdefault(head, {}).update(_decls(children, "="))
         elif head == "generated":
             doc.setdefault("generated", []).extend(_statements(children))
+        elif line.startswith("def "):  # def NAME(PARAMS) -> RESULT: and its lines
+            name, rest = line[4:].split("(", 1)
+            params, returns = rest.rsplit(") ->", 1)
+            doc.setdefault("functions", {})[name.strip()] = {
+                "params": params,
+                "returns": returns.strip().rstrip(":"),
+                "body": [sub for sub, _ in children],
+            }
         elif line.startswith("guide "):
             guide, rest = {}, []
             for sub, grand in children:
@@ -272,7 +280,8 @@ def _squash(s: str) -> str:
 
 def _is_block(node) -> bool:
     """Nodes whose span covers YAML structure too (a key, quotes, a body list): not compared."""
-    return type(node).__name__ in ("Program", "Guide", "Plate", "Scan") or type(node).__name__.endswith("Decl")
+    name = type(node).__name__
+    return name in ("Program", "Guide", "Plate", "Scan", "FunctionDef") or name.endswith("Decl")
 
 
 def _assert_spans_cover_the_same_text(zs_node, zs, yaml_node, yml):

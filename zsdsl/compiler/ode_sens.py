@@ -130,9 +130,9 @@ class _Gen:
     def _const(self, e: ir.Const):
         if e.ty.dtype == "bool":
             raise _Unsupported("a comparison")
-        from zsdsl.compiler.emit_expr import const_code  # emit_expr imports this module
-
-        code = const_code(float(e.value))
+        code = repr(float(e.value))
+        if not math.isfinite(e.value):
+            raise _Unsupported("an infinite constant")
         return [], [(f"({code})" if code.startswith("-") else code, {})]
 
     def _ref(self, e: ir.Ref):
