@@ -201,3 +201,16 @@ def test_lotka_volterra_log_density_and_gradient_against_a_tight_solve():
     h = 1e-6
     fd = [(tpot.value_and_grad_np(z + h * e)[0] - tpot.value_and_grad_np(z - h * e)[0]) / (2 * h) for e in np.eye(8)]
     np.testing.assert_allclose(g_t, fd, rtol=1e-6)
+
+
+def test_rejections_are_reported_per_reason_with_each_chains_count():
+    from types import SimpleNamespace
+
+    from zsdsl.runtime.mcmc.output import rejection_warnings
+
+    reason = "ode_rk45 (line 24): more than max_steps=500 steps between two output times"
+    chains = [SimpleNamespace(rejections={reason: 2}), SimpleNamespace(rejections={}),
+              SimpleNamespace(rejections={reason: 1})]  # fmt: skip
+    (msg,) = rejection_warnings(chains)
+    assert msg.startswith(f"3 proposals rejected (chain 1: 2, chain 3: 1): {reason}. Each ended its trajectory")
+    assert rejection_warnings([SimpleNamespace(rejections={})]) == []
