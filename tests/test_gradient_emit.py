@@ -138,7 +138,6 @@ def _non_net_specs():
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
     "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
-    "hudson_lynx_hare-lotka_volterra": "ODE solutions (ode_rk45; solved with their sensitivities",
 }
 
 

@@ -15,7 +15,8 @@ from scipy.integrate import solve_ivp
 import zsdsl
 from zsdsl.compiler import ir, ode_sens
 from zsdsl.errors import ZsdslError
-from zsdsl.runtime.lib.ode import SolverFailure
+from zsdsl.runtime.lib import dopri5
+from zsdsl.runtime.lib.ode import SolverFailure, solve_coupled
 from zsdsl.runtime.mcmc.potential import Potential
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,7 +118,34 @@ def test_the_sensitivity_system_is_emitted_as_straight_line_code():
     assert "def _ode_rhs_" in cm.source and "sens=_ode_rhs_" in cm.source
     (ode,) = [r for r in ir.walk(cm.ir) if isinstance(r, ir.Ode)]
     name, source = ode_sens.helper(ode)
-    assert name in cm.source and source.count("return") == 1
+    assert name in cm.source and source.startswith(f"@zl.ode_jit\ndef {name}(t, y, a, out):")
+    body = source.splitlines()[2:]
+    assert not [line for line in body if line.split()[0] in ("for", "while", "if", "return")]  # straight-line
+    assert sum(line.strip().startswith("out[") for line in body) == 2 + 2 * (2 + 3)  # the state and S, [2, 5]
+
+
+def test_the_compiled_stepper_is_scipys_rk45_step_for_step():
+    """dopri5.integrate against solve_ivp(method="RK45") on the same coupled system: the same tableau, initial
+    step and step-size control, so the same steps; the results differ by rounding only."""
+    cm, _, _ = _model()
+    (ode,) = [r for r in ir.walk(cm.ir) if isinstance(r, ir.Ode)]
+    sens = getattr(cm.module, ode_sens.helper(ode)[0])
+    a, ts = np.array([1.3, 0.4, 0.2]), np.array(OSC_DATA["ts"])
+    init = np.zeros(12)
+    init[:2] = [0.5, -0.3]
+    init[[2, 8]] = 1.0
+
+    def f(t, y):
+        out = np.empty(12)
+        sens(t, y, a, out)
+        return out
+
+    for rtol, atol in ((1e-6, 1e-6), (1e-3, 1e-4), (1e-10, 1e-10)):
+        want = solve_ivp(f, (0.0, ts[-1]), init, t_eval=ts, rtol=rtol, atol=atol, method="RK45")
+        mine = np.empty((6, 12))
+        status, _ = dopri5.integrate(sens, np.concatenate([[0.0], ts]), init, a, rtol, atol, 10**6, mine)
+        assert status == dopri5.OK
+        np.testing.assert_allclose(mine, want.y.T, rtol=1e-12, atol=1e-13)
 
 
 def test_a_right_hand_side_without_a_sensitivity_system_runs_through_torchdiffeq_and_says_why():
@@ -128,6 +156,7 @@ def test_a_right_hand_side_without_a_sensitivity_system_runs_through_torchdiffeq
     assert name is None and why == ("the right-hand side of rhs uses the function 'max', which the sensitivity "
                                     "solver does not handle")  # fmt: skip
     assert "sens=" not in cm.source
+    assert pot.backend == "torch" and "uses the function 'max'" in pot.backend_reason
     U, g = pot.value_and_grad_np(np.array([0.2, -0.9, -1.5, 0.5, -0.3]))
     assert math.isfinite(U) and np.isfinite(g).all()
 
@@ -143,6 +172,18 @@ def test_outside_nuts_a_failed_solve_is_an_error_with_its_reason():
     cm, data, _ = _model(OSC.replace("max_steps=100000", "max_steps=3"))
     with pytest.raises(SolverFailure, match=r"The ODE solver of ode_rk45 \(line 11\) failed: more than max_steps=3"):
         cm.model(data).deterministics({"k": torch.ones(3), "y0": torch.zeros(2)}, data)
+
+
+def _blows_up(t, y, a, out):  # dy/dt = 1 / (a - y): a division by zero once the state reaches a
+    out[0] = 1.0 / (a[0] - y[0]) if y[0] < a[0] else 1.0 / (a[0] - a[0])
+    out[1] = out[2] = 0.0  # its sensitivities (to y0 and a), unused
+
+
+def test_a_division_by_zero_in_the_compiled_system_is_a_non_finite_state_not_an_exception():
+    sens = dopri5.ode_jit(_blows_up)
+    times, y0, a = np.array([0.0, 0.1, 5.0]), np.array([0.0]), np.array([1.0])
+    with pytest.raises(SolverFailure, match=r"failed: the state is not finite \(it overflowed before t = 5.0\)"):
+        solve_coupled(sens, times, y0, a, rtol=1e-6, atol=1e-6, max_steps=10**6, where="ode_rk45 (line 1)")
 
 
 def test_output_times_that_do_not_increase_are_a_data_error():
@@ -192,6 +233,10 @@ def test_lotka_volterra_log_density_and_gradient_against_a_tight_solve():
     pot = Potential(cm.model(data), data)
     z = np.log([0.55, 0.028, 0.8, 0.024, 33.0, 6.0, 0.25, 0.25])
     U, g = pot.value_and_grad_np(z)
+    assert pot.backend == "numpy"  # the emitted gradient, with the ODE's sensitivities; PyTorch's path agrees
+    U_torch, g_torch = pot._torch_value_and_grad(z)
+    assert abs(U - U_torch) < 1e-10 * abs(U)
+    np.testing.assert_allclose(g, g_torch, rtol=1e-10)
     tight = zsdsl.loads(LV.read_text().replace("rtol=1e-5, atol=1e-3", "rtol=1e-10, atol=1e-10"), LV.name)
     tdata = tight.load_data(LV_DATA)
     tpot = Potential(tight.model(tdata), tdata)

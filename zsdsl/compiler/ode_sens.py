@@ -4,11 +4,13 @@ For ``dy/dt = f(t, y, a)`` with the state's sensitivities ``S = dy/d(y0, a)`` (`
 for the ``p`` argument elements), the coupled system is ``dS/dt = J_y S + [0 | J_a]`` (Stan integrates the
 same coupled system, with the same tolerances on every component). ``helper(ode)`` gives the source of
 
-    def NAME(t, y, a):           # y: the state then S row-major (n + n*m floats); a: the arguments, flat
+    @zl.ode_jit
+    def NAME(t, y, a, out):      # y: the state then S row-major (n + n*m floats); a: the arguments, flat
         ...
-        return [f_0, ..., f_{n-1}, dS_00, ..., dS_{n-1,m-1}]
+        out[0] = f_0; ...; out[n + n*m - 1] = dS_{n-1,m-1}
 
-built by forward-mode differentiation of the right-hand side's IR: every scalar of the body carries its
+(compiled by numba: ``zsdsl.runtime.lib.dopri5`` integrates it as machine code), built by forward-mode
+differentiation of the right-hand side's IR: every scalar of the body carries its
 derivatives along the m sensitivity directions (the state's tangent is its row of S, an argument's a unit
 vector), so the sensitivities' derivatives are those tangents of f. The body must have sizes known at
 compile time and use the operations below; anything else returns the reason instead, and the solve then
@@ -32,6 +34,8 @@ class _Unsupported(Exception):
 _SIMPLE = re.compile(r"-?[A-Za-z_][A-Za-z0-9_]*|\(?-?[0-9.e+-]+\)?")  # a name or a number: no local needed
 
 
+_SIGMOID = "(1.0 / (1.0 + math.exp(-{x})) if {x} >= 0.0 else 1.0 - 1.0 / (1.0 + math.exp({x})))"  # no overflow
+
 # name → (value code of x, derivative code of the value v with respect to x, from x and v)
 _UNARY = {
     "exp": ("math.exp({x})", "{v}"),
@@ -41,8 +45,8 @@ _UNARY = {
     "sin": ("math.sin({x})", "math.cos({x})"),
     "cos": ("math.cos({x})", "-math.sin({x})"),
     "tanh": ("math.tanh({x})", "1.0 - {v} * {v}"),
-    "sigmoid": ("zl.ode_sigmoid({x})", "{v} * (1.0 - {v})"),
-    "inv_logit": ("zl.ode_sigmoid({x})", "{v} * (1.0 - {v})"),
+    "sigmoid": (_SIGMOID, "{v} * (1.0 - {v})"),
+    "inv_logit": (_SIGMOID, "{v} * (1.0 - {v})"),
     "log1p": ("math.log1p({x})", "1.0 / (1.0 + {x})"),
     "expm1": ("math.expm1({x})", "{v} + 1.0"),
 }
@@ -100,13 +104,13 @@ class _Gen:
     def source(self, name: str, elems: list) -> str:
         out = [code for code, _ in elems]
         out += [tan.get(k, "0.0") for _, tan in elems for k in range(self.m)]
-        body = [f"def {name}(t, y, a):", "    # the ODE's coupled sensitivity system (zsdsl.compiler.ode_sens)"]
+        body = ["@zl.ode_jit", f"def {name}(t, y, a, out):",
+                "    # the ODE's coupled sensitivity system (zsdsl.compiler.ode_sens), compiled by numba"]  # fmt: skip
         states = [f"y{j}" for j in range(self.n)] + [f"s{j}_{k}" for j in range(self.n) for k in range(self.m)]
-        body.append(f"    {', '.join(states)}, = y")
-        if self.p:
-            body.append(f"    {', '.join(f'a{i}' for i in range(self.p))}, = a")
+        body += [f"    {v} = y[{i}]" for i, v in enumerate(states)]
+        body += [f"    a{i} = a[{i}]" for i in range(self.p)]
         body += ["    " + line for line in self.lines]
-        body.append(f"    return [{', '.join(out)}]")
+        body += [f"    out[{i}] = {code}" for i, code in enumerate(out)]
         return "\n".join(body)
 
     def let(self, code: str) -> str:

@@ -4,10 +4,27 @@
 from zsdsl.runtime import lib as zl
 
 
-def _ode_dz_dt_24_4c720f8c(t, y, a):
-    # the ODE's coupled sensitivity system (zsdsl.compiler.ode_sens)
-    y0, y1, s0_0, s0_1, s0_2, s0_3, s0_4, s0_5, s1_0, s1_1, s1_2, s1_3, s1_4, s1_5, = y
-    a0, a1, a2, a3, = a
+@zl.ode_jit
+def _ode_dz_dt_24_4c720f8c(t, y, a, out):
+    # the ODE's coupled sensitivity system (zsdsl.compiler.ode_sens), compiled by numba
+    y0 = y[0]
+    y1 = y[1]
+    s0_0 = y[2]
+    s0_1 = y[3]
+    s0_2 = y[4]
+    s0_3 = y[5]
+    s0_4 = y[6]
+    s0_5 = y[7]
+    s1_0 = y[8]
+    s1_1 = y[9]
+    s1_2 = y[10]
+    s1_3 = y[11]
+    s1_4 = y[12]
+    s1_5 = y[13]
+    a0 = a[0]
+    a1 = a[1]
+    a2 = a[2]
+    a3 = a[3]
     v1 = a1 * y1
     v2 = a1 * s1_0
     v3 = a1 * s1_1
@@ -41,7 +58,20 @@ def _ode_dz_dt_24_4c720f8c(t, y, a):
     v31 = v22 * y1 + v25 * s1_3
     v32 = v26 * y1 + v25 * s1_4
     v33 = v24 * y1 + v25 * s1_5
-    return [v10, v27, v11, v12, v13, v14, v15, v16, v28, v29, v30, v31, v32, v33]
+    out[0] = v10
+    out[1] = v27
+    out[2] = v11
+    out[3] = v12
+    out[4] = v13
+    out[5] = v14
+    out[6] = v15
+    out[7] = v16
+    out[8] = v28
+    out[9] = v29
+    out[10] = v30
+    out[11] = v31
+    out[12] = v32
+    out[13] = v33
 
 
 def bind_dims(data):

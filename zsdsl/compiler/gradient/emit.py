@@ -225,9 +225,13 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
         imports.append("from scipy import linalg as sla")
     if any(op.prim == "cholesky" for op in every):
         imports.append("from scipy.linalg.lapack import dtrtri")
-    helpers = [h for prim, fns in HELPERS.items() if any(op.prim == prim for op in every) for h in fns]
+    helpers = [inspect.getsource(h) for prim, fns in HELPERS.items() if any(op.prim == prim for op in every)
+               for h in fns]  # fmt: skip
+    helpers += list(dict.fromkeys(op.attrs[-1] for op in every if op.prim == "ode"))  # sensitivity systems
+    if any(op.prim == "ode" for op in every):
+        imports.append("from zsdsl.runtime import lib as zl")
     if helpers:
-        layout += "\n\n\n" + "\n\n".join(inspect.getsource(h).rstrip("\n") + "\n" for h in helpers)
+        layout += "\n\n\n" + "\n\n".join(h.rstrip("\n") + "\n" for h in helpers)
     out = [header, "", "import math", "", *imports, "", layout,
            "add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper", "", ""]  # fmt: skip
     out.append("def make(data, d):")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from zsdsl.compiler import ir
+from zsdsl.compiler import ir, ode_sens
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
@@ -312,10 +312,24 @@ class Lowering:
         return lower_scan(self, e, E, _Math)
 
     def _ode(self, e: ir.Ode, E):
-        # the solve is SciPy's stepper over the emitted sensitivity system either way; autograd only
-        # wraps it, so the PyTorch path costs little more here
-        raise Unsupported(f"ODE solutions ({e.solver}; solved with their sensitivities, differentiated by "
-                          f"PyTorch) ({self.where()})")  # fmt: skip
+        """The solution from the compiled sensitivity system (``ode_sens``); its adjoint contracts the output's
+        with the sensitivities, so no step of the solver is differentiated."""
+        name, source = ode_sens.helper(e)
+        if name is None:
+            raise Unsupported(f"this ODE solution ({source}) ({self.where()})")
+        y0, args = self.expr(e.y0, E), [self.expr(a, E) for a in e.args]
+        t0, ts = self.b.lift(self.expr(e.t0, E)), self.expr(e.ts, E)
+        if any(v.lead for v in (y0, *args)):
+            raise Unsupported(f"an ODE solution inside a plate ({self.where()})")
+        where = f"{e.solver} (line {e.line})"
+        times = self.b.emit("ode_times", (t0, ts), (dim_op("+", ts.shape[0], 1),), 0, "real", (where,), data=True)
+        spans, offset = [], 0
+        for v in (y0, *args):
+            size = math.prod(v.shape) if v.shape else 1
+            spans.append((offset, offset + size))
+            offset += size
+        attrs = (name, e.rtol, e.atol, e.max_steps, where, tuple(spans), offset, source)
+        return self.b.emit("ode", (times, y0, *args), (ts.shape[0], y0.shape[0]), 0, "real", attrs)
 
     def _scan_out(self, e: ir.ScanOut, E):
         return lower_scan_out(self, e)

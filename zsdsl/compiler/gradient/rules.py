@@ -119,6 +119,13 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
     if p == "hmm_marginal":  # the value; the tape for the adjoint is kept beside it
         return f"(t_{op.out.name} := hmm_forward({a[0]}, {a[1]}, {a[2]}))[0]"
+    if p == "ode_times":  # t0 then ts, checked to increase (a data error otherwise), once per data set
+        return f"zl.ode_times_np({a[0]}, {a[1]}, {at[0]!r})"
+    if p == "ode":  # the solution; its sensitivities S ([T, n, m]) are kept beside it for the adjoint
+        sens, rtol, atol, max_steps, where = at[:5]
+        args = ", ".join(a[2:]) + ("," if len(a) == 3 else "")
+        return (f"(t_{op.out.name} := zl.ode_solve_np({sens}, {a[0]}, {a[1]}, ({args}), {rtol!r}, {atol!r}, "
+                f"{max_steps!r}, {where!r}))[0]")  # fmt: skip
     if p == "ordered":
         u = a[0]
         return f"np.concatenate([{u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)], -1)"
@@ -281,6 +288,17 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         t = f"a_{out}"
         setup = (f"{t} = hmm_adjoint({a[0]}, {a[1]}, {a[2]}, t_{out}[1])",)
         return Adj(m(f"{t}[{i}]"), exact_g=True, setup=setup)
+    if p == "ode":  # g contracted with S: d/d(y0, args) = sum over t and i of g[t, i] S[t, i, :]
+        if i == 0:
+            return None  # the times are data
+        t = f"gS_{out}"
+        lo, hi = op.attrs[5][i - 1]
+        setup = (f"{t} = np.ravel({g}) @ t_{out}[1].reshape(-1, {op.attrs[6]})",)
+        shape = op.args[i].shape
+        if not shape:
+            return Adj(f"float({t}[{lo}])", exact_g=True, setup=setup)
+        code = f"{t}[{lo}:{hi}]" if len(shape) == 1 else f"{t}[{lo}:{hi}].reshape({tuple(shape)!r})"
+        return Adj(code, exact_g=True, setup=setup)
     if p == "ordered":
         tail = f"{_rev_cumsum(f'{g}[..., 1:]')} * np.exp({x}[..., 1:])"
         return Adj(f"np.concatenate([{g}.sum(-1, keepdims=True), {tail}], -1)", exact_g=True)

@@ -11,7 +11,7 @@ from zsdsl.runtime.lib.distributions import log_prob, site_log_prob
 from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function namespace
 from zsdsl.runtime.lib.loops import scan
 from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
-from zsdsl.runtime.lib.ode import ode_rk45, ode_sigmoid
+from zsdsl.runtime.lib.ode import ode_jit, ode_rk45, ode_solve_np, ode_times_np
 from zsdsl.runtime.lib.plates import (
     fill_plates,
     given,
@@ -29,7 +29,7 @@ from zsdsl.runtime.lib.plates import (
 
 __all__ = [
     "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "leading_shape", "lift", "log_prob",
-    "lpdf", "nets", "ode_rk45", "ode_sigmoid", "plate_arange", "plate_indices", "plate_scale", "plate_size",
-    "scaled", "scan", "site_log_prob",
+    "lpdf", "nets", "ode_jit", "ode_rk45", "ode_solve_np", "ode_times_np", "plate_arange",
+    "plate_indices", "plate_scale", "plate_size", "scaled", "scan", "site_log_prob",
     "size_given", "size_of", "take_plate",
 ]  # fmt: skip

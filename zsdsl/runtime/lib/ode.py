@@ -1,17 +1,20 @@
-"""``ode_rk45``: the runtime of the language's ODE solutions (Stan's ``ode_rk45``), on torchdiffeq.
+"""``ode_rk45``: the runtime of the language's ODE solutions (Stan's ``ode_rk45``).
 
 The generated code passes the right-hand side as a function ``rhs(t, y, *args)`` (the user function's
 body, inlined), the initial state ``y0`` ([*sample, n]), the initial time ``t0``, the output times ``ts``
 ([T], strictly increasing, after ``t0``), the extra arguments and each one's element rank (the declared
 rank of its parameter: the dims before it are sample dims). The value is the state at each output time,
-``[*sample, T, n]``: one solve for every sample (VI's draws, a vectorised chain) at once, the state
-broadcast over the arguments' sample dims.
+``[*sample, T, n]``, the state broadcast over the arguments' sample dims.
 
-The solver is torchdiffeq's ``dopri5`` (the Dormand–Prince 5(4) pair, as Stan's rk45) with its dense
-output at ``ts``; gradients flow through the solver's steps by autograd. ``max_steps`` bounds the steps
-between two output times, as Stan's ``max_num_steps``. A solve that fails (too many steps, a step size
-that underflows, a state that overflows) raises ``SolverFailure``: NUTS rejects the proposal, as Stan
-does, and counts it; other engines stop with the message.
+Where the compiler could write the coupled sensitivity system (``sens``, from ``zsdsl.compiler.ode_sens``,
+compiled by numba), every solve integrates it with the compiled Dormand–Prince 5(4) stepper of
+``dopri5`` (Stan's rk45 pair), one draw at a time, and the gradients are the sensitivities: the same
+solution with and without gradients, and error control on the sensitivities as in Stan. Otherwise the
+solve is torchdiffeq's ``dopri5``, batched over draws, with gradients by autograd through its steps.
+Both give dense output at ``ts``; ``max_steps`` bounds the steps between two output times, as Stan's
+``max_num_steps``. A solve that fails (too many steps, a step size that underflows, a state that
+overflows) raises ``SolverFailure``: NUTS rejects the proposal, as Stan does, and counts it; other
+engines stop with the message.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import math
 
 import numpy as np
 import torch
-from scipy.integrate import RK45
 from torchdiffeq import odeint
 
 from zsdsl.errors import DataError, NumericalError
+from zsdsl.runtime.lib import dopri5
+from zsdsl.runtime.lib.dopri5 import ode_jit  # noqa: F401  (the generated code's)
 
 
 class SolverFailure(NumericalError):
@@ -38,14 +42,14 @@ def ode_rk45(rhs, y0, t0, ts, args=(), ranks=(), *, rtol=1e-6, atol=1e-6, max_st
              sens=None):  # fmt: skip
     """The solution of dy/dt = rhs(t, y, *args), y(t0) = y0, at the times ``ts``: [*sample, T, n].
 
-    ``sens(t, y, a)`` (from ``zsdsl.compiler.ode_sens``), where the compiler could build it, is the coupled
-    sensitivity system: a solve that needs gradients then integrates it with SciPy's RK45 and its
-    gradients are the sensitivities (no tape of the solver's steps); other solves run torchdiffeq."""
+    ``sens(t, y, a, out)``, where the compiler could build it, is the compiled coupled sensitivity system:
+    the solve integrates it and its gradients are the sensitivities (no tape of the solver's steps);
+    without it the solve runs torchdiffeq."""
     y0 = torch.as_tensor(y0, dtype=torch.get_default_dtype())
     args = [torch.as_tensor(a, dtype=y0.dtype) for a in args]
     times = _times(t0, ts, y0.dtype, where)
     batch = torch.broadcast_shapes(y0.shape[:-1], *(a.shape[: a.dim() - r] for a, r in zip(args, ranks, strict=True)))
-    if sens is not None and torch.is_grad_enabled() and (y0.requires_grad or any(a.requires_grad for a in args)):
+    if sens is not None:  # with or without gradients, so that both give the same solution
         opts = {"rtol": float(rtol), "atol": float(atol), "max_steps": int(max_steps), "where": where}
         return _SensitivitySolve.apply(sens, times, opts, tuple(ranks), batch, y0, *args)
     y0 = y0.expand(*batch, y0.shape[-1])
@@ -73,12 +77,12 @@ class _SensitivitySolve(torch.autograd.Function):
         Y0 = y0.expand(*batch, n).reshape(B, n)
         m = n + A.shape[-1]
         sol, S = np.empty((B, T, n)), np.empty((B, T, n, m))
-        t = times.tolist()
-        for b in range(B):  # one solve per draw: the coupled system is straight-line code over floats
-            sol[b], S[b] = _solve_coupled(sens, t, Y0[b].tolist(), A[b].tolist(), n, m, **opts)
-        ctx.S = torch.from_numpy(S).to(y0.dtype)
+        t, Y0, A = (x.detach().to(torch.float64).cpu().numpy() for x in (times, Y0, A))
+        for b in range(B):  # one compiled solve per draw
+            sol[b], S[b] = solve_coupled(sens, t, Y0[b], A[b], **opts)
+        ctx.S = torch.from_numpy(S).to(y0.dtype).to(y0.device)
         ctx.layout = (batch, n, [(a.shape, a.shape[a.dim() - r :]) for a, r in zip(args, ranks, strict=True)], y0.shape)
-        return torch.from_numpy(sol).to(y0.dtype).reshape(*batch, T, n)
+        return torch.from_numpy(sol).to(y0.dtype).to(y0.device).reshape(*batch, T, n)
 
     @staticmethod
     def backward(ctx, grad):
@@ -97,39 +101,35 @@ class _SensitivitySolve(torch.autograd.Function):
         return (None, None, None, None, None, *out)
 
 
-def _solve_coupled(sens, times, y0, a, n, m, *, rtol, atol, max_steps, where):
-    """The state and its sensitivities at ``times[1:]``: ([T, n], [T, n, m]), by SciPy's RK45 stepper
-    (Dormand–Prince 5(4), error control on every component as Stan's coupled system), dense output at
-    each time, at most ``max_steps`` steps between two of them."""
-    init = y0 + [0.0] * (n * m)
-    for j in range(n):
-        init[n + j * m + j] = 1.0  # dy/dy0 = I at t0
-
-    def fun(t, y):
-        return sens(t, y.tolist(), a)
-
-    out = np.empty((len(times) - 1, n + n * m))
-    try:
-        solver = RK45(fun, times[0], np.asarray(init), times[-1], rtol=rtol, atol=atol)
-        i, steps = 1, 0
-        while i < len(times):
-            message = solver.step()
-            if solver.status == "failed":
-                raise SolverFailure(where, "the step size underflowed", message or "the system is stiff or singular")
-            if not np.isfinite(solver.y).all():
-                raise SolverFailure(where, "the state is not finite", f"it overflowed before t = {times[i]}")
-            steps += 1
-            if times[i] <= solver.t:
-                dense = solver.dense_output()
-                while i < len(times) and times[i] <= solver.t:
-                    out[i - 1] = dense(times[i])
-                    i += 1
-                steps = 0
-            elif steps >= max_steps:
-                raise _failure("max_num_steps", where, max_steps)
-    except (OverflowError, ZeroDivisionError, ValueError) as err:  # math on floats raises where torch gives inf
-        raise SolverFailure(where, "the right-hand side is not finite", str(err)) from None
+def solve_coupled(sens, times: np.ndarray, y0: np.ndarray, a: np.ndarray, *, rtol, atol, max_steps, where):
+    """The state and its sensitivities at ``times[1:]``: ([T, n], [T, n, m]), the coupled system integrated
+    by the compiled Dormand–Prince stepper (``dopri5``), at most ``max_steps`` steps between two times."""
+    n, m = y0.size, y0.size + a.size
+    init = np.zeros(n + n * m)
+    init[:n] = y0
+    init[n : n + n * m : m + 1] = 1.0  # dy/dy0 = I at t0 (the diagonal of S's first n columns)
+    out = np.empty((times.size - 1, n + n * m))
+    status, i = dopri5.integrate(sens, times, init, a, float(rtol), float(atol), int(max_steps), out)
+    if status == dopri5.MAX_STEPS:
+        raise _failure("max_num_steps", where, max_steps)
+    if status == dopri5.UNDERFLOW:
+        raise SolverFailure(where, "the step size underflowed", f"before t = {times[i]}: the system is stiff or "
+                            "singular there")  # fmt: skip
+    if status == dopri5.NOT_FINITE:
+        raise SolverFailure(where, "the state is not finite", f"it overflowed before t = {times[i]}")
     return out[:, :n], out[:, n:].reshape(-1, n, m)
+
+
+def ode_times_np(t0, ts, where: str) -> np.ndarray:
+    """The emitted gradient path's times: ``t0`` then ``ts``, checked to increase strictly."""
+    return _times(t0, ts, torch.float64, where).numpy()
+
+
+def ode_solve_np(sens, times: np.ndarray, y0, args: tuple, rtol, atol, max_steps, where: str):
+    """The emitted gradient path's solve: (solution [T, n], sensitivities [T, n, m]) for one draw."""
+    a = np.concatenate([np.ravel(x) for x in args]).astype(np.float64) if args else np.zeros(0)
+    return solve_coupled(sens, times, np.asarray(y0, dtype=np.float64), a, rtol=rtol, atol=atol,
+                         max_steps=max_steps, where=where)  # fmt: skip
 
 
 def _times(t0, ts, dtype, where: str) -> torch.Tensor:
@@ -156,11 +156,3 @@ def _failure(message: str, where: str, max_steps) -> SolverFailure:
     if "non-finite" in message:
         return SolverFailure(where, "the state is not finite", "the solution overflowed")
     return SolverFailure(where, "the solver stopped", message)
-
-
-def ode_sigmoid(x: float) -> float:
-    """The logistic function on a float, without overflow (the sensitivity systems' ``sigmoid``)."""
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)

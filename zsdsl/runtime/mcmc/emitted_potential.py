@@ -71,10 +71,13 @@ class EmittedPotential:
             return None, f"the emitted gradient failed on this data ({type(exc).__name__}: {exc})"
         rng = np.random.default_rng(seed)
         tol = 1e-9 if torch.get_default_dtype() == torch.float64 else 1e-4
-        compared = 0
-        for _ in range(points):
+        compared, tried = 0, 0
+        rejections = potential.rejections.copy()  # failed ODE solves at check points are not the sampler's
+        while compared < points and tried < 4 * points:  # points where the density is finite, if some are
+            tried += 1
             z = rng.uniform(-2, 2, potential.dim)
             U_t, g_t = potential._torch_value_and_grad(z)
+            potential.rejections = rejections.copy()
             if not (math.isfinite(U_t) and np.isfinite(g_t).all()):
                 continue
             try:

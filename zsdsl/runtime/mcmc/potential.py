@@ -213,7 +213,11 @@ class Potential:
         if subsample is None:
             backend = self.backend
             if backend == "numpy":
-                return self._numpy.value_and_grad(z)
+                try:
+                    return self._numpy.value_and_grad(z)
+                except SolverFailure as err:  # an ODE solve that did not finish: rejected and counted, as in Stan
+                    self.rejections[err.reason] += 1
+                    return math.inf, np.zeros_like(z)
             if backend == "compiled":
                 try:
                     g, U = self._compiled(torch.from_numpy(z))
