@@ -290,7 +290,19 @@ CONSTRUCTS = {  # name: (model text, data)
         "    last = phi * y[t - 1]\n    e[t] = y[t] - last\nfactor -0.5 * sum(square(e))\n",
         {"y": [0.1, -1.2, 2.0, 0.5]},
     ),
-    "quadratic_forms": (  # Stan's quad_form of a vector and dot_self, as products (matrix forms: PyTorch path)
+    "gp_kernels": (  # the covariance functions on 1-D data points, Stan's names among them
+        "data:\n  x: real[N]\n  y: real[N]\na: real in (0, inf) ~ HalfNormal(1)\nr: real in (0, inf) ~ Gamma(2, 2)\n"
+        "p: real in (0, inf) ~ Gamma(4, 2)\nK = matern32_kernel(x, x, a, r) + gp_matern52_cov(x, a, r) + "
+        "gp_exponential_cov(x, a, r) + gp_periodic_cov(x, a, r, p) + gp_exp_quad_cov(x, a, r) + 0.1 * eye(N)\n"
+        "y ~ MultivariateNormal(zeros(N), scale_tril=cholesky(K))\n",
+        {"x": [0.0, 0.4, 1.3, 2.2, 2.3], "y": [0.5, -0.2, 1.0, 0.3, 0.1]},
+    ),
+    "matrix_products": (  # matrix @ matrix, and Stan's quad_form(A, B) = B'AB and quad_form_diag, built on it
+        "data:\n  A: real[3, 3]\nM ~ Normal(0, 1), event=[3, 2]\nx ~ Normal(0, 1), event=[3]\n"
+        "factor -0.5 * sum(square(A @ M)) + sum(quad_form(A, M)) - sum(square(quad_form_diag(A, x)))\n",
+        {"A": [[1.0, 0.2, 0.0], [0.3, 1.5, -0.4], [0.0, 0.1, 0.7]]},
+    ),
+    "quadratic_forms": (  # Stan's quad_form of a vector and dot_self, as products
         "data:\n  A: real[3, 3]\n  B: real[3, 2]\nx ~ Normal(0, 1), event=[3]\ns: real in (0, inf) ~ HalfNormal(1)\n"
         "factor -0.5 * quad_form(A + eye(3), x) - dot_self(x) * s + quad_form(A, x * s)\n",
         {"A": [[1.0, 0.2, 0.0], [0.3, 1.5, -0.4], [0.0, 0.1, 0.7]], "B": [[0.5, 1.0], [-0.2, 0.3], [1.1, 0.0]]},

@@ -65,7 +65,8 @@ REWRITTEN = {"quad_form": 2, "quad_form_diag": 2, "dot_self": 1}
 
 
 def known_functions() -> list[str]:
-    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SCANS, *SIZE_FUNCS, *_SPECIAL, *REWRITTEN})
+    return sorted({*UNARY_REAL, "abs", *ELEMENTWISE, *REDUCTIONS, *SCANS, *SIZE_FUNCS, *_SPECIAL, *REWRITTEN,
+                   *STAN_KERNELS})  # fmt: skip
 
 
 def _along(name: str, args: list[Ty], dim: int) -> tuple[Shape, str, tuple]:
@@ -176,14 +177,27 @@ def _diag(args):
     return (args[0].shape[0], args[0].shape[0]), "real", ()
 
 
-def _exp_quad(args):
-    _arity("exp_quad_kernel", args, 4)
-    x1, x2, alpha, rho = args
-    _need_rank("exp_quad_kernel", "x1", x1, (1, 2))
-    _need_rank("exp_quad_kernel", "x2", x2, (x1.rank,))
-    _need_rank("exp_quad_kernel", "alpha", alpha, (0,))
-    _need_rank("exp_quad_kernel", "rho", rho, (0,))
-    return (x1.shape[0], x2.shape[0]), "real", (("points_rank", x1.rank - 1),)
+KERNELS = {"exp_quad_kernel": ("alpha", "rho"), "matern32_kernel": ("alpha", "rho"),
+           "matern52_kernel": ("alpha", "rho"), "exponential_kernel": ("alpha", "rho"),
+           "periodic_kernel": ("alpha", "rho", "period")}  # fmt: skip
+# Stan's names: (the kernel, its number of arguments with one set of points, which Stan then uses twice)
+STAN_KERNELS = {"gp_exp_quad_cov": ("exp_quad_kernel", 3), "cov_exp_quad": ("exp_quad_kernel", 3),
+                "gp_matern32_cov": ("matern32_kernel", 3), "gp_matern52_cov": ("matern52_kernel", 3),
+                "gp_exponential_cov": ("exponential_kernel", 3), "gp_periodic_cov": ("periodic_kernel", 4)}  # fmt: skip
+
+
+def _kernel(name: str):
+    def rule_(args):
+        hyper = KERNELS[name]
+        _arity(name, args, 2 + len(hyper))
+        x1, x2 = args[:2]
+        _need_rank(name, "x1", x1, (1, 2))
+        _need_rank(name, "x2", x2, (x1.rank,))
+        for what, arg in zip(hyper, args[2:], strict=True):
+            _need_rank(name, what, arg, (0,))
+        return (x1.shape[0], x2.shape[0]), "real", (("points_rank", x1.rank - 1),)
+
+    return rule_
 
 
 def _ard(args):
@@ -260,7 +274,7 @@ _SPECIAL = {
     "solve": _solve,
     "recurrence": _recurrence,
     "hmm_marginal": _hmm_marginal,
-    "exp_quad_kernel": _exp_quad,
+    **{name: _kernel(name) for name in KERNELS},
     "ard_kernel": _ard,
     "gp_conditional_mean": _gp_mean,
     "gp_conditional_var": _gp_var,

@@ -314,6 +314,8 @@ class ExprChecker:
             )
         if e.func in builtins.REWRITTEN:
             return self.expr(self._rewrite(e, E), E)
+        if e.func in builtins.STAN_KERNELS:
+            return self.expr(self._stan_kernel(e), E)
         if e.func == "log_sum_exp" and len(e.args) == 1:  # Stan's log_sum_exp(v): the reduction
             e = A.Call("logsumexp", e.args, e.kwargs, e.span, e.func_span)
         dim = self._dim_kwarg(e)
@@ -360,6 +362,16 @@ class ExprChecker:
         if rank == 1:
             return call("dot", x, A.BinOp("@", a, x, s))
         return A.BinOp("@", call("transpose", x), A.BinOp("@", a, x, s), s)
+
+    def _stan_kernel(self, e: A.Call) -> A.Call:
+        """Stan's gp_exp_quad_cov(x, alpha, rho) is exp_quad_kernel(x, x, alpha, rho); with two sets of points,
+        (x1, x2, ...), the same arguments; likewise the Matérn, exponential and periodic covariances."""
+        kernel, n = builtins.STAN_KERNELS[e.func]
+        hyper = ", ".join(builtins.KERNELS[kernel])
+        if e.kwargs or len(e.args) not in (n, n + 1):
+            raise TypeError_(f"{e.func}() takes {n} arguments (x, {hyper}) or {n + 1} (x1, x2, {hyper}).", e.span)
+        args = (e.args[0], *e.args) if len(e.args) == n else e.args
+        return A.Call(kernel, tuple(args), (), e.span, e.func_span)
 
     def _dim_kwarg(self, e: A.Call) -> int | None:
         """The ``dim=`` of a reduction or scan: an integer literal (negative counts from the last dim)."""

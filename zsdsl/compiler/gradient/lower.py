@@ -13,9 +13,11 @@ import math
 from dataclasses import dataclass
 
 from zsdsl.compiler import ir, ode_sens
+from zsdsl.compiler.builtins import KERNELS
 from zsdsl.compiler.emit_expr import dim_code
 from zsdsl.compiler.gradient import densities
 from zsdsl.compiler.gradient.graph import Builder, Unsupported, Val
+from zsdsl.compiler.gradient.kernels import lower_kernel
 from zsdsl.compiler.gradient.scan import lower_scan, lower_scan_out
 from zsdsl.compiler.shapes import dim_op
 
@@ -492,6 +494,16 @@ class Lowering:
             return s
         if f in ("dot", "matvec"):
             return self.dot(*args)
+        if f == "diag":  # a vector as the diagonal of a matrix
+            (x,) = args
+            if x.lead or len(x.shape) != 1:
+                raise Unsupported(f"diag of this form ({self.where()})")
+            return b.emit("diag_matrix", (x,), (x.shape[0], x.shape[0]), 0, "real")
+        if f == "matmul":
+            A, B = args
+            if A.lead or B.lead or len(A.shape) != 2 or len(B.shape) != 2:
+                raise Unsupported(f"matmul of this form ({self.where()})")
+            return b.emit("matmul", (A, B), (A.shape[0], B.shape[1]), 0, "real")
         if f == "vecmat":
             x, A = args
             if x.lead or A.lead or len(x.shape) != 1 or len(A.shape) != 2:
@@ -510,8 +522,8 @@ class Lowering:
             mask = b.emit("code", (), A.shape, 0, "real", (f"np.tri({n})",), data=True)
             half = b.emit("code", (), A.shape, 0, "real", (f"np.tri({n}) - 0.5 * np.eye({n})",), data=True)
             return b.emit("cholesky", (A, mask, half), A.shape, 0, "real")
-        if f == "exp_quad_kernel" and not static.get("points_rank"):
-            return self.exp_quad(*args)
+        if f in KERNELS and not static.get("points_rank"):
+            return lower_kernel(self, f, args)
         if f == "hmm_marginal":
             lo, gamma, rho = args
             if lo.lead or gamma.lead or rho.lead:
@@ -610,17 +622,6 @@ class Lowering:
             "eye": f"np.eye({self.size(shape[0])})",
         }[f]
         return self.b.emit("code", (), shape, 0, "int" if f == "arange" else "real", (code,), data=True)
-
-    def exp_quad(self, x1: Val, x2: Val, alpha: Val, rho: Val) -> Val:
-        """Stan's gp_exp_quad_cov for 1-D points: α² exp(-(x1_i - x2_j)² / (2ρ²)); the squared distances
-        are data, computed once per data set."""
-        if not (x1.data and x2.data) or x1.lead or x2.lead or len(x1.shape) != 1 or len(x2.shape) != 1:
-            raise Unsupported(f"exp_quad_kernel of points that are not 1-D data ({self.where()})")
-        if not (alpha.scalar and rho.scalar):
-            raise Unsupported(f"exp_quad_kernel with vector hyperparameters ({self.where()})")
-        code = f"np.square(np.subtract.outer({x1.name}, {x2.name}))"
-        d2 = self.b.emit("code", (x1, x2), (x1.shape[0], x2.shape[0]), 0, "real", (code,), data=True)
-        return self.b.unary("square", alpha) * self.b.unary("exp", d2 * (-0.5 / self.b.unary("square", rho)))
 
     def dot(self, a: Val, b: Val) -> Val:
         """Sum over the last axis of a * b; a matrix (or rows in plates) times one vector is a matvec."""

@@ -97,7 +97,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"{a[0]}[{a[1]}]"
     if p == "vdot":
         return f"np.dot({a[0]}, {a[1]})"
-    if p in ("matvec", "vecmat"):
+    if p in ("matvec", "vecmat", "matmul"):
         return f"{a[0]} @ {a[1]}"
     if p == "transpose":
         return f"{a[0]}.T"
@@ -114,6 +114,8 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"sla.solve_triangular({a[0]}, {a[1]}, lower=True, check_finite=False)"
     if p == "diag_part":
         return f"np.diagonal({a[0]})"
+    if p == "diag_matrix":
+        return f"np.diag({a[0]})"
     if p == "recurrence":  # s[0] = init, s[t] = a s[t-1] + b[t-1]: a first-order IIR filter, in C
         x, b, init = a
         return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
@@ -233,6 +235,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(f"np.outer({g}, {a[1]})" if i == 0 else f"{g} @ {x}", exact_g=True)
     if p == "vecmat":
         return Adj(f"{a[1]} @ {g}" if i == 0 else f"np.outer({x}, {g})", exact_g=True)
+    if p == "matmul":  # C = A B: dA = G B', dB = A' G
+        return Adj(f"{g} @ {a[1]}.T" if i == 0 else f"{x}.T @ {g}", exact_g=True)
     if p == "vdot":
         return Adj(m(a[1 - i]))
     if p == "transpose":
@@ -261,6 +265,8 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(f"-np.tril(np.outer({t}, {out}))" if i == 0 else t, exact_g=True, setup=setup)
     if p == "diag_part":
         return Adj(f"np.diag({g})", exact_g=True)
+    if p == "diag_matrix":
+        return Adj(f"np.diagonal({g})", exact_g=True)
     if p == "logsumexp":
         if op.out.scalar:
             return Adj(m(f"np.exp({x} - {out})"))

@@ -9,6 +9,7 @@ from zsdsl.runtime.lib import distributions as dist
 from zsdsl.runtime.lib import lpdf, nets
 from zsdsl.runtime.lib.distributions import log_prob, site_log_prob
 from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function namespace
+from zsdsl.runtime.lib.kernels import *  # noqa: F403 - the GP covariance functions
 from zsdsl.runtime.lib.loops import scan
 from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
 from zsdsl.runtime.lib.ode import ode_jit, ode_rk45, ode_solve_np, ode_times_np
