@@ -47,6 +47,9 @@ from zsdsl.runtime.progress import ChainProgress
 @click.option("--target-accept", type=float, default=0.8, show_default=True)
 @click.option("--max-depth", type=int, default=10, show_default=True)
 @click.option("--steps", "hmc_steps", type=int, default=20, show_default=True, help="Leapfrogs per HMC transition.")
+@click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
+              help="NUTS/HMC initial values, as Stan's init: a JSON or YAML file mapping latent names to values (or a "
+                   "list of such mappings, one per chain); latents it leaves out start at random.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")
@@ -87,8 +90,11 @@ def sample(spec, data_path, method, out, resume, overwrite, prior, no_plots, qui
         "no_plots",
         "quiet",
         "verbose",
+        "init_path",
     )
     options = given_options(exclude=cli_only)
+    if _engine_options.get("init_path"):
+        options["init"] = read_init(_engine_options["init_path"])
     if prior:
         run = _sample_prior(spec, data_path, out, overwrite, options, given_options(include=("method", "resume")))
         return end_of_run_plots(run, "prior", no_plots)
@@ -157,6 +163,24 @@ def _sizes(options: dict) -> tuple[int, int, int]:
     """(chains, warmup, draws) for the progress lines, from the options given or a run's config."""
     warmup = options.get("warmup", options.get("burnin", 1000))
     return int(options.get("chains", 4)), int(warmup), int(options.get("draws", 1000))
+
+
+def read_init(path: str):
+    """The --init file: JSON, or YAML by safe loading (data, never code)."""
+
+    import yaml
+
+    from zsdsl.errors import DataError
+
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise OptionError(f"Cannot read the --init file {path}: {err.strerror or err}.") from None
+    try:
+        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise DataError(f"The --init file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: "
+                        f"{err}.") from None  # fmt: skip
 
 
 def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False,

@@ -35,6 +35,7 @@ MCMC_APPLIES = {
     "cores": ("nuts", "hmc"),
     "compile": ("nuts", "hmc"),
     "save_warmup": ("nuts", "hmc"),
+    "init": ("nuts", "hmc"),
     "checkpoint_every": ("nuts", "hmc"),
     "lr": _SG,
     "schedule": _SG,

@@ -10,7 +10,6 @@ checkpoints, and returns an ``MCMCResult`` with unconstrained draws and Stan's s
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import time
@@ -19,8 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from zsdsl.errors import ModelError, NumericalError, OptionError
+from zsdsl.errors import ModelError, OptionError
 from zsdsl.runtime.mcmc.adapt import DualAveraging, MetricEstimator, init_step_size, slow_window_ends
+from zsdsl.runtime.mcmc.inits import chain_inits, initial_point
 from zsdsl.runtime.mcmc.nuts import Metric, State, hmc_transition, nuts_transition
 from zsdsl.runtime.mcmc.output import STAT_NAMES, flat_columns, summarize, to_inference_data
 from zsdsl.runtime.mcmc.potential import Potential
@@ -42,6 +42,7 @@ class SamplerConfig:
     cores: int | None = None  # processes for the chains; None: min(chains, CPUs)
     compile: bool = False  # torch.compile the potential (fast per call, seconds to compile)
     save_warmup: bool = False  # keep the warmup draws (InferenceData's warmup_posterior, warmup_sample_stats)
+    init: dict | list | None = None  # initial values by latent (constrained), for all chains or a list per chain
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
@@ -60,6 +61,7 @@ class SamplerConfig:
             raise OptionError(f"--steps (leapfrogs per HMC transition) must be at least 1, not {self.hmc_steps}.")
         if not self.init_radius > 0:
             raise OptionError(f"The initialisation radius must be positive, not {self.init_radius}.")
+        chain_inits(self.init, self.chains)
 
 
 @dataclass
@@ -142,18 +144,6 @@ class MCMCResult:
         return out
 
 
-def _init(potential, rng, radius: float, tries: int = 100) -> State:
-    for _ in range(tries):
-        z = rng.uniform(-radius, radius, potential.dim)
-        U, grad = potential.value_and_grad_np(z)
-        if math.isfinite(U) and np.isfinite(grad).all():
-            return State(z, U, grad)
-    raise NumericalError(
-        f"Could not find an initial point with a finite log density in {tries} tries (uniform(-{radius}, {radius}) on "
-        "the unconstrained scale); check the model and data."
-    )
-
-
 class Chain:
     """One chain of NUTS/HMC with Stan's warmup, advanced by ``step()``.
 
@@ -162,12 +152,13 @@ class Chain:
     ...     z, stats = chain.step()
     """
 
-    def __init__(self, potential: Potential, cfg: SamplerConfig, seed: int):
+    def __init__(self, potential: Potential, cfg: SamplerConfig, seed: int, chain: int = 0):
         self.potential, self.cfg, self.seed = potential, cfg, seed
         self.rng = np.random.default_rng(seed)
         self.it = 0
         self.wall_s = 0.0
-        self.state = _init(potential, self.rng, cfg.init_radius)
+        given = chain_inits(cfg.init, cfg.chains)[chain] if cfg.init is not None else None
+        self.state = initial_point(potential, self.rng, cfg.init_radius, given)
         D = potential.dim
         self.metric = Metric(np.ones(D))
         with np.errstate(all="ignore"):
@@ -277,7 +268,7 @@ def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: floa
     from zsdsl.runtime.checkpoint import atomic_save, load_newest, to_numpy
 
     before = dict(potential.rejections)  # chains run one after another share the potential
-    chain = Chain(potential, cfg, chain_seed(cfg, c))
+    chain = Chain(potential, cfg, chain_seed(cfg, c), c)
     path = _checkpoint_path(run, c) if run is not None else None
     if resume and path is not None:
         # the previous checkpoint is kept beside the latest: a truncated latest falls back to it
