@@ -207,6 +207,24 @@ def test_one_based_indices_are_a_data_error_naming_field_value_and_position(tmp_
     assert run("check", spec, "--data", data)[0] == 0
 
 
+SLICES = ("data:\n  K: int in [0, inf)\n  y: real[T]\nmu ~ Normal(0, 1)\n"
+          "factor -sum(square(y[:K] - mu)) - sum(y[K:T - 1])\n")  # fmt: skip
+
+
+@pytest.mark.parametrize(("K", "message"), [
+    (5, "A slice of 'y' ends at K = 5, past the end of its axis 0 (size T = 4) with this data."),
+    (4, "A slice of 'y' starts at K = 4, after it ends (axis 0, ending at 3, size T = 4) with this data."),
+])  # fmt: skip
+def test_slices_whose_bounds_are_sizes_are_checked_against_the_data(tmp_path, K, message):
+    spec, data = tmp_path / "s.zs", tmp_path / "d.json"
+    spec.write_text(SLICES)
+    data.write_text(json.dumps({"K": K, "y": [0.1, 0.3, -0.2, 1.0]}))
+    code, out = run("check", spec, "--data", data)
+    assert code == 1 and message in out
+    data.write_text(json.dumps({"K": 3, "y": [0.1, 0.3, -0.2, 1.0]}))
+    assert run("check", spec, "--data", data)[0] == 0
+
+
 # 5, 7 and options that do not apply ----------------------------------------------------------
 @pytest.mark.parametrize(
     "args, message",

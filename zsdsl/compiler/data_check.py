@@ -43,6 +43,7 @@ def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional
             errors.append(DataError(f"Field '{node.name}' {msg}", span))
     if not errors:
         errors.extend(DataError(msg, span) for msg in _check_indices(program, data, sizes))
+        errors.extend(DataError(msg, span) for msg in _check_slices(program, sizes))
     if errors:
         raise ErrorGroup(errors)
     return sizes
@@ -191,6 +192,39 @@ def _check_indices(program: ir.ProgramIR, data: dict, sizes: dict) -> list[str]:
             f"{_where(bad)}. Indices are 0-based{hint}."
         )
     return messages
+
+
+def _check_slices(program: ir.ProgramIR, sizes: dict) -> list[str]:
+    """Slices whose bounds are sizes (``y[:K]``, ``y[K:T - 1]``): within the axis they slice, once the data give
+    the sizes (the checker could not tell; PyTorch would silently cut such a slice short)."""
+    messages = []
+    for node in ir.walk(program):
+        if not isinstance(node, ir.Index):
+            continue
+        what = f"'{node.base.name}'" if isinstance(node.base, ir.Ref) else "a value"
+        for axis, item in enumerate(node.items):
+            if item.mode != "slice" or not any(isinstance(b, ir.Ref) for b in (item.start, item.stop)):
+                continue
+            dim = node.base.ty.shape[axis]
+            size = evaluate(dim, sizes)
+            lo = 0 if item.start is None else _slice_bound(item.start, sizes)
+            hi = size if item.stop is None else _slice_bound(item.stop, sizes)
+            if None in (size, lo, hi):
+                continue
+            where = f"{dim} = {size}" if isinstance(dim, str) else str(size)
+            bound = f"{item.start.name} = {lo}" if isinstance(item.start, ir.Ref) else str(lo)
+            if hi > size:
+                messages.append(f"A slice of {what} ends at {item.stop.name} = {hi}, past the end of its axis {axis} "
+                                f"(size {where}) with this data.")  # fmt: skip
+            elif lo < 0 or lo > hi:
+                side = "before its start" if lo < 0 else "after it ends"
+                messages.append(f"A slice of {what} starts at {bound}, {side} (axis {axis}, ending at {hi}, size "
+                                f"{where}) with this data.")  # fmt: skip
+    return sorted(set(messages))
+
+
+def _slice_bound(bound, sizes: dict) -> int | None:
+    return int(bound.value) if isinstance(bound, ir.Const) else evaluate(bound.name, sizes)
 
 
 def _fmt_offset(offset: int) -> str:
