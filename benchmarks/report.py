@@ -5,7 +5,7 @@ python benchmarks/sbn_step.py > benchmarks/results/sbn_step.json
 python benchmarks/gradient.py --previous DIR > benchmarks/results/gradient.json  # DIR: an older checkout
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
-python benchmarks/posteriordb_vs_stan.py garch-garch11 arK-arK | grep "^{" > benchmarks/results/posteriordb_vs_stan.json
+OMP_NUM_THREADS=1 python benchmarks/posteriordb.py > benchmarks/results/posteriordb.json
 python benchmarks/report.py   # prints the Markdown tables
 
 and the variational figures (long runs) as results/vi_*.json: see each row's command.
@@ -70,22 +70,7 @@ def render() -> str:
                        f"{r['torch_us']:.1f} | {r['ratio']:.3f} | {r.get('zsdsl_torch_us', r['zsdsl_us']):.1f} | "
                        f"{r.get('zsdsl_torch_ratio', r['ratio']):.3f} | {previous} |")  # fmt: skip
         out.append("")
-    pdb = _load("posteriordb_vs_stan")
-    if pdb:
-        out += [f"### posteriordb against Stan (`posteriordb_vs_stan.py`; {pdb['chains']} chains, {pdb['warmup']} + "
-                f"{pdb['draws']}, one thread each)", "",
-                "| posterior | zsdsl wall s (gradients) | zsdsl min ESS bulk | Stan sampling s | Stan C++ build s | "
-                "Stan min ESS bulk | zsdsl ÷ Stan sampling |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for r in pdb["results"]:
-            z, st = r["zsdsl"], r["stan"]
-            if isinstance(st, str):
-                out.append(f"| {r['posterior']} | {z['wall_s']:.1f} ({z['gradients']}) | {z['min_ess_bulk']:.0f} | "
-                           f"{st} | | | |")  # fmt: skip
-                continue
-            out.append(f"| {r['posterior']} | {z['wall_s']:.1f} ({z['gradients']}) | {z['min_ess_bulk']:.0f} | "
-                       f"{st['sample_s']:.1f} | {st['build_s']:.1f} | {st['min_ess_bulk']:.0f} | "
-                       f"{r['zsdsl_over_stan_sampling']:.2f} |")  # fmt: skip
-        out.append("")
+    out += _posteriordb()
     nuts = _load("nuts")
     if nuts:
         out += ["### NUTS: min bulk ESS per second of wall time (`nuts.py`, 500 warmup + 1000 draws)", "",
@@ -111,6 +96,45 @@ def render() -> str:
         out.append("")
     out += _variational()
     return "\n".join(out)
+
+
+def _posteriordb() -> list:
+    """The posteriordb sweep: each posterior against its reference, with Stan's run beside it."""
+    pdb = _load("posteriordb")
+    if not pdb:
+        return []
+    rows = pdb["results"]
+    checked = [r for r in rows if r["zsdsl"]["status"] in ("pass", "fail")]
+    passed = [r for r in checked if r["zsdsl"]["status"] == "pass"]
+    met = [r for r in rows if r.get("time_target") == "met"]
+    exceptions = [f"{r['posterior']} ({r['zsdsl']['wall_s']:.0f} s; Stan {r['stan']['sample_s']:.0f} s)" for r in rows
+                  if r.get("time_target", "").startswith("exception")]  # fmt: skip
+    missed = [f"{r['posterior']} ({r['zsdsl']['wall_s']:.0f} s)" for r in rows if r.get("time_target") == "missed"]
+    with_ref = [r for r in checked if r["reference"] == "posteriordb"]
+    out = [f"### posteriordb (`posteriordb.py`; NUTS {pdb['chains']} chains, {pdb['warmup']} + {pdb['draws']}, seed "
+           f"{pdb['seed']}, 2 cores; Stan: PyStan 3, the same settings, its C++ build cached)", "",
+           f"{len(passed)} of {len(checked)} posteriors match their reference "
+           f"({sum(r in passed for r in with_ref)} of {len(with_ref)} with posteriordb's; the others against Stan's "
+           f"draws of this run). Time target ({pdb['target_s']:.0f} s, or Stan's own run over "
+           f"{pdb['stan_exception_s']:.0f} s): {len(met)} met"
+           + (f"; exceptions: {', '.join(exceptions)}" if exceptions else "")
+           + (f"; missed: {', '.join(missed)}" if missed else "") + ". "
+           "`wall ÷ Stan`: zsdsl's wall time (compilation, gradient check, chains) over Stan's sampling time.", "",
+           *[f"Note: {note}." for note in pdb.get("notes", [])], *([""] if pdb.get("notes") else []),
+           "| posterior | check | zsdsl wall s | min ESS bulk | ESS/s | div. | Stan sampling s | Stan min ESS | "
+           "Stan ESS/s | Stan div. | wall ÷ Stan | time target |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        z, st = r["zsdsl"], r.get("stan")
+        if "wall_s" not in z:
+            out.append(f"| {r['posterior']} | {z['status']} | | | | | | | | | | |")
+            continue
+        check = z["status"] if not z["failures"] else f"fail: {'; '.join(z['failures'][:2])}"
+        stan = (f"{st['sample_s']:.1f} | {st['min_ess_bulk']:.0f} | {st['ess_per_s']:.0f} | {st['divergences']} | "
+                f"{r['zsdsl_over_stan_sampling']:.2f}") if st else " | | | | "  # fmt: skip
+        out.append(f"| {r['posterior']} | {check} | {z['wall_s']:.1f} | {z['min_ess_bulk']:.0f} | "
+                   f"{z['ess_per_s']:.0f} | {z['divergences']} | {stan} | {r['time_target']} |")  # fmt: skip
+    return [*out, ""]
 
 
 def _variational() -> list:

@@ -3,7 +3,7 @@
 
 CI's budget decides which run where: QUICK ones in the default run, SLOW ones (an explicit list, about
 10 minutes on 2 cores all told) in CI's slow set, and every other spec is marked ``sweep``: run them with
-``python -m pytest -m sweep tests/mcmc/test_posteriordb.py`` or ``benchmarks/posteriordb_sweep.py``. A new
+``python -m pytest -m sweep tests/mcmc/test_posteriordb.py`` or ``benchmarks/posteriordb.py``. A new
 spec joins the sweep, not CI, until someone adds it to a list with its measured time.
 """
 

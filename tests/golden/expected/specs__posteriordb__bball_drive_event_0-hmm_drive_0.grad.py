@@ -5,55 +5,9 @@ import math
 
 import numpy as np
 from scipy import special as sp
+from zsdsl.runtime import lib as zl
 
 SITES = ('theta1', 'theta2', 'phi', 'lambda')  # the latent sites, in the order of the unconstrained vector
-
-
-def hmm_forward(lo, gamma, rho):
-    """log p(y) for log emission densities lo [K, N], transitions gamma [K, K], initial rho [K]; and
-    the tape hmm_adjoint reads."""
-    c = lo.max(0)
-    w = np.exp(lo - c)
-    a0 = rho * w[:, 0]
-    steps = gamma[None, :, :] * w[:, 1:].T[:, None, :]
-    m, levels, logs = steps, [], c.sum()
-    while len(m) > 1:
-        even = len(m) - len(m) % 2
-        a, b = m[0:even:2], m[1:even:2]
-        p = a @ b
-        s = p.max((1, 2))
-        logs += np.log(s).sum()
-        p = p / s[:, None, None]
-        levels.append((a, b, s, len(m) % 2))
-        m = p if even == len(m) else np.concatenate([p, m[-1:]])
-    v = a0 @ m[0] if len(m) else a0
-    total = v.sum()
-    return np.log(total) + logs, (w, a0, m, steps, levels, total)
-
-
-def hmm_adjoint(lo, gamma, rho, tape):
-    """d log p(y) / d(lo, gamma, rho) from hmm_forward's tape."""
-    w, a0, root, steps, levels, total = tape
-    k, n = lo.shape
-    g_lo = np.empty((k, n))
-    if n == 1:
-        g_a0 = np.ones(k) / total
-        g_lo[:, 0] = g_a0 * a0
-        return g_lo, np.zeros((k, k)), g_a0 * w[:, 0]
-    g_a0 = root[0].sum(1) / total
-    g = np.broadcast_to(a0[:, None] / total, (1, k, k))
-    for a, b, s, odd in reversed(levels):
-        gp = (g[: len(a)] if odd else g) / s[:, None, None]
-        down = np.empty((2 * len(a) + odd, k, k))
-        down[0 : 2 * len(a) : 2] = gp @ b.transpose(0, 2, 1)
-        down[1 : 2 * len(a) : 2] = a.transpose(0, 2, 1) @ gp
-        if odd:
-            down[-1] = g[-1]
-        g = down
-    g_lo[:, 0] = g_a0 * a0
-    g_lo[:, 1:] = (g * steps).sum(1).T
-    return g_lo, (g * w[:, 1:].T[:, None, :]).sum(0), g_a0 * w[:, 0]
-
 add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
@@ -176,7 +130,7 @@ def make(data, d):
         v108 = v107.T
         v109 = np.stack([v14, v50], -1)
         v110 = v109.T
-        v112 = (t_v112 := hmm_forward(v108, v110, c111))[0]
+        v112 = (t_v112 := zl.hmm_forward_np(v108, v110, c111))[0]
         v113 = v25 + v38
         v114 = v113 + v61
         v115 = v114 + v73
@@ -185,7 +139,7 @@ def make(data, d):
         v118 = v117 + v89
         v119 = v118 + v96
         v120 = v119 + v112
-        a_v112 = hmm_adjoint(v108, v110, c111, t_v112[1])
+        a_v112 = zl.hmm_adjoint_np(v108, v110, c111, t_v112[1])
         g_v108 = a_v112[0]
         g_v110 = a_v112[1]
         g_v109 = g_v110.T
@@ -329,7 +283,7 @@ def make(data, d):
             v108 = v107.T
             v109 = np.stack([v14, v50], -1)
             v110 = v109.T
-            v112 = (t_v112 := hmm_forward(v108, v110, c111))[0]
+            v112 = (t_v112 := zl.hmm_forward_np(v108, v110, c111))[0]
             v113 = v25 + v38
             v114 = v113 + v61
             v115 = v114 + v73
@@ -338,7 +292,7 @@ def make(data, d):
             v118 = v117 + v89
             v119 = v118 + v96
             v120 = v119 + v112
-            a_v112 = hmm_adjoint(v108, v110, c111, t_v112[1])
+            a_v112 = zl.hmm_adjoint_np(v108, v110, c111, t_v112[1])
             g_v108 = a_v112[0]
             g_v110 = a_v112[1]
             g_v109 = g_v110.T

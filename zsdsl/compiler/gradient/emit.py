@@ -18,7 +18,6 @@ from zsdsl.compiler.gradient import emit_scan, helpers, rules
 from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
 HELPERS = {
-    "hmm_marginal": (helpers.hmm_forward, helpers.hmm_adjoint),
     "logsumexp": (helpers.logsumexp,),
 }  # functions copied into the module
 _NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
@@ -228,7 +227,7 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     helpers = [inspect.getsource(h) for prim, fns in HELPERS.items() if any(op.prim == prim for op in every)
                for h in fns]  # fmt: skip
     helpers += list(dict.fromkeys(op.attrs[-1] for op in every if op.prim == "ode"))  # sensitivity systems
-    if any(op.prim == "ode" for op in every):
+    if any(op.prim in ("ode", "hmm_marginal") for op in every):  # compiled kernels of zsdsl.runtime.lib
         imports.append("from zsdsl.runtime import lib as zl")
     if helpers:
         layout += "\n\n\n" + "\n\n".join(h.rstrip("\n") + "\n" for h in helpers)

@@ -120,7 +120,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         x, b, init = a
         return f"sig.lfilter([1.0], [1.0, -{x}], np.concatenate(([{init}], {b}[:-1])))"
     if p == "hmm_marginal":  # the value; the tape for the adjoint is kept beside it
-        return f"(t_{op.out.name} := hmm_forward({a[0]}, {a[1]}, {a[2]}))[0]"
+        return f"(t_{op.out.name} := zl.hmm_forward_np({a[0]}, {a[1]}, {a[2]}))[0]"
     if p == "ode_times":  # t0 then ts, checked to increase (a data error otherwise), once per data set
         return f"zl.ode_times_np({a[0]}, {a[1]}, {at[0]!r})"
     if p == "ode":  # the solution; its sensitivities S ([T, n, m]) are kept beside it for the adjoint
@@ -292,7 +292,7 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(code, exact_g=True, setup=setup)
     if p == "hmm_marginal":
         t = f"a_{out}"
-        setup = (f"{t} = hmm_adjoint({a[0]}, {a[1]}, {a[2]}, t_{out}[1])",)
+        setup = (f"{t} = zl.hmm_adjoint_np({a[0]}, {a[1]}, {a[2]}, t_{out}[1])",)
         return Adj(m(f"{t}[{i}]"), exact_g=True, setup=setup)
     if p == "ode":  # g contracted with S: d/d(y0, args) = sum over t and i of g[t, i] S[t, i, :]
         if i == 0:
