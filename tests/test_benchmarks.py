@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # run in the slow set, to keep the default run under 10 minutes
 SLOW = pytest.mark.slow
 SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", pytest.param("vae_step.py", marks=SLOW), "sbn_step.py", "gradient.py",
-           pytest.param("nuts.py", marks=SLOW), "compile.py", "posteriordb.py"]  # fmt: skip
+           pytest.param("nuts.py", marks=SLOW), "compile.py", "posteriordb.py",
+           "arma_far_start.py"]  # fmt: skip
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +133,26 @@ def test_mcse_sd_is_arvizs_formula():
 
     x = np.random.default_rng(0).standard_t(4, size=(4, 500))  # heavy tails: larger than 1/sqrt(2 ESS)
     assert _mcse_sd(x) == pytest.approx(float(np.asarray(az.mcse(x, method="sd")).reshape(-1)[0]), rel=1e-10)
+
+
+def test_a_chain_started_where_the_arma_recursion_explodes_finds_the_posterior_in_warmup():
+    """The language issue's stalled ARMA(1,1) chain: theta = -1.25, phi = -1.94, where the error recursion grows
+    like 1.25^T (the potential is about 1e39 for T = 200; the step size falls to about 1e-22 early in warmup, in
+    Stan too). Stan's step-size adaptation lets such a chain grow its step size again once it moves (both leave
+    |theta| > 1 within 90 iterations: benchmarks/arma_far_start.py); so must this one: within 150
+    warmup iterations it is out of the explosive region (|theta| < 1) with a step size above 0.05, and its draws
+    are where the posterior is (theta's posterior mean 0.212, sd 0.10, by zsdsl and by Stan in
+    benchmarks/arma_far_start.py; 100 draws: an MCSE about 0.015, so 0.1 is over 6 of them)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from arma_far_start import FAR, series
+
+    cm = zsdsl.load(ROOT / "specs" / "arma11.zs")
+    data = cm.load_data(series(200))
+    r = sample(cm.model(data), data, SamplerConfig(chains=1, warmup=150, draws=100, seed=1, init=FAR, save_warmup=True))
+    chain = r.chains[0]
+    t = [s.name for s in r.potential.sites].index("theta")
+    warm_theta, step = chain.warmup_u[:, t].numpy(), chain.warmup_stats["stepsize__"].numpy()
+    assert step[0] < 1e-9 and abs(warm_theta[0]) > 1  # it did start in the explosive region
+    assert (np.abs(warm_theta) < 1).any() and chain.step_size > 0.05
+    theta = chain.u[:, t].numpy()
+    assert abs(theta.mean() - 0.212) < 0.1 and int(r.stat("divergent__").sum()) <= 2
