@@ -39,13 +39,20 @@ _EPS = 2.220446049250313e-16
 def ode_jit(fn):
     """Compile a sensitivity system (the generated code applies it to each ``ode_sens`` function).
     ``integrate`` is compiled for each system it is given (the right-hand side inlined into the stepper:
-    five times faster than a call through a function pointer), once per process, before chains fork."""
-    import numba
-    from numba import types
+    five times faster than a call through a function pointer), once per process, before chains fork; a
+    model loaded again (the same code) reuses both."""
+    key = fn.__code__  # equal for the same generated source, whichever module object it was run in
+    if key not in _COMPILED:
+        import numba
+        from numba import types
 
-    vec = types.float64[::1]
-    # error_model="numpy": a division by zero is inf (then a non-finite state: a rejection), not an exception
-    return numba.njit(types.void(types.float64, vec, vec, vec), nogil=True, error_model="numpy")(fn)
+        vec = types.float64[::1]
+        # error_model="numpy": a division by zero is inf (then a non-finite state: a rejection), not an exception
+        _COMPILED[key] = numba.njit(types.void(types.float64, vec, vec, vec), nogil=True, error_model="numpy")(fn)
+    return _COMPILED[key]
+
+
+_COMPILED: dict = {}
 
 
 def integrate(rhs, times, y0, a, rtol, atol, max_steps, out):
