@@ -121,6 +121,9 @@ def main() -> None:
     if args.quick:
         args.only = ["eight_schools-eight_schools_noncentered"]
     sizes = {"chains": 2, "warmup": 100, "draws": 100} if args.quick else {"chains": 4, "warmup": 1000, "draws": 1000}
+    if not (SHARED / "posteriordb").is_dir():
+        sys.exit(f"error: the posteriordb data are not at {SHARED / 'posteriordb'} (../shared/data beside the "
+                 "checkout, or ZSDSL_SHARED).")  # fmt: skip
     rows = []
     for spec in sorted((ROOT / "specs" / "posteriordb").glob("*.zs")):
         if args.only and spec.stem not in args.only:

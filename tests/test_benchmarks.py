@@ -15,8 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # vi_ssl_m2.py --quick runs in test_m2_curve_scores_each_epoch_checkpoint; the two longest (about 30 s and 19 s)
 # run in the slow set, to keep the default run under 10 minutes
 SLOW = pytest.mark.slow
+NEEDS_PDB = pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "posteriordb").is_dir(),
+                               reason="shared posteriordb not present")  # fmt: skip
 SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", pytest.param("vae_step.py", marks=SLOW), "sbn_step.py", "gradient.py",
-           pytest.param("nuts.py", marks=SLOW), "compile.py", "posteriordb.py",
+           pytest.param("nuts.py", marks=SLOW), "compile.py",
+           pytest.param("posteriordb.py", marks=NEEDS_PDB),
            "arma_far_start.py"]  # fmt: skip
 
 
