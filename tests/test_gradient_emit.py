@@ -471,3 +471,17 @@ def test_the_logsumexp_helper_equals_scipy_with_infinities():
     with np.errstate(divide="ignore"):
         for axis in ((1,), (0,), (0, 1)):
             np.testing.assert_allclose(logsumexp(x, axis), special.logsumexp(x, axis=axis), rtol=1e-15)
+
+
+def test_a_covariance_that_is_not_positive_definite_is_a_rejected_point_on_the_emitted_path():
+    torch.set_default_dtype(torch.float64)
+    text = ("data:\n  y: real[2]\ns ~ Normal(0, 1)\nK = eye(2) + s * (ones(2, 2) - eye(2))\n"
+            "y ~ MultivariateNormal(zeros(2), scale_tril=cholesky(K))\n")  # fmt: skip
+    cm = zsdsl.loads(text, "pd.zs")
+    data = cm.load_data({"y": [0.3, -0.1]})
+    pot = Potential(cm.model(data), data)
+    assert pot.backend == "numpy"
+    U, g = pot.value_and_grad_np(np.array([0.5]))  # |s| < 1: positive definite
+    assert np.isfinite(U) and np.isfinite(g).all()
+    U, g = pot.value_and_grad_np(np.array([1.5]))  # |s| > 1: not, and Stan rejects the point
+    assert U == np.inf and not g.any()

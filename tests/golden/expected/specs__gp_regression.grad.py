@@ -6,9 +6,19 @@ import math
 import numpy as np
 from scipy import special as sp
 from scipy import linalg as sla
-from scipy.linalg.lapack import dtrtri
+from scipy.linalg.lapack import dpotrf, dtrtri
 
 SITES = ('rho', 'alpha', 'sigma')  # the latent sites, in the order of the unconstrained vector
+
+
+def cholesky_lower(a):
+    """The lower Cholesky factor by LAPACK's dpotrf, without np.linalg.cholesky's Python wrapper (about 3 µs
+    against 23 on a small matrix); a matrix that is not positive definite raises LinAlgError, as NumPy's."""
+    c, info = dpotrf(a, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("Matrix is not positive definite")
+    return c
+
 add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
@@ -53,7 +63,7 @@ def make(data, d):
         v28 = v16 + 1e-06
         v31 = v28 * c30
         v32 = v27 + v31
-        v37 = np.linalg.cholesky(v32)
+        v37 = cholesky_lower(v32)
         v39 = sla.solve_triangular(v37, c38, lower=True, check_finite=False)
         v40 = v39 * v39
         v41 = add_reduce(v40, None)
@@ -130,7 +140,7 @@ def make(data, d):
             v28 = v16 + 1e-06
             v31 = v28 * c30
             v32 = v27 + v31
-            v37 = np.linalg.cholesky(v32)
+            v37 = cholesky_lower(v32)
             v39 = sla.solve_triangular(v37, c38, lower=True, check_finite=False)
             v40 = v39 * v39
             v41 = add_reduce(v40, None)

@@ -5,9 +5,19 @@ import math
 
 import numpy as np
 from scipy import special as sp
-from scipy.linalg.lapack import dtrtri
+from scipy.linalg.lapack import dpotrf, dtrtri
 
 SITES = ('rho', 'alpha', 'f_tilde')  # the latent sites, in the order of the unconstrained vector
+
+
+def cholesky_lower(a):
+    """The lower Cholesky factor by LAPACK's dpotrf, without np.linalg.cholesky's Python wrapper (about 3 µs
+    against 23 on a small matrix); a matrix that is not positive definite raises LinAlgError, as NumPy's."""
+    c, info = dpotrf(a, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("Matrix is not positive definite")
+    return c
+
 add_reduce = np.add.reduce  # a sum without ndarray.sum's Python wrapper
 
 
@@ -57,7 +67,7 @@ def make(data, d):
         v30 = np.exp(v29)
         v31 = v26 * v30
         v34 = v31 + c33
-        v37 = np.linalg.cholesky(v34)
+        v37 = cholesky_lower(v34)
         v38 = v37 @ v15
         v42 = np.exp(v38)
         v47 = np.dot(c40, v38)
@@ -124,7 +134,7 @@ def make(data, d):
             v30 = np.exp(v29)
             v31 = v26 * v30
             v34 = v31 + c33
-            v37 = np.linalg.cholesky(v34)
+            v37 = cholesky_lower(v34)
             v38 = v37 @ v15
             v42 = np.exp(v38)
             v47 = np.dot(c40, v38)

@@ -19,6 +19,7 @@ from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
 HELPERS = {
     "logsumexp": (helpers.logsumexp,),
+    "cholesky": (helpers.cholesky_lower,),
 }  # functions copied into the module
 _NAME = re.compile(r"\b(g_)?([vc]\d+)\b")
 _BARE = re.compile(r"^(g_[vc]\d+|-?\d+\.\d+)$")
@@ -223,7 +224,7 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     if any(op.prim == "trisolve" for op in every):
         imports.append("from scipy import linalg as sla")
     if any(op.prim == "cholesky" for op in every):
-        imports.append("from scipy.linalg.lapack import dtrtri")
+        imports.append("from scipy.linalg.lapack import dpotrf, dtrtri")
     helpers = [inspect.getsource(h) for prim, fns in HELPERS.items() if any(op.prim == prim for op in every)
                for h in fns]  # fmt: skip
     helpers += list(dict.fromkeys(op.attrs[-1] for op in every if op.prim == "ode"))  # sensitivity systems

@@ -109,7 +109,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
     if p == "unsqueeze":
         return f"np.expand_dims({a[0]}, {at[0]!r})"
     if p == "cholesky":
-        return f"np.linalg.cholesky({a[0]})"
+        return f"cholesky_lower({a[0]})"
     if p == "trisolve":
         return f"sla.solve_triangular({a[0]}, {a[1]}, lower=True, check_finite=False)"
     if p == "diag_part":
