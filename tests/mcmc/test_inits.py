@@ -71,3 +71,15 @@ def test_the_cli_reads_init_from_yaml_and_records_it_in_the_run(tmp_path):
     assert json.loads((out / "config.json").read_text())["init"] == {"mu": 3.0, "sigma": 2.0}
     sgld = CliRunner().invoke(main, [str(a) for a in ["sample", spec, "--data", data, "--sgld", "--init", init]])
     assert sgld.exit_code == 1 and "--init applies to nuts, hmc, not sgld; leave it out." in sgld.output
+
+
+def test_a_malformed_init_file_is_a_data_error_at_its_line_and_column(tmp_path):
+    spec, data, init = tmp_path / "m.zs", tmp_path / "d.json", tmp_path / "init.json"
+    spec.write_text(TEXT)
+    data.write_text(json.dumps(DATA))
+    init.write_text('{"mu": 1,}')
+    result = CliRunner().invoke(main, [str(a) for a in ["sample", spec, "--data", data, "--init", init, "--out",
+                                                        tmp_path / "run"]])  # fmt: skip
+    assert result.exit_code == 1 and f"{init}:1:10: data error" in result.output
+    assert "Invalid JSON at line 1, column 10: Expecting property name enclosed in double quotes." in result.output
+    assert not (tmp_path / "run").exists()

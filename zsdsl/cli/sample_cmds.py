@@ -166,21 +166,15 @@ def _sizes(options: dict) -> tuple[int, int, int]:
 
 
 def read_init(path: str):
-    """The --init file: JSON, or YAML by safe loading (data, never code)."""
-
-    import yaml
-
-    from zsdsl.errors import DataError
+    """The --init file: JSON, or YAML by safe loading (data, never code), parsed as data files are."""
+    from zsdsl.errors import Span
+    from zsdsl.runtime.data import parse_json, parse_yaml
 
     try:
         text = Path(path).read_text()
     except OSError as err:
         raise OptionError(f"Cannot read the --init file {path}: {err.strerror or err}.") from None
-    try:
-        return json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise DataError(f"The --init file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: "
-                        f"{err}.") from None  # fmt: skip
+    return (parse_json if path.endswith(".json") else parse_yaml)(text, Span(file=path))
 
 
 def _finish_sample_run(result, run, what: str, max_depth: int = 10, quiet: bool = False,

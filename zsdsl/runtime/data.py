@@ -137,26 +137,34 @@ def _scalar(a: np.ndarray):
 
 
 def _read_json(text: str, span: Span) -> dict:
+    return _fields(parse_json(text, span), span, "JSON")
+
+
+def _read_yaml(text: str, span: Span) -> dict:
+    return _fields(parse_yaml(text, span), span, "YAML")
+
+
+def parse_json(text: str, span: Span):
+    """A JSON text's plain content; a syntax error is a DataError at its line and column."""
     try:
-        obj = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataError(
             f"Invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}.",
             Span(exc.lineno, exc.colno, exc.lineno, exc.colno + 1, span.file),
         ) from None
-    return _fields(obj, span, "JSON")
 
 
-def _read_yaml(text: str, span: Span) -> dict:
+def parse_yaml(text: str, span: Span):
+    """A YAML text's plain content by safe loading (never objects); errors as ``parse_json``'s."""
     import yaml
 
     try:
-        obj = yaml.safe_load(text)  # safe: plain data only, never objects
+        return yaml.safe_load(text)  # safe: plain data only, never objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = Span(mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2, span.file) if mark else span
         raise DataError(f"Invalid YAML: {getattr(exc, 'problem', None) or exc}.", where) from None
-    return _fields(obj, span, "YAML")
 
 
 def _fields(obj, span: Span, form: str) -> dict:

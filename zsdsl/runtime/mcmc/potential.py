@@ -215,9 +215,8 @@ class Potential:
             if backend == "numpy":
                 try:
                     return self._numpy.value_and_grad(z)
-                except SolverFailure as err:  # an ODE solve that did not finish: rejected and counted, as in Stan
-                    self.rejections[err.reason] += 1
-                    return math.inf, np.zeros_like(z)
+                except SolverFailure as err:
+                    return self._rejected(err, z)
             if backend == "compiled":
                 try:
                     g, U = self._compiled(torch.from_numpy(z))
@@ -236,9 +235,13 @@ class Potential:
             # e.g. a covariance that is not positive definite at this point: Stan rejects the
             # point (infinite energy), which NUTS records as a divergence
             return math.inf, np.zeros_like(z)
-        except SolverFailure as err:  # an ODE solve that did not finish: rejected and counted, as in Stan
-            self.rejections[err.reason] += 1
-            return math.inf, np.zeros_like(z)
+        except SolverFailure as err:
+            return self._rejected(err, z)
+
+    def _rejected(self, err: SolverFailure, z: np.ndarray) -> tuple[float, np.ndarray]:
+        """An ODE solve that did not finish: the point is rejected (infinite energy) and counted, as in Stan."""
+        self.rejections[err.reason] += 1
+        return math.inf, np.zeros_like(z)
 
     def value_and_grad(self, u: torch.Tensor) -> tuple[float, torch.Tensor]:
         u = u.detach().requires_grad_(True)

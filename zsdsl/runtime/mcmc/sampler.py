@@ -157,8 +157,7 @@ class Chain:
         self.rng = np.random.default_rng(seed)
         self.it = 0
         self.wall_s = 0.0
-        given = chain_inits(cfg.init, cfg.chains)[chain] if cfg.init is not None else None
-        self.state = initial_point(potential, self.rng, cfg.init_radius, given)
+        self.state = initial_point(potential, self.rng, cfg.init_radius, chain_inits(cfg.init, cfg.chains)[chain])
         D = potential.dim
         self.metric = Metric(np.ones(D))
         with np.errstate(all="ignore"):
