@@ -3,8 +3,8 @@
 For each spec: zsdsl samples 4 chains of 1000 warmup + 1000 draws (seed 1, chains in parallel processes)
 and is checked against the posterior's reference with the tests' criterion
 (``zsdsl.runtime.mcmc.reference``); its wall time is end to end in this process (model compiled,
-gradient path checked, chains, summary). Stan runs the posterior's own ``model.stan`` on its data with
-the same settings; its C++ build (cached by httpstan after the first run) is timed apart from sampling,
+gradient path checked and compiled by numba into an empty cache, chains, summary). Stan runs the
+posterior's own ``model.stan`` on its data with the same settings; its C++ build (cached by httpstan after the first run) is timed apart from sampling,
 so Stan's figure is the "compiled model reused" time. Where a posterior has no reference, zsdsl is
 checked against Stan's draws with the same criterion. Each row: status, wall time, min bulk ESS and
 ESS/s over the parameters, divergences, for both, and zsdsl's wall time over Stan's sampling time.
@@ -13,6 +13,9 @@ ESS/s over the parameters, divergences, for both, and zsdsl's wall time over Sta
     python benchmarks/report.py --write            # the table in benchmarks/README.md
 
 ``--only NAME ...`` runs some; ``--no-stan`` skips Stan; ``--quick`` is eight schools, 2 chains of 100 + 100.
+``--stan-from OLD.json`` takes Stan's row of each posterior with a posteriordb reference from an earlier
+output of this script (same settings and seed; each such row says so in ``stan_from``) instead of
+rebuilding and rerunning Stan; posteriors checked against Stan's draws still run Stan.
 Progress goes to stderr, one line per posterior.
 """
 
@@ -22,7 +25,9 @@ import argparse
 import contextlib
 import gzip
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,16 +116,33 @@ def verdict(z: dict, s: dict | None) -> str:
     return "missed"
 
 
+def sizes_of(args) -> dict:
+    return {"chains": 2, "warmup": 100, "draws": 100} if args.quick else {"chains": 4, "warmup": 1000, "draws": 1000}
+
+
+def _earlier_stan(path: Path, sizes: dict, seed: int) -> dict:
+    """Stan's rows of an earlier run with the same sizes and seed (posterior -> row); refused otherwise."""
+    old = json.loads(path.read_text())
+    if {k: old.get(k) for k in sizes} != sizes or old.get("seed") != seed:
+        sys.exit(f"error: {path} was run with other settings ({ {k: old.get(k) for k in [*sizes, 'seed']} }).")
+    return {r["posterior"]: r["stan"] for r in old["results"] if r.get("stan")}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", default=None, help="Posterior names (default: every spec).")
     ap.add_argument("--no-stan", action="store_true", help="zsdsl only.")
     ap.add_argument("--quick", action="store_true", help="Eight schools only, 2 chains of 100 + 100.")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--stan-from", type=Path, default=None,
+                    help="An earlier output of this script: Stan's rows are taken from it where a reference exists.")
     args = ap.parse_args()
+    # numba compiles every kernel inside the timed runs, as on a user's first run (not from an earlier cache)
+    os.environ.setdefault("ZSDSL_CACHE_DIR", tempfile.mkdtemp(prefix="zsdsl-bench-cache-"))
+    earlier = _earlier_stan(args.stan_from, sizes_of(args), args.seed) if args.stan_from else {}
     if args.quick:
         args.only = ["eight_schools-eight_schools_noncentered"]
-    sizes = {"chains": 2, "warmup": 100, "draws": 100} if args.quick else {"chains": 4, "warmup": 1000, "draws": 1000}
+    sizes = sizes_of(args)
     if not (SHARED / "posteriordb").is_dir():
         sys.exit(f"error: the posteriordb data are not at {SHARED / 'posteriordb'} (../shared/data beside the "
                  "checkout, or ZSDSL_SHARED).")  # fmt: skip
@@ -134,7 +156,9 @@ def main() -> None:
         reference = json.loads(ref_file.read_text())["parameters"] if ref_file.exists() else None
         names = {k.split("[")[0] for k in reference} if reference else set(_latents(spec, folder))
         stan_summary = None
-        if not args.no_stan:
+        if reference is not None and spec.stem in earlier:
+            row["stan"], row["stan_from"] = earlier[spec.stem], str(args.stan_from)
+        elif not args.no_stan:
             try:
                 row["stan"], stan_summary = run_stan(folder, sizes, args.seed, names)
             except ImportError:

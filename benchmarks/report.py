@@ -120,21 +120,33 @@ def _posteriordb() -> list:
            + (f"; exceptions: {', '.join(exceptions)}" if exceptions else "")
            + (f"; missed: {', '.join(missed)}" if missed else "") + ". "
            "`wall ÷ Stan`: zsdsl's wall time (compilation, gradient check, chains) over Stan's sampling time.", "",
-           *[f"Note: {note}." for note in pdb.get("notes", [])], *([""] if pdb.get("notes") else []),
-           "| posterior | check | zsdsl wall s | min ESS bulk | ESS/s | div. | Stan sampling s | Stan min ESS | "
-           "Stan ESS/s | Stan div. | wall ÷ Stan | time target |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+           *[f"Note: {note}." for note in _notes(pdb)], *([""] if _notes(pdb) else []),
+           "| posterior | check | zsdsl wall s | min ESS bulk | ESS/s | div. | gradients | Stan sampling s | "
+           "Stan min ESS | Stan ESS/s | Stan div. | wall ÷ Stan | time target |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         z, st = r["zsdsl"], r.get("stan")
         if "wall_s" not in z:
-            out.append(f"| {r['posterior']} | {z['status']} | | | | | | | | | | |")
+            out.append(f"| {r['posterior']} | {z['status']} | | | | | | | | | | | |")
             continue
         check = z["status"] if not z["failures"] else f"fail: {'; '.join(z['failures'][:2])}"
         stan = (f"{st['sample_s']:.1f} | {st['min_ess_bulk']:.0f} | {st['ess_per_s']:.0f} | {st['divergences']} | "
                 f"{r['zsdsl_over_stan_sampling']:.2f}") if st else " | | | | "  # fmt: skip
         out.append(f"| {r['posterior']} | {check} | {z['wall_s']:.1f} | {z['min_ess_bulk']:.0f} | "
-                   f"{z['ess_per_s']:.0f} | {z['divergences']} | {stan} | {r['time_target']} |")  # fmt: skip
+                   f"{z['ess_per_s']:.0f} | {z['divergences']} | {z.get('gradients', '')} | {stan} | "
+                   f"{r['time_target']} |")  # fmt: skip
     return [*out, ""]
+
+
+def _notes(pdb: dict) -> list:
+    """The run's own notes, and where Stan's rows came from an earlier run (``--stan-from``)."""
+    notes = list(pdb.get("notes", []))
+    earlier = sorted({r["stan_from"] for r in pdb["results"] if r.get("stan_from")})
+    if earlier:
+        n = sum(bool(r.get("stan_from")) for r in pdb["results"])
+        notes.append(f"Stan's columns of {n} posteriors are from the earlier run {', '.join(earlier)} (same settings "
+                     "and seed, `--stan-from`); the rest ran Stan in this run")  # fmt: skip
+    return notes
 
 
 def _variational() -> list:

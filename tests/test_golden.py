@@ -43,6 +43,9 @@ def test_good_spec_stages(path):
     text = gradient.source if gradient.source is not None else f"# no emitted gradient: {gradient.reason}\n"
     assert_golden(text, GOLDEN / "expected" / f"{_key(path)}.grad.py")
     compile(text, "<golden>", "exec")
+    if gradient.kernel is not None:  # the same code as numba's kernel
+        assert_golden(gradient.kernel, GOLDEN / "expected" / f"{_key(path)}.kernel.py")
+        compile(gradient.kernel, "<golden>", "exec")
 
 
 @pytest.mark.parametrize("path", GOOD, ids=_key)

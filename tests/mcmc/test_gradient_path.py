@@ -29,11 +29,11 @@ def _potential(text: str, data: dict) -> Potential:
 def test_the_numpy_path_and_why_are_in_the_run(tmp_path):
     result = CliRunner().invoke(main, ["sample", str(SPEC), "--data", str(DATA), *QUICK, "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
-    assert "(gradients: numpy)" in result.output
+    assert "(gradients: numba)" in result.output
     gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
-    assert gradients["backend"] == "numpy"
+    assert gradients["backend"] == "numba"
     assert gradients["reason"] == (
-        "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd"
+        "the emitted code compiled by numba (zsdsl compile --emit kernel), checked against PyTorch autograd"
     )
 
 
@@ -65,7 +65,7 @@ def test_sample_verbose_names_the_emitted_path(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (
-        "(gradients: numpy: emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against "
+        "(gradients: numba: the emitted code compiled by numba (zsdsl compile --emit kernel), checked against "
         "PyTorch autograd)" in result.output
     )
 
@@ -80,3 +80,52 @@ def test_sg_mcmc_over_minibatches_says_its_gradients_are_pytorchs(tmp_path):
     gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
     assert gradients == {"backend": "torch", "reason": "minibatch gradients by PyTorch autograd (the emitted NumPy "
                          "code evaluates the whole data)"}  # fmt: skip
+
+
+def _schools_potential():
+    from zsdsl.runtime.data import load_data
+
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.load(SPEC)
+    data = cm.prepare_data(load_data(DATA))
+    return cm.model(data), data
+
+
+def test_with_zsdsl_jit_0_the_numpy_code_runs_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSDSL_JIT", "0")
+    result = CliRunner().invoke(main, ["sample", str(SPEC), "--data", str(DATA), *QUICK, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0 and "(gradients: numpy)" in result.output
+    gradients = json.loads((tmp_path / "r" / "adaptation.json").read_text())["gradients"]
+    assert gradients == {
+        "backend": "numpy",
+        "reason": "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch "
+        "autograd; not compiled by numba: ZSDSL_JIT=0 is set",
+    }
+
+
+def test_a_kernel_numba_cannot_compile_leaves_the_numpy_code_with_numbas_reason():
+    import dataclasses
+
+    model, data = _schools_potential()
+    program = model.gradient_program
+    kernel = program.kernel.replace("np.exp(v7)", "np.einsum('->', v7)")
+    model.gradient_program = dataclasses.replace(program, kernel=kernel)
+    line = next(i for i, text in enumerate(kernel.splitlines(), 1) if "einsum" in text)
+    pot = Potential(model, data)
+    assert pot.backend == "numpy"
+    assert pot.backend_reason == (
+        "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd; not "
+        f"compiled by numba: numba did not compile the kernel (TypingError at the kernel's line {line}: Unknown "
+        "attribute 'einsum' of type Module(<module 'zsdsl.runtime.lib.jitnp.np'>))"
+    )
+
+
+def test_a_wrong_kernel_is_refused_at_the_check_points():
+    import dataclasses
+
+    model, data = _schools_potential()
+    program = model.gradient_program
+    model.gradient_program = dataclasses.replace(program, kernel=program.kernel.replace("gr[0] = -", "gr[0] = 1.0 - "))
+    pot = Potential(model, data)
+    assert pot.backend == "torch"
+    assert pot.backend_reason.startswith("the emitted gradient disagreed with PyTorch autograd at a check point (U ")

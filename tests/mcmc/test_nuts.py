@@ -110,7 +110,7 @@ def test_stan_csv_outputs_and_summary_cli(tmp_path):
                                     "200", "--draws", "200", "--out", str(tmp_path / "run")])  # fmt: skip
     assert res.exit_code == 0, res.output
     lines = (tmp_path / "run" / "chain_1.csv").read_text().splitlines()
-    assert lines[1] == ("# gradients = numpy: emitted straight-line NumPy code (zsdsl compile --emit gradient), "
+    assert lines[1] == ("# gradients = numba: the emitted code compiled by numba (zsdsl compile --emit kernel), "
                         "checked against PyTorch autograd")  # fmt: skip
     header = next(line for line in lines if not line.startswith("#")).split(",")
     assert header[:7] == ["lp__", "accept_stat__", "stepsize__", "treedepth__", "n_leapfrog__", "divergent__",

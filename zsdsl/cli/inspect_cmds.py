@@ -37,21 +37,27 @@ def check(spec, data_path):
 
 @main.command(name="compile")
 @click.argument("spec", type=click.Path(dir_okay=False))
-@click.option("--emit", type=click.Choice(["ast", "ir", "python", "gradient"]), default="python", show_default=True)
-@click.option("--data", "data_path", type=click.Path(dir_okay=False),
-              help="With --emit gradient: also check the code on this data and say which path NUTS takes.")  # fmt: skip
+@click.option("--emit", type=click.Choice(["ast", "ir", "python", "gradient", "kernel"]), default="python",
+              show_default=True)  # fmt: skip
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(dir_okay=False),
+    help="With --emit gradient or kernel: also check the code on this data and say which path NUTS takes.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
 @handle_errors
 def compile_cmd(spec, emit, data_path, output):
-    """Compile SPEC and print an intermediate form: the AST, the IR (JSON), the generated Python, or
-    the NumPy code NUTS runs for the potential and its gradient (emitted from the IR; no data needed)."""
+    """Compile SPEC and print an intermediate form: the AST, the IR (JSON), the generated Python, the
+    NumPy code of the potential and its gradient (emitted from the IR; no data needed), or the same code as
+    the one function numba compiles for NUTS (kernel)."""
     from zsdsl.compiler.ir import dump_ir
     from zsdsl.compiler.pipeline import compile_file
     from zsdsl.grammar.ast import dump_ast
 
     compiled = compile_file(spec)
-    if emit == "gradient":
-        _emit_gradient(spec, compiled, data_path, output)
+    if emit in ("gradient", "kernel"):
+        _emit_gradient(spec, compiled, data_path, output, kernel=emit == "kernel")
         return
     if emit == "ast":
         text = json.dumps(dump_ast(compiled.ast), indent=2, sort_keys=True) + "\n"
@@ -62,12 +68,16 @@ def compile_cmd(spec, emit, data_path, output):
     write_or_echo(text, output)
 
 
-def _emit_gradient(spec, compiled, data_path, output) -> None:
-    """The emitted value-and-gradient module; a model without one is refused with the reason. With data, the
-    data are checked first (bad data writes nothing) and the path NUTS takes on them is said after."""
+def _emit_gradient(spec, compiled, data_path, output, kernel: bool = False) -> None:
+    """The emitted value-and-gradient module (or its numba kernel); a model without one is refused with the
+    reason. With data, the data are checked first (bad data writes nothing) and the path NUTS takes on them
+    is said after."""
     gradient = compiled.gradient
     if gradient.source is None:
         raise ModelError(f"{spec}: {gradient.reason}. NUTS and HMC differentiate it with PyTorch autograd.")
+    if kernel and gradient.kernel is None:
+        raise ModelError(f"{spec}: no numba kernel: {gradient.kernel_reason}. NUTS runs the emitted NumPy code "
+                         "(zsdsl compile --emit gradient).")  # fmt: skip
     path = None
     if data_path:
         import torch
@@ -76,7 +86,7 @@ def _emit_gradient(spec, compiled, data_path, output) -> None:
 
         torch.set_default_dtype(torch.float64)
         path = zsdsl.load(spec).gradient_path(data_path)
-    write_or_echo(gradient.source, output)
+    write_or_echo(gradient.kernel if kernel else gradient.source, output)
     if path is not None:
         click.echo(f"On {data_path}: gradients by {path[0]}: {path[1]}.", err=True)
 

@@ -144,7 +144,7 @@ class CompiledModel:
         return inference_data(model, prepared, None, prior=derived, attrs={"inference_library": "zsdsl"}), derived
 
     def gradient_path(self, data) -> tuple[str, str]:
-        """How NUTS and HMC differentiate this model on ``data``: the backend (``numpy``, ``torch``) and
+        """How NUTS and HMC differentiate this model on ``data``: the backend (``numba``, ``numpy``, ``torch``) and
         why (the emitted code, checked against autograd; or the reason PyTorch autograd stays)."""
         from zsdsl.runtime.mcmc.potential import Potential
 

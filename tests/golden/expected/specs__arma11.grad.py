@@ -238,10 +238,13 @@ def make(data, d):
             gr[3] = -g_v19
             return -v70, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = None
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 4
+    return value_and_grad, 4, kernel_args

@@ -128,10 +128,13 @@ def make(data, d):
             gr[v15_lo:v15_hi] = -g_v15
             return -v43, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v15_n, v15_lo, v15_hi, c22, c26, c27, c37)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 2 + v15_n
+    return value_and_grad, 2 + v15_n, kernel_args

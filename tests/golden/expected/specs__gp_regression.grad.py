@@ -189,6 +189,9 @@ def make(data, d):
             gr[2] = -g_v14
             return -v54, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (c22, c30, c35, c36, c38, c47)
+
     def value_and_grad(z):
         try:
             return fast(z)
@@ -201,4 +204,4 @@ def make(data, d):
         except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point
             return math.inf, np.zeros(3)
 
-    return value_and_grad, 3
+    return value_and_grad, 3, kernel_args

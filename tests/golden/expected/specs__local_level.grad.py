@@ -213,10 +213,13 @@ def make(data, d):
             gr[2] = -g_v15
             return -v56, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = None
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 3
+    return value_and_grad, 3, kernel_args

@@ -82,10 +82,13 @@ def make(data, d):
             gr[v10_at] = -g_v10
             return -v26, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v1_n, v1_lo, v1_hi, v10_at, c8, c15, c18)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v1_n
+    return value_and_grad, 1 + v1_n, kernel_args

@@ -150,10 +150,13 @@ def make(data, d):
             gr[v17_lo:v17_hi] = -np.ravel(g_v17)
             return -v51, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v8_shape, v8_n, v8_lo, v8_hi, v17_shape, v17_n, v17_lo, v17_hi, c15, c24, c26, c27, c30, c43, c46)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v8_n + v17_n
+    return value_and_grad, 1 + v8_n + v17_n, kernel_args

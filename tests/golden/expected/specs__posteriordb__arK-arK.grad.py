@@ -139,10 +139,13 @@ def make(data, d):
             gr[v18_at] = -g_v18
             return -v52, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v7_n, v7_lo, v7_hi, v18_at, c16, c25, c33, c44, c47)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 2 + v7_n
+    return value_and_grad, 2 + v7_n, kernel_args

@@ -48,9 +48,9 @@ def make(data, d):
     c70 = c64 - 1.0
     c78 = np.array([0.0, 3.0])
     c98 = np.asarray(data['u'], dtype=np.float64)
-    c99 = np.stack([c98, c98], -1)
+    c99 = np.stack((c98, c98), -1)
     c104 = np.asarray(data['v'], dtype=np.float64)
-    c105 = np.stack([c104, c104], -1)
+    c105 = np.stack((c104, c104), -1)
     c111 = np.ones((2,))
 
     def fast(z):
@@ -68,7 +68,7 @@ def make(data, d):
         v10 = np.exp(v7)
         v11 = v9 * v10
         v13 = np.exp(v8)
-        v14 = np.concatenate([v11, v13], -1)
+        v14 = np.concatenate((v11, v13), -1)
         v15 = -v3
         v16 = (np.maximum(v15, 0.0) + np.log1p(np.exp(-np.abs(v15))))
         v17 = -v16
@@ -91,7 +91,7 @@ def make(data, d):
         v47 = np.exp(v44)
         v48 = v46 * v47
         v49 = np.exp(v45)
-        v50 = np.concatenate([v48, v49], -1)
+        v50 = np.concatenate((v48, v49), -1)
         v51 = -v40
         v52 = (np.maximum(v51, 0.0) + np.log1p(np.exp(-np.abs(v51))))
         v53 = -v52
@@ -128,7 +128,7 @@ def make(data, d):
         v106 = v88 * c105
         v107 = v103 - v106
         v108 = v107.T
-        v109 = np.stack([v14, v50], -1)
+        v109 = np.stack((v14, v50), -1)
         v110 = v109.T
         v112 = (t_v112 := zl.hmm_forward_np(v108, v110, c111))[0]
         v113 = v25 + v38
@@ -221,7 +221,7 @@ def make(data, d):
             v10 = np.exp(v7)
             v11 = v9 * v10
             v13 = np.exp(v8)
-            v14 = np.concatenate([v11, v13], -1)
+            v14 = np.concatenate((v11, v13), -1)
             v15 = -v3
             v16 = (np.maximum(v15, 0.0) + np.log1p(np.exp(-np.abs(v15))))
             v17 = -v16
@@ -244,7 +244,7 @@ def make(data, d):
             v47 = np.exp(v44)
             v48 = v46 * v47
             v49 = np.exp(v45)
-            v50 = np.concatenate([v48, v49], -1)
+            v50 = np.concatenate((v48, v49), -1)
             v51 = -v40
             v52 = (np.maximum(v51, 0.0) + np.log1p(np.exp(-np.abs(v51))))
             v53 = -v52
@@ -281,7 +281,7 @@ def make(data, d):
             v106 = v88 * c105
             v107 = v103 - v106
             v108 = v107.T
-            v109 = np.stack([v14, v50], -1)
+            v109 = np.stack((v14, v50), -1)
             v110 = v109.T
             v112 = (t_v112 := zl.hmm_forward_np(v108, v110, c111))[0]
             v113 = v25 + v38
@@ -358,10 +358,13 @@ def make(data, d):
             gr[v86_lo:v86_hi] = -g_v86
             return -v120, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = None
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, v1_n + v39_n + v74_n + v86_n
+    return value_and_grad, v1_n + v39_n + v74_n + v86_n, kernel_args

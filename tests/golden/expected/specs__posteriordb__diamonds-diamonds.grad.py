@@ -153,10 +153,13 @@ def make(data, d):
             gr[v27_at] = -g_v27
             return -v53, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v10_n, v10_lo, v10_hi, v19_at, v27_at, c4, c9, c17, c35, c48)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 2 + v10_n
+    return value_and_grad, 2 + v10_n, kernel_args

@@ -91,10 +91,13 @@ def make(data, d):
             gr[v5_at] = -g_v5
             return -v25, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v4_n, v4_lo, v4_hi, v5_at, c3, c9, c20, c23)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v4_n
+    return value_and_grad, 1 + v4_n, kernel_args

@@ -90,10 +90,13 @@ def make(data, d):
             gr[v4_at] = -g_v4
             return -v24, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v3_n, v3_lo, v3_hi, v4_at, c2, c8, c19, c22)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v3_n
+    return value_and_grad, 1 + v3_n, kernel_args

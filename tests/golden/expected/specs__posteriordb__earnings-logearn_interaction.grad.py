@@ -112,10 +112,13 @@ def make(data, d):
             gr[v7_at] = -g_v7
             return -v32, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v6_n, v6_lo, v6_hi, v7_at, c2, c3, c4, c5, c27, c30)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v6_n
+    return value_and_grad, 1 + v6_n, kernel_args

@@ -122,10 +122,13 @@ def make(data, d):
             gr[v13_lo:v13_hi] = -g_v13
             return -v41, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v13_n, v13_lo, v13_hi, c20, c24, c25, c35)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 2 + v13_n
+    return value_and_grad, 2 + v13_n, kernel_args

@@ -174,6 +174,9 @@ def make(data, d):
             gr[v15_lo:v15_hi] = -g_v15
             return -v56, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v15_n, v15_lo, v15_hi, c22, c25, c33, c35, c36, c40, c50)
+
     def value_and_grad(z):
         try:
             return fast(z)
@@ -186,4 +189,4 @@ def make(data, d):
         except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point
             return math.inf, np.zeros(2 + v15_n)
 
-    return value_and_grad, 2 + v15_n
+    return value_and_grad, 2 + v15_n, kernel_args

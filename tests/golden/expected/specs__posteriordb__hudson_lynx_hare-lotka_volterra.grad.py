@@ -287,10 +287,13 @@ def make(data, d):
             gr[v30_lo:v30_hi] = -g_v30
             return -v84, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = None
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, v1_n + v18_n + v30_n
+    return value_and_grad, v1_n + v18_n + v30_n, kernel_args

@@ -105,10 +105,13 @@ def make(data, d):
             gr[v2_at] = -g_v2
             return -v28, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v1_n, v1_lo, v1_hi, v2_at, c8, c11, c22, c25)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v1_n
+    return value_and_grad, 1 + v1_n, kernel_args

@@ -117,10 +117,13 @@ def make(data, d):
             gr[v12_at] = -g_v12
             return -v37, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v11_n, v11_lo, v11_hi, v12_at, c3, c5, c9, c10, c14, c35)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v11_n
+    return value_and_grad, 1 + v11_n, kernel_args

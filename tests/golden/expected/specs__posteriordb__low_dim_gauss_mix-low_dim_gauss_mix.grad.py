@@ -26,7 +26,7 @@ def make(data, d):
         v1 = z[v1_lo:v1_hi]
         v13 = z[v13_lo:v13_hi]
         v24 = zs[v24_at]
-        v2 = np.concatenate([v1[..., :1], v1[..., :1] + np.cumsum(np.exp(v1[..., 1:]), -1)], -1)
+        v2 = np.concatenate((v1[..., :1], v1[..., :1] + np.cumsum(np.exp(v1[..., 1:]), -1)), -1)
         v3 = v1[..., 1:]
         v4 = add_reduce(v3, None)
         v5 = v2 / 2
@@ -125,7 +125,7 @@ def make(data, d):
         g_v2 = g_v2 + g_v5 / 2
         g_v1 = np.zeros_like(v1)
         g_v1[..., 1:] += 1.0
-        g_v1 = g_v1 + np.concatenate([g_v2.sum(-1, keepdims=True), np.flip(np.cumsum(np.flip(g_v2[..., 1:], -1), -1), -1) * np.exp(v1[..., 1:])], -1)
+        g_v1 = g_v1 + np.concatenate((add_reduce(g_v2, (-1,), keepdims=True), np.flip(np.cumsum(np.flip(g_v2[..., 1:], -1), -1), -1) * np.exp(v1[..., 1:])), -1)
         gr = np.empty(1 + v1_n + v13_n)
         gr[v1_lo:v1_hi] = -g_v1
         gr[v13_lo:v13_hi] = -g_v13
@@ -137,7 +137,7 @@ def make(data, d):
             v1 = z[v1_lo:v1_hi]
             v13 = z[v13_lo:v13_hi]
             v24 = z[v24_at]
-            v2 = np.concatenate([v1[..., :1], v1[..., :1] + np.cumsum(np.exp(v1[..., 1:]), -1)], -1)
+            v2 = np.concatenate((v1[..., :1], v1[..., :1] + np.cumsum(np.exp(v1[..., 1:]), -1)), -1)
             v3 = v1[..., 1:]
             v4 = add_reduce(v3, None)
             v5 = v2 / 2
@@ -236,12 +236,15 @@ def make(data, d):
             g_v2 = g_v2 + g_v5 / 2
             g_v1 = np.zeros_like(v1)
             g_v1[..., 1:] += 1.0
-            g_v1 = g_v1 + np.concatenate([g_v2.sum(-1, keepdims=True), np.flip(np.cumsum(np.flip(g_v2[..., 1:], -1), -1), -1) * np.exp(v1[..., 1:])], -1)
+            g_v1 = g_v1 + np.concatenate((add_reduce(g_v2, (-1,), keepdims=True), np.flip(np.cumsum(np.flip(g_v2[..., 1:], -1), -1), -1) * np.exp(v1[..., 1:])), -1)
             gr = np.empty(1 + v1_n + v13_n)
             gr[v1_lo:v1_hi] = -g_v1
             gr[v13_lo:v13_hi] = -g_v13
             gr[v24_at] = -g_v24
             return -v68, gr
+
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v1_n, v1_lo, v1_hi, v13_n, v13_lo, v13_hi, v24_at, c38)
 
     def value_and_grad(z):
         try:
@@ -249,4 +252,4 @@ def make(data, d):
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v1_n + v13_n
+    return value_and_grad, 1 + v1_n + v13_n, kernel_args

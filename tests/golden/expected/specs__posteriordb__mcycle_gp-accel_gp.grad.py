@@ -383,10 +383,13 @@ def make(data, d):
             gr[v53_lo:v53_hi] = -g_v53
             return -v120, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v23_n, v23_lo, v23_hi, v32_at, v39_at, v47_at, v53_n, v53_lo, v53_hi, c30, c60, c69, c80, c84, c88, c93, c102, c107)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 6 + v23_n + v53_n
+    return value_and_grad, 6 + v23_n + v53_n, kernel_args

@@ -117,10 +117,13 @@ def make(data, d):
             gr[v11_at] = -g_v11
             return -v37, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v10_n, v10_lo, v10_hi, v11_at, c2, c8, c9, c21, c32, c35)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v10_n
+    return value_and_grad, 1 + v10_n, kernel_args

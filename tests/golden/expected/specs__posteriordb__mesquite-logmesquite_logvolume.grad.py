@@ -95,10 +95,13 @@ def make(data, d):
             gr[v10_at] = -g_v10
             return -v29, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v9_n, v9_lo, v9_hi, v10_at, c2, c8, c24, c27)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v9_n
+    return value_and_grad, 1 + v9_n, kernel_args

@@ -170,10 +170,13 @@ def make(data, d):
             gr[v9_at] = -g_v9
             return -v55, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v8_n, v8_lo, v8_hi, v9_at, c3, c5, c7, c11, c14, c18, c31, c35, c39, c50, c53)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 1 + v8_n
+    return value_and_grad, 1 + v8_n, kernel_args

@@ -198,10 +198,13 @@ def make(data, d):
             gr[v30_at] = -g_v30
             return -v69, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (v1_n, v1_lo, v1_hi, v10_n, v10_lo, v10_hi, v19_at, v25_at, v30_at, c8, c37, c39, c40, c42, c46, c58, c61)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 3 + v1_n + v10_n
+    return value_and_grad, 3 + v1_n + v10_n, kernel_args

@@ -117,10 +117,13 @@ def make(data, d):
             gr[2] = -g_v13
             return -v38, gr
 
+    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)
+    kernel_args = (c18, c19, c30, c33)
+
     def value_and_grad(z):
         try:
             return fast(z)
         except (ArithmeticError, ValueError):  # math left the reals here: IEEE values from NumPy
             return safe(z)
 
-    return value_and_grad, 3
+    return value_and_grad, 3, kernel_args

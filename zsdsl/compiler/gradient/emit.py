@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import re
 
-from zsdsl.compiler.gradient import emit_scan, helpers, rules
+from zsdsl.compiler.gradient import emit_kernel, emit_scan, helpers, rules
 from zsdsl.compiler.gradient.graph import Op, Unsupported, Val, broadcast
 
 HELPERS = {
@@ -213,8 +213,9 @@ def _with_scan_steps(ops: list[Op]) -> list[Op]:
 
 
 def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: list[Op], sites: list, total: Val,
-                dim_code: str, layout: str) -> str:  # fmt: skip
-    """The module text. ``sites``: (name, z value, offset code); ``data_lines`` bind fields and sizes."""
+                dim_code: str, layout: str, kernel_header: str = "") -> tuple[str, str | None, str]:  # fmt: skip
+    """``(module, kernel, reason)``: the module text, the numba kernel's module text (``emit_kernel``) or None
+    and the reason. ``sites``: (name, z value, offset code); ``data_lines`` bind fields and sizes."""
     vals = {op.out.name: op.out for op in data_ops + z_ops}
     vals.update({v.name: v for _, v, _ in sites})
     every = _with_scan_steps(data_ops + z_ops)  # the operations of scans' steps need their imports too
@@ -242,10 +243,13 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
     has_fast = any(op.out.scalar for op in z_ops) or any(v.scalar for _, v, _ in sites)
     out += ["    " + line for line in body]
     out.append("")
+    safe_lines = _variant(z_ops, sites, total, False, dim_code, vals)
+    kernel, kernel_reason, kernel_args = emit_kernel.kernel_module(kernel_header, body, safe_lines,
+                                                                   {op.prim for op in every})  # fmt: skip
     variants = [("fast", True), ("safe", False)] if has_fast else [("safe", False)]
     for name, fast in variants:
         out.append(f"    def {name}(z):")
-        lines = _variant(z_ops, sites, total, fast, dim_code, vals)
+        lines = _variant(z_ops, sites, total, fast, dim_code, vals) if fast else safe_lines
         if not fast:
             out.append("        with np.errstate(all='ignore'):")
             out += ["            " + line for line in lines]
@@ -253,6 +257,10 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
             out += ["        " + line for line in lines]
         out.append("")
     linalg = any(op.prim in ("cholesky", "trisolve") for op in z_ops)
+    args = "None" if kernel is None else emit_scan.tup(kernel_args)
+    out += ["    # the values numba's kernel takes after z (the kernel: zsdsl compile --emit kernel)",
+            f"    kernel_args = {args}", ""]  # fmt: skip
+    ret = f"{dim_code}, kernel_args"
     reject = [
         "        except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point",
         f"            return math.inf, np.zeros({dim_code})",
@@ -266,13 +274,13 @@ def emit_source(header: str, data_lines: list[str], data_ops: list[Op], z_ops: l
         ]
         if linalg:
             out += ["        try:", "            return safe(z)", *reject]
-        out += ["", f"    return value_and_grad, {dim_code}"]
+        out += ["", f"    return value_and_grad, {ret}"]
     elif linalg:
         out += ["    def value_and_grad(z):", "        try:", "            return safe(z)", *reject, "",
-                f"    return value_and_grad, {dim_code}"]  # fmt: skip
+                f"    return value_and_grad, {ret}"]  # fmt: skip
     else:
-        out.append(f"    return safe, {dim_code}")
-    return "\n".join(out) + "\n"
+        out.append(f"    return safe, {ret}")
+    return "\n".join(out) + "\n", kernel, kernel_reason
 
 
 __all__ = ["emit_source", "Unsupported"]

@@ -13,7 +13,7 @@ adjoints (zero where unread) and zero for the read values.
 from __future__ import annotations
 
 
-def _tup(items) -> str:
+def tup(items) -> str:
     items = list(items)
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
@@ -37,17 +37,17 @@ def forward(op, fast: bool, forward_ops) -> list[str]:
     forward_ops(spec.ops, body, fast)
     lines = [f"def {k}_step({', '.join([spec.index.name, *(v.name for v in spec.carries_in)])}):"]
     lines += _indent(body)
-    lines.append(f"    return {_tup(v.name for v in spec.carries_out)}, {_tup(v.name for v in spec.outputs)}, "
-                 f"{_tup(_tape(spec))}")  # fmt: skip
+    lines.append(f"    return {tup(v.name for v in spec.carries_out)}, {tup(v.name for v in spec.outputs)}, "
+                 f"{tup(_tape(spec))}")  # fmt: skip
     lines += [
-        f"{k}_c, {k}_y, {k}_tape = {_tup(inits)}, [], []",
+        f"{k}_c, {k}_y, {k}_tape = {tup(inits)}, [], []",
         f"for {k}_t in range({start}, {stop}):",
         f"    {k}_c, {k}_o, {k}_p = {k}_step({k}_t, *{k}_c)",
         f"    {k}_y.append({k}_o)",
         f"    {k}_tape.append({k}_p)",
     ]
     stacked = [f"np.array([o[{j}] for o in {k}_y])" for j in range(len(spec.outputs))]
-    lines.append(f"{op.out.name} = {_tup([f'*{k}_c', *stacked])}")
+    lines.append(f"{op.out.name} = {tup([f'*{k}_c', *stacked])}")
     return lines
 
 
@@ -67,9 +67,9 @@ def reverse(op, back, fast: bool, reverse_ops) -> None:
     outs = [j for j in range(len(spec.outputs)) if nc + j in spec.gets and spec.gets[nc + j].name in back.acc]
     outs_g = {j: back.exact(spec.gets[nc + j]) for j in outs}
     lines = _back_function(spec, outs, moving, fast, type(back), reverse_ops)
-    zeros = _tup(f"np.zeros_like({outer.name})" for outer, _ in moving)
+    zeros = tup(f"np.zeros_like({outer.name})" for outer, _ in moving)
     lines += [
-        f"{k}_gc, {k}_gr = {_tup(seeds_in)}, {zeros}",
+        f"{k}_gc, {k}_gr = {tup(seeds_in)}, {zeros}",
         f"for {k}_i in range(len({k}_tape) - 1, -1, -1):",
         f"    {k}_gc, {k}_gr = {k}_back({k}_tape[{k}_i], *{k}_gc, *{k}_gr"
         f"{''.join(f', {outs_g[j]}[{k}_i]' for j in outs)})",
@@ -87,7 +87,7 @@ def _back_function(spec, outs: list, moving: list, fast: bool, reverse_cls, reve
     gn = [f"{k}_gn{i}" for i in range(len(spec.carries_in))]
     go = [f"{k}_go{j}" for j in outs]
     body: list[str] = []
-    body.append(f"{_tup(_tape(spec))} = {k}_p")
+    body.append(f"{tup(_tape(spec))} = {k}_p")
     vals = {v.name: v for v in (spec.index, *spec.carries_in, *(o.out for o in spec.ops))}
     vals.update({inner.name: inner for _, inner in spec.captured})
     inner_back = reverse_cls(vals, body)
@@ -105,6 +105,6 @@ def _back_function(spec, outs: list, moving: list, fast: bool, reverse_cls, reve
     reverse_ops(spec.ops, inner_back, body, fast)
     g_in = [inner_back.exact(v) if v.name in inner_back.acc else f"np.zeros_like({v.name})" for v in spec.carries_in]
     g_cap = [inner_back.exact(inner) for _, inner in moving]
-    body.append(f"return {_tup(g_in)}, {_tup(g_cap)}")
+    body.append(f"return {tup(g_in)}, {tup(g_cap)}")
     head = f"def {k}_back({', '.join([f'{k}_p', *gn, *gr, *go])}):"
     return [head, *_indent(body)]

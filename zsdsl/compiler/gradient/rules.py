@@ -80,7 +80,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
     if p == "norm":
         return f"np.sqrt(np.sum(np.square({a[0]}), axis={at[0]!r}))"
     if p == "concat":
-        return f"np.concatenate([{', '.join(a[: at[0]])}], -1)"
+        return f"np.concatenate({_tup(a[: at[0]])}, -1)"  # tuples, not lists: numba's kernel takes these only
     if p == "sum":
         (axes,) = at
         if len(axes) == len(op.args[0].shape):
@@ -103,7 +103,7 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
         return f"{a[0]}.T"
     if p == "stack":
         return f"np.array([{', '.join(a)}])" if not op.out.lead and len(op.out.shape) == 1 and all(
-            x.scalar for x in op.args) else f"np.stack([{', '.join(a)}], -1)"  # fmt: skip
+            x.scalar for x in op.args) else f"np.stack({_tup(a)}, -1)"  # fmt: skip
     if p == "cumsum":
         return f"np.cumsum({a[0]}, {at[0] if at else -1})"
     if p == "unsqueeze":
@@ -130,12 +130,17 @@ def forward(op: Op, a: list[str], fast: bool) -> str:
                 f"{max_steps!r}, {where!r}))[0]")  # fmt: skip
     if p == "ordered":
         u = a[0]
-        return f"np.concatenate([{u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)], -1)"
+        return f"np.concatenate(({u}[..., :1], {u}[..., :1] + np.cumsum(np.exp({u}[..., 1:]), -1)), -1)"
     if p == "to_real":
         return f"float({a[0]})" if op.out.scalar else f"np.asarray({a[0]}, dtype=np.float64)"
     if p == "ravel":
         return f"np.ravel({a[0]})"
     raise Unsupported(f"the primitive '{p}'")
+
+
+def _tup(items) -> str:
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def _sigmoid(x: str, fast: bool) -> str:
@@ -307,5 +312,5 @@ def adjoint(op: Op, i: int, g: str, out: str, a: list[str], fast: bool) -> Adj |
         return Adj(code, exact_g=True, setup=setup)
     if p == "ordered":
         tail = f"{_rev_cumsum(f'{g}[..., 1:]')} * np.exp({x}[..., 1:])"
-        return Adj(f"np.concatenate([{g}.sum(-1, keepdims=True), {tail}], -1)", exact_g=True)
+        return Adj(f"np.concatenate((add_reduce({g}, (-1,), keepdims=True), {tail}), -1)", exact_g=True)
     raise Unsupported(f"the primitive '{p}' (no adjoint rule)")

@@ -19,6 +19,7 @@ import torch
 from zsdsl.runtime.generated import load_generated_module
 
 HOW = "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd"
+HOW_JIT = "the emitted code compiled by numba (zsdsl compile --emit kernel), checked against PyTorch autograd"
 
 
 def numpy_data(data: dict) -> dict:
@@ -43,10 +44,48 @@ class EmittedPotential:
         # the safe variant's errstate does: not a warning per point (np.errstate would cost more than the
         # gradient of a small model); the filter is per module, free at each call
         warnings.filterwarnings("ignore", category=RuntimeWarning, module=re.escape(module.__name__))
-        self._fn, dim = module.make(numpy_data(potential.data), dict(potential.model.dims))
+        self._fn, dim, kernel_args = module.make(numpy_data(potential.data), dict(potential.model.dims))
         if dim != potential.dim:
             raise LayoutError(f"the emitted code's vector has {dim} values; the sampler's has {potential.dim}")
         self.dim = dim
+        self.jit, self.jit_reason = False, program.kernel_reason
+        if program.kernel is not None:
+            self.jit, self.jit_reason = self._compile(program.kernel, kernel_args, potential.dim)
+
+    def _compile(self, text: str, args: tuple, dim: int) -> tuple[bool, str]:
+        """Put the numba kernel in place of the NumPy function, or say why not (the NumPy path stays)."""
+        import os
+
+        if os.environ.get("ZSDSL_JIT", "1") == "0":
+            return False, "ZSDSL_JIT=0 is set"
+        try:
+            from zsdsl.runtime.lib.kernel_cache import compile_kernel
+
+            kernel = compile_kernel(text)
+            with warnings.catch_warnings():  # numba's advice (e.g. '@' on a transposed view) is not the user's
+                warnings.simplefilter("ignore")
+                kernel(np.zeros(dim), *args)  # compiles now (or loads the cached machine code), before chains fork
+        except np.linalg.LinAlgError:
+            pass  # compiled; this point is only not positive definite
+        except Exception as exc:  # noqa: BLE001 - numba's typing and lowering errors: reported, NumPy stays
+            return False, f"numba did not compile the kernel ({numba_message(exc)})"
+        reject = (math.inf, np.zeros(dim))
+
+        def value_and_grad(z):
+            try:
+                return kernel(z, *args)
+            except np.linalg.LinAlgError:  # not positive definite here: Stan rejects the point
+                return reject[0], reject[1].copy()
+
+        self._fn = value_and_grad
+        return True, ""
+
+    @property
+    def how(self) -> str:
+        """How this potential evaluates, as ``build_with_reason`` reports it."""
+        if self.jit:
+            return HOW_JIT
+        return HOW + (f"; not compiled by numba: {self.jit_reason}" if self.jit_reason else "")
 
     def value_and_grad(self, z: np.ndarray) -> tuple[float, np.ndarray]:
         U, grad = self._fn(z)
@@ -92,7 +131,20 @@ class EmittedPotential:
             compared += 1
         if not compared:
             return None, "no check point had a finite log density to compare the emitted gradient at"
-        return me, HOW
+        return me, me.how
+
+
+def numba_message(exc: Exception) -> str:
+    """numba's error in one line: its first line that says what failed, and the kernel's line number."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    i = next((i for i, line in enumerate(lines) if not line.startswith(("Failed in", "During:", ">>>"))), None)
+    what = "" if i is None else lines[i]
+    if what.endswith(":") and i + 1 < len(lines):  # "No implementation of function ... for signature:" and it
+        what += " " + lines[i + 1].removeprefix(">>>").strip()
+    where = re.search(r"zsdsl_kernel_\w+\.py\", line (\d+)", text)
+    at = f" at the kernel's line {where.group(1)}" if where else ""
+    return f"{type(exc).__name__}{at}: {what}" if what else type(exc).__name__
 
 
 class LayoutError(Exception):

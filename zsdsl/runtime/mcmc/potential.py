@@ -172,7 +172,8 @@ class Potential:
     @property
     def backend(self) -> str:
         """What evaluates ``value_and_grad_np`` on the whole data: ``compiled`` (torch.compile),
-        ``numpy`` (the compiler's emitted NumPy code, for the models it covers) or ``torch`` (autograd)."""
+        ``numba`` (the compiler's emitted code compiled by numba), ``numpy`` (the same code run by NumPy, where
+        numba does not take it) or ``torch`` (autograd)."""
         if self._compiled is not None:
             return "compiled"
         if self.minibatch_reason:
@@ -180,7 +181,9 @@ class Potential:
         if not self._numpy_tried:
             self._numpy, self._numpy_reason = self._build_numpy()
             self._numpy_tried = True
-        return "numpy" if self._numpy is not None else "torch"
+        if self._numpy is None:
+            return "torch"
+        return "numba" if self._numpy.jit else "numpy"
 
     def _build_numpy(self):
         """The compiler's emitted NumPy gradient, checked against autograd; or None and the reason."""
@@ -203,7 +206,7 @@ class Potential:
     @property
     def gradient_source(self) -> str | None:
         """The emitted NumPy code of the potential and its gradient, where that path is used."""
-        if self.backend != "numpy":
+        if self.backend not in ("numpy", "numba"):
             return None
         return self._numpy.source
 
@@ -212,7 +215,7 @@ class Potential:
         ``subsample`` (plate -> minibatch indices) the N/B-scaled minibatch estimate."""
         if subsample is None:
             backend = self.backend
-            if backend == "numpy":
+            if backend in ("numpy", "numba"):
                 try:
                     return self._numpy.value_and_grad(z)
                 except SolverFailure as err:
