@@ -134,8 +134,12 @@ def main() -> None:
     ap.add_argument("--no-stan", action="store_true", help="zsdsl only.")
     ap.add_argument("--quick", action="store_true", help="Eight schools only, 2 chains of 100 + 100.")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--stan-from", type=Path, default=None,
-                    help="An earlier output of this script: Stan's rows are taken from it where a reference exists.")
+    ap.add_argument(
+        "--stan-from",
+        type=Path,
+        default=None,
+        help="An earlier output of this script: Stan's rows are taken from it where a reference exists.",
+    )
     args = ap.parse_args()
     # numba compiles every kernel inside the timed runs, as on a user's first run (not from an earlier cache)
     os.environ.setdefault("ZSDSL_CACHE_DIR", tempfile.mkdtemp(prefix="zsdsl-bench-cache-"))

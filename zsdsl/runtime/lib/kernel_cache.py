@@ -65,8 +65,9 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)  # atomic: a process reading it concurrently sees the old file or the new one
 
 
-def compile_kernel(text: str):
-    """The numba dispatcher of the module's ``kernel`` (compiled lazily, at its first call)."""
+def compile_module(text: str, names: tuple[str, ...]):
+    """The module of ``text`` with its functions ``names`` replaced by numba dispatchers (each compiled
+    lazily, at its first call; they call each other as globals of the module, as numba needs)."""
     import numba
 
     path = kernel_path(text)
@@ -77,5 +78,12 @@ def compile_kernel(text: str):
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)  # safe: text emitted by zsdsl.compiler from checked IR, checked above
+        for fn in names:
+            setattr(module, fn, numba.njit(cache=True, nogil=True, error_model="numpy")(getattr(module, fn)))
         sys.modules[name] = module
-    return numba.njit(cache=True, nogil=True, error_model="numpy")(module.kernel)
+    return module
+
+
+def compile_kernel(text: str):
+    """The numba dispatcher of the module's ``kernel``."""
+    return compile_module(text, ("kernel",)).kernel

@@ -20,6 +20,7 @@ from zsdsl.runtime.generated import load_generated_module
 
 HOW = "emitted straight-line NumPy code (zsdsl compile --emit gradient), checked against PyTorch autograd"
 HOW_JIT = "the emitted code compiled by numba (zsdsl compile --emit kernel), checked against PyTorch autograd"
+NUTS_JIT = "numba: NUTS compiled with the model's kernel (zsdsl.runtime.mcmc.nuts_jit)"
 
 
 def numpy_data(data: dict) -> dict:
@@ -48,6 +49,7 @@ class EmittedPotential:
         if dim != potential.dim:
             raise LayoutError(f"the emitted code's vector has {dim} values; the sampler's has {potential.dim}")
         self.dim = dim
+        self.kernel_args, self._module, self._nuts = kernel_args, None, None
         self.jit, self.jit_reason = False, program.kernel_reason
         if program.kernel is not None:
             self.jit, self.jit_reason = self._compile(program.kernel, kernel_args, potential.dim)
@@ -59,9 +61,12 @@ class EmittedPotential:
         if os.environ.get("ZSDSL_JIT", "1") == "0":
             return False, "ZSDSL_JIT=0 is set"
         try:
-            from zsdsl.runtime.lib.kernel_cache import compile_kernel
+            from zsdsl.runtime.lib.kernel_cache import compile_module
+            from zsdsl.runtime.mcmc.nuts_jit import SAMPLER_FUNCTIONS, sampler_module
 
-            kernel = compile_kernel(text)
+            # the kernel's module with NUTS after it: compiled lazily, function by function (NUTS only if it runs)
+            self._module = compile_module(sampler_module(text), ("kernel", *(f.__name__ for f in SAMPLER_FUNCTIONS)))
+            kernel = self._module.kernel
             with warnings.catch_warnings():  # numba's advice (e.g. '@' on a transposed view) is not the user's
                 warnings.simplefilter("ignore")
                 kernel(np.zeros(dim), *args)  # compiles now (or loads the cached machine code), before chains fork
@@ -79,6 +84,33 @@ class EmittedPotential:
 
         self._fn = value_and_grad
         return True, ""
+
+    def nuts_step(self) -> tuple[object | None, str]:
+        """NUTS's transition compiled with the kernel (``nuts_jit.nuts_step``), compiled here (before chains
+        fork; seconds on a model's first run, then loaded from the cache), or None and why not."""
+        import os
+
+        if self._nuts is None:
+            if not self.jit:
+                self._nuts = (None, "the gradient is not numba's kernel")
+            elif os.environ.get("ZSDSL_JIT_NUTS", "1") == "0":
+                self._nuts = (None, "ZSDSL_JIT_NUTS=0 is set")
+            else:
+                self._nuts = self._warm_nuts()
+        return self._nuts
+
+    def _warm_nuts(self) -> tuple[object | None, str]:
+        z = np.zeros(self.dim)
+        U, g = self.value_and_grad(z)
+        ones = np.ones(self.dim)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._module.nuts_step(z, U, g, 1e-3, ones, ones, np.random.default_rng(0), 1, 1000.0,
+                                       self.kernel_args)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - as for the kernel: the Python tree stays, with numba's reason
+            return None, f"numba did not compile NUTS with the kernel ({numba_message(exc)})"
+        return self._module.nuts_step, NUTS_JIT
 
     @property
     def how(self) -> str:

@@ -196,6 +196,19 @@ class Potential:
         return EmittedPotential.build_with_reason(self)
 
     @property
+    def kernel_args(self) -> tuple:
+        """What numba's kernel takes after z (the data-only values of the emitted ``make``)."""
+        return self._numpy.kernel_args
+
+    def nuts_tree(self) -> tuple[object | None, str]:
+        """NUTS's transition compiled by numba with the gradient kernel, or None and why the Python tree
+        (``nuts.nuts_transition``) runs; the same draws either way."""
+        if self.backend != "numba":
+            return None, f"python: the gradients are {self.backend}'s"
+        step, why = self._numpy.nuts_step()
+        return step, why if step is not None else f"python: {why}"
+
+    @property
     def backend_reason(self) -> str:
         """Why ``backend`` is what it is (a sentence): how the NumPy path runs, or why PyTorch stays."""
         backend = self.backend

@@ -216,12 +216,24 @@ class Chain:
 
     def _transition(self) -> None:
         cfg = self.cfg
-        if cfg.method == "nuts":
+        step = self.potential.nuts_tree()[0] if cfg.method == "nuts" and not self.metric.dense else None
+        if step is not None:
+            self._jit_transition(step)
+        elif cfg.method == "nuts":
             self.state, self._stats = nuts_transition(self.potential, self.state, self.eps, self.metric, self.rng,
                                                       cfg.max_depth)  # fmt: skip
         else:
             self.state, self._stats = hmc_transition(self.potential, self.state, self.eps, self.metric, self.rng,
                                                      cfg.hmc_steps)  # fmt: skip
+
+    def _jit_transition(self, step) -> None:
+        """``nuts_transition`` as numba's ``nuts_jit.nuts_step``: the same random numbers and arithmetic."""
+        s, m = self.state, self.metric
+        z, U, g, accept, depth, n, divergent, H0 = step(s.z, s.U, s.grad, self.eps, m.inv, m.chol, self.rng,
+                                                        self.cfg.max_depth, 1000.0, self.potential.kernel_args)  # fmt: skip
+        self.state = State(z, float(U), g)
+        self._stats = {"accept_stat__": float(accept), "treedepth__": int(depth), "n_leapfrog__": int(n),
+                       "divergent__": int(divergent), "energy__": float(H0)}  # fmt: skip
 
     def result(self) -> ChainResult:
         stats, u = self._collect(self.rows, self.draws)
@@ -346,6 +358,8 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
         finally:
             torch.set_num_threads(threads)
     _ = potential.backend  # the NumPy gradient is checked once here, before chains fork
+    if cfg.method == "nuts" and cfg.metric != "dense":
+        potential.nuts_tree()  # and NUTS compiled with numba's kernel, where it runs
     result = MCMCResult(potential, config=cfg)
     if cores > 1 and "fork" in mp.get_all_start_methods():
         result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
