@@ -4,9 +4,10 @@ For each spec: zsdsl samples 4 chains of 1000 warmup + 1000 draws (seed 1, chain
 and is checked against the posterior's reference with the tests' criterion
 (``zsdsl.runtime.mcmc.reference``); its wall time is end to end in this process (model compiled,
 gradient path checked and compiled by numba into an empty cache, chains, summary). Stan runs the
-posterior's own ``model.stan`` on its data with the same settings; its C++ build (cached by httpstan after the first run) is timed apart from sampling,
-so Stan's figure is the "compiled model reused" time. Where a posterior has no reference, zsdsl is
-checked against Stan's draws with the same criterion. Each row: status, wall time, min bulk ESS and
+posterior's own ``model.stan`` on its data with the same settings; its C++ build (cached by httpstan
+after the first run) is timed apart from sampling, so Stan's figure is the "compiled model reused"
+time. Where a posterior has no reference, zsdsl is checked against Stan's draws with the same
+criterion. Each row: status, wall time, min bulk ESS and
 ESS/s over the parameters, divergences, for both, and zsdsl's wall time over Stan's sampling time.
 
     OMP_NUM_THREADS=1 python benchmarks/posteriordb.py > benchmarks/results/posteriordb.json

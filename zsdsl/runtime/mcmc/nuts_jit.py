@@ -112,12 +112,12 @@ def nuts_step(z, U, g, eps, inv, chol, rng, max_depth, max_err, args):
             sz, sU, sg = sub[7], sub[8], sub[9]
         log_w = _logaddexp(log_w, sub[10])
         if forward:  # the old tree (left) and the new subtree (right), in time order
-            L0, L1, Lv0, Lv1, Lrho = r_left, r_right, v_left, v_right, rho
-            R0, R1, Rv0, Rv1, Rrho = sub[3], sub[4], sub[5], sub[6], sub[11]
+            L1, Lv0, Lv1, Lrho = r_right, v_left, v_right, rho
+            R0, Rv0, Rv1, Rrho = sub[3], sub[5], sub[6], sub[11]
             zr, gr, r_right, v_right = sub[0], sub[2], sub[4], sub[6]
         else:
-            L0, L1, Lv0, Lv1, Lrho = sub[4], sub[3], sub[6], sub[5], sub[11]
-            R0, R1, Rv0, Rv1, Rrho = r_left, r_right, v_left, v_right, rho
+            L1, Lv0, Lv1, Lrho = sub[3], sub[6], sub[5], sub[11]
+            R0, Rv0, Rv1, Rrho = r_left, v_left, v_right, rho
             zl, gl, r_left, v_left = sub[0], sub[2], sub[4], sub[6]
         rho = Lrho + Rrho
         if _turning(Lv0, Rv1, rho) or _turning(Lv0, Rv0, Lrho + R0) or _turning(Lv1, Rv1, Rrho + L1):

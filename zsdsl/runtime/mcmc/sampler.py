@@ -228,9 +228,9 @@ class Chain:
 
     def _jit_transition(self, step) -> None:
         """``nuts_transition`` as numba's ``nuts_jit.nuts_step``: the same random numbers and arithmetic."""
-        s, m = self.state, self.metric
+        s, m, args = self.state, self.metric, self.potential.kernel_args
         z, U, g, accept, depth, n, divergent, H0 = step(s.z, s.U, s.grad, self.eps, m.inv, m.chol, self.rng,
-                                                        self.cfg.max_depth, 1000.0, self.potential.kernel_args)  # fmt: skip
+                                                        self.cfg.max_depth, 1000.0, args)  # fmt: skip
         self.state = State(z, float(U), g)
         self._stats = {"accept_stat__": float(accept), "treedepth__": int(depth), "n_leapfrog__": int(n),
                        "divergent__": int(divergent), "energy__": float(H0)}  # fmt: skip
