@@ -58,6 +58,7 @@ def run_zsdsl(spec: Path, folder: Path, sizes: dict, reference: dict) -> dict:
         "ess_per_s": round(ess / wall, 1),
         "divergences": int(result.stat("divergent__").sum()),
         "gradients": result.potential.backend,
+        "gradients_reason": result.potential.backend_reason,
         "failures": failures,
     }
 

@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from zsdsl.runtime.mcmc.nuts import logaddexp
+
 kernel = None  # in the sampler module: the model's kernel (this module's functions are compiled there)
 
 
@@ -29,15 +31,6 @@ def _energy_grad(z, args):
         return _call(z, args)
     except Exception:  # noqa: BLE001 - numba catches without naming: the kernel raises LinAlgError only
         return math.inf, np.zeros(z.shape[0])
-
-
-def _logaddexp(a, b):
-    if a == -math.inf:
-        return b
-    if b == -math.inf:
-        return a
-    m = a if a > b else b
-    return m + math.log1p(math.exp(-abs(a - b)))
 
 
 def _leaf(z, g, r, eps, inv, H0, max_err, args):
@@ -67,7 +60,7 @@ def _build(z, g, r, depth, eps, inv, H0, max_err, rng, args):
     n, acc = a[12] + b[12], a[13] + b[13]
     if b[14] or b[15]:
         return (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], n, acc, b[14], b[15])
-    log_w = _logaddexp(a[10], b[10])
+    log_w = logaddexp(a[10], b[10])
     pz, pU, pg = a[7], a[8], a[9]
     if b[10] > log_w or rng.random() < math.exp(b[10] - log_w):
         pz, pU, pg = b[7], b[8], b[9]
@@ -110,7 +103,7 @@ def nuts_step(z, U, g, eps, inv, chol, rng, max_depth, max_err, args):
             break
         if sub[10] > log_w or rng.random() < math.exp(sub[10] - log_w):
             sz, sU, sg = sub[7], sub[8], sub[9]
-        log_w = _logaddexp(log_w, sub[10])
+        log_w = logaddexp(log_w, sub[10])
         if forward:  # the old tree (left) and the new subtree (right), in time order
             L1, Lv0, Lv1, Lrho = r_right, v_left, v_right, rho
             R0, Rv0, Rv1, Rrho = sub[3], sub[5], sub[6], sub[11]
@@ -125,11 +118,14 @@ def nuts_step(z, U, g, eps, inv, chol, rng, max_depth, max_err, args):
     return sz, sU, sg, acc / max(n, 1), depth, n, divergent, H0
 
 
-SAMPLER_FUNCTIONS = (_call, _energy_grad, _logaddexp, _leaf, _build, _turning, nuts_step)
+SAMPLER_FUNCTIONS = (_call, _energy_grad, logaddexp, _leaf, _build, _turning, nuts_step)
+
+
+# read once, at import: a file edited under a running process must not change what it compiles
+_SOURCE = "\n".join("\n" + inspect.getsource(fn).rstrip("\n") + "\n" for fn in SAMPLER_FUNCTIONS)
 
 
 def sampler_module(kernel_text: str) -> str:
     """The kernel's module with the NUTS functions after it (they call its ``kernel``)."""
-    parts = [kernel_text.rstrip("\n"), "", "", "# NUTS, from zsdsl.runtime.mcmc.nuts_jit (compiled with the kernel)"]
-    parts += ["\n" + inspect.getsource(fn).rstrip("\n") + "\n" for fn in SAMPLER_FUNCTIONS]
-    return "\n".join(parts) + "\n"
+    head = [kernel_text.rstrip("\n"), "", "", "# NUTS, from zsdsl.runtime.mcmc.nuts_jit (compiled with the kernel)"]
+    return "\n".join([*head, _SOURCE]) + "\n"
