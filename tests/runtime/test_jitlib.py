@@ -121,7 +121,7 @@ def test_the_kernel_cache_is_keyed_by_the_text_and_rewrites_a_foreign_file(tmp_p
         assert path.parent == tmp_path / "kernels" and path.name.startswith("zsdsl_kernel_")
         assert kernel_cache.kernel_path(KERNEL + "\n") != path  # another text, another file
         path.write_text("raise SystemExit('not this')\n")  # a file that is not what its name promises
-        U, g = kernel_cache.compile_kernel(KERNEL)(np.ones(2), np.array([2.0, 3.0]))
+        U, g = kernel_cache.compile_module(KERNEL, ("kernel",)).kernel(np.ones(2), np.array([2.0, 3.0]))
         assert (U, g.tolist()) == (-5.0, [-2.0, -3.0])
         assert path.read_text() == KERNEL
         assert list((tmp_path / "kernels" / "__pycache__").glob(f"{path.stem}.kernel-*.nbi"))  # numba's cache

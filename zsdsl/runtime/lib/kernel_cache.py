@@ -1,10 +1,10 @@
 """Compiling an emitted numba kernel (``zsdsl.compiler.gradient.emit_kernel``), cached on disk.
 
-``compile_kernel(text)`` writes the kernel module to the cache directory under a name that is a hash of
-its text, numba's version and the helper libraries' source (``jitlib``, ``jitnp``: numba's cache does not see a
-change in a function a kernel calls, the name does), imports it from there and returns
-``numba.njit(cache=True)`` of its ``kernel``: numba keeps the machine code beside the file, so a model
-compiles once per machine, not once per run. The directory is ``$ZSDSL_CACHE_DIR``, else
+``compile_module(text, names)`` writes the module to the cache directory under a name that is a hash
+of its text, numba's version and the helper libraries' source (``jitlib``, ``jitnp``: numba's cache does
+not see a change in a function a kernel calls, the name does), imports it from there and puts
+``numba.njit(cache=True)`` of its functions ``names`` in their place: numba keeps the machine code beside
+the file, so a model compiles once per machine, not once per run. The directory is ``$ZSDSL_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/zsdsl``, else ``~/.cache/zsdsl`` (a temporary one where none is writable: compiled
 every run). A file found there with other text than its name promises is rewritten before use, never run.
 """
@@ -82,8 +82,3 @@ def compile_module(text: str, names: tuple[str, ...]):
             setattr(module, fn, numba.njit(cache=True, nogil=True, error_model="numpy")(getattr(module, fn)))
         sys.modules[name] = module
     return module
-
-
-def compile_kernel(text: str):
-    """The numba dispatcher of the module's ``kernel``."""
-    return compile_module(text, ("kernel",)).kernel

@@ -10,6 +10,7 @@ that does not match the sampler's, a disagreement, or an error the code raised a
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 
@@ -56,8 +57,6 @@ class EmittedPotential:
 
     def _compile(self, text: str, args: tuple, dim: int) -> tuple[bool, str]:
         """Put the numba kernel in place of the NumPy function, or say why not (the NumPy path stays)."""
-        import os
-
         if os.environ.get("ZSDSL_JIT", "1") == "0":
             return False, "ZSDSL_JIT=0 is set"
         try:
@@ -88,8 +87,6 @@ class EmittedPotential:
     def nuts_step(self) -> tuple[object | None, str]:
         """NUTS's transition compiled with the kernel (``nuts_jit.nuts_step``), compiled here (before chains
         fork; seconds on a model's first run, then loaded from the cache), or None and why not."""
-        import os
-
         if self._nuts is None:
             if not self.jit:
                 self._nuts = (None, "the gradient is not numba's kernel")

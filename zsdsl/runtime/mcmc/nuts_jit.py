@@ -6,7 +6,7 @@ to the kernel's module text, so that they call ``kernel`` as a global of their o
 caches the whole sampler with the model (``kernel_cache``; a first-class function argument would be
 compiled again in every run). The algorithm, the order of the random numbers drawn from the chain's
 ``numpy.random.Generator`` (numba draws the same streams) and the floating-point operations are those
-of ``nuts.nuts_transition``, so a chain gives the same draws on both (tested to 1e-12). A point where the
+of ``nuts.nuts_transition``, so a chain gives the same draws on both (tested to 1e-9). A point where the
 kernel raises (a matrix that is not positive definite) has infinite energy, as on the Python path.
 """
 

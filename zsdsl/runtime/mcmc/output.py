@@ -47,7 +47,7 @@ def write_outputs(result, run: Path) -> dict:
     }
     adaptation["gradients"] = {"backend": pot.backend, "reason": pot.backend_reason}
     if result.config.method == "nuts":  # which code built the trees (the same draws either way)
-        adaptation["nuts_tree"] = pot.nuts_tree()[1] if result.config.metric != "dense" else "python: a dense metric"
+        adaptation["nuts_tree"] = pot.nuts_tree(result.config.metric == "dense")[1]
     atomic_write_text(run / "adaptation.json", json.dumps(adaptation, indent=1) + "\n")
     idata = to_inference_data(result)
     try:

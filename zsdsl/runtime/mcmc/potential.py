@@ -200,9 +200,11 @@ class Potential:
         """What numba's kernel takes after z (the data-only values of the emitted ``make``)."""
         return self._numpy.kernel_args
 
-    def nuts_tree(self) -> tuple[object | None, str]:
+    def nuts_tree(self, dense: bool = False) -> tuple[object | None, str]:
         """NUTS's transition compiled by numba with the gradient kernel, or None and why the Python tree
-        (``nuts.nuts_transition``) runs; the same draws either way."""
+        (``nuts.nuts_transition``) runs; the same draws either way. ``dense``: the metric is dense."""
+        if dense:
+            return None, "python: a dense metric"
         if self.backend != "numba":
             return None, f"python: the gradients are {self.backend}'s"
         step, why = self._numpy.nuts_step()

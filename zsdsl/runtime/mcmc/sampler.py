@@ -216,7 +216,7 @@ class Chain:
 
     def _transition(self) -> None:
         cfg = self.cfg
-        step = self.potential.nuts_tree()[0] if cfg.method == "nuts" and not self.metric.dense else None
+        step = self.potential.nuts_tree(self.metric.dense)[0] if cfg.method == "nuts" else None
         if step is not None:
             self._jit_transition(step)
         elif cfg.method == "nuts":
@@ -358,8 +358,8 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
         finally:
             torch.set_num_threads(threads)
     _ = potential.backend  # the NumPy gradient is checked once here, before chains fork
-    if cfg.method == "nuts" and cfg.metric != "dense":
-        potential.nuts_tree()  # and NUTS compiled with numba's kernel, where it runs
+    if cfg.method == "nuts":
+        potential.nuts_tree(cfg.metric == "dense")  # and NUTS compiled with numba's kernel, where it runs
     result = MCMCResult(potential, config=cfg)
     if cores > 1 and "fork" in mp.get_all_start_methods():
         result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
