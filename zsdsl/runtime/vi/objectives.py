@@ -33,13 +33,28 @@ class Weights:
     log_p_local: torch.Tensor | None = None
     log_q_local: torch.Tensor | None = None
     per_site: list | None = None  # [(log q_s, signal_s)], each [k, B]: the downstream learning signals
+    scale: float = 1.0  # N/B of the plate kept, already in every local term
+
+    def unscaled(self) -> torch.Tensor:
+        """[k, B]: each element's own log weight, without the minibatch's N/B. A nonlinear function of
+        one element's weights (log-mean-exp over particles, softmax) is taken of these and scaled after:
+        logmeanexp(s·w) is not s·logmeanexp(w)."""
+        return self.local if self.scale == 1.0 else self.local / self.scale
 
     def score_terms(self) -> list:
         """``(log q, learning signal)`` pairs for the score-function terms: one per discrete site
-        with downstream signals, else one pair for all of them with the whole log weight."""
-        if self.per_site is not None:
-            return self.per_site
-        return [(self.log_q_sf, self.local)] if self.log_q_sf is not None else []
+        with downstream signals, else one pair for all of them with the whole log weight. The
+        signals are per element (without N/B); the log q terms carry the scale, once."""
+        pairs = self.per_site if self.per_site is not None else [(self.log_q_sf, self.local)]
+        if self.log_q_sf is None and self.per_site is None:
+            return []
+        return [(q, s if self.scale == 1.0 else s / self.scale) for q, s in pairs]
+
+
+def plate_scale_of(model, subsample, plate: str | None) -> float:
+    """N/B of ``plate``'s minibatch (1.0 when it is whole or None)."""
+    idx = (subsample or {}).get(plate) if plate is not None else None
+    return 1.0 if idx is None else float(model.plate_sizes()[plate]) / float(len(idx))
 
 
 def _logmeanexp(x: torch.Tensor, dim: int = 0) -> torch.Tensor:
@@ -152,7 +167,8 @@ class Objective:
         per_site = None
         if sf_terms and self.score_sites(model):
             per_site = self._per_site(p_terms, q_terms, keep, k, terms_in_plate(model.term_plates, keep))
-        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site)
+        scale = plate_scale_of(model, subsample, keep)
+        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site, scale)
 
     def _per_site(self, p_terms, q_terms, keep, k, kept) -> list:
         """``(log q_s, signal_s)`` per score-function site: the site's own guide term and the sum of
@@ -330,10 +346,10 @@ class IWAE(Objective):
 
     def loss(self, model, guide, data, subsample=None):
         w = self.log_weights(model, guide, data, subsample, self.particles)
-        per_point = _logmeanexp(w.local, 0)  # [B]
-        bound = per_point.sum() + w.glob.mean()
+        per_point = _logmeanexp(w.unscaled(), 0)  # [B], each element's bound
+        bound = w.scale * per_point.sum() + w.glob.mean()
         surrogate = bound
-        if w.log_q_sf is not None:
+        if w.log_q_sf is not None:  # (log q carries N/B)
             surrogate = surrogate + (per_point.detach() * w.log_q_sf).sum()
         return -(surrogate + _mean(w.factor)), bound.detach()
 
@@ -355,11 +371,11 @@ class VIMCO(Objective):
     def loss(self, model, guide, data, subsample=None):
         k = self.particles
         w = self.log_weights(model, guide, data, subsample, k)
-        per_point = _logmeanexp(w.local, 0)  # [B]
-        bound = per_point.sum() + w.glob.mean()
+        per_point = _logmeanexp(w.unscaled(), 0)  # [B], each element's bound
+        bound = w.scale * per_point.sum() + w.glob.mean()
         surrogate = bound
-        if w.log_q_sf is not None:
-            lw = w.local.detach()  # [k, B]
+        if w.log_q_sf is not None:  # (log q carries N/B)
+            lw = w.unscaled().detach()  # [k, B]
             others = (lw.sum(0, keepdim=True) - lw) / (k - 1)
             eye = torch.eye(k, dtype=torch.bool).unsqueeze(-1)  # [i, j, 1]
             replaced = torch.where(eye, others.unsqueeze(1), lw.unsqueeze(0))  # [i, j, B]
@@ -468,9 +484,9 @@ class RWS(Objective):
 
     def loss(self, model, guide, data, subsample=None):
         w = self.log_weights(model, guide, data, subsample, self.particles, fixed_draws=True)
-        per_point = _logmeanexp(w.local.detach(), 0)
-        bound = per_point.sum() + w.glob.detach().mean()
-        norm = torch.softmax(w.local.detach(), 0)  # [k, B]
+        per_point = _logmeanexp(w.unscaled().detach(), 0)
+        bound = w.scale * per_point.sum() + w.glob.detach().mean()
+        norm = torch.softmax(w.unscaled().detach(), 0)  # [k, B]: each element's normalised weights
         surrogate = (norm * (w.log_p_local + w.log_q_local)).sum() + (w.glob + 0.0).mean()
         return -(surrogate + _mean(w.factor)), bound
 
