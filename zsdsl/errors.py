@@ -109,6 +109,12 @@ class NumericalError(UsageError):
     kind = "numerical error"
 
 
+class DistributedError(UsageError):
+    """A data-parallel run that cannot start or whose process ended: which one and what is kept."""
+
+    kind = "distributed run error"
+
+
 class SpecWarning(ZsdslError):
     """Not an error: something in a model file that is legal but likely wrong; rendered at its span."""
 

@@ -69,8 +69,15 @@ def _loss_and_grads(model, guide, obj, data, subsample):
 
 @pytest.mark.parametrize(
     "text,infer",
-    [(CONTINUOUS, "sgvb"), (CONTINUOUS, "iwae"), (CONTINUOUS, "rws"), (DISCRETE, "sgvb"), (DISCRETE, "iwae"),
-     (DISCRETE, "vimco"), (DISCRETE, "rws")],  # fmt: skip
+    [
+        (CONTINUOUS, "sgvb"),
+        (CONTINUOUS, "iwae"),
+        (CONTINUOUS, "rws"),
+        (DISCRETE, "sgvb"),
+        (DISCRETE, "iwae"),
+        (DISCRETE, "vimco"),
+        (DISCRETE, "rws"),
+    ],  # fmt: skip
 )
 def test_minibatch_is_scaled_whole_batch(text, infer):
     torch.set_default_dtype(torch.float64)

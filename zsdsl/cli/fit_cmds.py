@@ -80,6 +80,14 @@ from zsdsl.runtime.progress import FitProgress
 @click.option("--keep", type=int, default=3, show_default=True, help="How many of the latest checkpoints to keep.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
 @click.option(
+    "--nprocs",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Data-parallel processes on this machine (torch.distributed): each takes a shard of every minibatch; "
+    "the same seed gives the same fit for any number. Under torchrun, leave it out.",
+)
+@click.option(
     "--valid",
     "valid_path",
     default=None,
@@ -132,6 +140,8 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
     result = cm.fit(data_path, infer=given.get("infer") if resume else infer, guide=given.get("guide"), out=run,
                     resume=bool(resume), overwrite=overwrite, valid=valid_path,
                     progress=FitProgress(label, quiet), **options)  # fmt: skip
+    if result.rank:  # another process of a torchrun launch: rank 0 reports
+        return
     config = result.config
     name, value = _BOUND_LABELS.get(result.bound_name, result.bound_name), result.final_objective
     click.echo(

@@ -30,6 +30,11 @@ class CompiledModel:
         self.model_class = self.module.MODEL_CLASS  # the generated module's exports (see emit_module)
         self.guide_classes = dict(self.module.GUIDE_CLASSES)
 
+    def __reduce__(self):
+        # pickled (for a data-parallel run's spawned processes) as what it is built from: the
+        # generated module is loaded again from its source in the new process
+        return (CompiledModel, (self.source, self.file, self.ir, self.text, self.warnings, self.gradient))
+
     @property
     def name(self) -> str:
         """The model's name (``model NAME`` in the file)."""

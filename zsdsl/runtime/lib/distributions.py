@@ -16,6 +16,7 @@ from torch.distributions import constraints
 from torch.distributions.utils import broadcast_all
 
 from zsdsl.runtime.lib import lpdf
+from zsdsl.runtime.lib.shards import draw_shard, find_shard
 
 _NO_VALIDATE = {"validate_args": False}
 _EMPTY = torch.Size()
@@ -336,7 +337,11 @@ def site_log_prob(d: td.Distribution, value, ndims: int):
 
 
 def draw(d: td.Distribution, shape, reparam: bool):
-    """A draw whose batch shape is ``shape`` (the intrinsic event shape is appended)."""
+    """A draw whose batch shape is ``shape`` (the intrinsic event shape is appended); a shape with a
+    data-parallel shard's size in it takes the whole minibatch's random numbers (``shards``)."""
+    shard = find_shard(shape)
+    if shard is not None:
+        return draw_shard(d, shape, reparam, *shard)
     shape = torch.Size(shape)
     batch = d.batch_shape
     if type(d) is td.Normal and reparam and len(shape) >= len(batch) and shape[len(shape) - len(batch) :] == batch:

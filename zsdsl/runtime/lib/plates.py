@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from zsdsl.runtime.lib.shards import ShardSize
+
 
 def size_of(data, field: str, axis: int) -> int:
     """The size of ``data[field]`` along ``axis`` (a size bound from a data shape)."""
@@ -58,7 +60,13 @@ def scaled(scale: float, term):
 
 
 def plate_size(idx, size: int) -> int:
-    return size if idx is None else int(idx.shape[0])
+    """The minibatch's size (a ``ShardSize`` in a data-parallel process's shard), else ``size``."""
+    if idx is None:
+        return size
+    shard = getattr(idx, "_zs_shard", None)
+    if shard is not None:
+        return ShardSize(int(idx.shape[0]), *shard)
+    return int(idx.shape[0])
 
 
 def plate_arange(idx, size: int) -> torch.Tensor:

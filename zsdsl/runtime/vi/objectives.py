@@ -34,6 +34,7 @@ class Weights:
     log_q_local: torch.Tensor | None = None
     per_site: list | None = None  # [(log q_s, signal_s)], each [k, B]: the downstream learning signals
     scale: float = 1.0  # N/B of the plate kept, already in every local term
+    average: object = None  # a data-parallel run's average over the processes, when the signal couples them
 
     def unscaled(self) -> torch.Tensor:
         """[k, B]: each element's own log weight, without the minibatch's N/B. A nonlinear function of
@@ -48,6 +49,8 @@ class Weights:
         pairs = self.per_site if self.per_site is not None else [(self.log_q_sf, self.local)]
         if self.log_q_sf is None and self.per_site is None:
             return []
+        if self.average is not None:  # one signal for the whole minibatch: the processes' shards summed
+            return [(q, self.average(s.detach())) for q, s in pairs]
         return [(q, s if self.scale == 1.0 else s / self.scale) for q, s in pairs]
 
 
@@ -111,6 +114,12 @@ class Objective:
         self.guide_latents: dict | None = None
         self.site_names: set[str] = set()
         self.downstream: dict | None = None
+        self.average = None  # a data-parallel run's average over the processes (of minibatch statistics)
+
+    def _over_batch(self, x: torch.Tensor) -> torch.Tensor:
+        """A statistic of this process's minibatch (shard) as one of the whole minibatch: averaged over the
+        processes of a data-parallel run (their shards are of equal size)."""
+        return x if self.average is None else self.average(x)
 
     def bind(self, sites, guide=None) -> None:
         """Learn the sites: which need score-function terms, and the plate signals decompose over."""
@@ -168,7 +177,8 @@ class Objective:
         if sf_terms and self.score_sites(model):
             per_site = self._per_site(p_terms, q_terms, keep, k, terms_in_plate(model.term_plates, keep))
         scale = plate_scale_of(model, subsample, keep)
-        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site, scale)
+        coupled = self.average if keep is None else None  # no per-element signals: the shards' sum is the signal
+        return Weights(p_loc - q_loc, p_glob - q_glob, log_q_sf, factor, p_loc, q_loc, per_site, scale, coupled)
 
     def _per_site(self, p_terms, q_terms, keep, k, kept) -> list:
         """``(log q_s, signal_s)`` per score-function site: the site's own guide term and the sum of
@@ -451,15 +461,17 @@ class NVIL(Objective):
                 b = self._baseline(data, subsample)
                 surrogate = surrogate - (signal - self.mean - b).pow(2).mean(dims).sum()  # trains b only
                 signal = signal - b.detach()
+            avg = self._over_batch
             if not self.initialised:
-                mean, var = signal.mean(dims, keepdim=True), signal.var(dims, unbiased=False, keepdim=True)
+                mean = avg(signal.mean(dims, keepdim=True))
+                var = avg((signal - mean).pow(2).mean(dims, keepdim=True))
                 self.mean, self.var, self.initialised = mean, var + 1.0, True
             # centre with the baseline from before this step, so it is independent of these draws
             centred = (signal - self.mean) / torch.clamp(self.var.sqrt(), min=1.0)
             surrogate = surrogate + (centred * log_q).sum(-1).mean(-1).sum()
             d = self.decay
-            self.mean = d * self.mean + (1 - d) * signal.mean(dims, keepdim=True)
-            self.var = d * self.var + (1 - d) * (signal - self.mean).pow(2).mean(dims, keepdim=True)
+            self.mean = d * self.mean + (1 - d) * avg(signal.mean(dims, keepdim=True))
+            self.var = d * self.var + (1 - d) * avg((signal - self.mean).pow(2).mean(dims, keepdim=True))
         return -(surrogate + _mean(w.factor)), elbo.detach()
 
     def state_dict(self) -> dict:

@@ -3,7 +3,9 @@
 ``fit_session`` is what ``CompiledModel.fit`` and ``zsdsl fit`` both call: the data are checked
 against the spec, every option is validated by ``FitConfig`` and refused where it does not
 apply, a new run directory is created through ``zsdsl.runtime.rundir`` (never into another
-run), and ``resume`` continues a run only with the same spec, data and fixed options.
+run), and ``resume`` continues a run only with the same spec, data and fixed options. With ``nprocs``
+the training runs in that many spawned processes (``parallel``); under ``torchrun`` (``WORLD_SIZE``
+set) each launched process runs this session, rank 0 alone opening and writing the run.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from zsdsl.errors import OptionError
+from zsdsl.errors import DistributedError, OptionError, ZsdslError
+from zsdsl.runtime import distributed
 from zsdsl.runtime.options import check_vi_options
 from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
+from zsdsl.runtime.vi.parallel import spawn_fit
 from zsdsl.runtime.vi.train import FitConfig, fit, resume_config
 
 # Options a resumed fit may change: how long it runs and how it saves, not what it fits.
-RESUME_CHANGEABLE = ("steps", "epochs", "checkpoint_every", "keep", "log_every", "device", "draws")
+# (nprocs too: a seed's trajectory is the same for any number of processes)
+RESUME_CHANGEABLE = ("steps", "epochs", "checkpoint_every", "keep", "log_every", "device", "draws", "nprocs")
 
 
 def default_guide(compiled, infer: str) -> str:
@@ -34,27 +39,25 @@ def fit_session(compiled, data, infer, guide, out, resume, overwrite, valid, dat
     if resume and out is None:
         raise OptionError("resume=True needs the run directory (out=RUN).")
     given = {k: v for k, v in {"infer": infer, "guide": guide, **options}.items() if v is not None}
+    if distributed.launched_world() > 1:
+        return _launched(compiled, data, given, out, resume, overwrite, valid, data_label, progress)
     if resume:
-        return _resume(compiled, data, Path(out), given, data_label, progress, valid)
-    label = data_label or (str(data) if isinstance(data, str | Path) else "")
-    prepared = compiled.load_data(data, data_label)
-    infer = infer or "sgvb"
-    config = FitConfig(infer=infer, guide=guide or default_guide(compiled, infer), spec=compiled.file, data=label,
-                       **options)  # fmt: skip
-    if isinstance(valid, str | Path):
-        config.valid = str(valid)
-    config.validate()
-    check_vi_options(options, config.infer, config.guide, valid is not None)
-    held_out = compiled.load_data(valid) if valid is not None else None
-    run = None
-    if out is not None:
-        run = create_run(Path(out), "vi", compiled.file, spec_text(compiled), label, prepared, overwrite)
+        run, config, prepared, source = _reopen(compiled, data, Path(out), given, data_label)
+        valid = valid if valid is not None else (config.valid or None)  # a dict is not recorded: give it again
+        if config.early_stop is not None and valid is None:
+            raise OptionError(f"{out} was validated on data given as a dict; give it again (valid=...) to resume.")
+    else:
+        config, prepared, source = _new_config(compiled, data, given, valid, data_label)
+        run = create_run(Path(out), "vi", compiled.file, spec_text(compiled), config.data, prepared,
+                         overwrite) if out is not None else None  # fmt: skip
     try:
-        result = fit(compiled, prepared, config, run.path if run else None, False, progress=progress, valid=held_out)
+        held_out = compiled.load_data(valid) if valid is not None else None
+        result = _train(compiled, source, data_label, config, run.path if run else None, resume, progress, valid,
+                        prepared, held_out)  # fmt: skip
         _write_draws(result)
         return result
     except BaseException:
-        if run is not None:
+        if run is not None and not resume:
             run.discard_if_unused()
         raise
     finally:
@@ -62,7 +65,23 @@ def fit_session(compiled, data, infer, guide, out, resume, overwrite, valid, dat
             run.release()
 
 
-def _resume(compiled, data, out: Path, given: dict, data_label, progress, valid):
+def _new_config(compiled, data, given: dict, valid, data_label):
+    """(config, prepared data, the data's source) of a new fit, every option checked."""
+    options = {k: v for k, v in given.items() if k not in ("infer", "guide")}
+    label = data_label or (str(data) if isinstance(data, str | Path) else "")
+    prepared = compiled.load_data(data, data_label)
+    infer = given.get("infer") or "sgvb"
+    config = FitConfig(infer=infer, guide=given.get("guide") or default_guide(compiled, infer), spec=compiled.file,
+                       data=label, **options)  # fmt: skip
+    if isinstance(valid, str | Path):
+        config.valid = str(valid)
+    config.validate()
+    check_vi_options(options, config.infer, config.guide, valid is not None)
+    return config, prepared, data
+
+
+def _reopen(compiled, data, out: Path, given: dict, data_label):
+    """(the run, locked; its config with the changes given; prepared data; their source) of a resumed fit."""
     run = open_run(out, ("vi",), "zsdsl fit --resume continues")
     config = resume_config(out)
     source = data if data is not None else (config.data or None)
@@ -78,16 +97,55 @@ def _resume(compiled, data, out: Path, given: dict, data_label, progress, valid)
     elif "epochs" in given:
         config.steps = None
     config.validate()
-    valid = valid if valid is not None else (config.valid or None)  # a dict is not recorded: give it again
-    if config.early_stop is not None and valid is None:
-        raise OptionError(f"{out} was validated on data given as a dict; give it again (valid=...) to resume.")
-    held_out = compiled.load_data(valid) if valid is not None else None
+    return run, config, prepared, source
+
+
+def _train(compiled, source, label, config, run, resume, progress, valid, prepared, held_out):
+    """``fit`` in this process, or in ``config.nprocs`` spawned ones."""
+    if config.nprocs == 1:
+        return fit(compiled, prepared, config, run, resume, progress=progress, valid=held_out)
+    distributed.check_shardable(compiled.model(prepared), config.nprocs)
+    return spawn_fit(compiled, source, label, config, run, resume, progress, valid, prepared)
+
+
+def _launched(compiled, data, given: dict, out, resume, overwrite, valid, data_label, progress):
+    """A fit in a run launched by torchrun: rank 0 opens the run and says how it went; all train."""
+    world = distributed.launched_world()
+    if given.get("nprocs", world) != world:
+        raise OptionError(f"This process was launched as one of {world} (WORLD_SIZE={world}): leave out --nprocs, "
+                          "the launcher sets the number of processes.")  # fmt: skip
+    group = distributed.join(given.get("device", "cpu"))
+    given = {**given, "nprocs": world}
+    run, config, problem = None, None, None
+    if group.main:
+        try:
+            if resume:
+                run, config, _, _ = _reopen(compiled, data, Path(out), given, data_label)
+            else:
+                config, prepared, _ = _new_config(compiled, data, given, valid, data_label)
+                run = create_run(Path(out), "vi", compiled.file, spec_text(compiled), config.data, prepared,
+                                 overwrite) if out is not None else None  # fmt: skip
+        except ZsdslError as exc:
+            problem = exc
+    config = group.broadcast(config)
+    if problem is not None:
+        raise problem
+    if config is None:
+        raise DistributedError(f"Process {group.rank} of {world} stopped: rank 0 could not start the run (its "
+                               "message says why).")  # fmt: skip
+    valid = valid if valid is not None else (config.valid or None)
     try:
-        result = fit(compiled, prepared, config, out, True, progress=progress, valid=held_out)
-        _write_draws(result)
+        prepared = compiled.load_data(data if data is not None else (config.data or None), data_label)
+        held_out = compiled.load_data(valid) if valid is not None else None
+        result = fit(compiled, prepared, config, run.path if run else None, resume,
+                     progress=progress if group.main else False, valid=held_out)  # fmt: skip
+        if group.main:
+            _write_draws(result)
+        distributed.leave(sync=True)
         return result
     finally:
-        run.release()
+        if run is not None:
+            run.release()
 
 
 def _write_draws(result) -> None:

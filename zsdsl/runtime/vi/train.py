@@ -26,6 +26,7 @@ from zsdsl.runtime.checkpoint import (
     save_checkpoint,
     write_config,
 )
+from zsdsl.runtime.distributed import LossModule, check_shardable, current, ddp
 from zsdsl.runtime.progress import FitProgress
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
@@ -70,6 +71,7 @@ class FitConfig:
     early_stop: int | None = None  # stop after this many validations without a new best
     anneal: int | None = None  # sgvb: weight the latent terms by min(1, step / anneal) (KL annealing)
     draws: int = 1000  # draws from the fitted guide written to the run (posterior.nc, summary.json); 0: none
+    nprocs: int = 1  # data-parallel processes (zsdsl.runtime.distributed); the trajectory does not depend on it
     spec: str = ""
     data: str = ""
     extra: dict = field(default_factory=dict)
@@ -93,6 +95,8 @@ class FitConfig:
             raise OptionError(f"--draws (from the fitted guide) must be at least 0, not {self.draws}.")
         if self.optimizer not in OPTIMIZERS:
             raise OptionError(f"Unknown optimizer '{self.optimizer}'; choose one of {', '.join(OPTIMIZERS)}.")
+        if self.nprocs < 1:
+            raise OptionError(f"--nprocs must be at least 1, not {self.nprocs}.")
         if self.steps is not None and self.epochs is not None:
             raise OptionError("Give either --steps or --epochs, not both.")
         for name in ("steps", "epochs", "particles", "valid_every", "valid_particles", "early_stop", "anneal", "keep"):
@@ -158,6 +162,7 @@ class FitResult:
     stopped_step: int | None = None  # where early stopping ended the fit
     data: dict | None = None  # the prepared data the fit used
     points: int = 1  # data points the per-point bound divides by (``data_points``)
+    rank: int = 0  # this process's rank in a data-parallel run (only rank 0's result is written)
 
     _posterior: tuple | None = field(default=None, repr=False)
 
@@ -257,6 +262,14 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     params = unique_params(model, guide) + objective.parameters()
     if not params:
         raise ModelError("Nothing to fit: the model has no latents, params or nets.")
+    group = current()
+    if group is not None:
+        check_shardable(model, group.world)
+        if config.infer in ("iwae", "vimco", "rws") and objective.local_plate is None:
+            raise OptionError(f"--infer {config.infer} over several processes needs every latent local to one "
+                              "subsampled plate: with global latents its bound couples the whole minibatch "
+                              "(use sgvb or nvil, or one process).")  # fmt: skip
+        objective.average = group.mean  # statistics over the minibatch (nvil's) average over the shards
     opt = OPTIMIZERS[config.optimizer](params, lr=config.lr)
     sampler = MinibatchSampler(model.plate_sizes(), model.plate_subsample, config.seed)
     total = config.steps if config.steps is not None else (config.epochs or 1) * sampler.steps_per_epoch
@@ -267,10 +280,13 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     start, history, valid_state = 0, [], None
     if run is not None:
         run.mkdir(parents=True, exist_ok=True)
-        if resume:
-            start, history, valid_state = _restore(run, model, guide, opt, sampler, sched, objective)
+    if resume:  # rank 0 reads the checkpoint; every process continues from it
+        state = _load_state(run) if run is not None else None
+        state = group.broadcast(state) if group is not None else state
+        if state is not None:
+            start, history, valid_state = _apply_state(state, model, guide, opt, sampler, sched, objective)
     validator = None
-    if valid is not None:
+    if valid is not None and (group is None or group.main):
         every = config.valid_every or sampler.steps_per_epoch
         validator = Validator(compiled, valid, config, every, run, resume_step=start if resume else None)
         if resume and valid_state:
@@ -284,18 +300,26 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                          fields=("step", "epoch", name, f"{name}_per_point", "wall_s"))  # fmt: skip
     points = data_points(model)
     show = sys.stderr.isatty() if progress is None else progress  # True/False, or a factory (the CLI's)
+    if group is not None and not group.main:
+        show = False
     t0 = time.perf_counter()
     label = bound_name(config.infer).replace("_", " ")
     if not callable(show):  # the Python API: a bar (on a terminal by default), no plain progress lines
         show = FitProgress(label, live=bool(show), log=False)
     bar = show(total, start, points)
     stopped = validator is not None and validator.stopped  # a resumed run that had stopped early
+    validated = group is not None and valid is not None  # rank 0 validates; every process stops with it
+    stopped = group.broadcast(stopped) if validated else stopped
     last = start if stopped else total
+    loss_fn = ddp(LossModule(objective, model, guide, data)) if group is not None else None
     try:
         for step in range(start + 1, last + 1):
             if config.anneal:
                 objective.set_step(step)
-            bound = training_step(objective, model, guide, data, sampler.next(), opt, params, config.clip)
+            batch = sampler.next()
+            bound = training_step(objective, model, guide, data, group.shard(batch) if group else batch, opt, params,
+                                  config.clip, loss_fn)  # fmt: skip
+            bound = group.mean(bound) if group is not None else bound
             sched.step()
             epoch = (step - 1) // sampler.steps_per_epoch
             value = float(bound)
@@ -303,6 +327,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                 raise _nonfinite(value, step, model, guide, data, sampler)
             if validator is not None and validator.due(step, total):
                 stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
+            stopped = group.broadcast(stopped) if validated else stopped
             if step % config.log_every == 0 or step == total or stopped:
                 history.append((step, epoch, value, time.perf_counter() - t0))
                 if run is not None:
@@ -314,7 +339,8 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                 break
     finally:
         bar.close()
-    result = FitResult(model, guide, history, run, config, data=data, points=points)
+    result = FitResult(model, guide, history, run, config, data=data, points=points,
+                       rank=group.rank if group is not None else 0)  # fmt: skip
     if validator is not None:
         validator.save_best()  # (again: a resumed run may not have re-reached its best)
         validator.restore_best(model, guide)
@@ -341,9 +367,13 @@ def _nonfinite(value, step, model, guide, data, sampler) -> Exception:
     )
 
 
-def training_step(objective, model, guide, data, subsample, opt, params, clip=None) -> torch.Tensor:
-    """One optimizer step on the objective's surrogate loss; returns the (detached) bound."""
-    loss, bound = objective.loss(model, guide, data, subsample)
+def training_step(objective, model, guide, data, subsample, opt, params, clip=None, loss_fn=None) -> torch.Tensor:
+    """One optimizer step on the objective's surrogate loss; returns the (detached) bound. ``loss_fn``
+    (a DDP-wrapped ``LossModule``) computes the loss in a data-parallel run."""
+    if loss_fn is not None:
+        loss, bound = loss_fn(subsample)
+    else:
+        loss, bound = objective.loss(model, guide, data, subsample)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if clip:
@@ -378,11 +408,12 @@ def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep
     save_checkpoint(run, step, state, keep)
 
 
-def _restore(run, model, guide, opt, sampler, sched, objective):
+def _load_state(run):
     found = load_newest(checkpoints(run), map_location=torch.get_default_device())
-    if found is None:
-        return 0, [], None
-    _, state = found
+    return None if found is None else found[1]
+
+
+def _apply_state(state, model, guide, opt, sampler, sched, objective):
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
     opt.load_state_dict(state["optimizer"])
