@@ -1,5 +1,6 @@
-"""Data-parallel VI throughput: the VAE on binarized MNIST, one epoch (391 steps of 128 images),
-in 1 process x 1 thread, 1 process x 2 threads and N processes x 1 thread (``zsdsl fit --nprocs``).
+"""Data-parallel VI throughput: the VAE on binarized MNIST, one epoch (391 steps of 128 images, or
+``--subsample B`` images a step), in 1 process x 1 thread, 1 process x 2 threads and N processes x 1
+thread (``zsdsl fit --nprocs``).
 
 Each configuration runs the CLI (``zsdsl fit specs/vae.zs --epochs 1``) in a fresh process,
 rotating the order over ``--rounds`` rounds; the figure is the median over rounds of the training
@@ -29,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, SHARED, command, machine  # noqa: E402
 
 
-def run(config: tuple[int, int], data: str, steps: list[str], out: Path) -> dict:
+def run(config: tuple[int, int], spec: Path, data: str, steps: list[str], out: Path) -> dict:
     nprocs, threads = config
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    args = [sys.executable, "-m", "zsdsl.cli", "fit", str(ROOT / "specs" / "vae.zs"), "--data", data, *steps,
+    args = [sys.executable, "-m", "zsdsl.cli", "fit", str(spec), "--data", data, *steps,
             "--out", str(out), "--overwrite", "--draws", "0", "--no-plots", "--nprocs", str(nprocs),
             "--checkpoint-every", "100000"]  # fmt: skip
     t0 = time.perf_counter()
@@ -48,6 +49,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--nprocs", type=int, default=2)
+    ap.add_argument("--subsample", type=int, default=128, help="the minibatch (the spec's is 128)")
+    ap.add_argument("--steps", type=int, default=None, help="steps in place of one epoch")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     path = SHARED / "mnist" / "binarized_mnist.npz"
@@ -56,7 +59,10 @@ def main() -> None:
         return
     configs = [(1, 1), (1, 2), (args.nprocs, 1)]
     with tempfile.TemporaryDirectory() as tmp:
-        data, steps = f"{path}:train", ["--epochs", "1"]
+        data, steps = f"{path}:train", ["--epochs", "1"] if args.steps is None else ["--steps", str(args.steps)]
+        spec = Path(tmp) / "vae.zs"
+        text = (ROOT / "specs" / "vae.zs").read_text()
+        spec.write_text(text.replace("subsample=128", f"subsample={args.subsample}"))
         if args.quick:
             import numpy as np
 
@@ -68,7 +74,7 @@ def main() -> None:
         times: dict = {c: [] for c in configs}
         for r in range(args.rounds):
             for c in configs[r % len(configs) :] + configs[: r % len(configs)]:
-                times[c].append(run(c, data, steps, Path(tmp) / f"run-{c[0]}x{c[1]}"))
+                times[c].append(run(c, spec, data, steps, Path(tmp) / f"run-{c[0]}x{c[1]}"))
     rows = []
     for (nprocs, threads), found in times.items():
         rows.append({"processes": nprocs, "threads_each": threads, "steps": found[0]["step"],
@@ -81,6 +87,7 @@ def main() -> None:
     elbos = [row["final_elbo"] for row in rows]
     spread = (max(elbos) - min(elbos)) / abs(elbos[0])  # metrics.csv keeps 6 digits
     print(json.dumps({"benchmark": "vi_parallel", "machine": machine(), "command": command(), "model": "vae sgvb",
+                      "subsample": args.subsample,
                       "rows": rows, "final_elbo_relative_spread": spread}, indent=1))  # fmt: skip
 
 

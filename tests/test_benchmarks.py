@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SLOW = pytest.mark.slow
 NEEDS_PDB = pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "posteriordb").is_dir(),
                                reason="shared posteriordb not present")  # fmt: skip
-SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", pytest.param("vae_step.py", marks=SLOW), "sbn_step.py", "gradient.py",
+SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vi_parallel.py", pytest.param("vae_step.py", marks=SLOW), "sbn_step.py",
+           "gradient.py",
            pytest.param("nuts.py", marks=SLOW), "compile.py",
            pytest.param("posteriordb.py", marks=NEEDS_PDB),
            "arma_far_start.py"]  # fmt: skip

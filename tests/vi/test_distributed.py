@@ -185,3 +185,16 @@ def test_a_process_that_dies_ends_the_run_with_its_checkpoint_intact(data, tmp_p
 
 def _last_step(run) -> int:
     return max(int(p.stem.split("-")[1]) for p in (run / "checkpoints").glob("step-*.pt"))
+
+
+def test_validation_and_early_stopping_are_the_one_process_runs(data, tmp_path):
+    torch.set_default_dtype(torch.float64)
+    cm = zsdsl.loads(SMALL, "m.zs")
+    held_out = {"x": np.random.default_rng(1).normal(size=(16, 3))}
+    kw = dict(steps=60, draws=0, valid=held_out, valid_every=5, early_stop=2, lr=0.05, progress=False)
+    one = cm.fit(data, out=tmp_path / "one", **kw)
+    two = cm.fit(data, out=tmp_path / "two", nprocs=2, **kw)
+    assert one.stopped_step is not None and two.stopped_step == one.stopped_step
+    assert two.best_step == one.best_step
+    np.testing.assert_allclose([v[2] for v in two.validation], [v[2] for v in one.validation], rtol=1e-10)
+    _same_fit(one, two)  # the best parameters, kept

@@ -152,7 +152,7 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
         best = max(result.validation, key=lambda r: r[2])
         stop = f"; stopped early at step {result.stopped_step}" if result.stopped_step else ""
         click.echo(f"validation: best {best[2]:.4f} at step {best[0]} (the parameters kept){stop}")
-    if config.draws and not quiet:
+    if config.draws and not quiet and (run / "summary.json").exists():  # (not written for memory-mapped data)
         _print_vi_summary(run)
     end_of_run_plots(run, "vi", no_plots, fitted=(result.model.eval(), result.data))
     click.echo(f"next: zsdsl summary {run}; zsdsl predict {run} --data NEW.json; zsdsl plot {run}")

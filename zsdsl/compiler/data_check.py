@@ -38,7 +38,8 @@ def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional
                 )
             )
             continue
-        msg = _check_values(node, arr, sizes, data)
+        mapped = isinstance(arr, np.memmap) or isinstance(arr.base, np.memmap)
+        msg = (_check_mapped if mapped and arr.ndim else _check_values)(node, arr, sizes, data)
         if msg:
             errors.append(DataError(f"Field '{node.name}' {msg}", span))
     if not errors:
@@ -98,30 +99,43 @@ def _bound(expr, sizes, data):
     return None
 
 
-def _where(mask: np.ndarray) -> str:
+def _where(mask: np.ndarray, offset: int = 0) -> str:
+    """Where the first True of ``mask`` is; ``offset`` is the first row of a block of a larger array."""
     idx = np.argwhere(mask)[0]
-    return "" if idx.size == 0 else f" at index [{', '.join(str(i) for i in idx)}]"
+    if idx.size == 0:
+        return ""
+    return f" at index [{', '.join(str(int(i) + (offset if k == 0 else 0)) for k, i in enumerate(idx))}]"
 
 
-def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None:
+def _check_mapped(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None:
+    """``_check_values`` over a memory-mapped field in blocks of rows (never the whole field in memory)."""
+    step = max(1, (16 << 20) // max(1, arr[:1].nbytes))
+    for start in range(0, arr.shape[0], step):
+        msg = _check_values(node, np.asarray(arr[start : start + step]), sizes, data, start)
+        if msg:
+            return msg
+    return None
+
+
+def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data, offset: int = 0) -> str | None:
     values = arr.astype(np.float64)
-    msg = _non_finite(node, values, sizes, data)
+    msg = _non_finite(node, values, sizes, data, offset)
     if msg:
         return msg
     if node.ty.dtype == "int" and arr.size:
         bad = values != np.round(values)
         if bad.any():
-            return f"must hold integers; found {values[bad][0]:g}{_where(bad)}."
+            return f"must hold integers; found {values[bad][0]:g}{_where(bad, offset)}."
     sup = node.support
     if sup.kind == "set":
         bad = ~np.isin(values, np.asarray(sup.values, dtype=np.float64))
         if bad.any():
             allowed = ", ".join(f"{v:g}" for v in sup.values)
-            return f"must take values in {{{allowed}}}; found {values[bad][0]:g}{_where(bad)}."
+            return f"must take values in {{{allowed}}}; found {values[bad][0]:g}{_where(bad, offset)}."
         return None
     if sup.kind == "boolean":
         bad = ~np.isin(values, [0.0, 1.0])
-        return f"must be 0 or 1; found {values[bad][0]:g}{_where(bad)}." if bad.any() else None
+        return f"must be 0 or 1; found {values[bad][0]:g}{_where(bad, offset)}." if bad.any() else None
     lo, hi, lo_open, hi_open = _interval(sup, sizes, data)
     bad = np.zeros(values.shape, dtype=bool)
     if lo is not None:
@@ -133,7 +147,7 @@ def _check_values(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None
         lo_s = "-inf" if lo is None else f"{lo:g}"
         hi_s = "inf" if hi is None else f"{hi:g}"
         rng = f"{'(' if lo_open or lo is None else '['}{lo_s}, {hi_s}{')' if hi_open or hi is None else ']'}"
-        return f"must lie in {rng}; found {values[bad][0]:g}{_where(bad)}."
+        return f"must lie in {rng}; found {values[bad][0]:g}{_where(bad, offset)}."
     return None
 
 
@@ -145,11 +159,11 @@ def _interval(sup: ir.Support, sizes, data):
     return lo, hi, sup.lower_open, sup.upper_open
 
 
-def _non_finite(node: ir.DataNode, values: np.ndarray, sizes, data) -> str | None:
+def _non_finite(node: ir.DataNode, values: np.ndarray, sizes, data, offset: int = 0) -> str | None:
     """NaN is never data; +-inf only where the declaration's interval closes on it (``[0, inf]``)."""
     nan = np.isnan(values)
     if nan.any():
-        return f"holds NaN{_where(nan)}; data must be numbers (drop or impute missing values)."
+        return f"holds NaN{_where(nan, offset)}; data must be numbers (drop or impute missing values)."
     inf = np.isinf(values)
     if not inf.any():
         return None
@@ -162,7 +176,7 @@ def _non_finite(node: ir.DataNode, values: np.ndarray, sizes, data) -> str | Non
         admitted |= values == -np.inf
     bad = inf & ~admitted
     if bad.any():
-        return (f"holds {values[bad][0]:g}{_where(bad)}; infinite values are refused unless the declaration "
+        return (f"holds {values[bad][0]:g}{_where(bad, offset)}; infinite values are refused unless the declaration "
                 "admits them (e.g. `real in [0, inf]`).")  # fmt: skip
     return None
 

@@ -80,7 +80,10 @@ class CompiledModel:
         return {d.name for d in self.ir.dims} if self.ir is not None else set()
 
     def prepare_data(self, data: dict) -> dict:
-        """Convert data values to tensors: declared int fields to int64, real fields to the default float."""
+        """Convert data values to tensors: declared int fields to int64, real fields to the default float;
+        a memory-mapped field stays on disk as a ``MappedField`` (``zsdsl.runtime.mapped``)."""
+        from zsdsl.runtime.mapped import MappedField, is_mapped
+
         out = {}
         for key, value in data.items():
             dtype = self.model_class.data_dtypes.get(key)
@@ -88,7 +91,9 @@ class CompiledModel:
                 out[key] = value
                 continue
             arr = value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
-            if dtype == "int":
+            if is_mapped(arr):  # larger than memory: its minibatch rows are read when used
+                out[key] = MappedField(key, arr, torch.int64 if dtype == "int" else torch.get_default_dtype())
+            elif dtype == "int":
                 out[key] = torch.as_tensor(np.asarray(arr).astype(np.int64))
             else:
                 out[key] = torch.as_tensor(np.asarray(arr, dtype=np.float64)).to(torch.get_default_dtype())

@@ -1,5 +1,6 @@
-"""Reading data: JSON (CmdStan/posteriordb style), YAML, CSV (optionally gzipped) and NPZ files,
-several of them merged, ``NAME=VALUE`` settings, and pandas DataFrames.
+"""Reading data: JSON (CmdStan/posteriordb style), YAML, CSV (optionally gzipped), NPZ and NPY files,
+folders of NPY files, several of them merged, ``NAME=VALUE`` settings, and pandas DataFrames.
+Large NPY arrays and uncompressed NPZ members are memory-mapped (``zsdsl.runtime.mapped``).
 
 ``load_data(path) -> dict[str, numpy array or scalar]`` reads one file (or ``PATH:SPLIT`` of a
 standard dataset); ``load_sources("a.csv,sizes.json,K=3")`` merges several, refusing a field two
@@ -20,8 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.errors import DataError, Span
+from zsdsl.runtime.mapped import map_npy, map_npz_member
 
-FORMATS = ".json, .yaml/.yml, .csv, .npz (and .json.gz, .csv.gz), or PATH:SPLIT of a standard dataset"
+FORMATS = (
+    ".json, .yaml/.yml, .csv, .npz, .npy (and .json.gz, .csv.gz), a folder of .npy files, or PATH:SPLIT of a "
+    "standard dataset"
+)
 
 
 class TextColumn:
@@ -101,6 +106,8 @@ def load_data(path: str | Path) -> dict:
     span = Span(file=str(p))
     if not p.exists():
         raise DataError(f"No such data file: {p}", span)
+    if p.is_dir():
+        return _read_folder(p, span)
     try:
         if split is not None or is_dataset(p):
             return load_dataset(p, split)
@@ -109,13 +116,14 @@ def load_data(path: str | Path) -> dict:
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"Cannot read the dataset {p}: {exc}", span) from None
     name = p.name.lower()
-    known = (".npz", ".json", ".json.gz", ".csv", ".csv.gz", ".yaml", ".yml")
+    known = (".npz", ".npy", ".json", ".json.gz", ".csv", ".csv.gz", ".yaml", ".yml")
     if not name.endswith(known):
         raise DataError(f"Unknown data format '{p.suffix or p.name}'; use {FORMATS}.", span)
     try:
         if name.endswith(".npz"):
-            with np.load(p, allow_pickle=False) as npz:
-                return {k: _scalar(npz[k]) for k in npz.files}
+            return _read_npz(p)
+        if name.endswith(".npy"):  # one field, named by the file
+            return {p.name[: -len(".npy")]: _scalar(map_npy(p))}
         raw = p.read_bytes()
         if name.endswith(".gz"):
             raw = gzip.decompress(raw)
@@ -130,6 +138,31 @@ def load_data(path: str | Path) -> dict:
         raise
     except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:
         raise DataError(f"Cannot read {p}: {exc}", span) from None
+
+
+def _read_npz(p: Path) -> dict:
+    """An NPZ file's members; large uncompressed ones memory-mapped (``zsdsl.runtime.mapped``)."""
+    with np.load(p, allow_pickle=False) as npz:
+        out = {}
+        for k in npz.files:
+            mapped = map_npz_member(p, k)
+            out[k] = mapped if mapped is not None else _scalar(npz[k])
+        return out
+
+
+def _read_folder(p: Path, span: Span) -> dict:
+    """A data folder: one ``NAME.npy`` per array field (memory-mapped when large) and, optionally, JSON
+    or YAML files of scalars and small fields (``sizes.json``); a field in two files is refused."""
+    files = sorted(f for f in p.iterdir() if f.name.lower().endswith((".npy", ".json", ".yaml", ".yml")))
+    if not files:
+        raise DataError(f"The data folder {p} holds no .npy, .json or .yaml files.", span)
+    merged, origin = {}, {}
+    for f in files:
+        for key, value in load_data(f).items():
+            if key in merged:
+                raise DataError(f"Field '{key}' is given by both {origin[key].name} and {f.name} in {p}.", span)
+            merged[key], origin[key] = value, f
+    return merged
 
 
 def _scalar(a: np.ndarray):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from zsdsl.errors import RunDirError
+from zsdsl.runtime.mapped import MappedField, blocks
 from zsdsl.runtime.options import flag
 
 MANIFEST = "run.json"
@@ -112,17 +113,20 @@ def data_digest(data: dict) -> str:
     h = hashlib.sha256()
     for key in sorted(data):
         value = data[key]
+        if isinstance(value, MappedField):  # memory-mapped: read in blocks of rows below
+            value = value.array
         if hasattr(value, "detach"):
             value = value.detach().cpu().numpy()
-        arr = np.ascontiguousarray(np.asarray(value))
+        arr = np.asarray(value)
         if arr.dtype.kind in "iub":
-            arr = arr.astype(np.int64)
+            kind = np.int64
         elif arr.dtype.kind == "f":
-            arr = arr.astype(np.float64)
+            kind = np.float64
         else:
             continue
-        h.update(f"{key}:{arr.shape}:{arr.dtype.kind};".encode())
-        h.update(arr.tobytes())
+        h.update(f"{key}:{arr.shape}:{np.dtype(kind).kind};".encode())
+        for _, block in blocks(arr):
+            h.update(np.ascontiguousarray(block.astype(kind)).tobytes())
     return h.hexdigest()
 
 

@@ -151,6 +151,15 @@ def _launched(compiled, data, given: dict, out, resume, overwrite, valid, data_l
 def _write_draws(result) -> None:
     """The guide's draws into the run (posterior.nc, summary.json, draws.json), unless draws=0."""
     if result.run is not None and result.config.draws > 0:
+        from zsdsl.runtime.mapped import MappedField
         from zsdsl.runtime.vi.draws import write_vi_outputs
+
+        mapped = [k for k, v in (result.data or {}).items() if isinstance(v, MappedField)]
+        if mapped:
+            print(f"note: the guide's draws (posterior.nc, summary.json) were not written: they are computed over the "
+                  f"whole data set, and {', '.join(mapped)} {'is' if len(mapped) == 1 else 'are'} memory-mapped "
+                  "(read a minibatch at a time); the fitted parameters are in the run's checkpoints (draws=0 leaves "
+                  "this note out).", file=sys.stderr)  # fmt: skip
+            return
 
         write_vi_outputs(result, result.run)
