@@ -45,14 +45,15 @@ class CompiledModel:
         """The spec's ``guide NAME:`` blocks, in order (the first is ``fit``'s default guide)."""
         return tuple(self.guide_classes)
 
-    def load_data(self, source, label: str | None = None, predicting: bool = False) -> dict:
+    def load_data(self, source, label: str | None = None, predicting: bool = False, mapped: bool = False) -> dict:
         """Data from files or a dict, checked against the spec's declarations (``DataError`` naming the
         field) and converted to tensors: the one path the CLI and the Python API share; ``None`` is no data.
 
         ``source`` is a dict, a pandas DataFrame (one field per column), or a string of comma-separated
         files (``PATH`` or ``PATH:SPLIT``) and ``NAME=VALUE`` settings, merged (``zsdsl.runtime.data``).
         Fields and CSV columns the model does not use are left out with a note on stderr. With
-        ``predicting`` the observed fields may be missing (data to predict on)."""
+        ``predicting`` the observed fields may be missing (data to predict on). With ``mapped`` (a
+        variational fit) a memory-mapped field stays on disk (``zsdsl.runtime.mapped``)."""
         from zsdsl.compiler.data_check import check_data
         from zsdsl.runtime.data import from_frame, load_sources, usable
 
@@ -74,14 +75,14 @@ class CompiledModel:
             raw = {k: v for k, v in raw.items() if k not in unused}
         if self.ir is not None:
             check_data(self.ir, raw, label, optional=self.model_class.observed if predicting else ())
-        return self.prepare_data(raw)
+        return self.prepare_data(raw, mapped)
 
     def _size_names(self) -> set:
         return {d.name for d in self.ir.dims} if self.ir is not None else set()
 
-    def prepare_data(self, data: dict) -> dict:
+    def prepare_data(self, data: dict, mapped: bool = False) -> dict:
         """Convert data values to tensors: declared int fields to int64, real fields to the default float;
-        a memory-mapped field stays on disk as a ``MappedField`` (``zsdsl.runtime.mapped``)."""
+        with ``mapped`` a memory-mapped field stays on disk as a ``MappedField`` (``zsdsl.runtime.mapped``)."""
         from zsdsl.runtime.mapped import MappedField, is_mapped
 
         out = {}
@@ -91,7 +92,7 @@ class CompiledModel:
                 out[key] = value
                 continue
             arr = value.detach().cpu().numpy() if torch.is_tensor(value) else np.asarray(value)
-            if is_mapped(arr):  # larger than memory: its minibatch rows are read when used
+            if mapped and is_mapped(arr):  # larger than memory: its minibatch rows are read when used
                 out[key] = MappedField(key, arr, torch.int64 if dtype == "int" else torch.get_default_dtype())
             elif dtype == "int":
                 out[key] = torch.as_tensor(np.asarray(arr).astype(np.int64))

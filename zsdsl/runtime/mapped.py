@@ -8,14 +8,17 @@ one) is memory-mapped, not read (``map_npy``, ``map_npz_member``). The prepared 
 minibatch's rows from the map and converts just those to the model's dtype. The operating system
 pages the file in and out, so a data set larger than RAM trains in the memory of its minibatches.
 
-Whole-array reads (the data check, the run's digest) go over the map in blocks of rows
-(``blocks``). Anything that needs the whole field as a tensor (``MappedField.tensor``) reads it
-whole: the guide's draws and predictions over all rows say so and are skipped for mapped data.
+Only a variational fit keeps fields mapped (``CompiledModel.load_data(mapped=True)``); every other
+engine reads them whole, as does a fit for a field that is not the rows of a subsampled plate
+(``settle_mapped``, with a note). Whole-array reads of a kept map (the data check, the run's
+digest) go over it in blocks of rows (``blocks``); the guide's draws over all rows are skipped for
+such a run, with a note.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 
 import numpy as np
@@ -117,15 +120,15 @@ class MappedField:
         return f"MappedField({self.name!r}, shape={tuple(self.shape)}, {self.array.dtype} -> {self.dtype})"
 
 
-def check_mapped_use(model, data: dict) -> None:
-    """Refuse a memory-mapped field whose rows are not those of a subsampled plate: only a minibatch's rows
-    are ever read from one, so a model that uses it whole (an unsubsampled plate) would read it all."""
+def settle_mapped(model, data: dict) -> dict:
+    """``data`` with each memory-mapped field that is not the rows of a subsampled plate read into memory
+    (only a minibatch's rows are ever read from a map, and such a field is used whole), with a note."""
     sizes = model.plate_sizes()
     batched = {int(sizes[p]) for p, b in model.plate_subsample.items() if b and int(b) < int(sizes[p])}
+    out = dict(data)
     for name, value in data.items():
         if isinstance(value, MappedField) and (value.dim() == 0 or value.shape[0] not in batched):
-            size = value.array.nbytes / 2**20
-            raise DataError(f"The data field '{name}' is memory-mapped ({size:.0f} MiB, at least ZSDSL_MMAP_MIN_BYTES) "
-                            "and read a minibatch at a time, so its rows must be those of a subsampled plate; this "
-                            "model uses it whole. Subsample its plate ('plate n in N, subsample=B'), or raise "
-                            "ZSDSL_MMAP_MIN_BYTES above its size to read it into memory.")  # fmt: skip
+            print(f"note: the data field '{name}' ({value.array.nbytes / 2**20:.0f} MiB) is read into memory: its "
+                  "rows are not those of a subsampled plate, so the model uses it whole.", file=sys.stderr)  # fmt: skip
+            out[name] = value.tensor()
+    return out

@@ -46,7 +46,7 @@ def _resume_hint(run: Path | None) -> str:
 def _worker(compiled, source, label, config, run, resume, progress, valid_source, handoff, dtype) -> None:
     torch.set_default_dtype(dtype)
     group = distributed.join(config.device)
-    prepared = compiled.load_data(source, label)
+    prepared = compiled.load_data(source, label, mapped=True)
     held_out = compiled.load_data(valid_source) if valid_source is not None else None
     result = fit(compiled, prepared, config, run if group.main else None, resume,
                  progress=progress if group.main else False, valid=held_out)  # fmt: skip

@@ -69,7 +69,7 @@ def _new_config(compiled, data, given: dict, valid, data_label):
     """(config, prepared data, the data's source) of a new fit, every option checked."""
     options = {k: v for k, v in given.items() if k not in ("infer", "guide")}
     label = data_label or (str(data) if isinstance(data, str | Path) else "")
-    prepared = compiled.load_data(data, data_label)
+    prepared = compiled.load_data(data, data_label, mapped=True)
     infer = given.get("infer") or "sgvb"
     config = FitConfig(infer=infer, guide=given.get("guide") or default_guide(compiled, infer), spec=compiled.file,
                        data=label, **options)  # fmt: skip
@@ -85,7 +85,7 @@ def _reopen(compiled, data, out: Path, given: dict, data_label):
     run = open_run(out, ("vi",), "zsdsl fit --resume continues")
     config = resume_config(out)
     source = data if data is not None else (config.data or None)
-    prepared = compiled.load_data(source, data_label)
+    prepared = compiled.load_data(source, data_label, mapped=True)
     for note in check_resume(run, spec_text(compiled), prepared, dataclasses.asdict(config), given, RESUME_CHANGEABLE):
         print(f"note: {note}", file=sys.stderr)
     run.lock()
@@ -135,7 +135,7 @@ def _launched(compiled, data, given: dict, out, resume, overwrite, valid, data_l
                                "message says why).")  # fmt: skip
     valid = valid if valid is not None else (config.valid or None)
     try:
-        prepared = compiled.load_data(data if data is not None else (config.data or None), data_label)
+        prepared = compiled.load_data(data if data is not None else (config.data or None), data_label, mapped=True)
         held_out = compiled.load_data(valid) if valid is not None else None
         result = fit(compiled, prepared, config, run.path if run else None, resume,
                      progress=progress if group.main else False, valid=held_out)  # fmt: skip

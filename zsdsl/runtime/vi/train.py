@@ -27,7 +27,7 @@ from zsdsl.runtime.checkpoint import (
     write_config,
 )
 from zsdsl.runtime.distributed import LossModule, check_shardable, current, ddp
-from zsdsl.runtime.mapped import check_mapped_use
+from zsdsl.runtime.mapped import settle_mapped
 from zsdsl.runtime.progress import FitProgress
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
@@ -255,7 +255,7 @@ def _fit(compiled, data, config, run, resume, progress, valid):
         config = dataclasses.replace(config, signals=read_config(run).get("signals", "joint"))
     torch.manual_seed(config.seed)
     model = compiled.model(data)
-    check_mapped_use(model, data)
+    data = settle_mapped(model, data)
     guide = make_guide(compiled, model, data, config.guide, config.init, config.init_scale)
     objective = make_objective(config.infer, config.particles, config.analytic_kl, config.baseline, config.anneal,
                                config.signals)  # fmt: skip
