@@ -78,7 +78,13 @@ from zsdsl.runtime.progress import FitProgress
 @click.option("--overwrite", is_flag=True, help="Empty --out first if it holds an earlier run (else it is refused).")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True)
 @click.option("--keep", type=int, default=3, show_default=True, help="How many of the latest checkpoints to keep.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N, or auto (a GPU if there is one).")
+@click.option(
+    "--precision",
+    default="fp32",
+    show_default=True,
+    help="The nets' precision: fp32, or bf16 / fp16 (mixed precision by autocast; fp16 with loss scaling).",
+)
 @click.option(
     "--nprocs",
     type=int,
@@ -178,14 +184,14 @@ def _print_vi_summary(run: Path) -> None:
 @click.option("--batch", type=int, default=100, show_default=True, help="Elements per evaluation minibatch.")
 @click.option("--classify", default=None, metavar="SITE=FIELD",
               help="Also the error of argmax q(SITE | x) against the labels in data field FIELD.")  # fmt: skip
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N, or auto (a GPU if there is one).")
 @handle_errors
-def evaluate(run, data_path, particles, batch, classify):
+def evaluate(run, data_path, particles, batch, classify, device):
     """Evaluate a fitted RUN: IS log-likelihood and ELBO, or predictive log-likelihood and RMSE; prints JSON."""
-    from pathlib import Path
+    import torch
 
-    from zsdsl.runtime.checkpoint import atomic_write_text, fitted_checkpoint
+    from zsdsl.runtime.devices import resolve_device
     from zsdsl.runtime.rundir import open_run
-    from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
     from zsdsl.runtime.vi.evaluate import restore_run
     from zsdsl.runtime.vi.train import resume_config
 
@@ -194,7 +200,18 @@ def evaluate(run, data_path, particles, batch, classify):
     open_run(Path(run), ("vi",), "zsdsl evaluate reads")
     config = resume_config(Path(run))
     cm, data = load_spec_with_data(config.spec, data_path)
-    model, guide = restore_run(cm, data, config, Path(run))
+    on = torch.device(resolve_device(device))
+    data = {k: (v.to(on) if torch.is_tensor(v) else v) for k, v in data.items()}
+    with on:  # (the run's checkpoint reads onto the CPU, wherever it was fitted)
+        model, guide = restore_run(cm, data, config, Path(run))
+        return _evaluate_on(run, data_path, data, model, guide, particles, batch, classify)
+
+
+def _evaluate_on(run, data_path, data, model, guide, particles, batch, classify):
+    """The evaluation of a restored run, written to its evaluation.json and printed."""
+    from zsdsl.runtime.checkpoint import atomic_write_text, fitted_checkpoint
+    from zsdsl.runtime.vi.evaluate import evaluate as run_evaluate
+
     result = {"run": str(run), "data": str(data_path), "checkpoint": fitted_checkpoint(Path(run)).name}
     if classify:  # the classifier only (the semi-supervised model's likelihood needs both plates' data)
         from zsdsl.runtime.vi.evaluate import classification_error

@@ -112,9 +112,10 @@ class UnsafeCheckpointError(CheckpointError):
 
 
 def load_checkpoint(path: Path, map_location=None) -> dict:
-    """A checkpoint's state; tensors and plain containers only (``weights_only=True``)."""
+    """A checkpoint's state; tensors and plain containers only (``weights_only=True``), onto the CPU
+    unless ``map_location`` says otherwise (a run fitted on a GPU reads on a machine without one)."""
     try:
-        return torch.load(path, weights_only=True, map_location=map_location)
+        return torch.load(path, weights_only=True, map_location=map_location or "cpu")
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" in str(exc):
             raise UnsafeCheckpointError(

@@ -80,7 +80,9 @@ def join(device: str = "cpu") -> Group | None:
         return None
     if not dist.is_available():
         raise DistributedError("This PyTorch build has no torch.distributed: a data-parallel run cannot start.")
-    backend = "nccl" if device.startswith("cuda") else "gloo"
+    backend = "nccl" if device.startswith("cuda") or device == "auto" and torch.cuda.is_available() else "gloo"
+    if backend == "nccl":  # one GPU a process, before the group is made
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     try:
         dist.init_process_group(backend, timeout=TIMEOUT)
     except (RuntimeError, ValueError) as exc:

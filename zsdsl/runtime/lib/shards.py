@@ -76,7 +76,9 @@ def draw_shard(d: td.Distribution, shape, reparam: bool, axis: int, size: ShardS
     if names is None:
         NOTES.add(type(d).__name__)
         seed = int(torch.randint(0, 2**62, ()))  # the same count from the shared stream in every process
-        with torch.random.fork_rng(devices=[]):
+        device = next((t.device for t in vars(d).values() if torch.is_tensor(t)), torch.device("cpu"))
+        gpus = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=gpus, device_type="cuda"):
             torch.manual_seed(seed + size.start)
             return d.rsample() if reparam and d.has_rsample else d.sample()
     padded = type(d)(**{n: _pad(getattr(d, n), axis, size) for n in names}, validate_args=False)

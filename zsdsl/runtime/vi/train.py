@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from zsdsl.runtime.checkpoint import (
     save_checkpoint,
     write_config,
 )
+from zsdsl.runtime.devices import autocast, check_precision, grad_scaler, resolve_device
 from zsdsl.runtime.distributed import LossModule, check_shardable, current, ddp
 from zsdsl.runtime.mapped import settle_mapped
 from zsdsl.runtime.progress import FitProgress
@@ -60,7 +63,8 @@ class FitConfig:
     checkpoint_every: int = 500
     keep: int = 3
     log_every: int = 10
-    device: str = "cpu"
+    device: str = "cpu"  # cpu, cuda, cuda:N or auto (resolved by validate: the device the run used)
+    precision: str = "fp32"  # fp32, or bf16/fp16 for the nets (autocast; fp16 with loss scaling)
     analytic_kl: bool = False  # sgvb: closed-form KL(q || p) where the guide/prior pair has one
     baseline: str = "moving"  # nvil: moving | learned (an MLP of the element's observed data)
     signals: str = "downstream"  # nvil, sgvb: each discrete site's learning signal, its downstream terms or all
@@ -113,10 +117,8 @@ class FitConfig:
             raise OptionError(f"--clip must be positive, not {self.clip}.")
         if self.checkpoint_every < 1:
             raise OptionError("--checkpoint-every must be at least 1.")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise OptionError(f"--device {self.device}: CUDA is not available on this machine.")
-        if not (self.device == "cpu" or self.device.startswith("cuda")):
-            raise OptionError(f"Unknown device '{self.device}'; use cpu or cuda[:N].")
+        self.device = resolve_device(self.device)
+        check_precision(self.precision)
 
 
 class MinibatchSampler:
@@ -136,9 +138,9 @@ class MinibatchSampler:
             return None
         out = {}
         for p, (n, b) in self.plates.items():
-            if p not in self.perm or self.pos[p] + b > n:
-                self.perm[p], self.pos[p] = torch.randperm(n, generator=self.gen), 0
-            out[p] = self.perm[p][self.pos[p] : self.pos[p] + b]
+            if p not in self.perm or self.pos[p] + b > n:  # (drawn on the CPU, where the generator is)
+                self.perm[p], self.pos[p] = torch.randperm(n, generator=self.gen, device="cpu"), 0
+            out[p] = self.perm[p][self.pos[p] : self.pos[p] + b].to(torch.get_default_device())
             self.pos[p] += b
         self.last = out
         return out
@@ -222,6 +224,8 @@ def fit(compiled, data: dict, config: FitConfig, run: Path | None = None, resume
         raise OptionError("--early-stop needs validation data (--valid).")
     tune_allocator()
     device = torch.device(config.device)
+    if current() is not None and device.type == "cuda":  # one GPU a process: the launcher's local rank
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     data = _on(device, data)
     valid = _on(device, valid) if valid is not None else None
     with device:
@@ -314,15 +318,17 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     stopped = group.broadcast(stopped) if validated else stopped
     last = start if stopped else total
     loss_fn = ddp(LossModule(objective, model, guide, data)) if group is not None else None
+    scaler = grad_scaler(config.precision, config.device)
     try:
         for step in range(start + 1, last + 1):
             if config.anneal:
                 objective.set_step(step)
             batch = sampler.next()
-            bound = training_step(objective, model, guide, data, group.shard(batch) if group else batch, opt, params,
-                                  config.clip, loss_fn)  # fmt: skip
+            with autocast(config.precision, config.device):
+                bound = training_step(objective, model, guide, data, group.shard(batch) if group else batch, opt,
+                                      params, config.clip, loss_fn, scaler)  # fmt: skip
             bound = group.mean(bound) if group is not None else bound
-            sched.step()
+            _schedule(sched, scaler)
             epoch = (step - 1) // sampler.steps_per_epoch
             value = float(bound)
             if not math.isfinite(value):
@@ -351,6 +357,15 @@ def _fit(compiled, data, config, run, resume, progress, valid):
     return result
 
 
+def _schedule(sched, scaler) -> None:
+    if scaler is None:
+        sched.step()
+        return
+    with warnings.catch_warnings():  # fp16's scaler skips the steps whose gradients overflowed (by design)
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+        sched.step()
+
+
 def _nonfinite(value, step, model, guide, data, sampler) -> Exception:
     """The error for a non-finite objective: a density argument out of its support where one is found;
     the step size only when the parameters themselves diverged or nothing else explains it."""
@@ -369,18 +384,27 @@ def _nonfinite(value, step, model, guide, data, sampler) -> Exception:
     )
 
 
-def training_step(objective, model, guide, data, subsample, opt, params, clip=None, loss_fn=None) -> torch.Tensor:
+def training_step(objective, model, guide, data, subsample, opt, params, clip=None, loss_fn=None,
+                  scaler=None) -> torch.Tensor:  # fmt: skip
     """One optimizer step on the objective's surrogate loss; returns the (detached) bound. ``loss_fn``
-    (a DDP-wrapped ``LossModule``) computes the loss in a data-parallel run."""
+    (a DDP-wrapped ``LossModule``) computes the loss in a data-parallel run; ``scaler`` scales an fp16 loss."""
     if loss_fn is not None:
         loss, bound = loss_fn(subsample)
     else:
         loss, bound = objective.loss(model, guide, data, subsample)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    if scaler is None:
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        return bound
+    scaler.scale(loss).backward()
     if clip:
+        scaler.unscale_(opt)
         torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
+    scaler.step(opt)
+    scaler.update()
     return bound
 
 
@@ -404,6 +428,7 @@ def _save(run, step, model, guide, opt, sampler, sched, objective, history, keep
         "optimizer": opt.state_dict(),
         "sampler": sampler.state(),
         "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state() if torch.get_default_device().type == "cuda" else None,
         "history": history,
         "valid": validator.state_dict() if validator is not None else None,
     }
@@ -423,6 +448,8 @@ def _apply_state(state, model, guide, opt, sampler, sched, objective):
     objective.load_state_dict(state["objective"])
     sampler.load(state["sampler"])
     torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.get_default_device().type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu())
     return int(state["step"]), list(state["history"]), state.get("valid")
 
 
