@@ -106,8 +106,6 @@ def load_data(path: str | Path) -> dict:
     span = Span(file=str(p))
     if not p.exists():
         raise DataError(f"No such data file: {p}", span)
-    if p.is_dir():
-        return _read_folder(p, span)
     try:
         if split is not None or is_dataset(p):
             return load_dataset(p, split)
@@ -115,6 +113,8 @@ def load_data(path: str | Path) -> dict:
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise DataError(f"Cannot read the dataset {p}: {exc}", span) from None
+    if p.is_dir():
+        return _read_folder(p, span)
     name = p.name.lower()
     known = (".npz", ".npy", ".json", ".json.gz", ".csv", ".csv.gz", ".yaml", ".yml")
     if not name.endswith(known):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import sys
 import time
 import warnings
@@ -362,7 +363,7 @@ def _schedule(sched, scaler) -> None:
         sched.step()
         return
     with warnings.catch_warnings():  # fp16's scaler skips the steps whose gradients overflowed (by design)
-        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+        warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()` before"))
         sched.step()
 
 
