@@ -10,6 +10,7 @@ import numpy as np
 from zsdsl.compiler import ir
 from zsdsl.compiler.shapes import evaluate, fmt_shape
 from zsdsl.errors import DataError, ErrorGroup, Span
+from zsdsl.runtime.mapped import blocks, is_mapped
 
 
 def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional: tuple = ()) -> dict:
@@ -38,8 +39,7 @@ def check_data(program: ir.ProgramIR, data: dict, file: str = "<data>", optional
                 )
             )
             continue
-        mapped = isinstance(arr, np.memmap) or isinstance(arr.base, np.memmap)
-        msg = (_check_mapped if mapped and arr.ndim else _check_values)(node, arr, sizes, data)
+        msg = (_check_mapped if is_mapped(arr) and arr.ndim else _check_values)(node, arr, sizes, data)
         if msg:
             errors.append(DataError(f"Field '{node.name}' {msg}", span))
     if not errors:
@@ -109,9 +109,8 @@ def _where(mask: np.ndarray, offset: int = 0) -> str:
 
 def _check_mapped(node: ir.DataNode, arr: np.ndarray, sizes, data) -> str | None:
     """``_check_values`` over a memory-mapped field in blocks of rows (never the whole field in memory)."""
-    step = max(1, (16 << 20) // max(1, arr[:1].nbytes))
-    for start in range(0, arr.shape[0], step):
-        msg = _check_values(node, np.asarray(arr[start : start + step]), sizes, data, start)
+    for start, block in blocks(arr):
+        msg = _check_values(node, block, sizes, data, start)
         if msg:
             return msg
     return None

@@ -32,6 +32,7 @@ import torch.distributed as dist
 
 from zsdsl import errors
 from zsdsl.errors import DistributedError, OptionError
+from zsdsl.runtime.lib.plates import subsampled_plates
 from zsdsl.runtime.lib.shards import shard_indices
 
 TIMEOUT = timedelta(minutes=10)  # a collective that waits longer than this ends the run with an error
@@ -74,8 +75,9 @@ def launched_world() -> int:
 
 def join(device: str = "cpu") -> Group | None:
     """Join the launched run's process group (once); None when this process runs alone."""
-    if dist.is_available() and dist.is_initialized():
-        return Group(dist.get_rank(), dist.get_world_size())
+    joined = current()
+    if joined is not None:
+        return joined
     if launched_world() <= 1:
         return None
     if not dist.is_available():
@@ -104,8 +106,7 @@ def leave(sync: bool = False) -> None:
 
 def check_shardable(model, world: int) -> None:
     """Refuse a model whose minibatches cannot be split evenly over ``world`` processes."""
-    sizes = model.plate_sizes()
-    plates = {p: int(b) for p, b in model.plate_subsample.items() if b and int(b) < int(sizes[p])}
+    plates = subsampled_plates(model.plate_sizes(), model.plate_subsample)
     if not plates:
         raise OptionError(f"A data-parallel run ({world} processes) splits the minibatches of subsampled plates; "
                           "this model has none (declare one with 'plate n in N, subsample=B').")  # fmt: skip

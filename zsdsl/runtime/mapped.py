@@ -123,8 +123,10 @@ class MappedField:
 def settle_mapped(model, data: dict) -> dict:
     """``data`` with each memory-mapped field that is not the rows of a subsampled plate read into memory
     (only a minibatch's rows are ever read from a map, and such a field is used whole), with a note."""
+    from zsdsl.runtime.lib.plates import subsampled_plates  # (torch: only when a fit uses maps)
+
     sizes = model.plate_sizes()
-    batched = {int(sizes[p]) for p, b in model.plate_subsample.items() if b and int(b) < int(sizes[p])}
+    batched = {int(sizes[p]) for p in subsampled_plates(sizes, model.plate_subsample)}
     out = dict(data)
     for name, value in data.items():
         if isinstance(value, MappedField) and (value.dim() == 0 or value.shape[0] not in batched):

@@ -59,6 +59,12 @@ def scaled(scale: float, term):
     return term if scale == 1.0 else scale * term
 
 
+def subsampled_plates(sizes: dict, batch: dict) -> dict[str, int]:
+    """The plates whose minibatch is smaller than the plate (``plate_subsample`` of a model, against
+    ``plate_sizes``): plate -> minibatch size."""
+    return {p: int(b) for p, b in batch.items() if b and int(b) < int(sizes[p])}
+
+
 def plate_size(idx, size: int) -> int:
     """The minibatch's size (a ``ShardSize`` in a data-parallel process's shard), else ``size``."""
     if idx is None:

@@ -31,12 +31,13 @@ from zsdsl.runtime.checkpoint import (
 )
 from zsdsl.runtime.devices import autocast, check_precision, grad_scaler, resolve_device
 from zsdsl.runtime.distributed import LossModule, check_shardable, current, ddp
+from zsdsl.runtime.lib.plates import subsampled_plates
 from zsdsl.runtime.mapped import settle_mapped
 from zsdsl.runtime.progress import FitProgress
 from zsdsl.runtime.tuning import tune_allocator
 from zsdsl.runtime.vi.guides import INITS, make_guide
 from zsdsl.runtime.vi.objectives import OBJECTIVES, SIGNALS, make_objective
-from zsdsl.runtime.vi.validation import Validator
+from zsdsl.runtime.vi.validation import Validator, validation_due
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
               "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}  # fmt: skip
@@ -126,7 +127,7 @@ class MinibatchSampler:
     """Shuffled minibatch indices for each subsampled plate; an epoch is one pass of the largest."""
 
     def __init__(self, sizes: dict, batch: dict, seed: int):
-        self.plates = {p: (int(sizes[p]), int(b)) for p, b in batch.items() if b and b < int(sizes[p])}
+        self.plates = {p: (int(sizes[p]), b) for p, b in subsampled_plates(sizes, batch).items()}
         self.gen = torch.Generator().manual_seed(seed + 7919)
         self.perm: dict = {}
         self.pos: dict = {}
@@ -293,8 +294,8 @@ def _fit(compiled, data, config, run, resume, progress, valid):
         if state is not None:
             start, history, valid_state = _apply_state(state, model, guide, opt, sampler, sched, objective)
     validator = None
+    every = (config.valid_every or sampler.steps_per_epoch) if valid is not None else None
     if valid is not None and (group is None or group.main):
-        every = config.valid_every or sampler.steps_per_epoch
         validator = Validator(compiled, valid, config, every, run, resume_step=start if resume else None)
         if resume and valid_state:
             validator.load_state_dict(valid_state)
@@ -336,7 +337,8 @@ def _fit(compiled, data, config, run, resume, progress, valid):
                 raise _nonfinite(value, step, model, guide, data, sampler)
             if validator is not None and validator.due(step, total):
                 stopped = validator.update(step, epoch, model, guide, time.perf_counter() - t0)
-            stopped = group.broadcast(stopped) if validated else stopped
+            if validated and validation_due(step, total, every):  # rank 0's decision, where it can change
+                stopped = group.broadcast(stopped)
             if step % config.log_every == 0 or step == total or stopped:
                 history.append((step, epoch, value, time.perf_counter() - t0))
                 if run is not None:

@@ -28,6 +28,11 @@ from zsdsl.runtime.vi.guides import make_guide
 VALID_FIELDS = ("step", "epoch", "valid", "best", "best_step", "wall_s")
 
 
+def validation_due(step: int, total: int, every: int) -> bool:
+    """Whether a fit validated every ``every`` steps scores at ``step`` (and always at the last)."""
+    return step % every == 0 or step == total
+
+
 class Validator:
     def __init__(self, compiled, data: dict, config, every: int, run=None, resume_step: int | None = None):
         self.data = data
@@ -48,7 +53,7 @@ class Validator:
             self.log = MetricsLog(run / "valid.csv", resume_step=resume_step, fields=VALID_FIELDS)
 
     def due(self, step: int, total: int) -> bool:
-        return step % self.every == 0 or step == total
+        return validation_due(step, total, self.every)
 
     @torch.no_grad()
     def score(self, model, guide) -> float:
