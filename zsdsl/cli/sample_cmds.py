@@ -40,6 +40,16 @@ from zsdsl.runtime.progress import ChainProgress
 @click.option("--thin", type=int, default=1, show_default=True, help="SG-MCMC: keep every k-th draw.")
 @click.option("--chains", type=int, default=4, show_default=True)
 @click.option("--cores", type=int, default=None, help="Processes for the chains [default: min(chains, CPUs)].")
+@click.option("--chain-method", type=click.Choice(["processes", "vectorized"]), default="processes",
+              show_default=True,
+              help="processes: one chain a process (fastest on CPUs); vectorized: all chains in one batched "
+                   "computation, one gradient call per leapfrog (the GPU path; many chains).")  # fmt: skip
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="cpu, cuda, cuda:N or auto: where vectorized chains run (processes: cpu only).",
+)
 @click.option("--warmup", type=int, default=1000, show_default=True)
 @click.option("--draws", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)

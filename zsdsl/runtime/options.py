@@ -33,6 +33,8 @@ MCMC_APPLIES = {
     "metric": ("nuts", "hmc"),
     "target_accept": ("nuts", "hmc"),
     "cores": ("nuts", "hmc"),
+    "chain_method": ("nuts", "hmc"),
+    "device": ("nuts", "hmc"),
     "compile": ("nuts", "hmc"),
     "save_warmup": ("nuts", "hmc"),
     "init": ("nuts", "hmc"),

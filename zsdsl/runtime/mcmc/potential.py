@@ -49,6 +49,7 @@ class Potential:
         self._numpy_tried = False
         self._numpy_reason = ""
         self.minibatch_reason = ""  # set by SG-MCMC over subsampled plates: its gradients are PyTorch's
+        self.batched_reason = ""  # set by --chain-method vectorized: batched autograd over all chains
         self._flat = [(s.name, s.bijector, shape, offset, size, not isinstance(s.bijector, Identity))
                       for s, shape, offset, size in self.slots]  # fmt: skip
 
@@ -176,7 +177,7 @@ class Potential:
         numba does not take it) or ``torch`` (autograd)."""
         if self._compiled is not None:
             return "compiled"
-        if self.minibatch_reason:
+        if self.minibatch_reason or self.batched_reason:
             return "torch"
         if not self._numpy_tried:
             self._numpy, self._numpy_reason = self._build_numpy()
@@ -203,6 +204,8 @@ class Potential:
     def nuts_tree(self, dense: bool = False) -> tuple[object | None, str]:
         """NUTS's transition compiled by numba with the gradient kernel, or None and why the Python tree
         (``nuts.nuts_transition``) runs; the same draws either way. ``dense``: the metric is dense."""
+        if self.batched_reason:
+            return None, "vectorized: every chain's tree built in lockstep, one batched gradient call per leapfrog"
         if dense:
             return None, "python: a dense metric"
         if self.backend != "numba":
@@ -216,7 +219,7 @@ class Potential:
         backend = self.backend
         if backend == "compiled":
             return "torch.compile of the log density (--compile)"
-        return self.minibatch_reason or self._numpy_reason or "PyTorch autograd"
+        return self.batched_reason or self.minibatch_reason or self._numpy_reason or "PyTorch autograd"
 
     @property
     def gradient_source(self) -> str | None:

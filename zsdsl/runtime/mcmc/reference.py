@@ -45,10 +45,11 @@ def compare(table: dict, ref: dict) -> list[str]:
     return failures
 
 
-def check_reference(spec: Path, folder: Path, seed: int = 1, chains: int = 4, warmup: int = 1000,
-                    draws: int = 1000, reference: dict | None = None) -> tuple[list[str], object]:  # fmt: skip
+def check_reference(spec: Path, folder: Path, seed: int = 1, chains: int = 4, warmup: int = 1000, draws: int = 1000,
+                    reference: dict | None = None, **options) -> tuple[list[str], object]:  # fmt: skip
     """NUTS (4 chains, 1000 + 1000 by default) on ``spec`` with the posterior's data; (failures, result).
-    ``reference`` (name -> mean, sd) stands in for the folder's ``reference.json`` where there is none."""
+    ``reference`` (name -> mean, sd) stands in for the folder's ``reference.json`` where there is none;
+    ``options``: more ``SamplerConfig`` fields (``chain_method="vectorized"``)."""
     import zsdsl
     from zsdsl.runtime.mcmc.output import flat_columns, summarize
     from zsdsl.runtime.mcmc.sampler import SamplerConfig, sample
@@ -56,7 +57,9 @@ def check_reference(spec: Path, folder: Path, seed: int = 1, chains: int = 4, wa
     torch.set_default_dtype(torch.float64)
     cm = zsdsl.load(spec)
     data = cm.load_data(data_file(folder))
-    config = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed, **SETTINGS.get(folder.name, {}))
+    config = SamplerConfig(
+        chains=chains, warmup=warmup, draws=draws, seed=seed, **SETTINGS.get(folder.name, {}), **options
+    )
     result = sample(cm.model(data), data, config)
     table = summarize(flat_columns(result.values()))
     ref = reference if reference is not None else json.loads((folder / "reference.json").read_text())["parameters"]

@@ -43,6 +43,8 @@ class SamplerConfig:
     compile: bool = False  # torch.compile the potential (fast per call, seconds to compile)
     save_warmup: bool = False  # keep the warmup draws (InferenceData's warmup_posterior, warmup_sample_stats)
     init: dict | list | None = None  # initial values by latent (constrained), for all chains or a list per chain
+    chain_method: str = "processes"  # processes (one chain a process) | vectorized (all chains in one batch)
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where vectorized chains run (resolved by validate)
 
     def validate(self) -> None:
         if self.method not in ("nuts", "hmc"):
@@ -62,6 +64,25 @@ class SamplerConfig:
         if not self.init_radius > 0:
             raise OptionError(f"The initialisation radius must be positive, not {self.init_radius}.")
         chain_inits(self.init, self.chains)
+        self._validate_chain_method()
+
+    def _validate_chain_method(self) -> None:
+        from zsdsl.runtime.devices import resolve_device
+
+        if self.chain_method not in ("processes", "vectorized"):
+            raise OptionError(f"Unknown chain method '{self.chain_method}'; use processes or vectorized.")
+        self.device = resolve_device(self.device)
+        if self.chain_method == "processes":
+            if self.device != "cpu":
+                raise OptionError(f"--device {self.device} needs --chain-method vectorized: process chains run on "
+                                  "the CPU, one chain a process.")  # fmt: skip
+            return
+        if self.cores is not None:
+            raise OptionError("--cores sets the processes of --chain-method processes; vectorized chains run in "
+                              "one process (set its threads with OMP_NUM_THREADS); leave --cores out.")  # fmt: skip
+        if self.compile:
+            raise OptionError("--compile compiles the one-chain gradient of --chain-method processes; vectorized "
+                              "chains use batched autograd; leave --compile out.")  # fmt: skip
 
 
 @dataclass
@@ -347,6 +368,10 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
     potential = Potential(model, data)
     if potential.dim == 0:
         raise ModelError("The model has no continuous latents to sample.")
+    result = MCMCResult(potential, config=cfg)
+    if cfg.chain_method == "vectorized":
+        result.chains.extend(_vectorized(model, data, potential, cfg, progress, run, resume, checkpoint_every_s))
+        return result
     cores = _cores(cfg)
     if cfg.compile:
         # Compiled kernels keep the thread count they were built with: one per process when the
@@ -360,13 +385,34 @@ def sample(model, data: dict, cfg: SamplerConfig, progress=None, run=None, resum
     _ = potential.backend  # the NumPy gradient is checked once here, before chains fork
     if cfg.method == "nuts":
         potential.nuts_tree(cfg.metric == "dense")  # and NUTS compiled with numba's kernel, where it runs
-    result = MCMCResult(potential, config=cfg)
     if cores > 1 and "fork" in mp.get_all_start_methods():
         result.chains.extend(_parallel(potential, cfg, cores, progress, run, resume, checkpoint_every_s))
     else:
         for c in range(cfg.chains):
             result.chains.append(_drive(potential, cfg, c, run, resume, checkpoint_every_s, progress))
     return result
+
+
+def _vectorized(model, data, potential, cfg, progress, run, resume, every_s) -> list:
+    """All chains in one batch (``vectorized.run_vectorized``), on ``cfg.device``: on a GPU the sampling
+    uses a copy of the model and data moved there once; the initial points and outputs stay on the CPU."""
+    from zsdsl.runtime.mcmc.vectorized import REASON, run_vectorized
+
+    potential.batched_reason = REASON
+    sampling = potential
+    if cfg.device != "cpu":
+        import copy
+
+        device = torch.device(cfg.device)
+        moved = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
+        with device:
+            sampling = Potential(copy.deepcopy(model).to(device), moved, sites=potential.sites)
+    import contextlib
+
+    # (on a GPU, tensors the model makes go there too; on the CPU the device mode would only cost time)
+    with torch.device(cfg.device) if cfg.device != "cpu" else contextlib.nullcontext():
+        return run_vectorized(potential, cfg, lambda c: chain_seed(cfg, c), run, resume, every_s, progress,
+                              sampling=sampling)  # fmt: skip
 
 
 def _parallel(potential, cfg, cores, progress, run, resume, every_s) -> list:
