@@ -7,10 +7,13 @@ compiled model in this process and times ``sample`` (warmup included).
 The ``-compiled`` modes add ``--compile`` (torch.compile of the log density): ``cold-compiled``
 starts from an empty TorchInductor cache (a first run ever), ``cold-compiled-cached`` from the
 cache the previous run left (any later run), ``warm-compiled`` reuses the compiled potential.
+``warm-vectorized`` is ``warm`` with ``--chain-method vectorized`` (every chain in one batched gradient
+call per leapfrog) against ``warm`` (one chain a process over the cores).
 Models: eight schools (noncentered) and logistic regression (N=5000, D=25 synthetic, seed 0).
 
     python benchmarks/nuts.py                   # 500 warmup, 1000 draws, 1 and 4 chains
     python benchmarks/nuts.py --quick           # tiny runs (CI)
+    python benchmarks/nuts.py --chains 4 16 64 256 --modes warm warm-vectorized --peers   # chain methods
 """
 
 from __future__ import annotations
@@ -85,15 +88,19 @@ def cold(spec: Path, data: Path, chains: int, warmup: int, draws: int, seed: int
     return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(json.loads(summ.stdout))}
 
 
-def warm(model, data: dict, chains: int, warmup: int, draws: int, seed: int, compiled: bool) -> dict:
+def warm(model, data: dict, chains: int, warmup: int, draws: int, seed: int, compiled: bool,
+         chain_method: str = "processes") -> dict:  # fmt: skip
     """``sample`` on a model compiled before (with ``compiled``, its potential's torch.compile too)."""
-    cfg = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed, compile=compiled)
+    cfg = SamplerConfig(chains=chains, warmup=warmup, draws=draws, seed=seed, compile=compiled,
+                        chain_method=chain_method)  # fmt: skip
     if compiled:  # compile and run once untimed, as a warm JIT cache would
         sample(model, data, SamplerConfig(chains=1, warmup=10, draws=10, seed=seed, compile=True))
     t0 = time.perf_counter()
     result = sample(model, data, cfg)
     wall = time.perf_counter() - t0
-    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(result.summary())}
+    return {"wall_s": wall, "min_ess_bulk": min_ess_from_summary(result.summary()),
+            "gradients": result.potential.backend,
+            "n_leapfrog_mean": round(float(result.stat("n_leapfrog__").mean()), 2)}  # fmt: skip
 
 
 def main() -> None:
@@ -130,11 +137,14 @@ def main() -> None:
                     if mode.startswith("cold"):
                         r = cold(spec, data_path, chains, args.warmup, args.draws, args.seed, tmp, mode)
                     else:
-                        r = warm(model, data, chains, args.warmup, args.draws, args.seed, mode == "warm-compiled")
+                        method = "vectorized" if mode == "warm-vectorized" else "processes"
+                        r = warm(model, data, chains, args.warmup, args.draws, args.seed, mode == "warm-compiled",
+                                 method)  # fmt: skip
                     results.append({"model": name, "engine": "zsdsl", "mode": mode, "chains": chains,
                                     "warmup": args.warmup, "draws": args.draws,
                                     "min_ess_bulk": round(r["min_ess_bulk"], 1), "wall_s": round(r["wall_s"], 3),
-                                    "min_ess_bulk_per_s": round(r["min_ess_bulk"] / r["wall_s"], 2)})  # fmt: skip
+                                    "min_ess_bulk_per_s": round(r["min_ess_bulk"] / r["wall_s"], 2),
+                                    **{k: r[k] for k in ("gradients", "n_leapfrog_mean") if k in r}})  # fmt: skip
         for engine in ("numpyro", "nutpie", "pymc", "stan"):
             if peers.available(engine) and not args.quick and engine in args.peers:
                 results += _peer_runs(engine, args, results)

@@ -4,6 +4,8 @@ python benchmarks/vae_step.py > benchmarks/results/vae_step.json
 python benchmarks/sbn_step.py > benchmarks/results/sbn_step.json
 python benchmarks/gradient.py --previous DIR > benchmarks/results/gradient.json  # DIR: an older checkout
 python benchmarks/nuts.py     > benchmarks/results/nuts.json
+python benchmarks/nuts.py --chains 4 16 64 256 --modes warm warm-vectorized --peers \
+    > benchmarks/results/nuts_chains.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
 OMP_NUM_THREADS=1 python benchmarks/posteriordb.py > benchmarks/results/posteriordb.json
 python benchmarks/report.py   # prints the Markdown tables
@@ -82,6 +84,7 @@ def render() -> str:
             out.append(f"| {r['model']} | {r['engine']} | {r['chains']} | {r['mode']} | {r['wall_s']:.2f} | "
                        f"{r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.0f} | {target} |")  # fmt: skip
         out.append("")
+    out += _chain_methods()
     comp = _load("compile")
     if comp:
         out += [f"### Compiler (`compile.py`): parse, check and emit per spec, median of {comp['rounds']} rounds", "",
@@ -96,6 +99,34 @@ def render() -> str:
         out.append("")
     out += _variational()
     return "\n".join(out)
+
+
+def _chain_methods() -> list:
+    """Vectorized chains against process chains, from one run of ``nuts.py``."""
+    runs = _load("nuts_chains")
+    if not runs:
+        return []
+    rows = runs["results"]
+    m = runs["machine"]
+    out = [f"### Chain methods: vectorized against processes (`nuts.py --modes warm warm-vectorized`; {m['cpu']}, "
+           f"{m['threads']} threads)", "",
+           "`processes`: one chain a process over the cores (numba's kernel and tree where the model takes them); "
+           "`vectorized`: every chain in one batched PyTorch gradient call per leapfrog. `vectorized ÷ processes`: "
+           "the ratio of min bulk ESS per second.", "",
+           "| model | chains | method | gradients | wall s | mean leapfrogs | min ESS bulk | ESS/s | "
+           "vectorized ÷ processes |",
+           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        method = "vectorized" if r["mode"] == "warm-vectorized" else "processes"
+        ratio = ""
+        if method == "vectorized":
+            peer = [p for p in rows if p["mode"] == "warm" and (p["model"], p["chains"]) == (r["model"], r["chains"])]
+            ratio = f"{r['min_ess_bulk_per_s'] / peer[0]['min_ess_bulk_per_s']:.2f}" if peer else ""
+        out.append(f"| {r['model']} | {r['chains']} | {method} | {r.get('gradients', '')} | {r['wall_s']:.1f} | "
+                   f"{r.get('n_leapfrog_mean', '')} | {r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.0f} | "
+                   f"{ratio} |")  # fmt: skip
+    out.append("")
+    return out
 
 
 def _posteriordb() -> list:

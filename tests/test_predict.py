@@ -78,6 +78,30 @@ def test_predict_on_new_covariates_of_a_regression(tmp_path):
     np.testing.assert_allclose(pp["y"].values.reshape(-1, 3).mean(0), want, atol=4 * 0.7 / np.sqrt(200) + 0.05)
 
 
+def test_predict_on_a_device_gives_the_cpus_predictions(schools_runs):
+    # the same seed on the same device: the same draws; a GPU that is not there is refused, nothing written
+    code, out = cli("predict", schools_runs[0], "--name", "plain")
+    assert code == 0, out
+    code, out = cli("predict", schools_runs[0], "--name", "on-cpu", "--device", "cpu")
+    assert code == 0, out
+    read = lambda name: az.from_netcdf(str(schools_runs[0] / "predictions" / f"{name}.nc"))  # noqa: E731
+    np.testing.assert_array_equal(read("plain").posterior_predictive["y"], read("on-cpu").posterior_predictive["y"])
+    import torch
+
+    if torch.cuda.is_available():
+        code, out = cli("predict", schools_runs[0], "--name", "gpu", "--device", "cuda")
+        assert code == 0, out
+        gpu = read("gpu").posterior_predictive["y"].values
+        # other random streams on the GPU: the replicates agree in distribution (means within 5 sd / sqrt(S))
+        cpu = read("plain").posterior_predictive["y"].values
+        S = cpu.shape[0] * cpu.shape[1]
+        assert np.all(np.abs(gpu.mean((0, 1)) - cpu.mean((0, 1))) < 5 * cpu.std((0, 1)) / np.sqrt(S))
+    else:
+        code, out = cli("predict", schools_runs[0], "--name", "gpu", "--device", "cuda")
+        assert code == 1 and "--device cuda: CUDA is not available on this machine" in out, out
+        assert not (schools_runs[0] / "predictions" / "gpu.nc").exists()
+
+
 @pytest.mark.skipif(not BOSTON.exists(), reason="shared UCI data not present")
 def test_predict_on_held_out_bnn_data_gives_the_rmse_of_evaluate(tmp_path):
     run = tmp_path / "bnn"

@@ -38,8 +38,9 @@ def _run_spec(run: Path):
     default=None,
     help="Writes RUN/predictions/NAME.nc [default: the data file's stem, the split of PATH:SPLIT, or 'own'].",
 )
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N, or auto (a GPU if there is one).")
 @handle_errors
-def predict(run, data_path, draws, seed, name):
+def predict(run, data_path, draws, seed, name, device):
     """Draw the posterior predictive of a finished RUN (MCMC or VI) on its data or on new data.
 
     Writes RUN/predictions/NAME.nc (posterior_predictive: a replicate of each observed site and the generated
@@ -49,6 +50,7 @@ def predict(run, data_path, draws, seed, name):
     import torch
 
     from zsdsl.runtime.checkpoint import atomic_write_text
+    from zsdsl.runtime.devices import resolve_device
     from zsdsl.runtime.posterior import flat_columns, inference_data, summarize_draws, write_inference_data
     from zsdsl.runtime.predict import predict as run_predict
     from zsdsl.runtime.predict import scores
@@ -60,7 +62,10 @@ def predict(run, data_path, draws, seed, name):
     kind, cm, own = _run_spec(run)
     source = data_path or own
     data = cm.load_data(source, predicting=True)
-    derived, model = run_predict(cm, run, kind, data, draws, seed)
+    on = torch.device(resolve_device(device))
+    with on:  # the model, its draws and data on the device; what is written comes back to the CPU
+        moved = {k: (v.to(on) if torch.is_tensor(v) else v) for k, v in data.items()}
+        derived, model = run_predict(cm, run, kind, moved, draws, seed)
     name = name or _prediction_name(data_path)
     out = run / "predictions"
     out.mkdir(exist_ok=True)

@@ -6,6 +6,8 @@ that a chain checkpointed at any iteration and resumed gives the same draws as o
 never stopped. ``sample`` runs the chains, in parallel processes when there are cores for
 them (results do not depend on how chains are spread over processes), with optional
 checkpoints, and returns an ``MCMCResult`` with unconstrained draws and Stan's statistics.
+With ``chain_method="vectorized"`` the chains run together instead, one batched gradient call per
+leapfrog (``vectorized.py``; on ``device``, a GPU where there is one).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from zsdsl.runtime.mcmc.inits import chain_inits, initial_point
 from zsdsl.runtime.mcmc.nuts import Metric, State, hmc_transition, nuts_transition
 from zsdsl.runtime.mcmc.output import STAT_NAMES, flat_columns, summarize, to_inference_data
 from zsdsl.runtime.mcmc.potential import Potential
+from zsdsl.runtime.mcmc.results import ChainResult
 from zsdsl.runtime.tuning import tune_allocator
 
 
@@ -83,18 +86,6 @@ class SamplerConfig:
         if self.compile:
             raise OptionError("--compile compiles the one-chain gradient of --chain-method processes; vectorized "
                               "chains use batched autograd; leave --compile out.")  # fmt: skip
-
-
-@dataclass
-class ChainResult:
-    u: torch.Tensor  # [draws, D]
-    stats: dict  # name -> tensor [draws]
-    step_size: float
-    inv_metric: torch.Tensor
-    wall_s: float
-    warmup_u: torch.Tensor | None = None  # [warmup, D] with save_warmup
-    warmup_stats: dict | None = None
-    rejections: dict = field(default_factory=dict)  # proposals rejected for a failed ODE solve, by reason
 
 
 @dataclass

@@ -26,6 +26,7 @@ from zsdsl.runtime.mcmc.adapt import slow_window_ends
 from zsdsl.runtime.mcmc.batched import BatchedPotential, BatchMetric, hmc_batch, init_step_sizes, nuts_batch
 from zsdsl.runtime.mcmc.inits import chain_inits, initial_point
 from zsdsl.runtime.mcmc.output import STAT_NAMES
+from zsdsl.runtime.mcmc.results import ChainResult
 
 REASON = "batched autograd over the chains (--chain-method vectorized)"
 TREE = "vectorized: one iterative NUTS tree per chain, built in lockstep with one gradient call per leapfrog"
@@ -163,8 +164,6 @@ class VectorizedChains:
 
     def results(self) -> list:
         """One ``ChainResult`` per chain (CPU tensors; the wall time is the batch's, shared by every chain)."""
-        from zsdsl.runtime.mcmc.sampler import ChainResult
-
         cfg = self.cfg
         w = cfg.warmup if cfg.save_warmup else 0
         out = []
