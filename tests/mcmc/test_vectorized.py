@@ -236,3 +236,27 @@ def test_vectorized_chains_on_the_gpu_match_the_reference():
                                        chain_method="vectorized", device="cuda")  # fmt: skip
     assert not failures, failures
     assert result.u.device.type == "cpu"  # the outputs are on the CPU
+
+
+def test_an_interrupted_vectorized_run_resumes_from_its_checkpoint(tmp_path):
+    # stopped at iteration 100 (checkpointed every step), then resumed through sample(resume=True); the
+    # previous checkpoint kept beside the latest is what a truncated latest falls back to
+    model, data = _schools()
+    cfg = dict(chains=3, warmup=150, draws=100, seed=4, chain_method="vectorized")
+    whole = sample(model, data, SamplerConfig(**cfg))
+
+    def stop(c, it, eps, depth):
+        if it == 100:
+            raise KeyboardInterrupt
+
+    (tmp_path / "checkpoints").mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        sample(model, data, SamplerConfig(**cfg), progress=stop, run=tmp_path, checkpoint_every_s=0.0)
+    latest = tmp_path / "checkpoints" / "chains.pt"
+    assert load_checkpoint(latest)["it"] == 100
+    assert load_checkpoint(latest.with_name("chains.prev.pt"))["it"] == 99
+    resumed = sample(model, data, SamplerConfig(**cfg), run=tmp_path, resume=True)
+    assert torch.equal(resumed.u, whole.u)
+    latest.write_bytes(latest.read_bytes()[:100])  # a truncated latest: the one kept before it is read
+    again = sample(model, data, SamplerConfig(**cfg), run=tmp_path, resume=True)
+    assert torch.equal(again.u, whole.u)

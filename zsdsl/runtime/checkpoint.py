@@ -94,6 +94,27 @@ def atomic_save(obj, path: Path) -> None:
     _replace_durably(tmp, path)
 
 
+def save_keeping_previous(state, path: Path) -> None:
+    """``atomic_save`` with the file it replaces kept beside it (``NAME.prev.pt``): a latest checkpoint
+    that turns out truncated still leaves one to resume from (``load_latest_or_previous``)."""
+    path = Path(path)
+    if path.exists():
+        os.replace(path, _previous(path))
+    atomic_save(state, path)
+
+
+def load_latest_or_previous(path: Path):
+    """The state of ``path``, or of the previous one kept beside it where the latest cannot be read; None
+    where there is neither."""
+    path = Path(path)
+    found = load_newest([p for p in (_previous(path), path) if p.exists()])
+    return None if found is None else found[1]
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(path.stem + ".prev.pt")
+
+
 def save_checkpoint(run: Path, step: int, state: dict, keep: int = 3) -> Path:
     ckdir = run / "checkpoints"
     path = ckdir / f"step-{step:09d}.pt"

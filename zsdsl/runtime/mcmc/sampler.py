@@ -288,24 +288,21 @@ def _checkpoint_path(run, c: int):
 
 def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: float = 10.0, report=None):
     """Run chain ``c`` to the end, checkpointing into ``run`` every ``every_s`` seconds."""
-    from zsdsl.runtime.checkpoint import atomic_save, load_newest, to_numpy
+    from zsdsl.runtime.checkpoint import load_latest_or_previous, save_keeping_previous, to_numpy
 
     before = dict(potential.rejections)  # chains run one after another share the potential
     chain = Chain(potential, cfg, chain_seed(cfg, c), c)
     path = _checkpoint_path(run, c) if run is not None else None
     if resume and path is not None:
-        # the previous checkpoint is kept beside the latest: a truncated latest falls back to it
-        found = load_newest([p for p in (_previous(path), path) if p.exists()])
+        found = load_latest_or_previous(path)  # (a truncated latest falls back to the previous one)
         if found is not None:
-            chain.load_state_dict(to_numpy(found[1]))
+            chain.load_state_dict(to_numpy(found))
     last = time.perf_counter()
     while not chain.done:
         chain.step()
         now = time.perf_counter()
         if path is not None and (now - last > every_s or chain.done):
-            if path.exists():
-                os.replace(path, _previous(path))
-            atomic_save(chain.state_dict(), path)
+            save_keeping_previous(chain.state_dict(), path)
             last = now
         if report is not None and (chain.it % 10 == 0 or chain.done):
             # the step size and tree depth too: a chain crawling at depth 10 with a tiny step says so
@@ -313,10 +310,6 @@ def _drive(potential, cfg, c: int, run=None, resume: bool = False, every_s: floa
     result = chain.result()
     result.rejections = {k: v - before.get(k, 0) for k, v in potential.rejections.items() if v > before.get(k, 0)}
     return result
-
-
-def _previous(path):
-    return path.with_name(path.stem + ".prev.pt")
 
 
 _JOB: dict = {}

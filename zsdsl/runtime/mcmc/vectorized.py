@@ -16,7 +16,6 @@ The whole state (positions, adaptation, generator, draws so far) is checkpointed
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
@@ -209,30 +208,23 @@ def checkpoint_path(run):
 def run_vectorized(potential, cfg, seed_of, run=None, resume=False, every_s=10.0, report=None,
                    sampling=None) -> list:  # fmt: skip
     """Run every chain to the end, checkpointing into ``run`` every ``every_s`` seconds; ``ChainResult``s."""
-    from zsdsl.runtime.checkpoint import atomic_save, load_newest
+    from zsdsl.runtime.checkpoint import load_latest_or_previous, save_keeping_previous
 
     chains = VectorizedChains(potential, cfg, seed_of, sampling)
     path = checkpoint_path(run) if run is not None else None
     if resume and path is not None:
-        # the previous checkpoint is kept beside the latest: a truncated latest falls back to it
-        found = load_newest([p for p in (_previous(path), path) if p.exists()])
+        found = load_latest_or_previous(path)  # (a truncated latest falls back to the previous one)
         if found is not None:
-            chains.load_state_dict(found[1])
+            chains.load_state_dict(found)
     last = time.perf_counter()
     while not chains.done:
         chains.step()
         now = time.perf_counter()
         if path is not None and (now - last > every_s or chains.done):
-            if path.exists():
-                os.replace(path, _previous(path))
-            atomic_save(chains.state_dict(), path)
+            save_keeping_previous(chains.state_dict(), path)
             last = now
         if report is not None and (chains.it % 10 == 0 or chains.done):
             depth = chains.last.get("treedepth__") if cfg.method == "nuts" else None
             for c in range(cfg.chains):
                 report(c, chains.it, float(chains.eps[c]), None if depth is None else int(depth[c]))
     return chains.results()
-
-
-def _previous(path):
-    return path.with_name(path.stem + ".prev.pt")
