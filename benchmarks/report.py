@@ -8,7 +8,7 @@ python benchmarks/nuts.py --chains 4 16 64 256 --modes warm warm-vectorized --pe
     > benchmarks/results/nuts_chains.json
 python benchmarks/compile.py  > benchmarks/results/compile.json
 OMP_NUM_THREADS=1 python benchmarks/posteriordb.py > benchmarks/results/posteriordb.json
-python benchmarks/report.py   # prints the Markdown tables
+python benchmarks/report.py   # prints the Markdown tables (report_library.py: the model library's)
 
 and the variational figures (long runs) as results/vi_*.json: see each row's command.
 """
@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(RESULTS.parent))
+from report_library import library_rows  # noqa: E402
 
 # the performance issue's targets, against the peers of the same run: cold ≥ the best peer cold,
 # warm ≥ NumPyro's and PyMC's warm
@@ -43,7 +45,7 @@ def _load(name: str) -> dict | None:
 
 
 def render() -> str:
-    out = []
+    out = library_rows()
     steps = [r for r in (_load("vae_step"), _load("sbn_step")) if r]
     if steps:
         m = steps[0]["machine"]

@@ -83,3 +83,13 @@ def test_a_size_computed_from_the_data_is_checked_with_the_data():
     with pytest.raises(ErrorGroup) as info:
         check_data(ir, {"y": [1.0]})
     assert str(info.value.errors[0]).endswith("The size 'Tm1' = T-2 is -1 with this data; a size must be non-negative.")
+
+
+def test_gp_conditionals_take_an_optional_noise_variance_and_say_so():
+    import zsdsl
+
+    head = "data:\n  X: real[N, 2]\n  y: real[N]\nu ~ Normal(0, 1)\n"
+    zsdsl.loads(head + "plate n in N:\n  y[n] ~ Normal(gp_conditional_mean(X[n], X, y, u, u, 0.1), 1)\n")
+    with pytest.raises(ZsdslError, match=r"gp_conditional_var\(\) takes 4 arguments, or 5 with a noise variance last; "
+                                         r"got 3"):  # fmt: skip
+        zsdsl.loads(head + "plate n in N:\n  y[n] ~ Normal(gp_conditional_var(X[n], X, u), 1)\n")

@@ -142,6 +142,7 @@ NO_KERNEL = {  # the specs whose emitted code numba does not compile, and the re
 }  # fmt: skip
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
+    "gp_ard": "the function 'ard_kernel' (in 'K', gp_ard.zs:15:1)",
     "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
 }
 

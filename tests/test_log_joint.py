@@ -121,15 +121,20 @@ def test_pmf():
     model = cm.model(data)
     values = {
         "sigma": torch.tensor([0.5, 1.5]),
+        "sigma_P": torch.tensor([0.3, 2.0]),
+        "sigma_Q": torch.tensor([1.2, 0.7]),
         "P": torch.randn(2, U, K, generator=g),
         "Q": torch.randn(2, I, K, generator=g),
     }
     P, Q, s = values["P"], values["Q"], values["sigma"]
+    sP, sQ = values["sigma_P"], values["sigma_Q"]
     pred = (P[:, user] * Q[:, item]).sum(-1)
     want = (
         D.HalfNormal(1.0).log_prob(s)
-        + D.Normal(0, 1).log_prob(P).sum((-1, -2))
-        + D.Normal(0, 1).log_prob(Q).sum((-1, -2))
+        + D.HalfNormal(1.0).log_prob(sP)
+        + D.HalfNormal(1.0).log_prob(sQ)
+        + D.Normal(0, sP[:, None, None]).log_prob(P).sum((-1, -2))
+        + D.Normal(0, sQ[:, None, None]).log_prob(Q).sum((-1, -2))
         + D.Normal(pred, s[:, None]).log_prob(rating).sum(-1)
     )
     close(model.log_joint(values, data), want)

@@ -37,6 +37,7 @@ SMALL_DATA = {
     "sbn": {"x": torch.zeros(N, 784)},
     "ssvae_m2": {"x_l": torch.zeros(3, 784), "y_l": torch.zeros(3), "x_u": torch.zeros(4, 784), "N_total": 7},
     "svgp": {"X": torch.randn(60, 2), "y": torch.zeros(60)},
+    "gp_ard": {"X": torch.randn(N, 2), "y": torch.zeros(N), "X_test": torch.randn(3, 2)},
     "vae": {"x": torch.zeros(N, 784)},
 }
 SPECS = sorted(p.stem for p in ROOT.glob("specs/*.zs"))

@@ -249,3 +249,48 @@ def test_inference_data_files_are_uncompressed_with_small_integers(tmp_path):
     np.testing.assert_array_equal(back.posterior_predictive["y"].values, y_rep)
     np.testing.assert_array_equal(back.posterior_predictive["k"].values, counts)
     np.testing.assert_array_equal(back.posterior["mu"].values, idata.posterior["mu"].values)
+
+
+RESIDUALS = """data:
+  y: real[N]
+mu ~ Normal(0, 10)
+plate n in N:
+  y[n] ~ Normal(mu, 1)
+generated:
+  plate n in N:
+    resid[n] = y[n] - mu
+"""
+
+
+def test_the_generated_block_reads_an_observed_site_as_its_data():
+    """Stan's convention: ``y`` in generated quantities is the data, not the replicate drawn for it."""
+    y = [0.5, -1.25, 3.0]
+    result = zsdsl.loads(RESIDUALS).sample({"y": y}, chains=1, warmup=50, draws=20, seed=2)
+    posterior = result.derived().posterior
+    np.testing.assert_allclose(posterior["resid"] + posterior["mu"][..., None], np.broadcast_to(y, (1, 20, 3)))
+
+
+def test_the_exact_gp_predictive_of_gp_ard_is_the_closed_form():
+    """specs/gp_ard.zs's generated f_test and sd_test against k_t (K + s^2 I)^-1 y and its variance."""
+    import torch
+
+    from zsdsl.runtime.posterior import derive
+
+    rng = np.random.default_rng(4)
+    X, Xt = rng.normal(size=(12, 2)), rng.normal(size=(3, 2))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=12)
+    cm = zsdsl.load(ROOT / "specs" / "gp_ard.zs")
+    data = cm.prepare_data({"X": X.tolist(), "y": y.tolist(), "X_test": Xt.tolist()})
+    amp, ls, sigma = 1.3, np.array([0.7, 2.0]), 0.2
+    values = {"amplitude": torch.tensor([[amp]]), "lengthscale": torch.tensor([[ls]]), "sigma": torch.tensor([[sigma]])}
+    post = derive(cm.model(data), data, values, predictive=False).posterior
+
+    def k(a, b):
+        return amp**2 * np.exp(-0.5 * (((a[:, None, :] - b[None, :, :]) / ls) ** 2).sum(-1))
+
+    noise = sigma**2 + 1e-6
+    A = k(X, X) + noise * np.eye(12)
+    mean = k(Xt, X) @ np.linalg.solve(A, y)
+    var = amp**2 - np.einsum("ij,ji->i", k(Xt, X), np.linalg.solve(A, k(X, Xt)))
+    np.testing.assert_allclose(post["f_test"][0, 0], mean, rtol=1e-8)
+    np.testing.assert_allclose(post["sd_test"][0, 0], np.sqrt(var + sigma**2), rtol=1e-8)

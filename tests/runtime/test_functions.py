@@ -173,3 +173,22 @@ def test_hmm_marginal_against_the_sum_over_every_path(n):
                 p = p * gamma[s, path[t - 1], path[t]] * lo[s, path[t], t].exp()
             total += p
         torch.testing.assert_close(out[s], torch.log(total), rtol=1e-12, atol=1e-12)
+
+
+def test_squared_distances_by_matmul_match_the_differences_and_stay_non_negative():
+    from zsdsl.runtime.lib.functions import _sqdist
+
+    X = torch.randn(40, 13, generator=g, dtype=torch.float64) * 3
+    d = _sqdist(X, X)
+    torch.testing.assert_close(d, (X[:, None] - X[None]).pow(2).sum(-1), atol=1e-11, rtol=1e-12)
+    assert (d >= 0).all() and d.diagonal().abs().max() < 1e-11
+
+
+def test_a_noise_variance_makes_the_gp_conditionals_the_exact_gp_predictive():
+    X, y, x = (torch.randn(*s, generator=g, dtype=torch.float64) for s in ((9, 2), (9,), (4, 2)))
+    amp, ls, noise = torch.tensor(0.9), torch.tensor([0.6, 1.4]), torch.tensor(0.3)
+    A = zl.ard_kernel(X, X, amp, ls) + noise * torch.eye(9)
+    Kxz = zl.ard_kernel(x, X, amp, ls)
+    torch.testing.assert_close(zl.gp_conditional_mean(x, X, y, amp, ls, noise), Kxz @ torch.linalg.solve(A, y))
+    torch.testing.assert_close(zl.gp_conditional_var(x, X, amp, ls, noise),
+                               amp**2 - (Kxz @ torch.linalg.solve(A, Kxz.T)).diagonal())  # fmt: skip

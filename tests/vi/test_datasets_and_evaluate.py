@@ -161,3 +161,22 @@ def test_classification_error_is_the_guide_classifiers_argmax_error():
     assert out == {"site": "y_u", "n": 37, "classes": 10, "error": int((pred != labels).sum()) / 37}
     with pytest.raises(UsageError, match="no latent 'y'"):
         classification_error(model, guide, data, "y", labels)
+
+
+def test_a_test_set_smaller_than_the_params_initial_slice_evaluates_and_a_train_set_is_told(tmp_path):
+    """svgp's Z = X[:50]: evaluating on 20 test rows loads the fitted Z (no initial values from the test
+    data); fitting on 30 rows says the initial values cannot be computed, not a torch traceback."""
+    from zsdsl.runtime.vi.evaluate import rebind
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 2))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=80)
+    cm = zsdsl.load(__import__("pathlib").Path(__file__).resolve().parents[2] / "specs" / "svgp.zs")
+    train = {"X": X[:60].tolist(), "y": y[:60].tolist()}
+    result = cm.fit(train, infer="sgvb", guide="q", steps=5, seed=0, progress=False)
+    test = cm.prepare_data({"X": X[60:].tolist(), "y": y[60:].tolist()})
+    model, guide = rebind(cm, test, result)
+    torch.testing.assert_close(model.param_Z, result.model.param_Z)
+    assert math.isfinite(evaluate(model, guide, test, particles=10)["y"]["rmse"])
+    with pytest.raises(DataError, match=r"The params' initial values \(params: \.\.\. = EXPR\) cannot be computed"):
+        cm.fit({"X": X[:30].tolist(), "y": y[:30].tolist()}, infer="sgvb", guide="q", steps=1, progress=False)

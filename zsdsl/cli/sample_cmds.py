@@ -58,8 +58,8 @@ from zsdsl.runtime.progress import ChainProgress
 @click.option("--max-depth", type=int, default=10, show_default=True)
 @click.option("--steps", "hmc_steps", type=int, default=20, show_default=True, help="Leapfrogs per HMC transition.")
 @click.option("--init", "init_path", type=click.Path(dir_okay=False), default=None,
-              help="NUTS/HMC initial values, as Stan's init: a JSON or YAML file mapping latent names to values (or a "
-                   "list of such mappings, one per chain); latents it leaves out start at random.")  # fmt: skip
+              help="Initial values (NUTS, HMC, SG-MCMC), as Stan's init: a JSON or YAML file mapping latent names to "
+                   "values (or a list of such mappings, one per chain); others start at random.")  # fmt: skip
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Run directory (default runs/<spec>-nuts).")
 @click.option("--resume", type=click.Path(file_okay=False), default=None, help="Continue the run in this directory.")
 @click.option("--checkpoint-every", type=float, default=10.0, show_default=True, help="Seconds between checkpoints.")

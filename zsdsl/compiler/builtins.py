@@ -210,9 +210,17 @@ def _ard(args):
     return (x1.shape[0], x2.shape[0]), "real", ()
 
 
+def _gp_noise(name: str, args: list, n: int) -> None:
+    """``n`` arguments, or ``n + 1`` with a scalar noise variance last (added to K_ZZ's diagonal)."""
+    if len(args) not in (n, n + 1):
+        raise BuiltinError(f"{name}() takes {n} arguments, or {n + 1} with a noise variance last; got {len(args)}.")
+    if len(args) == n + 1:
+        _need_rank(name, "noise", args[n], (0,))
+
+
 def _gp_mean(args):
-    _arity("gp_conditional_mean", args, 5)
-    x, z, u, amp, ls = args
+    _gp_noise("gp_conditional_mean", args, 5)
+    x, z, u = args[:3]
     _need_rank("gp_conditional_mean", "x", x, (1,))
     _need_rank("gp_conditional_mean", "Z", z, (2,))
     _need_rank("gp_conditional_mean", "u", u, (1,))
@@ -220,8 +228,8 @@ def _gp_mean(args):
 
 
 def _gp_var(args):
-    _arity("gp_conditional_var", args, 4)
-    x, z, amp, ls = args
+    _gp_noise("gp_conditional_var", args, 4)
+    x, z = args[:2]
     _need_rank("gp_conditional_var", "x", x, (1,))
     _need_rank("gp_conditional_var", "Z", z, (2,))
     return (), "real", ()

@@ -612,7 +612,8 @@ def _emit_generated_method(self) -> None:
     self.emit_params(2)
     used = _used(self.program.generated)
     self.emit_data(2, used)
-    model_nodes = {n.name for n in self.program.nodes}
+    # latents and deterministics come from the draws; an observed site is its data (emitted above)
+    model_nodes = {n.name for n in self.program.nodes if not (isinstance(n, ir.SampleNode) and n.observed)}
     for name in sorted(used & model_nodes):
         w(f"{self.local(name)} = values[{name!r}]", 2)
     self.walk(self.program.generated, self._sample_node)

@@ -104,12 +104,20 @@ class CompiledModel:
         """The model's sizes (constants, data scalars, axes of data fields) bound from ``data``."""
         return self.module.bind_dims(data)
 
-    def model(self, data: dict):
-        """A new model module with sizes bound from ``data`` and parameters initialised."""
+    def model(self, data: dict, init_params: bool = True):
+        """A new model module with sizes bound from ``data`` and parameters initialised (``init_params``
+        False: left at zeros, for a fitted state loaded next: test data need not fit the params' initial
+        values, e.g. ``Z = X[:M]`` on fewer than M test rows)."""
         model = self.model_class(self.bind_dims(data))
         model.gradient_program = self.gradient  # strings only: the model still pickles for chain processes
-        if hasattr(model, "init_params"):
-            model.init_params(data)
+        if init_params and hasattr(model, "init_params"):
+            try:
+                model.init_params(data)
+            except (RuntimeError, IndexError) as err:  # a shape the data cannot give (torch's own words)
+                from zsdsl.errors import DataError
+
+                raise DataError(f"The params' initial values (params: ... = EXPR) cannot be computed from this "
+                                f"data: {err}") from None  # fmt: skip
         return model
 
     def fit(self, data=None, infer: str | None = None, guide: str | None = None, out=None, resume: bool = False,

@@ -37,7 +37,7 @@ MCMC_APPLIES = {
     "device": ("nuts", "hmc"),
     "compile": ("nuts", "hmc"),
     "save_warmup": ("nuts", "hmc"),
-    "init": ("nuts", "hmc"),
+    "init": ("nuts", "hmc", *_SG),
     "checkpoint_every": ("nuts", "hmc"),
     "lr": _SG,
     "schedule": _SG,

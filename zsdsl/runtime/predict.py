@@ -37,7 +37,7 @@ def run_latents(run: Path, sites) -> dict:
 
 def model_for(compiled, run: Path, kind: str, data: dict):
     """The model bound to ``data``; for a VI run with its fitted nets and params."""
-    model = compiled.model(data)
+    model = compiled.model(data, init_params=kind != "vi")  # a VI run's params: its checkpoint's
     if kind == "vi":
         from zsdsl.runtime.checkpoint import fitted_checkpoint, load_checkpoint
 

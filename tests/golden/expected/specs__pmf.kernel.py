@@ -8,61 +8,99 @@ from zsdsl.runtime.lib.jitlib import cholesky_lower, dtrtri, sla, sp
 from zsdsl.runtime.lib.jitnp import add_reduce, logsumexp, np
 
 
-def kernel(z, v8_shape, v8_n, v8_lo, v8_hi, v17_shape, v17_n, v17_lo, v17_hi, c15, c24, c26, c27, c30, c43, c46):
+def kernel(z, v22_shape, v22_n, v22_lo, v22_hi, v35_shape, v35_n, v35_lo, v35_hi, c30, c33, c43, c46, c48, c49, c52, c65, c68):
     v1 = z[0]
-    v8 = z[v8_lo:v8_hi].reshape(v8_shape)
-    v17 = z[v17_lo:v17_hi].reshape(v17_shape)
+    v8 = z[1]
+    v15 = z[2]
+    v22 = z[v22_lo:v22_hi].reshape(v22_shape)
+    v35 = z[v35_lo:v35_hi].reshape(v35_shape)
     v2 = np.exp(v1)
     v3 = v2 * v2
     v4 = -0.5 * v3
     v6 = v4 + -0.22579135264472738
     v7 = np.where(v2 >= 0.0, v6, -np.inf)
-    v9 = v8 * v8
-    v12 = add_reduce(v9, None)
-    v13 = -0.5 * v12
-    v16 = v13 - c15
-    v18 = v17 * v17
-    v21 = add_reduce(v18, None)
-    v22 = -0.5 * v21
-    v25 = v22 - c24
-    v29 = v8[c27]
-    v32 = v17[c30]
-    v33 = v29 * v32
-    v34 = add_reduce(v33, (1,))
-    v35 = c26 - v34
-    v36 = v35 / v2
+    v9 = np.exp(v8)
+    v10 = v9 * v9
+    v11 = -0.5 * v10
+    v13 = v11 + -0.22579135264472738
+    v14 = np.where(v9 >= 0.0, v13, -np.inf)
+    v16 = np.exp(v15)
+    v17 = v16 * v16
+    v18 = -0.5 * v17
+    v20 = v18 + -0.22579135264472738
+    v21 = np.where(v16 >= 0.0, v20, -np.inf)
+    v23 = v22 / v9
+    v24 = v23 * v23
+    v28 = add_reduce(v24, None)
+    v29 = -0.5 * v28
+    v31 = v8 * c30
+    v32 = v29 - v31
+    v34 = v32 - c33
+    v36 = v35 / v16
     v37 = v36 * v36
     v41 = add_reduce(v37, None)
     v42 = -0.5 * v41
-    v44 = v1 * c43
+    v44 = v15 * c43
     v45 = v42 - v44
     v47 = v45 - c46
-    v48 = v1 + v7
-    v49 = v48 + v16
-    v50 = v49 + v25
-    v51 = v50 + v47
-    g_v1 = 1.0 - c43
+    v51 = v22[c49]
+    v54 = v35[c52]
+    v55 = v51 * v54
+    v56 = add_reduce(v55, (1,))
+    v57 = c48 - v56
+    v58 = v57 / v2
+    v59 = v58 * v58
+    v63 = add_reduce(v59, None)
+    v64 = -0.5 * v63
+    v66 = v1 * c65
+    v67 = v64 - v66
+    v69 = v67 - c68
+    v70 = v1 + v7
+    v71 = v70 + v8
+    v72 = v71 + v14
+    v73 = v72 + v15
+    v74 = v73 + v21
+    v75 = v74 + v34
+    v76 = v75 + v47
+    v77 = v76 + v69
+    g_v1 = 1.0 - c65
+    g_v58 = -0.5 * (2.0 * v58)
+    g_v57 = g_v58 / v2
+    g_v2 = add_reduce(-g_v58 * v58 / v2, None)
+    g_v56 = (-g_v57)
+    g_v55 = g_v56[..., None]
+    g_v51 = g_v55 * v54
+    g_v54 = g_v55 * v51
+    t_v54 = np.zeros_like(v35)
+    np.add.at(t_v54, c52, g_v54)
+    g_v35 = t_v54
+    t_v51 = np.zeros_like(v22)
+    np.add.at(t_v51, c49, g_v51)
+    g_v22 = t_v51
+    g_v15 = 1.0 - c43
     g_v36 = -0.5 * (2.0 * v36)
-    g_v35 = g_v36 / v2
-    g_v2 = add_reduce(-g_v36 * v36 / v2, None)
-    g_v34 = (-g_v35)
-    g_v33 = g_v34[..., None]
-    g_v29 = g_v33 * v32
-    g_v32 = g_v33 * v29
-    t_v32 = np.zeros_like(v17)
-    np.add.at(t_v32, c30, g_v32)
-    g_v17 = t_v32
-    t_v29 = np.zeros_like(v8)
-    np.add.at(t_v29, c27, g_v29)
-    g_v8 = t_v29
-    g_v17 = g_v17 - 0.5 * (2.0 * v17)
-    g_v8 = g_v8 - 0.5 * (2.0 * v8)
+    g_v35 = g_v35 + g_v36 / v16
+    g_v16 = add_reduce(-g_v36 * v36 / v16, None)
+    g_v8 = 1.0 - c30
+    g_v23 = -0.5 * (2.0 * v23)
+    g_v22 = g_v22 + g_v23 / v9
+    g_v9 = add_reduce(-g_v23 * v23 / v9, None)
+    g_v20 = np.where(v16 >= 0.0, 1.0, 0.0)
+    g_v17 = g_v20 * -0.5
+    g_v16 = g_v16 + g_v17 * (2.0 * v16)
+    g_v15 = g_v15 + g_v16 * v16
+    g_v13 = np.where(v9 >= 0.0, 1.0, 0.0)
+    g_v10 = g_v13 * -0.5
+    g_v9 = g_v9 + g_v10 * (2.0 * v9)
+    g_v8 = g_v8 + g_v9 * v9
     g_v6 = np.where(v2 >= 0.0, 1.0, 0.0)
     g_v3 = g_v6 * -0.5
     g_v2 = g_v2 + g_v3 * (2.0 * v2)
     g_v1 = g_v1 + g_v2 * v2
-    gr = np.empty(1 + v8_n + v17_n)
+    gr = np.empty(3 + v22_n + v35_n)
     gr[0] = -g_v1
-    gr[v8_lo:v8_hi] = -np.ravel(g_v8)
-    gr[v17_lo:v17_hi] = -np.ravel(g_v17)
-    return -v51, gr
+    gr[1] = -g_v8
+    gr[2] = -g_v15
+    gr[v22_lo:v22_hi] = -np.ravel(g_v22)
+    gr[v35_lo:v35_hi] = -np.ravel(g_v35)
+    return -v77, gr

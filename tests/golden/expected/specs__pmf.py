@@ -23,9 +23,9 @@ class PmfModel(zl.ModelBase):
     data_dtypes = {'user': 'int', 'item': 'int', 'rating': 'real'}
     plate_subsample = {'u': None, 'i': None, 'r': 1000}
     plate_dims = {'u': 'U', 'i': 'I', 'r': 'R'}
-    term_plates = {'sigma': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
-    term_latents = {'sigma': ('sigma',), 'P': ('P',), 'Q': ('Q',), 'rating': ('P', 'Q', 'sigma')}
-    value_dims = {'user': ('r',), 'item': ('r',), 'rating': ('r',), 'sigma': (), 'P': ('u', 'P_dim_1'), 'Q': ('i', 'Q_dim_1')}
+    term_plates = {'sigma': (), 'sigma_P': (), 'sigma_Q': (), 'P': ('u',), 'Q': ('i',), 'rating': ('r',)}
+    term_latents = {'sigma': ('sigma',), 'sigma_P': ('sigma_P',), 'sigma_Q': ('sigma_Q',), 'P': ('P', 'sigma_P'), 'Q': ('Q', 'sigma_Q'), 'rating': ('P', 'Q', 'sigma')}
+    value_dims = {'user': ('r',), 'item': ('r',), 'rating': ('r',), 'sigma': (), 'sigma_P': (), 'sigma_Q': (), 'P': ('u', 'P_dim_1'), 'Q': ('i', 'Q_dim_1')}
 
     def __init__(self, dims):
         super().__init__(dims)
@@ -40,6 +40,8 @@ class PmfModel(zl.ModelBase):
         d = self.dims
         return [
             zl.Site('sigma', (), support='positive', bijector=zl.bij.Positive()),
+            zl.Site('sigma_P', (), support='positive', bijector=zl.bij.Positive()),
+            zl.Site('sigma_Q', (), support='positive', bijector=zl.bij.Positive()),
             zl.Site('P', (d["U"], 10), plates=('u',), bijector=zl.bij.Identity()),
             zl.Site('Q', (d["I"], 10), plates=('i',), bijector=zl.bij.Identity()),
         ]
@@ -56,22 +58,32 @@ class PmfModel(zl.ModelBase):
         if dists is not None:  # the prior of sigma, for analytic KL terms
             dists['sigma'] = zl.dist.HalfNormal(scale=1)
         lp['sigma'] = zl.lpdf.HalfNormal(sigma, scale=1)
+        # sigma_P ~ HalfNormal
+        sigma_P = values['sigma_P']
+        if dists is not None:  # the prior of sigma_P, for analytic KL terms
+            dists['sigma_P'] = zl.dist.HalfNormal(scale=1)
+        lp['sigma_P'] = zl.lpdf.HalfNormal(sigma_P, scale=1)
+        # sigma_Q ~ HalfNormal
+        sigma_Q = values['sigma_Q']
+        if dists is not None:  # the prior of sigma_Q, for analytic KL terms
+            dists['sigma_Q'] = zl.dist.HalfNormal(scale=1)
+        lp['sigma_Q'] = zl.lpdf.HalfNormal(sigma_Q, scale=1)
         # plate u in U
         idx_u = zl.plate_indices(subsample, "u")
         scale_u = zl.plate_scale(idx_u, d["U"])
         # P[u] ~ Normal
         P = values['P']
         if dists is not None:  # the prior of P, for analytic KL terms
-            dists['P'] = zl.dist.Normal(loc=0, scale=1)
-        lp['P'] = zl.scaled(scale_u, zl.lpdf.site(zl.lpdf.Normal(P, loc=0, scale=1), 1))
+            dists['P'] = zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_P, 1, 0), 1, 0))
+        lp['P'] = zl.scaled(scale_u, zl.lpdf.site(zl.lpdf.Normal(P, loc=0, scale=zl.lift(zl.lift(sigma_P, 1, 0), 1, 0)), 1))
         # plate i in I
         idx_i = zl.plate_indices(subsample, "i")
         scale_i = zl.plate_scale(idx_i, d["I"])
         # Q[i] ~ Normal
         Q = values['Q']
         if dists is not None:  # the prior of Q, for analytic KL terms
-            dists['Q'] = zl.dist.Normal(loc=0, scale=1)
-        lp['Q'] = zl.scaled(scale_i, zl.lpdf.site(zl.lpdf.Normal(Q, loc=0, scale=1), 1))
+            dists['Q'] = zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_Q, 1, 0), 1, 0))
+        lp['Q'] = zl.scaled(scale_i, zl.lpdf.site(zl.lpdf.Normal(Q, loc=0, scale=zl.lift(zl.lift(sigma_Q, 1, 0), 1, 0)), 1))
         # plate r in R, subsample=1000
         idx_r = zl.plate_indices(subsample, "r")
         scale_r = zl.plate_scale(idx_r, d["R"])
@@ -86,12 +98,14 @@ class PmfModel(zl.ModelBase):
         user = data["user"]
         item = data["item"]
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
+        sigma_P = out['sigma_P'] = zl.given(values, 'sigma_P', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
+        sigma_Q = out['sigma_Q'] = zl.given(values, 'sigma_Q', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
         # plate u in U
         idx_u = None
-        P = out['P'] = zl.given(values, 'P', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_u, d["U"]), 10,), True))
+        P = out['P'] = zl.given(values, 'P', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_P, 1, 0), 1, 0)), (*sample_shape, zl.plate_size(idx_u, d["U"]), 10,), True))
         # plate i in I
         idx_i = None
-        Q = out['Q'] = zl.given(values, 'Q', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_i, d["I"]), 10,), True))
+        Q = out['Q'] = zl.given(values, 'Q', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_Q, 1, 0), 1, 0)), (*sample_shape, zl.plate_size(idx_i, d["I"]), 10,), True))
         # plate r in R, subsample=1000
         idx_r = None
         rating = out['rating'] = zl.dist.draw(zl.dist.Normal(loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_r, d["R"]),), True)

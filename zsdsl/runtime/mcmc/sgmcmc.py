@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from zsdsl.errors import ModelError, NumericalError, OptionError
+from zsdsl.runtime.mcmc.inits import chain_inits, initial_point
 from zsdsl.runtime.mcmc.output import STAT_NAMES
 from zsdsl.runtime.mcmc.potential import Potential
 from zsdsl.runtime.mcmc.sampler import ChainResult, MCMCResult, chain_seed
@@ -56,6 +57,7 @@ class SGMCMCConfig:
     eps: float = 1e-5  # psgld's λ
     seed: int = 1
     init_radius: float = 2.0
+    init: dict | list | None = None  # initial values by latent (constrained), as for NUTS
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -68,6 +70,9 @@ class SGMCMCConfig:
             raise OptionError("--lr must be positive.")
         if not 0 < self.friction < 1:
             raise OptionError("--friction must lie in (0, 1).")
+        if not self.init_radius > 0:
+            raise OptionError(f"The initialisation radius must be positive, not {self.init_radius}.")
+        chain_inits(self.init, self.chains)
 
     def step_size(self, t: int) -> float:
         if self.schedule == "poly":
@@ -95,10 +100,13 @@ def _move(cfg: SGMCMCConfig, z, v, aux, g, lr: float, rng):
     return z + v, v, aux
 
 
-def run_sgmcmc_chain(potential: Potential, batches: MinibatchSampler, cfg: SGMCMCConfig, seed: int) -> ChainResult:
+def run_sgmcmc_chain(
+    potential: Potential, batches: MinibatchSampler, cfg: SGMCMCConfig, seed: int, given: dict | None = None
+) -> ChainResult:
+    """One chain from U(-init_radius, init_radius) with the latents in ``given`` placed at their values."""
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
-    z = rng.uniform(-cfg.init_radius, cfg.init_radius, potential.dim)
+    z = initial_point(potential, rng, cfg.init_radius, given).z
     v = np.zeros(potential.dim)
     aux = np.zeros(potential.dim) if cfg.method == "psgld" else cfg.friction
     draws, rows = [], []
@@ -135,8 +143,9 @@ def sample_sgmcmc(model, data: dict, cfg: SGMCMCConfig) -> MCMCResult:
         potential.minibatch_reason = ("minibatch gradients by PyTorch autograd (the emitted NumPy code evaluates "
                                       "the whole data)")  # fmt: skip
     result = MCMCResult(potential, config=cfg)
+    inits = chain_inits(cfg.init, cfg.chains)
     for c in range(cfg.chains):
         seed = chain_seed(cfg, c)
         batches = MinibatchSampler(model.plate_sizes(), model.plate_subsample, seed)
-        result.chains.append(run_sgmcmc_chain(potential, batches, cfg, seed))
+        result.chains.append(run_sgmcmc_chain(potential, batches, cfg, seed, inits[c]))
     return result

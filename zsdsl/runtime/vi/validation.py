@@ -38,7 +38,7 @@ class Validator:
         self.data = data
         # copies to load the fit's states into; their initial draws stay out of the fit's random stream
         with torch.random.fork_rng(devices=[]):
-            self.model = compiled.model(data)
+            self.model = compiled.model(data, init_params=False)
             self.guide = make_guide(compiled, self.model, data, config.guide, config.init, config.init_scale)
         self.every = every
         self.patience = config.early_stop
