@@ -19,9 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-sys.path.insert(0, str(RESULTS.parent))
-from report_library import library_rows  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from report_library import RESULTS, library_rows, load_result  # noqa: E402  (one reader of results/*.json)
 
 # the performance issue's targets, against the peers of the same run: cold ≥ the best peer cold,
 # warm ≥ NumPyro's and PyMC's warm
@@ -39,14 +38,9 @@ def _nuts_target(rows: list, r: dict) -> str:
     return f"{max(peers):.0f} ({r['min_ess_bulk_per_s'] / max(peers):.2f}×)"
 
 
-def _load(name: str) -> dict | None:
-    path = RESULTS / f"{name}.json"
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def render() -> str:
     out = library_rows()
-    steps = [r for r in (_load("vae_step"), _load("sbn_step")) if r]
+    steps = [r for r in (load_result("vae_step"), load_result("sbn_step")) if r]
     if steps:
         m = steps[0]["machine"]
         scripts = " and ".join(f"`{r['benchmark']}.py`" for r in steps)
@@ -60,7 +54,7 @@ def render() -> str:
                 out.append(f"| {r['spec']} (Pyro Trace_ELBO) | {r['infer']} | {r['particles']} | {r['pyro_ms']:.2f} | "
                            f"{r['torch_ms']:.2f} | {r['pyro_ratio']:.3f} |")  # fmt: skip
         out.append("")
-    grad = _load("gradient")
+    grad = load_result("gradient")
     if grad:
         prev = grad.get("previous") or "an older checkout"
         out += ["### Log density + gradient on the unconstrained vector (`gradient.py`, float64)", "",
@@ -75,7 +69,7 @@ def render() -> str:
                        f"{r.get('zsdsl_torch_ratio', r['ratio']):.3f} | {previous} |")  # fmt: skip
         out.append("")
     out += _posteriordb()
-    nuts = _load("nuts")
+    nuts = load_result("nuts")
     if nuts:
         out += ["### NUTS: min bulk ESS per second of wall time (`nuts.py`, 500 warmup + 1000 draws)", "",
                 "Target: cold ≥ the best peer's cold, warm ≥ NumPyro's and PyMC's warm, both from this run.", "",
@@ -87,7 +81,7 @@ def render() -> str:
                        f"{r['min_ess_bulk']:.0f} | {r['min_ess_bulk_per_s']:.0f} | {target} |")  # fmt: skip
         out.append("")
     out += _chain_methods()
-    comp = _load("compile")
+    comp = load_result("compile")
     if comp:
         out += [f"### Compiler (`compile.py`): parse, check and emit per spec, median of {comp['rounds']} rounds", "",
                 f"`zsdsl --help` starts in {comp['help_startup_s'] * 1e3:.0f} ms (median of 10 new processes). "
@@ -105,7 +99,7 @@ def render() -> str:
 
 def _chain_methods() -> list:
     """Vectorized chains against process chains, from one run of ``nuts.py``."""
-    runs = _load("nuts_chains")
+    runs = load_result("nuts_chains")
     if not runs:
         return []
     rows = runs["results"]
@@ -133,7 +127,7 @@ def _chain_methods() -> list:
 
 def _posteriordb() -> list:
     """The posteriordb sweep: each posterior against its reference, with Stan's run beside it."""
-    pdb = _load("posteriordb")
+    pdb = load_result("posteriordb")
     if not pdb:
         return []
     rows = pdb["results"]

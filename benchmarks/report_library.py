@@ -18,14 +18,14 @@ BEFORE_FIX = {"vi_mnist_vae_iwae5_cosine100", "vi_mnist_vae_iwae5_100ep_select",
               "vi_mnist_vae_iwae10_cosine60", "vi_mnist_sbn_vimco50_cosine80"}  # fmt: skip
 
 
-def _load(name: str) -> dict | None:
+def load_result(name: str) -> dict | None:
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def _pdb(*names: str):
     """posteriordb rows: how many of ``names`` match their reference, NUTS wall time summed."""
-    pdb = _load("posteriordb")
+    pdb = load_result("posteriordb")
     rows = [r for r in (pdb or {}).get("results", []) if r["posterior"] in names]
     if not rows:
         return NOT_MEASURED
@@ -56,7 +56,7 @@ def _best_mnist(model: str, infer: tuple[str, ...], particles=None):
 
 def _equal_epochs():
     """IWAE k=50 against the plain VAE (sgvb) at the same number of epochs."""
-    iwae, vae = _load("vi_mnist_vae_iwae50_1ep"), _load("vi_mnist_vae_sgvb_1ep")
+    iwae, vae = load_result("vi_mnist_vae_iwae50_1ep"), load_result("vi_mnist_vae_sgvb_1ep")
     if not (iwae and vae):
         return NOT_MEASURED
     figure = (f"test LL {iwae['test_ll']:.2f} ± {iwae['test_ll_se']:.2f} against the VAE's "
@@ -64,19 +64,24 @@ def _equal_epochs():
     return figure, f"{iwae['fit_s']:.0f}", iwae["command"]
 
 
+def _rmse_nll(d: dict) -> str:
+    """A UCI row's RMSE and NLL (mean ± standard error over its splits; no error for one split)."""
+    se = lambda v: f" ± {v:.2f}" if v is not None else ""  # noqa: E731
+    return f"RMSE {d['rmse_mean']:.2f}{se(d['rmse_se'])}, NLL {-d['ll_mean']:.2f}{se(d['ll_se'])}"
+
+
 def _uci(name: str, dataset: str):
-    r = _load(name)
+    r = load_result(name)
     rows = [d for d in (r or {}).get("results", []) if d["dataset"] == dataset]
     if not rows:
         return NOT_MEASURED
     d = rows[0]
-    figure = (f"RMSE {d['rmse_mean']:.2f} ± {d['rmse_se']:.2f}, NLL {-d['ll_mean']:.2f} ± {d['ll_se']:.2f} "
-              f"({d['splits']} splits, {r['steps']} steps)")  # fmt: skip
+    figure = f"{_rmse_nll(d)} ({d['splits']} splits, {r['steps']} steps)"
     return figure, f"{d['wall_s']:.0f}", r["command"]
 
 
 def _m2():
-    r = _load("vi_ssl_m2_curve_analytic_kl")
+    r = load_result("vi_ssl_m2_curve_analytic_kl")
     if not r:
         return NOT_MEASURED
     errors = r["test_error"]
@@ -86,7 +91,7 @@ def _m2():
 
 
 def _pmf():
-    r = _load("pmf_movielens")
+    r = load_result("pmf_movielens")
     if not r:
         return NOT_MEASURED
     parts = [f"{e['engine']} {e['rmse']:.4f}" for e in r["results"]]
@@ -104,9 +109,7 @@ def _gp():
         for d in r["results"]:
             if "rmse_mean" not in d:
                 continue
-            se = f" ± {d['rmse_se']:.2f}" if d["rmse_se"] is not None else ""
-            parts.append(f"{d['engine']}: RMSE {d['rmse_mean']:.2f}{se}, NLL {-d['ll_mean']:.2f} ({d['dataset']}, "
-                         f"{d['splits']} splits)")  # fmt: skip
+            parts.append(f"{d['engine']}: {_rmse_nll(d)} ({d['dataset']}, {d['splits']} splits)")
             wall += d["wall_s"]
         cmds.append(r["command"])
     if not parts:
@@ -197,7 +200,7 @@ LIBRARY = [
         "nuts, map",
         "hyperparameters by NUTS and by map; a reference for SVGP",
         _gp,
-    ),  # fmt: skip
+    ),
     (
         "sparse variational GP (M=50)",
         "UCI bostonHousing, 20 splits",
