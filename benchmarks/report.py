@@ -216,6 +216,16 @@ def _variational() -> list:
             figure = (f"test error after epoch {best + 1}: {100 * errors[best]:.1f} % (the best); after the last: "
                       f"{100 * errors[-1]:.1f} %; by epoch: {', '.join(f'{100 * e:.1f}' for e in errors)}")  # fmt: skip
             rows.append(f"| MNIST, {r['labels']} labels | {what} | {figure} | {r['fit_s']:.0f} | `{r['command']}` |")
+        elif r["benchmark"] == "vi_ssl_m2_diagnose":
+            fit = r["fit"]
+            what = f"ssvae_m2 sgvb, analytic KL, {fit['steps']} steps: what the classifier learned"
+            figure = (f"on {r['images']} test images: q(y\\|x) error {100 * r['q_error']:.1f} %, the generative "
+                      f"model's argmax_k ELBO(x, k) error {100 * r['generative_error']:.1f} % (agreement "
+                      f"{100 * r['agreement']:.1f} %); ELBO spread over k {r['bound_spread_median']:.1f} nats "
+                      f"(median); q's entropy {r['q_entropy_mean']:.2f} nats (uniform: 2.30), largest "
+                      f"probability {r['q_max_mean']:.2f}")  # fmt: skip
+            rows.append(f"| MNIST, 100 labels | {what} | {figure} | {fit['fit_s']:.0f} | "
+                        f"`{fit['command']}`; `{cmd}` |")  # fmt: skip
     if not rows:
         return []
     head = ["### Variational inference (long runs; mean ± standard error)", "",

@@ -130,6 +130,8 @@ def distribution_example(d) -> str:
         skip = {g[i] for g in d.alternatives for i in range(1, len(g))}  # the first of each alternative group
         args = ", ".join(f"{p.name}={ARG[(p.support, p.event_rank)]}" for p in d.params
                          if p.default is None and p.name not in skip)  # fmt: skip
+    if d.name == "Implicit":  # observed data generated from latents (its critic: docs/language.md)
+        return "data:\n  x: real[N]\nplate n in N:\n  z[n] ~ Normal(0, 1)\n  x[n] ~ Implicit(2.0 * z[n])\n"
     if d.discrete:
         return f"data:\n  y: {DATA_DECL[d.support]}\nplate n in N:\n  y[n] ~ {d.name}({args})\n"
     decl = {"interval": ": real in (0, 1)"}.get(d.support, "")

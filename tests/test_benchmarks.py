@@ -23,7 +23,8 @@ SCRIPTS = ["vi_uci_bnn.py", "vi_mnist.py", "vi_parallel.py", pytest.param("vae_s
            "gradient.py",
            pytest.param("nuts.py", marks=SLOW), "compile.py",
            pytest.param("posteriordb.py", marks=NEEDS_PDB),
-           "arma_far_start.py", pytest.param("pmf_movielens.py", marks=NEEDS_MOVIELENS), "gp_uci.py"]  # fmt: skip
+           "arma_far_start.py", pytest.param("pmf_movielens.py", marks=NEEDS_MOVIELENS), "gp_uci.py",
+           "lda_ap.py", pytest.param("gan_mnist.py", marks=SLOW)]  # fmt: skip
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -143,7 +143,7 @@ NO_KERNEL = {  # the specs whose emitted code numba does not compile, and the re
 REFUSED = {  # the specs the emitted path does not cover yet, and the reason it gives
     "gmm_enum": "the discrete latent",
     "gp_ard": "the function 'ard_kernel' (in 'K', gp_ard.zs:15:1)",
-    "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3)",
+    "lda": "Dirichlet of a batch of vectors (in 'phi', lda.zs:14:3)",
 }
 
 
@@ -421,7 +421,7 @@ def test_compile_emit_gradient_needs_no_data_and_refuses_with_the_reason():
     result = runner.invoke(main, ["compile", str(lda), "--emit", "gradient"])
     assert result.exit_code == 1
     assert (
-        "lda.zs: the emitted gradient has no rule for Dirichlet of a batch of vectors (in 'phi', lda.zs:12:3). "
+        "lda.zs: the emitted gradient has no rule for Dirichlet of a batch of vectors (in 'phi', lda.zs:14:3). "
         "NUTS and HMC differentiate it with PyTorch autograd." in result.output
     )
 

@@ -11,7 +11,7 @@ import yaml
 
 from zsdsl.compiler.ir import dump_ir
 from zsdsl.compiler.pipeline import compile_text
-from zsdsl.errors import Span, ZsdslError, render_error
+from zsdsl.errors import Span, SyntaxError_, ZsdslError, render_error
 from zsdsl.grammar.ast import dump_ast
 from zsdsl.grammar.parser import parse_spec
 from zsdsl.grammar.yaml_frontend import parse_yaml_spec
@@ -246,7 +246,8 @@ def _zs_to_doc(text):
     return doc
 
 
-SPECS = sorted(ROOT.glob("specs/**/*.zs"))
+# a spec with a critic block has no YAML form yet (the front end says so: test_yaml_has_no_critics_yet)
+SPECS = sorted(p for p in ROOT.glob("specs/**/*.zs") if "\ncritic " not in p.read_text())
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -409,3 +410,8 @@ def test_yaml_scalars_stay_text():
     prog = parse_yaml_spec('data:\n  on: int\ndims:\n  K: 1e3\nbody:\n  - "on ~ Poisson(\\u0031.5)"\n')
     assert prog == parse_spec("data:\n  on: int\ndims:\n  K = 1e3\non ~ Poisson(1.5)\n")
     assert (prog.body[0].dist.args[0].span.line, prog.body[0].dist.args[0].span.col) == (6, 19)
+
+
+def test_yaml_has_no_critics_yet():
+    with pytest.raises(SyntaxError_, match="Critic blocks .adversarial training. are written in the .zs form only"):
+        parse_yaml_spec("model: m\ncritics:\n  d: {}\n", "m.zs.yaml")

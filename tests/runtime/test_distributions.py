@@ -9,6 +9,7 @@ import torch
 import torch.distributions as D
 
 from zsdsl.compiler.signatures import DISTRIBUTIONS
+from zsdsl.errors import ModelError
 from zsdsl.runtime.lib import dist as zd
 from zsdsl.runtime.lib.distributions import draw, draw_truncated, site_log_prob
 
@@ -38,6 +39,7 @@ def _cases():
     return {
         "Normal": (dict(loc=loc, scale=scale), x, D.Normal(loc, scale).log_prob(x)),
         "Flat": (dict(), x, torch.zeros(5)),
+        "Implicit": (dict(value=x), x, None),  # no density: tested below
         "HalfNormal": (dict(scale=scale), xp, D.HalfNormal(scale).log_prob(xp)),
         "FoldNormal": (
             dict(loc=loc, scale=scale), xp,
@@ -101,6 +103,11 @@ def test_factory_matches_reference(name):
     assert name in CASES, f"no test case for {name}"
     kwargs, value, want = CASES[name]
     d = getattr(zd, name)(**kwargs)
+    if name == "Implicit":  # its draw is its value, pathwise; its density is refused with the way out
+        assert torch.equal(zd.draw(d, (5,), True), value)
+        with pytest.raises(ModelError, match="An implicit site .* has no density.*--infer gan or --infer wgan-gp"):
+            zd.log_prob(d, value)
+        return
     if name == "Dirichlet":
         want = D.Dirichlet(kwargs["concentration"]).log_prob(value)
     elif name == "MultivariateNormal":

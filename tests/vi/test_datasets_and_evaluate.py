@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from zsdsl.runtime.data import load_data
 from zsdsl.runtime.vi.evaluate import evaluate
 
 torch.set_default_dtype(torch.float64)
+ROOT_SPECS = Path(__file__).resolve().parents[2] / "specs"
 
 
 def test_binarized_mnist_layout(tmp_path):
@@ -48,6 +50,22 @@ def test_mnist_with_labels_and_the_semi_supervised_split(tmp_path):
     t = load_data(f"{tmp_path / 'm.npz'}:test-ssl20")
     assert np.array_equal(t["x_l"], s["x_l"]) and np.array_equal(t["y_l"], s["y_l"]) and t["N_total"] == 60
     assert np.array_equal(t["x_u"], x[:10].reshape(10, -1) / 255.0) and t["labels_u"].tolist() == y[:10].tolist()
+
+
+def test_bag_of_words_layout_densifies_and_splits_the_documents(tmp_path):
+    rng = np.random.default_rng(2)
+    dense = rng.integers(0, 3, (30, 7)) * (rng.random((30, 7)) < 0.5)
+    doc, word = np.nonzero(dense)
+    np.savez(tmp_path / "c.npz", doc=doc.astype(np.int32), word=word.astype(np.int32),
+             count=dense[doc, word].astype(np.int32), n_docs=np.int32(30), n_words=np.int32(7))  # fmt: skip
+    path = tmp_path / "c.npz"
+    assert np.array_equal(load_data(path)["counts"], dense)  # "all" by default
+    train, test = load_data(f"{path}:train")["counts"], load_data(f"{path}:test")["counts"]
+    assert train.shape == (27, 7) and test.shape == (3, 7)
+    # the two splits are disjoint and together the corpus: every document lands in exactly one
+    assert sorted(map(tuple, np.concatenate([train, test]).tolist())) == sorted(map(tuple, dense.tolist()))
+    with pytest.raises(DataError, match="Unknown split 'valid'; this dataset has all, train, test."):
+        load_data(f"{path}:valid")
 
 
 def test_uci_layout_standardises_with_training_statistics(tmp_path):
@@ -180,3 +198,16 @@ def test_a_test_set_smaller_than_the_params_initial_slice_evaluates_and_a_train_
     assert math.isfinite(evaluate(model, guide, test, particles=10)["y"]["rmse"])
     with pytest.raises(DataError, match=r"The params' initial values \(params: \.\.\. = EXPR\) cannot be computed"):
         cm.fit({"X": X[:30].tolist(), "y": y[:30].tolist()}, infer="sgvb", guide="q", steps=1, progress=False)
+
+
+def test_a_guide_param_init_the_data_cannot_give_is_a_data_error_and_rebinding_skips_it():
+    from zsdsl.runtime.vi.evaluate import rebind
+
+    cm = zsdsl.load(ROOT_SPECS / "lda.zs")  # the guide seeds its K = 50 topics with the first 50 documents
+    counts = torch.randint(0, 3, (60, 12))
+    result = cm.fit({"counts": counts}, infer="sgvb", guide="q", steps=2, seed=0)
+    model, guide = rebind(cm, {"counts": counts[:10]}, result)  # ten test documents: no init needed
+    assert torch.equal(guide.guide.param_lam, result.guide.guide.param_lam)
+    with pytest.raises(DataError, match=r"Guide 'q': its params' initial values \(params: \.\.\. = EXPR\) cannot "
+                                        "be computed from this data"):  # fmt: skip
+        cm.fit({"counts": counts[:10]}, infer="sgvb", guide="q", steps=2, seed=0)

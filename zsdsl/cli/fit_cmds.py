@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from zsdsl.cli.adversarial_cmds import ADVERSARIAL_ONLY, adversarial_options, fit_adversarial_cli, is_adversarial_run
 from zsdsl.cli.app import handle_errors, main
 from zsdsl.cli.common import (
     data_options,
@@ -27,7 +28,12 @@ from zsdsl.runtime.progress import FitProgress
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False), required=False)
 @data_options("Data file: JSON, YAML, CSV, NPZ or PATH:SPLIT.")
-@click.option("--infer", default="sgvb", show_default=True, help="Objective: sgvb, iwae, vimco, nvil, rws or map.")
+@click.option(
+    "--infer",
+    default="sgvb",
+    show_default=True,
+    help="Objective: sgvb, iwae, vimco, nvil, rws or map; gan or wgan-gp (an implicit model, a critic).",
+)
 @click.option(
     "--guide",
     default=None,
@@ -114,6 +120,7 @@ from zsdsl.runtime.progress import FitProgress
     metavar="K",
     help="Stop after K validations in a row without a new best (needs --valid).",
 )
+@adversarial_options
 @no_plots_option
 @quiet_option
 @handle_errors
@@ -128,6 +135,15 @@ def fit(spec, data_path, infer, guide, out, resume, overwrite, valid_path, no_pl
 
     cli_only = ("spec", "data_path", "out", "resume", "overwrite", "valid_path", "infer", "guide", "no_plots", "quiet")
     options = given_options(exclude=cli_only)
+    if infer in ("gan", "wgan-gp") or is_adversarial_run(resume):
+        if guide or valid_path:
+            raise OptionError(f"--{'guide' if guide else 'valid'} does not apply to an adversarial fit (it trains "
+                              "against a critic block; --critic chooses one).")  # fmt: skip
+        return fit_adversarial_cli(spec, data_path, infer, out, resume, overwrite, options, quiet)
+    misplaced = [name for name in ADVERSARIAL_ONLY if name in options]
+    if misplaced:
+        flags = ", ".join("--" + n.replace("_", "-") for n in misplaced)
+        raise OptionError(f"{flags} apply to --infer gan / wgan-gp only, not --infer {infer}.")
     if resume:
         if out:
             raise OptionError("Give --resume RUN or --out RUN, not both.")

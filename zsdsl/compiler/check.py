@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from zsdsl.compiler import ir
+from zsdsl.compiler.check_critic import check_critic, note_implicit, score_node
 from zsdsl.compiler.check_expr import ExprChecker
 from zsdsl.compiler.check_functions import define_function
 from zsdsl.compiler.check_nets import NetError, NetInfo, parse_net
@@ -83,6 +84,8 @@ class _ProgramChecker:
         self.data: list[ir.DataNode] = []
         self.observed: set[str] = set()
         self.n_factors = 0
+        self.implicit: dict[str, tuple[str, ...]] = {}  # observed `~ Implicit(...)` sites and their plates
+        self.critic: dict | None = None  # while a critic block is checked: its name and score lines
 
     # ------------------------------------------------------------ driver
     def check(self) -> ir.ProgramIR:
@@ -104,7 +107,9 @@ class _ProgramChecker:
             if info.prior is not None:
                 nodes.extend(self.col.run(self._weight_latents, info) or [])
         nodes.extend(self._block(self.p.body, ()))
-        guides = [g for g in (self.col.run(self._guide, g) for g in self.p.guides) if g]
+        guides = [g for g in (self.col.run(self._guide, g) for g in self.p.guides if g.kind == "guide") if g]
+        blocks = [g for g in self.p.guides if g.kind == "critic"]
+        critics = [c for c in (self.col.run(check_critic, self, g, _net_node) for g in blocks) if c]
         generated = self._block(self.p.generated, (), generated=True) if self.p.generated else []
         if self.col.errors:
             raise ErrorGroup(self.col.errors)
@@ -117,6 +122,7 @@ class _ProgramChecker:
             nets=tuple(_net_node(i) for i in self.nets.values()),
             nodes=tuple(nodes),
             guides=tuple(guides),
+            critics=tuple(critics),
             generated=tuple(generated),
         )
 
@@ -268,6 +274,8 @@ class _ProgramChecker:
             return self._plate(s, E, generated, guide)
         if isinstance(s, A.Scan):
             return check_scan(self, s, E, generated, guide)
+        if isinstance(s, A.Score):
+            return [score_node(self, s, E)]
         if isinstance(s, A.Factor):
             x = self.ex.expr(s.value, E)
             if x.ty.dtype == "bool":
@@ -380,6 +388,9 @@ class _ProgramChecker:
         opts = self._options(s.options, SAMPLE_OPTIONS)
         dist, sig, intrinsic = self.ex.dist(s.dist, E)
         event = ()
+        sym0 = self.scope.lookup(s.target.name)
+        if sig.name == "Implicit":
+            note_implicit(self, s, sym0 is not None and sym0.role == "data" and guide is None, guide, plates)
         if "event" in opts:
             o = opts["event"]
             if not isinstance(o.value, A.ListExpr):

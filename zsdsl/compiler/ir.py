@@ -308,6 +308,7 @@ Node = Annotated[Union[SampleNode, DetNode, FactorNode], Field(discriminator="ki
 class GuideIR(Rec):
     kind: Literal["guide"] = "guide"
     name: str
+    role: Literal["guide", "critic"] = "guide"  # a critic's nodes end in one FactorNode named "score"
     params: tuple[ParamNode, ...] = ()
     nets: tuple[NetNode, ...] = ()
     nodes: tuple[Node, ...] = ()
@@ -323,6 +324,7 @@ class ProgramIR(Rec):
     nets: tuple[NetNode, ...] = ()
     nodes: tuple[Node, ...] = ()
     guides: tuple[GuideIR, ...] = ()
+    critics: tuple[GuideIR, ...] = ()
     generated: tuple[Node, ...] = ()
 
     def plate(self, name: str) -> PlateNode:

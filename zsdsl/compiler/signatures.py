@@ -74,6 +74,13 @@ PROBS_VEC = (_p("probs", "simplex", 1), _p("logits", "real", 1))
 _DISTS = [
     DistSig("Normal", (_p("loc"), _p("scale", "positive")), "real", doc="Gaussian"),
     DistSig("Flat", (), "real", doc="improper uniform on the reals (density 1); for Stan's unstated priors"),
+    DistSig(
+        "Implicit",
+        (_p("value"),),
+        "real",
+        doc="an observed site that is a function of latents, with no "
+        "density (a GAN's generator output); fitted by --infer gan / wgan-gp against a critic",
+    ),
     DistSig("HalfNormal", (_p("scale", "positive"),), "positive"),
     DistSig("FoldNormal", (_p("loc"), _p("scale", "positive")), "positive"),
     DistSig("HalfCauchy", (_p("scale", "positive"),), "positive"),

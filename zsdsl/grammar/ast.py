@@ -178,6 +178,14 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Score:
+    """``score expr`` in a critic: its real-valued output per element (a logit, or a WGAN critic value)."""
+
+    value: Expr
+    span: Span = field(default=NO_SPAN, compare=False)
+
+
+@dataclass(frozen=True)
 class Plate:
     var: str
     size: Expr
@@ -206,7 +214,7 @@ class Scan:
     span: Span = field(default=NO_SPAN, compare=False)
 
 
-Stmt = Union[Sample, Assign, Factor, Plate, Scan]
+Stmt = Union[Sample, Assign, Factor, Score, Plate, Scan]
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,7 @@ class Guide:
     params: tuple[ParamDecl, ...] = ()
     body: tuple[Stmt, ...] = ()
     span: Span = field(default=NO_SPAN, compare=False)
+    kind: str = "guide"  # "critic": a `critic NAME:` block (adversarial training), same parts
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,12 @@ class ToAst(Transformer):
     def factor_stmt(self, meta, children):
         return A.Factor(children[0], self._s(meta))
 
+    def score_stmt(self, meta, children):
+        return A.Score(children[0], self._s(meta))
+
+    def critic_plate(self, meta, children):
+        return self.plate_stmt(meta, children)
+
     def plate_stmt(self, meta, children):
         var, size, options, *body = children
         return A.Plate(str(var), size, options, tuple(body), self._s(meta))
@@ -222,6 +228,13 @@ class ToAst(Transformer):
             "guide",
             A.Guide(str(name), tuple(parts["nets"]), tuple(parts["params"]), tuple(parts["body"]), self._s(meta)),
         )
+
+    def critic_block(self, meta, children):
+        name, *items = children
+        parts = _gather(items, allowed=("nets", "params"))
+        critic = A.Guide(str(name), tuple(parts["nets"]), tuple(parts["params"]), tuple(parts["body"]),
+                         self._s(meta), kind="critic")  # fmt: skip
+        return ("guide", critic)
 
     def header(self, meta, children):
         return ("header", str(children[0]))

@@ -542,6 +542,9 @@ class _Builder:
         }
         parts = {}
         for key, value in self.entries(root, "the model"):  # in file order, so the first error is reported
+            if key.value in ("critic", "critics"):
+                raise self.err("Critic blocks (adversarial training) are written in the .zs form only; the YAML form "
+                               "has no critics yet.", key)  # fmt: skip
             if key.value not in TOP_KEYS:
                 raise self.err(
                     f"Unknown top-level key '{key.value}'.{_did_you_mean(key.value, TOP_KEYS)}",

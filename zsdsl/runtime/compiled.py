@@ -29,6 +29,7 @@ class CompiledModel:
         self.module = load_generated_module(source, file)
         self.model_class = self.module.MODEL_CLASS  # the generated module's exports (see emit_module)
         self.guide_classes = dict(self.module.GUIDE_CLASSES)
+        self.critic_classes = dict(getattr(self.module, "CRITIC_CLASSES", {}))  # only specs with a critic block
 
     def __reduce__(self):
         # pickled (for a data-parallel run's spawned processes) as what it is built from: the
@@ -110,14 +111,8 @@ class CompiledModel:
         values, e.g. ``Z = X[:M]`` on fewer than M test rows)."""
         model = self.model_class(self.bind_dims(data))
         model.gradient_program = self.gradient  # strings only: the model still pickles for chain processes
-        if init_params and hasattr(model, "init_params"):
-            try:
-                model.init_params(data)
-            except (RuntimeError, IndexError) as err:  # a shape the data cannot give (torch's own words)
-                from zsdsl.errors import DataError
-
-                raise DataError(f"The params' initial values (params: ... = EXPR) cannot be computed from this "
-                                f"data: {err}") from None  # fmt: skip
+        if init_params:
+            _init_params(model, data, "The params'")
         return model
 
     def fit(self, data=None, infer: str | None = None, guide: str | None = None, out=None, resume: bool = False,
@@ -131,6 +126,15 @@ class CompiledModel:
         options; ``steps`` or ``epochs`` may extend it). ``valid`` (a dict or a file) scores the fit
         on held-out data and keeps the best parameters; with it, ``early_stop=K`` stops after K
         validations without a new best."""
+        from zsdsl.errors import OptionError
+        from zsdsl.runtime.adversarial import ADVERSARIAL, fit_adversarial
+
+        if infer in ADVERSARIAL:
+            if guide is not None or valid is not None:
+                raise OptionError(f"--infer {infer} trains against a critic: {'guide' if guide else 'valid'}= does "
+                                  "not apply (give critic= to choose the critic block).")  # fmt: skip
+            return fit_adversarial(self, data, infer, options.pop("critic", None), out, resume, overwrite, data_label,
+                                   options)  # fmt: skip
         from zsdsl.runtime.vi.session import fit_session
 
         return fit_session(self, data, infer, guide, out, resume, overwrite, valid, data_label, options)
@@ -171,12 +175,33 @@ class CompiledModel:
         potential = Potential(self.model(prepared), prepared)
         return potential.backend, potential.backend_reason
 
-    def guide(self, name: str, data: dict):
-        """A new module of the spec's guide ``name``, sizes bound from ``data`` and parameters initialised."""
+    def critic(self, name: str, data: dict):
+        """A new module of the spec's ``critic NAME:`` block, sizes bound from ``data``."""
+        critic = self.critic_classes[name](self.bind_dims(data))
+        _init_params(critic, data, f"Critic '{name}': its params'")
+        return critic
+
+    def guide(self, name: str, data: dict, init_params: bool = True):
+        """A new module of the spec's guide ``name``, sizes bound from ``data`` and parameters initialised
+        (``init_params`` False: left at zeros, as for ``model``)."""
         if name not in self.guide_classes:
             known = ", ".join(self.guide_classes) or "none"
             raise KeyError(f"no guide named {name!r} (the spec defines: {known})")
         guide = self.guide_classes[name](self.bind_dims(data))
-        if hasattr(guide, "init_params"):
-            guide.init_params(data)
+        if init_params:
+            _init_params(guide, data, f"Guide '{name}': its params'")
         return guide
+
+
+def _init_params(module, data: dict, whose: str) -> None:
+    """Set a model's or guide's params from their declared initial values; one the data cannot give
+    (``Z = X[:M]`` on fewer than M rows) is a DataError naming the block, not torch's traceback."""
+    if not hasattr(module, "init_params"):
+        return
+    try:
+        module.init_params(data)
+    except (RuntimeError, IndexError) as err:  # a shape the data cannot give (torch's own words)
+        from zsdsl.errors import DataError
+
+        raise DataError(f"{whose} initial values (params: ... = EXPR) cannot be computed from this data: "
+                        f"{err}") from None  # fmt: skip

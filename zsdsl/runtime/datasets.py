@@ -7,6 +7,10 @@
   ``x_l``/``y_l`` (100 labels, 10 per class, fixed seed), ``x_u`` and ``N_total``, and
   ``test-ssl100`` the same labelled rows with all the test images as ``x_u`` (their labels in
   ``labels_u``), to score the fitted classifier on the test set;
+- a bag-of-words corpus in coordinate form (``doc``/``word``/``count`` triples, ``n_docs``,
+  ``n_words``; the AP corpus's ``ap_counts.npz``): ``counts`` int [D, V], densified; ``all``, or
+  ``train``/``test``, a fixed 90/10 split of the documents (numpy rng 0), the test documents
+  never seen in training;
 - a UCI regression folder (``meta.json``, ``data.csv.gz``, ``splits.npz``): ``train_K``/``test_K``
   give ``X`` [n, D] and ``y`` [n], both standardised with the training split's statistics
   (``y_mean``/``y_std`` are returned so predictions can be put back on the original scale).
@@ -38,7 +42,7 @@ def is_dataset(path: Path) -> bool:
     if path.suffix == ".npz" and path.exists():
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
-        return {"train", "test"} <= keys or {"x_train", "y_train"} <= keys
+        return {"train", "test"} <= keys or {"x_train", "y_train"} <= keys or BAG_OF_WORDS <= keys
     return False
 
 
@@ -50,7 +54,25 @@ def load_dataset(path: Path, split: str | None) -> dict:
         keys = set(npz.files)
         if {"x_train", "y_train"} <= keys:
             return _mnist_labels(npz, split or "train", span)
+        if BAG_OF_WORDS <= keys:
+            return _bag_of_words(npz, split or "all", span)
         return _binarized(npz, split or "train", keys, span)
+
+
+BAG_OF_WORDS = {"doc", "word", "count", "n_docs", "n_words"}
+
+
+def _bag_of_words(npz, split: str, span) -> dict:
+    _need(split, ["all", "train", "test"], span)
+    n_docs, n_words = int(npz["n_docs"]), int(npz["n_words"])
+    counts = np.zeros((n_docs, n_words), dtype=np.int64)
+    np.add.at(counts, (npz["doc"].astype(np.int64), npz["word"].astype(np.int64)), npz["count"].astype(np.int64))
+    if split != "all":
+        order = np.random.default_rng(0).permutation(n_docs)
+        n_test = n_docs // 10
+        rows = np.sort(order[:n_test] if split == "test" else order[n_test:])
+        counts = counts[rows]
+    return {"counts": counts}
 
 
 def _need(split: str, allowed, span) -> None:

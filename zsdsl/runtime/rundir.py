@@ -35,12 +35,13 @@ MANIFEST = "run.json"
 LOCK = ".lock"
 KINDS = {
     "vi": "a variational fit (zsdsl fit)",
+    "gan": "an adversarial fit (zsdsl fit --infer gan/wgan-gp)",
     "mcmc": "an MCMC run (zsdsl sample --nuts/--hmc)",
     "sgmcmc": "an SG-MCMC run (zsdsl sample --sgld/--psgld/--sghmc/--sgnht)",
     "sbc": "a simulation-based calibration (zsdsl sbc)",
     "prior": "prior draws (zsdsl sample --prior)",
 }
-_CONTINUE = {"vi": "zsdsl fit --resume", "mcmc": "zsdsl sample --resume"}
+_CONTINUE = {"vi": "zsdsl fit --resume", "gan": "zsdsl fit --resume", "mcmc": "zsdsl sample --resume"}
 
 
 @dataclass

@@ -82,7 +82,7 @@ class Arma11Model(zl.ModelBase):
         lp['factor_2'] = zl.sum(zl.lpdf.Normal(errs, loc=0, scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

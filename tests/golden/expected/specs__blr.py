@@ -65,7 +65,7 @@ class BlrModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -73,7 +73,7 @@ class BlrModel(zl.ModelBase):
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=10), (*sample_shape, d["D"],), True))
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=10), (*sample_shape,), 0.0, None))
         # plate n in N
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(beta, 1, 1)), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

@@ -84,7 +84,7 @@ class BnnRegressionModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * zl.lift(log_prec, 1, 0)))))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -95,7 +95,7 @@ class BnnRegressionModel(zl.ModelBase):
         f_b1 = out['f.b1'] = zl.given(values, 'f.b1', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, 1,), True))
         log_prec = out['log_prec'] = zl.given(values, 'log_prec', lambda: zl.dist.draw(zl.dist.Gamma(concentration=6, rate=6), (*sample_shape,), True))
         # plate n in N, subsample=32
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.nets.forward_with_weights(self.net_f, {"W0": f_W0, "b0": f_b0, "W1": f_W1, "b1": f_b1}, zl.take_plate(X, idx_n, 2), 1)[..., 0], scale=zl.exp((-0.5 * zl.lift(log_prec, 1, 0)))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

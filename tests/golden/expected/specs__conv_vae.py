@@ -59,12 +59,12 @@ class ConvVaeModel(zl.ModelBase):
         lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_decoder(z)), 1))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
         # plate n in N, subsample=128
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         z = out['z'] = zl.given(values, 'z', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_n, d["N"]), 32,), True))
         x = out['x'] = zl.dist.draw(zl.dist.Bernoulli(logits=self.net_decoder(z)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 784,), False)
         return out

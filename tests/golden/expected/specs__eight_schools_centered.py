@@ -69,7 +69,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -77,7 +77,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         mu = out['mu'] = zl.given(values, 'mu', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=5), (*sample_shape,), True))
         tau = out['tau'] = zl.given(values, 'tau', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=5), (*sample_shape,), 0.0, None))
         # plate j in J
-        idx_j = None
+        idx_j = zl.plate_indices(subsample, "j")
         theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw(zl.dist.Normal(loc=zl.lift(mu, 1, 0), scale=zl.lift(tau, 1, 0)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)
         return out

@@ -72,7 +72,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_j, zl.lpdf.Normal(zl.take_plate(y, idx_j, 1), loc=theta, scale=zl.take_plate(sigma, idx_j, 1)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -80,7 +80,7 @@ class EightSchoolsNoncenteredModel(zl.ModelBase):
         mu = out['mu'] = zl.given(values, 'mu', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=5), (*sample_shape,), True))
         tau = out['tau'] = zl.given(values, 'tau', lambda: zl.dist.draw(zl.dist.HalfCauchy(scale=5), (*sample_shape,), True))
         # plate j in J
-        idx_j = None
+        idx_j = zl.plate_indices(subsample, "j")
         theta_trans = out['theta_trans'] = zl.given(values, 'theta_trans', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True))
         theta = out['theta'] = (zl.lift(mu, 1, 0) + (zl.lift(tau, 1, 0) * theta_trans))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=theta, scale=zl.take_plate(sigma, idx_j, 1)), (*sample_shape, zl.plate_size(idx_j, d["J"]),), True)

@@ -76,7 +76,7 @@ class GmmEnumModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -84,7 +84,7 @@ class GmmEnumModel(zl.ModelBase):
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), 0.0, None))
         theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1))
         # plate n in N
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         z = out['z'] = zl.given(values, 'z', lambda: zl.dist.draw(zl.dist.Categorical(probs=zl.stack(zl.lift(theta, 1, 0), (1 - zl.lift(theta, 1, 0)))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False))
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gather(zl.lift(mu, 1, 1), 1, 0, z, 0), scale=zl.gather(zl.lift(sigma, 1, 1), 1, 0, z, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out

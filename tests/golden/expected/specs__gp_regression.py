@@ -68,7 +68,7 @@ class GpRegressionModel(zl.ModelBase):
         lp['y'] = zl.log_prob(zl.dist.MultivariateNormal(loc=zl.zeros(d["N"]), scale_tril=zl.cholesky(K)), y)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

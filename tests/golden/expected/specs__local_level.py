@@ -77,7 +77,7 @@ class LocalLevelModel(zl.ModelBase):
         p = scan_13['p']
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

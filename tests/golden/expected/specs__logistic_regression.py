@@ -64,7 +64,7 @@ class LogisticRegressionModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Bernoulli(zl.take_plate(y, idx_n, 1), logits=(zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(w, 1, 1)) + zl.lift(b, 1, 0))))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -72,7 +72,7 @@ class LogisticRegressionModel(zl.ModelBase):
         w = out['w'] = zl.given(values, 'w', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, d["D"],), True))
         b = out['b'] = zl.given(values, 'b', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), True))
         # plate n in N
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         y = out['y'] = zl.dist.draw(zl.dist.Bernoulli(logits=(zl.dot(zl.take_plate(X, idx_n, 2), zl.lift(w, 1, 1)) + zl.lift(b, 1, 0))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), False)
         return out
 

@@ -91,7 +91,7 @@ class PmfModel(zl.ModelBase):
         lp['rating'] = zl.scaled(scale_r, zl.lpdf.Normal(zl.take_plate(rating, idx_r, 1), loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -101,13 +101,13 @@ class PmfModel(zl.ModelBase):
         sigma_P = out['sigma_P'] = zl.given(values, 'sigma_P', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
         sigma_Q = out['sigma_Q'] = zl.given(values, 'sigma_Q', lambda: zl.dist.draw(zl.dist.HalfNormal(scale=1), (*sample_shape,), True))
         # plate u in U
-        idx_u = None
+        idx_u = zl.plate_indices(subsample, "u")
         P = out['P'] = zl.given(values, 'P', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_P, 1, 0), 1, 0)), (*sample_shape, zl.plate_size(idx_u, d["U"]), 10,), True))
         # plate i in I
-        idx_i = None
+        idx_i = zl.plate_indices(subsample, "i")
         Q = out['Q'] = zl.given(values, 'Q', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=zl.lift(zl.lift(sigma_Q, 1, 0), 1, 0)), (*sample_shape, zl.plate_size(idx_i, d["I"]), 10,), True))
         # plate r in R, subsample=1000
-        idx_r = None
+        idx_r = zl.plate_indices(subsample, "r")
         rating = out['rating'] = zl.dist.draw(zl.dist.Normal(loc=zl.sum((zl.gather(zl.lift(P, 1, 2), 2, 0, zl.take_plate(user, idx_r, 1), 0) * zl.gather(zl.lift(Q, 1, 2), 2, 0, zl.take_plate(item, idx_r, 1), 0)), 1), scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_r, d["R"]),), True)
         return out
 

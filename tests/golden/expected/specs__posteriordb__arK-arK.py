@@ -73,7 +73,7 @@ class ArKModel(zl.ModelBase):
         lp['y_next'] = zl.scaled(scale_t, zl.lpdf.Normal(zl.take_plate(y_next, idx_t, 1), loc=mu, scale=zl.lift(sigma, 1, 0)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -84,7 +84,7 @@ class ArKModel(zl.ModelBase):
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Cauchy(loc=0, scale=2.5), (*sample_shape,), 0.0, None))
         y_next = out['y_next'] = y[..., d["K"]:]
         # plate t in T-K
-        idx_t = None
+        idx_t = zl.plate_indices(subsample, "t")
         mu = out['mu'] = (zl.lift(alpha, 1, 0) + zl.dot(zl.lift(beta, 1, 1), zl.gather(zl.lift(y, 1, 1), 1, 0, (zl.lift(((zl.plate_arange(idx_t, d["T"]-d["K"]) + zl.lift(K, 1, 0)) - 1), 1, 0) - zl.arange(d["K"])), 1)))
         y_next = out['y_next'] = zl.dist.draw(zl.dist.Normal(loc=mu, scale=zl.lift(sigma, 1, 0)), (*sample_shape, zl.plate_size(idx_t, d["T"]-d["K"]),), True)
         return out

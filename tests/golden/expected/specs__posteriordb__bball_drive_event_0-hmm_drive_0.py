@@ -75,7 +75,7 @@ class HmmDrive0Model(zl.ModelBase):
         lp['factor_1'] = zl.hmm_marginal(log_omega, zl.transpose(zl.stack(theta1, theta2)), zl.ones(2))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -71,7 +71,7 @@ class DiamondsModel(zl.ModelBase):
         lp['Y'] = zl.lpdf.site(zl.lpdf.Normal(Y, loc=(zl.lift(Intercept, 1, 0) + zl.matvec(Xc, b)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

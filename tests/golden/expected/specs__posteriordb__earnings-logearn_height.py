@@ -60,7 +60,7 @@ class LogearnHeightModel(zl.ModelBase):
         lp['log_earn'] = zl.lpdf.site(zl.lpdf.Normal(log_earn, loc=(zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * height)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

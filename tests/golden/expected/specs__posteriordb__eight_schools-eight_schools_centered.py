@@ -65,7 +65,7 @@ class EightSchoolsCenteredModel(zl.ModelBase):
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=theta, scale=sigma), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -76,7 +76,7 @@ class Garch11Model(zl.ModelBase):
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.lift(mu, 1, 0), scale=sigma), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

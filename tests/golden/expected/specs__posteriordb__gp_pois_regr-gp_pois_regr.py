@@ -68,7 +68,7 @@ class GpPoisRegrModel(zl.ModelBase):
         lp['k'] = zl.lpdf.site(zl.lpdf.Poisson(k, log_rate=f), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

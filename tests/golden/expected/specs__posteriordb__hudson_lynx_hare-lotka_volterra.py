@@ -140,7 +140,7 @@ class LotkaVolterraModel(zl.ModelBase):
         lp['y'] = zl.lpdf.site(zl.lpdf.LogNormal(y, loc=zl.log(z), scale=zl.lift(sigma, 1, 1)), 2)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -60,7 +60,7 @@ class KidscoreMomhsiqModel(zl.ModelBase):
         lp['kid_score'] = zl.lpdf.site(zl.lpdf.Normal(kid_score, loc=((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * mom_hs)) + (zl.lift(beta[..., 2], 1, 0) * mom_iq)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -69,7 +69,7 @@ class LowDimGaussMixModel(zl.ModelBase):
         lp['factor_1'] = zl.scaled(scale_n, zl.log_mix(zl.lift(theta, 1, 0), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.lift(mu, 1, 1)[..., 0], scale=zl.lift(sigma, 1, 1)[..., 0]), zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.lift(mu, 1, 1)[..., 1], scale=zl.lift(sigma, 1, 1)[..., 1])))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -78,7 +78,7 @@ class LowDimGaussMixModel(zl.ModelBase):
         sigma = out['sigma'] = zl.given(values, 'sigma', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=2), (*sample_shape, 2,), 0.0, None))
         theta = out['theta'] = zl.given(values, 'theta', lambda: zl.dist.draw_truncated(zl.dist.Beta(concentration1=5, concentration0=5), (*sample_shape,), 0, 1))
         # plate n in N
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         return out
 
 

@@ -104,7 +104,7 @@ class AccelGpModel(zl.ModelBase):
         lp['Y'] = zl.lpdf.site(zl.lpdf.Normal(Y, loc=mu, scale=sigma), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -64,7 +64,7 @@ class MesquiteModel(zl.ModelBase):
         lp['weight'] = zl.lpdf.site(zl.lpdf.Normal(weight, loc=((((((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * diam1)) + (zl.lift(beta[..., 2], 1, 0) * diam2)) + (zl.lift(beta[..., 3], 1, 0) * canopy_height)) + (zl.lift(beta[..., 4], 1, 0) * total_height)) + (zl.lift(beta[..., 5], 1, 0) * density)) + (zl.lift(beta[..., 6], 1, 0) * group)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

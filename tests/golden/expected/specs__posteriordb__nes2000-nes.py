@@ -67,7 +67,7 @@ class NesModel(zl.ModelBase):
         lp['partyid7'] = zl.lpdf.site(zl.lpdf.Normal(partyid7, loc=((((((((zl.lift(beta[..., 0], 1, 0) + (zl.lift(beta[..., 1], 1, 0) * real_ideo)) + (zl.lift(beta[..., 2], 1, 0) * race_adj)) + (zl.lift(beta[..., 3], 1, 0) * age30_44)) + (zl.lift(beta[..., 4], 1, 0) * age45_64)) + (zl.lift(beta[..., 5], 1, 0) * age65up)) + (zl.lift(beta[..., 6], 1, 0) * educ1)) + (zl.lift(beta[..., 7], 1, 0) * gender)) + (zl.lift(beta[..., 8], 1, 0) * income)), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -69,7 +69,7 @@ class RadonPooledModel(zl.ModelBase):
         lp['log_radon'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(log_radon, idx_n, 1), loc=(zl.lift(alpha, 1, 0) + (zl.lift(beta, 1, 0) * zl.take_plate(floor_measure, idx_n, 1))), scale=zl.lift(sigma_y, 1, 0)))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -78,7 +78,7 @@ class RadonPooledModel(zl.ModelBase):
         beta = out['beta'] = zl.given(values, 'beta', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=10), (*sample_shape,), True))
         sigma_y = out['sigma_y'] = zl.given(values, 'sigma_y', lambda: zl.dist.draw_truncated(zl.dist.Normal(loc=0, scale=1), (*sample_shape,), 0.0, None))
         # plate n in N
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         log_radon = out['log_radon'] = zl.dist.draw(zl.dist.Normal(loc=(zl.lift(alpha, 1, 0) + (zl.lift(beta, 1, 0) * zl.take_plate(floor_measure, idx_n, 1))), scale=zl.lift(sigma_y, 1, 0)), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

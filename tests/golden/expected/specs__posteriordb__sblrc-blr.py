@@ -60,7 +60,7 @@ class BlrModel(zl.ModelBase):
         lp['y'] = zl.lpdf.site(zl.lpdf.Normal(y, loc=zl.matvec(X, beta), scale=zl.lift(sigma, 1, 0)), 1)
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}

@@ -76,13 +76,13 @@ class SbnModel(zl.ModelBase):
         lp['x'] = zl.scaled(scale_n, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x, idx_n, 2), logits=self.net_px(h1)), 1))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
         top_logits = self.param_top_logits
         # plate n in N, subsample=24
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         h3 = out['h3'] = zl.given(values, 'h3', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=zl.lift(top_logits, 1, 1)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         h2 = out['h2'] = zl.given(values, 'h2', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p2(h3)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))
         h1 = out['h1'] = zl.given(values, 'h1', lambda: zl.dist.draw(zl.dist.Bernoulli(logits=self.net_p1(h2)), (*sample_shape, zl.plate_size(idx_n, d["N"]), 200,), False))

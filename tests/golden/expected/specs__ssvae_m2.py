@@ -82,18 +82,18 @@ class SsvaeM2Model(zl.ModelBase):
         lp['x_u'] = zl.scaled(scale_m, zl.lpdf.site(zl.lpdf.Bernoulli(zl.take_plate(x_u, idx_m, 2), logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), 1))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
         y_l = data.get("y_l")
         # plate n in L, subsample=100
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         z_l = out['z_l'] = zl.given(values, 'z_l', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_n, d["L"]), 50,), True))
         y_l = out['y_l'] = zl.dist.draw(zl.dist.Categorical(probs=zl.full(10, 0.1)), (*sample_shape, zl.plate_size(idx_n, d["L"]),), False)
         x_l = out['x_l'] = zl.dist.draw(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_l, zl.one_hot(zl.take_plate(y_l, idx_n, 1), 10)))), (*sample_shape, zl.plate_size(idx_n, d["L"]), 784,), False)
         # plate m in U, subsample=100
-        idx_m = None
+        idx_m = zl.plate_indices(subsample, "m")
         z_u = out['z_u'] = zl.given(values, 'z_u', lambda: zl.dist.draw(zl.dist.Normal(loc=0, scale=1), (*sample_shape, zl.plate_size(idx_m, d["U"]), 50,), True))
         y_u = out['y_u'] = zl.given(values, 'y_u', lambda: zl.dist.draw(zl.dist.Categorical(probs=zl.full(10, 0.1)), (*sample_shape, zl.plate_size(idx_m, d["U"]),), False))
         x_u = out['x_u'] = zl.dist.draw(zl.dist.Bernoulli(logits=self.net_decoder(zl.concat(z_u, zl.one_hot(y_u, 10)))), (*sample_shape, zl.plate_size(idx_m, d["U"]), 784,), False)

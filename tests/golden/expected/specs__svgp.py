@@ -80,7 +80,7 @@ class SvgpModel(zl.ModelBase):
         lp['y'] = zl.scaled(scale_n, zl.lpdf.Normal(zl.take_plate(y, idx_n, 1), loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), zl.lift(Z, 1, 2), zl.lift(u, 1, 1), zl.lift(amplitude, 1, 0), zl.lift(lengthscale, 1, 1)), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), zl.lift(Z, 1, 2), zl.lift(amplitude, 1, 0), zl.lift(lengthscale, 1, 1)) + zl.lift(noise, 1, 0)))))
         return lp, det
 
-    def _sample(self, data, sample_shape, values):
+    def _sample(self, data, sample_shape, values, subsample=None):
         """Ancestral draws of every site (prior and prior predictive); ``values`` fixes some latents."""
         d = self.dims
         out = {}
@@ -91,7 +91,7 @@ class SvgpModel(zl.ModelBase):
         X = data["X"]
         u = out['u'] = zl.given(values, 'u', lambda: zl.dist.draw(zl.dist.MultivariateNormal(loc=zl.zeros(50), scale_tril=zl.cholesky((zl.ard_kernel(Z, Z, amplitude, lengthscale) + (1e-06 * zl.eye(50))))), (*sample_shape,), True))
         # plate n in N, subsample=200
-        idx_n = None
+        idx_n = zl.plate_indices(subsample, "n")
         y = out['y'] = zl.dist.draw(zl.dist.Normal(loc=zl.gp_conditional_mean(zl.take_plate(X, idx_n, 2), zl.lift(Z, 1, 2), zl.lift(u, 1, 1), zl.lift(amplitude, 1, 0), zl.lift(lengthscale, 1, 1)), scale=zl.sqrt((zl.gp_conditional_var(zl.take_plate(X, idx_n, 2), zl.lift(Z, 1, 2), zl.lift(amplitude, 1, 0), zl.lift(lengthscale, 1, 1)) + zl.lift(noise, 1, 0)))), (*sample_shape, zl.plate_size(idx_n, d["N"]),), True)
         return out
 

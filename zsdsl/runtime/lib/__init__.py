@@ -12,7 +12,7 @@ from zsdsl.runtime.lib.functions import *  # noqa: F403 - the builtin function n
 from zsdsl.runtime.lib.hmm_jit import hmm_adjoint_np, hmm_forward_np
 from zsdsl.runtime.lib.kernels import *  # noqa: F403 - the GP covariance functions
 from zsdsl.runtime.lib.loops import scan
-from zsdsl.runtime.lib.model_base import GuideBase, ModelBase, Site
+from zsdsl.runtime.lib.model_base import CriticBase, GuideBase, ModelBase, Site
 from zsdsl.runtime.lib.ode import ode_jit, ode_rk45, ode_solve_np, ode_times_np
 from zsdsl.runtime.lib.plates import (
     fill_plates,
@@ -30,7 +30,8 @@ from zsdsl.runtime.lib.plates import (
 )
 
 __all__ = [
-    "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "hmm_adjoint_np", "hmm_forward_np",
+    "CriticBase", "GuideBase", "ModelBase", "Site", "bij", "dist", "fill_plates", "given", "hmm_adjoint_np",
+    "hmm_forward_np",
     "leading_shape", "lift", "log_prob",
     "lpdf", "nets", "ode_jit", "ode_rk45", "ode_solve_np", "ode_times_np", "plate_arange",
     "plate_indices", "plate_scale", "plate_size", "scaled", "scan", "site_log_prob",

@@ -289,6 +289,41 @@ def Flat():
     return FlatDist()
 
 
+class ImplicitDist(td.Distribution):
+    """``x ~ Implicit(value)``: an observed site that is a deterministic function of latents (a GAN's
+    ``G(z)``). Its draw is ``value`` (pathwise); it has no density, so an engine that needs one says so."""
+
+    arg_constraints: dict = {}
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, value):
+        self.value = _t(value)
+        super().__init__(self.value.shape, validate_args=False)
+
+    def expand(self, batch_shape, _instance=None):
+        return ImplicitDist(self.value.expand(batch_shape))
+
+    def rsample(self, sample_shape=_EMPTY):
+        return self.value.expand(self._extended_shape(sample_shape))
+
+    def sample(self, sample_shape=_EMPTY):
+        with torch.no_grad():
+            return self.rsample(sample_shape)
+
+    def log_prob(self, value):
+        from zsdsl.errors import ModelError
+
+        raise ModelError(
+            "An implicit site (x ~ Implicit(G(z))) has no density, so this engine cannot fit or score "
+            "it: train it adversarially with --infer gan or --infer wgan-gp and a critic block."
+        )
+
+
+def Implicit(value):
+    return ImplicitDist(value)
+
+
 def FoldNormal(loc, scale):
     return FoldNormalDist(loc, scale)
 

@@ -100,14 +100,21 @@ class ModelBase(torch.nn.Module):
         """The deterministic nodes computed from ``values``."""
         return self.log_terms(values, data, subsample)[1]
 
-    def sample(self, data: dict, n: int | None = None, values: dict | None = None) -> dict:
+    def sample(self, data: dict, n: int | None = None, values: dict | None = None,
+               subsample: dict | None = None) -> dict:  # fmt: skip
         """Ancestral draws of all sites (prior, and prior predictive of observed data).
 
-        ``n`` adds a leading sample dim; ``values`` fixes some latents (posterior predictive).
+        ``n`` adds a leading sample dim; ``values`` fixes some latents (posterior predictive);
+        ``subsample`` draws only the elements of a plate it names (minibatch indices).
         """
         shape = () if n is None else (int(n),)
         with torch.no_grad():
-            return self._sample(data, shape, values)
+            return self._sample(data, shape, values, subsample)
+
+    def draw(self, data: dict, subsample: dict | None = None) -> dict:
+        """One ancestral draw with gradients kept (pathwise through reparameterised sites and nets):
+        what a GAN's generator step differentiates."""
+        return self._sample(data, (), None, subsample)
 
     def generate(self, values: dict, data: dict) -> dict:
         """The ``generated`` block for one set of values (latents and deterministics, any leading dims)."""
@@ -118,6 +125,20 @@ class ModelBase(torch.nn.Module):
 
     def forward(self, values, data, subsample=None):
         return self.log_joint(values, data, subsample)
+
+
+class CriticBase(torch.nn.Module):
+    """A compiled critic: ``score(data, subsample)`` gives each element's real-valued score."""
+
+    name = "critic"
+    implicit: tuple = ()  # the model's implicit sites it reads
+
+    def __init__(self, dims: dict):
+        super().__init__()
+        self.dims = dict(dims)
+
+    def score(self, data: dict, subsample: dict | None = None) -> torch.Tensor:
+        return self._score(data, subsample)
 
 
 class GuideBase(torch.nn.Module):

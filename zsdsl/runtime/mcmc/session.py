@@ -26,6 +26,9 @@ RESUME_CHANGEABLE = ("cores", "compile", "checkpoint_every")
 
 def sample_session(compiled, data, method: str | None, out, resume, overwrite, data_label, progress, options: dict):
     """Run (or continue) one MCMC run; returns the ``MCMCResult`` (outputs written when ``out`` is given)."""
+    from zsdsl.runtime.adversarial import refuse_implicit
+
+    refuse_implicit(compiled, f"zsdsl sample ({method or 'nuts'})")
     torch.set_default_dtype(torch.float64)
     given = dict(options)
     options = dict(options)

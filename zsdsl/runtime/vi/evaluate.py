@@ -34,7 +34,7 @@ def restore_run(compiled, data: dict, config, run):
         raise RunDirError(f"{run} has no checkpoint to evaluate.")
     state = load_checkpoint(path)
     model = compiled.model(data, init_params=False)
-    guide = make_guide(compiled, model, data, config.guide)
+    guide = make_guide(compiled, model, data, config.guide, init_params=False)
     model.load_state_dict(state["model"])
     guide.load_state_dict(state["guide"])
     return model.eval(), guide.eval()
@@ -43,7 +43,7 @@ def restore_run(compiled, data: dict, config, run):
 def rebind(compiled, data: dict, result):
     """The fitted model and guide of ``result`` with sizes bound to other data (e.g. a test set)."""
     model = compiled.model(data, init_params=False)
-    guide = make_guide(compiled, model, data, result.config.guide)
+    guide = make_guide(compiled, model, data, result.config.guide, init_params=False)
     model.load_state_dict(result.model.state_dict())
     guide.load_state_dict(result.guide.state_dict())
     return model.eval(), guide.eval()

@@ -157,10 +157,12 @@ def initial_values(model, data, sites, how: str) -> dict:
     return {s.name: s.bijector.inverse(draw[s.name]).reshape(shapes[s.name]) for s in sites}
 
 
-def make_guide(compiled, model, data, name: str, init: str = "zero", init_scale: float = 0.1):
+def make_guide(compiled, model, data, name: str, init: str = "zero", init_scale: float = 0.1,
+               init_params: bool = True):  # fmt: skip
     """A guide by name: a ``guide`` block of the spec or an automatic guide started at ``init``;
     ``init_scale`` is the starting standard deviation of the automatic guides with a Gaussian base
-    (Pyro's ``init_scale``; Bayesian networks fit better from a small one: 1e-5 in benchmarks/vi_uci_bnn.py)."""
+    (Pyro's ``init_scale``; Bayesian networks fit better from a small one: 1e-5 in benchmarks/vi_uci_bnn.py).
+    ``init_params`` False leaves a guide block's params at zeros, for a fitted state loaded next."""
     if name in AUTO_GUIDES:
         sites = model.sites(data)
         cls = _auto_guides()[name]
@@ -169,6 +171,6 @@ def make_guide(compiled, model, data, name: str, init: str = "zero", init_scale:
             guide.start_at(initial_values(model, data, guide.sites, init))
         return guide
     if name in compiled.guide_names:
-        return CompiledGuide(compiled.guide(name, data))
+        return CompiledGuide(compiled.guide(name, data, init_params))
     known = ", ".join([*compiled.guide_names, *AUTO_GUIDES])
     raise OptionError(f"Unknown guide '{name}'; this spec offers: {known}.")

@@ -33,6 +33,9 @@ def default_guide(compiled, infer: str) -> str:
 def fit_session(compiled, data, infer, guide, out, resume, overwrite, valid, data_label, options: dict):
     """Run (or continue) one variational fit; returns the ``FitResult``."""
     progress = options.pop("progress", None)  # None: a bar on a terminal
+    from zsdsl.runtime.adversarial import refuse_implicit
+
+    refuse_implicit(compiled, f"--infer {infer or 'sgvb'}")
     unknown = set(options) - ({f.name for f in dataclasses.fields(FitConfig)} - {"spec", "data", "valid"})
     if unknown:
         raise OptionError(f"Unknown fit option(s): {', '.join(sorted(unknown))}.")

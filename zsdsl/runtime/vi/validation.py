@@ -39,7 +39,9 @@ class Validator:
         # copies to load the fit's states into; their initial draws stay out of the fit's random stream
         with torch.random.fork_rng(devices=[]):
             self.model = compiled.model(data, init_params=False)
-            self.guide = make_guide(compiled, self.model, data, config.guide, config.init, config.init_scale)
+            self.guide = make_guide(
+                compiled, self.model, data, config.guide, config.init, config.init_scale, init_params=False
+            )
         self.every = every
         self.patience = config.early_stop
         self.particles = config.valid_particles

@@ -1,0 +1,1 @@
+# no emitted gradient: the emitted gradient has no rule for networks
