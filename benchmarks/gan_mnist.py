@@ -42,9 +42,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
     mu1, mu2 = a.mean(0), b.mean(0)
-    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(s1 @ s2)
-    root = root.real  # the imaginary part is round-off
+    # 1e-6 on the diagonals: a ReLU feature that is zero on every image makes both covariances singular
+    ridge = 1e-6 * np.eye(a.shape[1])
+    s1, s2 = np.cov(a, rowvar=False) + ridge, np.cov(b, rowvar=False) + ridge
+    root = linalg.sqrtm(s1 @ s2).real  # the imaginary part is round-off
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * root))
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,3 +87,16 @@ def test_m2_curve_scores_each_epoch_checkpoint(tmp_path):
     # 500 unlabelled images in minibatches of 100: a checkpoint every 5 steps; the last is the fitted state
     assert r["analytic_kl"] is True and c["steps"] == [5, 10]
     assert c["test_error"][-1] == r["test_error"]
+
+
+def test_the_frechet_distance_of_two_gaussians_matches_its_closed_form():
+    # N(0, I) against N(m, diag(s^2)) in 4 dims: |m|^2 + sum(1 + s^2 - 2 s); with 200000 draws each the
+    # estimate's sampling sd is about 0.02 (mostly the s = 2 coordinate's variance), so 0.08 is 4 sd
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from gan_mnist import frechet
+
+    rng = np.random.default_rng(0)
+    m, s = np.array([1.0, -0.5, 0.0, 2.0]), np.array([1.0, 2.0, 0.5, 1.5])
+    a, b = rng.normal(size=(200000, 4)), m + s * rng.normal(size=(200000, 4))
+    assert abs(frechet(a, b) - ((m**2).sum() + (1 + s**2 - 2 * s).sum())) < 0.08
+    assert abs(frechet(a, a)) < 1e-6

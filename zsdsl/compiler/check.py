@@ -500,10 +500,7 @@ class _ProgramChecker:
     # ------------------------------------------------------------ guides
     def _guide(self, g: A.Guide) -> ir.GuideIR:
         outer = self.scope
-        gscope = Scope(parent=None, later={})
-        for name, sym in outer.syms.items():
-            if sym.role in ("data", "dim", "plate_index"):
-                gscope.syms[name] = sym
+        gscope = Scope.for_block(outer)
         saved = (self.scope, self.ex.scope, self.nets, self.ex.nets, self.observed)
         self.scope = self.ex.scope = gscope
         self.model_latents = {n.name: n for n in outer.syms.values() if n.role == "latent"}

@@ -36,10 +36,7 @@ def check_critic(checker, g: A.Guide, net_node) -> ir.GuideIR:
         raise TypeError_(f"Critic '{g.name}' has nothing to judge: the model has no implicit site "
                          "(x[n] ~ Implicit(generator(z[n])), event=[...]).", g.span)  # fmt: skip
     outer = checker.scope
-    scope = Scope(parent=None, later={})
-    for name, sym in outer.syms.items():
-        if sym.role in ("data", "dim", "plate_index"):
-            scope.syms[name] = sym
+    scope = Scope.for_block(outer)
     saved = (checker.scope, checker.ex.scope, checker.nets, checker.ex.nets, checker.critic)
     checker.scope = checker.ex.scope = scope
     nets: dict = {}

@@ -40,6 +40,15 @@ class Scope:
         self.ended: dict[str, str] = {}  # plate-local names whose plate has closed -> that plate
         self.failed: set[str] = parent.failed if parent is not None else set()  # names whose statement failed
 
+    @classmethod
+    def for_block(cls, outer: Scope) -> Scope:
+        """The fresh scope of a guide or critic block: the data, sizes and plate indices of ``outer``."""
+        scope = cls(parent=None, later={})
+        for name, sym in outer.syms.items():
+            if sym.role in ("data", "dim", "plate_index"):
+                scope.syms[name] = sym
+        return scope
+
     def lookup(self, name: str) -> Sym | None:
         scope = self
         while scope is not None:

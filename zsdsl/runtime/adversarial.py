@@ -6,8 +6,9 @@
 - ``wgan-gp``: Gulrajani et al. 2017: ``loss_D = D(G(z)) - D(x) + λ (‖∇D(x̂)‖ - 1)²`` at random points
   x̂ between real and generated values, ``loss_G = -D(G(z))``; Adam (0, 0.9), five critic steps per step.
 
-Each critic step takes a new minibatch of the implicit site's plate (epochs are passes over that plate,
-in a fixed permutation per epoch); the generator step reuses the last one's indices for the other data
+Each critic step takes a new minibatch of the implicit site's plate (a new permutation each pass over
+it); ``epochs`` E means E × N/B generator steps, so the critic passes over the data critic_steps × E
+times; the generator step reuses the last one's indices for the other data
 its plate reads. Model and critic have their own optimizers and learning rates. The run directory
 holds ``config.json``, ``metrics.csv`` (losses and mean scores), checkpoints (both states, both
 optimizers and the random streams: a resumed run gives the draws an uninterrupted one would) and,
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from zsdsl.errors import OptionError
 from zsdsl.runtime.adversarial_loop import train
-from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
+from zsdsl.runtime.rundir import apply_resume_changes, check_resume, create_run, kept_if_used, open_run, spec_text
 
 ADVERSARIAL = ("gan", "wgan-gp")
 RESUME_CHANGEABLE = ("steps", "epochs", "checkpoint_every", "keep", "log_every", "grid_every")
@@ -100,13 +101,7 @@ def fit_adversarial(compiled, data, infer, critic, out, resume, overwrite, data_
                                  RESUME_CHANGEABLE):  # fmt: skip
             print(f"note: {note}", file=sys.stderr)
         run.lock()
-        for name in RESUME_CHANGEABLE:
-            if name in given:
-                setattr(config, name, given[name])
-        if "steps" in given:
-            config.epochs = None
-        elif "epochs" in given:
-            config.steps = None
+        apply_resume_changes(config, given, RESUME_CHANGEABLE)
     else:
         label = data_label or (str(data) if isinstance(data, str | Path) else "")
         name = critic or next(iter(compiled.critic_classes))
@@ -117,15 +112,8 @@ def fit_adversarial(compiled, data, infer, critic, out, resume, overwrite, data_
                          overwrite) if out is not None else None  # fmt: skip
     if config.critic not in compiled.critic_classes:
         raise OptionError(f"Unknown critic '{config.critic}'; the spec defines {', '.join(compiled.critic_classes)}.")
-    try:
+    with kept_if_used(run, resume):
         return train(compiled, prepared, config, run.path if run else None, resume, progress)
-    except BaseException:
-        if run is not None and not resume:
-            run.discard_if_unused()
-        raise
-    finally:
-        if run is not None:
-            run.release()
 
 
 def refuse_implicit(compiled, what: str) -> None:

@@ -16,6 +16,7 @@ A run directory belongs to one run. ``run.json`` records what it is: its kind (`
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import fcntl
 import hashlib
@@ -255,3 +256,29 @@ def check_resume(run: Run, spec_text: str, data: dict, saved: dict, given: dict,
 
 def _norm(v):
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+
+def apply_resume_changes(config, given: dict, changeable: tuple[str, ...]) -> None:
+    """Set the options a resumed run may change; a new ``steps`` or ``epochs`` replaces the other."""
+    for name in changeable:
+        if name in given:
+            setattr(config, name, given[name])
+    if "steps" in given:
+        config.epochs = None
+    elif "epochs" in given:
+        config.steps = None
+
+
+@contextlib.contextmanager
+def kept_if_used(run: Run | None, resume: bool):
+    """Around a run's work: a new run that fails before writing anything is removed (a resumed one is
+    kept as it was); the lock is released either way."""
+    try:
+        yield
+    except BaseException:
+        if run is not None and not resume:
+            run.discard_if_unused()
+        raise
+    finally:
+        if run is not None:
+            run.release()

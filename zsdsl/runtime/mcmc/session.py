@@ -19,7 +19,7 @@ from zsdsl.errors import OptionError
 from zsdsl.runtime.checkpoint import atomic_write_text
 from zsdsl.runtime.mcmc.sgmcmc import METHODS as SG_METHODS
 from zsdsl.runtime.options import check_mcmc_options
-from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
+from zsdsl.runtime.rundir import check_resume, create_run, kept_if_used, open_run, spec_text
 
 RESUME_CHANGEABLE = ("cores", "compile", "checkpoint_every")
 
@@ -51,15 +51,8 @@ def sample_session(compiled, data, method: str | None, out, resume, overwrite, d
             run = create_run(Path(out), kind, compiled.file, spec_text(compiled), label, prepared, overwrite)
             config = {"spec": compiled.file, "data": label, **dataclasses.asdict(cfg)}
             atomic_write_text(run.path / "config.json", json.dumps(config, indent=2) + "\n")
-    try:
+    with kept_if_used(run, resume):
         return _run(compiled, prepared, method, cfg, run.path if run is not None else None, resume, progress, every_s)
-    except BaseException:
-        if run is not None and not resume:
-            run.discard_if_unused()
-        raise
-    finally:
-        if run is not None:
-            run.release()
 
 
 def _run(compiled, prepared, method, cfg, path, resume, progress, every_s):

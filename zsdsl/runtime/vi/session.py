@@ -17,7 +17,7 @@ from pathlib import Path
 from zsdsl.errors import DistributedError, OptionError, ZsdslError
 from zsdsl.runtime import distributed
 from zsdsl.runtime.options import check_vi_options
-from zsdsl.runtime.rundir import check_resume, create_run, open_run, spec_text
+from zsdsl.runtime.rundir import apply_resume_changes, check_resume, create_run, open_run, spec_text
 from zsdsl.runtime.vi.parallel import spawn_fit
 from zsdsl.runtime.vi.train import FitConfig, fit, resume_config
 
@@ -92,13 +92,7 @@ def _reopen(compiled, data, out: Path, given: dict, data_label):
     for note in check_resume(run, spec_text(compiled), prepared, dataclasses.asdict(config), given, RESUME_CHANGEABLE):
         print(f"note: {note}", file=sys.stderr)
     run.lock()
-    for name in RESUME_CHANGEABLE:
-        if name in given:
-            setattr(config, name, given[name])
-    if "steps" in given:
-        config.epochs = None
-    elif "epochs" in given:
-        config.steps = None
+    apply_resume_changes(config, given, RESUME_CHANGEABLE)
     config.validate()
     return run, config, prepared, source
 
