@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from zsdsl.errors import NumericalError, OptionError
-from zsdsl.runtime.checkpoint import MetricsLog, latest_checkpoint, load_checkpoint, save_checkpoint, write_config
+from zsdsl.runtime.checkpoint import MetricsLog, checkpoints, load_newest, save_checkpoint, write_config
 
 FIELDS = ("step", "epoch", "loss_critic", "loss_generator", "score_real", "score_fake", "wall_s")
 
@@ -86,10 +86,10 @@ def train(compiled, data: dict, config, run: Path | None, resume: bool, progress
     fixed = _fixed_noise(model, data, plate, config.seed)
     start, history, grids = 0, [], []
     if resume:
-        path = latest_checkpoint(run)
-        if path is None:
+        found = load_newest(checkpoints(run))  # a truncated latest one falls back to the one before, as in VI
+        if found is None:
             raise OptionError(f"{run} has no checkpoint to resume from.")
-        state = load_checkpoint(path)
+        state = found[1]
         model.load_state_dict(state["model"])
         critic.load_state_dict(state["critic"])
         opt_g.load_state_dict(state["opt_generator"])
@@ -180,11 +180,8 @@ def _fixed_noise(model, data, plate, seed: int) -> torch.Tensor:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed + 12345)
         with torch.no_grad():
-            return {k: v for k, v in model.draw(data, {plate: torch.arange(64)}).items() if k in _latents(model)}
-
-
-def _latents(model) -> set:
-    return {s for s, lat in (model.term_latents or {}).items() if s in lat}
+            latents = {site.name for site in model.sites(data)}
+            return {k: v for k, v in model.draw(data, {plate: torch.arange(64)}).items() if k in latents}
 
 
 def _grid(run: Path, step, model, data, site, plate, fixed, image) -> Path:
